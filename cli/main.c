@@ -1,0 +1,2 @@
+#include "mmkit.h"
+int main(void) { return 0; }

@@ -1,0 +1,695 @@
+/*
+ * mmkit.h — memory-mapped file processing done properly.
+ *
+ * The one public header of libmmkit. Everything the `mmk` tool and the Python
+ * module use is declared here; nothing else is public.
+ *
+ * Conventions
+ * -----------
+ * - Public names start with `mmk_` / `MMK_`; internal ones with `mmk__`.
+ * - Functions return 0 (or a non-negative count/position) on success and a
+ *   negative error code on failure: either `-errno` (for example `-ENOENT`)
+ *   or one of the library codes `MMK_E*` below, which live in their own range
+ *   (-5000 and below) so they never collide with an errno. `mmk_strerror()`
+ *   and `mmk_errname()` explain any code. Output parameters are written only
+ *   on success unless stated otherwise.
+ * - The library never exits, aborts or prints, and never raises a signal of
+ *   its own.
+ * - Offsets and lengths are 64-bit everywhere (`uint64_t` / `int64_t`), so
+ *   files larger than 4 GiB work on every platform; on a 32-bit platform a map
+ *   longer than the address space fails with `-ENOMEM` or `-EOVERFLOW`.
+ * - A map handle (`mmk_map *`) is not thread-safe for its cursor operations
+ *   (read/write/seek/readline): use one thread at a time, or your own lock.
+ *   `mmk_view_acquire`, `mmk_view_release`, `mmk_close` and every scan
+ *   function are safe to call concurrently with each other on one map.
+ *
+ * Caveats
+ * -------
+ * - Raw pointers are not fault-guarded. `mmk_data()` and a view's pointer give
+ *   direct access to the mapped pages. If the file is truncated by someone
+ *   else while mapped, touching a page past the new end of file raises SIGBUS
+ *   (POSIX) or EXCEPTION_IN_PAGE_ERROR (Windows) in *your* code, and the
+ *   library cannot turn that into an error. Every library function that reads
+ *   or writes mapped bytes on your behalf (read, readline, find, copy, write,
+ *   move, scans, counts) runs under the fault guard and returns `MMK_EFAULT`
+ *   instead. Use `mmk_guard_run()` to guard your own code the same way.
+ * - Network filesystems (NFS, SMB, FUSE): another host's writes may not be
+ *   visible through a map until the page cache is revalidated, `flush` may
+ *   report success before the server has the data, and truncation by another
+ *   host shows up as `MMK_EFAULT`. Use read()/write() based I/O where
+ *   coherence across hosts matters.
+ * - Growth while mapped: a map covers the length it had when it was opened or
+ *   last resized. Bytes another process appends to the file afterwards are not
+ *   visible through the map; `mmk_file_size()` shows the new size and
+ *   `mmk_resize()` (on a writable map) or re-opening extends the view.
+ * - Copy-on-write maps (`MMK_ACCESS_COPY`) see the file's later changes only
+ *   on pages they have not written to yet (the operating system's rule).
+ * - Locked pages (`mmk_lock_pages`) count against RLIMIT_MEMLOCK.
+ */
+#ifndef MMKIT_H
+#define MMKIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(MMK_SHARED_BUILD)
+#define MMK_API __declspec(dllexport)
+#elif defined(_WIN32) && defined(MMK_SHARED)
+#define MMK_API __declspec(dllimport)
+#elif defined(__GNUC__)
+#define MMK_API __attribute__((visibility("default")))
+#else
+#define MMK_API
+#endif
+
+#define MMK_VERSION_MAJOR 0
+#define MMK_VERSION_MINOR 1
+#define MMK_VERSION_PATCH 0
+#define MMK_VERSION_STRING "0.1.0"
+
+/** The library's version string ("0.1.0"); static storage. */
+MMK_API const char *mmk_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Library error codes, generated from one X-macro table (also used by
+ * mmk_strerror and mmk_errname). Each is negative and below -5000.
+ */
+#define MMK_ERRNO_MAP(XX)                                                                  \
+    XX(EFAULT, -5001, "mapped file shrank under the map (access past the end of the file)") \
+    XX(ECLOSED, -5002, "map is closed")                                                     \
+    XX(EVIEWS, -5003, "map is in use (buffers or scans still hold views of it)")          \
+    XX(ERANGE, -5004, "offset or length out of range of the map")                           \
+    XX(EREADONLY, -5005, "map is read-only")                                                \
+    XX(EOFFSET, -5006, "offset is past the end of the file")                                \
+    XX(ELENGTH, -5007, "offset + length goes past the end of the file")                     \
+    XX(EPATTERN, -5008, "invalid pattern")                                                  \
+    XX(ENOTSUP, -5009, "operation not supported on this platform or map")                   \
+    XX(EOWNERDEAD, -5010, "previous lock owner died; protected state may be inconsistent")  \
+    XX(ENOTRECOVERABLE, -5011, "lock is not recoverable (owner died and state was not repaired)") \
+    XX(ENOTREG, -5012, "not a regular file (cannot be mapped)")                             \
+    XX(EACCESSMODE, -5013, "access mode does not fit the file's open mode")                 \
+    XX(EANON, -5014, "operation needs a file-backed map")                                   \
+    XX(EPAGEALIGN, -5015, "offset must be a multiple of the allocation granularity")
+
+enum mmk_errno {
+#define MMK__ERR_ENUM(name, value, text) MMK_##name = value,
+    MMK_ERRNO_MAP(MMK__ERR_ENUM)
+#undef MMK__ERR_ENUM
+    MMK__ERRNO_END = -5999
+};
+
+/**
+ * A human-readable message for any code this library returns: library codes,
+ * negative errno values, and 0 ("success"). Unknown codes give
+ * "unknown error". The string has static storage; never free it. Thread-safe.
+ */
+MMK_API const char *mmk_strerror(int code);
+
+/**
+ * The symbolic name of a code: "MMK_EFAULT", "ENOENT", "OK" for 0,
+ * "UNKNOWN" for anything else. Static storage. Thread-safe.
+ */
+MMK_API const char *mmk_errname(int code);
+
+/* ------------------------------------------------------------------------ */
+/* Opening and closing maps                                                  */
+/* ------------------------------------------------------------------------ */
+
+/** Access modes, as Python's ACCESS_READ / ACCESS_WRITE / ACCESS_COPY. */
+enum mmk_access {
+    MMK_ACCESS_READ = 1,  /**< read-only, shared with the file */
+    MMK_ACCESS_WRITE = 2, /**< read-write, writes reach the file (shared) */
+    MMK_ACCESS_COPY = 3   /**< read-write copy-on-write: writes never reach the file */
+};
+
+/** Flags for mmk_options.flags. */
+enum mmk_open_flags {
+    MMK_OPEN_CREATE = 1u << 0,   /**< mmk_open: create the file if missing (mode below) */
+    MMK_OPEN_EXCL = 1u << 1,     /**< with CREATE: fail with -EEXIST if it exists */
+    MMK_OPEN_TRUNCATE = 1u << 2, /**< mmk_open: truncate to 0 first (needs a length to map) */
+    MMK_OPEN_GROW = 1u << 3,     /**< extend the file to offset+length if shorter (write maps) */
+    MMK_OPEN_POPULATE = 1u << 4, /**< prefault the pages at open (MAP_POPULATE where present) */
+    MMK_OPEN_NO_DUP = 1u << 5,   /**< mmk_open_fd: use the caller's descriptor as is instead of
+                                      duplicating it (Python's trackfd=False: then the map does
+                                      not track the file: no size/resize) */
+};
+
+/**
+ * Options for mmk_open / mmk_open_fd. Zero-initialise and set what you need:
+ * `mmk_options o = {0};` means read-only, whole file, offset 0.
+ */
+typedef struct mmk_options {
+    int access;       /**< enum mmk_access; 0 means MMK_ACCESS_READ */
+    uint64_t offset;  /**< any byte offset; aligned internally, the map starts exactly here */
+    uint64_t length;  /**< bytes to map; 0 means from offset to the end of the file */
+    unsigned flags;   /**< enum mmk_open_flags */
+    unsigned mode;    /**< permission bits for MMK_OPEN_CREATE; 0 means 0600 */
+    int native_flags; /**< extra platform mmap flags OR-ed in (POSIX MAP_*); 0 normally */
+} mmk_options;
+
+/** An open map. Opaque; created by mmk_open*, released by mmk_free. */
+typedef struct mmk_map mmk_map;
+
+/**
+ * Map the file at `path`. `opt` may be NULL (read-only, whole file).
+ *
+ * The file is opened read-only for MMK_ACCESS_READ and MMK_ACCESS_COPY and
+ * read-write for MMK_ACCESS_WRITE, with close-on-exec. The map owns that
+ * descriptor until mmk_close.
+ *
+ * Empty files (or offset == file size with length 0) give a valid map of
+ * length 0: mmk_data() returns NULL, reads return 0 bytes, find finds the
+ * empty needle only.
+ *
+ * On success *out receives a new map that the caller owns and must release
+ * with mmk_free(). On failure *out is set to NULL.
+ *
+ * Errors: -EINVAL (NULL out/path, bad access, bad flags), -ENOENT, -EACCES,
+ * -EISDIR, MMK_ENOTREG (FIFO, socket, device that cannot be mapped),
+ * MMK_EOFFSET (offset > file size), MMK_ELENGTH (offset + length > file size
+ * on a map that may not grow the file), -ENOMEM, -EOVERFLOW (does not fit the
+ * address space), -EMFILE, any other -errno from the system.
+ */
+MMK_API int mmk_open(mmk_map **out, const char *path, const mmk_options *opt);
+
+/**
+ * Map an open descriptor `fd` (as Python's mmap(fileno, ...)). Unless
+ * MMK_OPEN_NO_DUP is set, the descriptor is duplicated (close-on-exec) and the
+ * caller keeps ownership of `fd`. The descriptor's open mode must allow the
+ * access: MMK_EACCESSMODE otherwise (for example a write map of an O_RDONLY
+ * descriptor). Passing fd == -1 is the same as mmk_open_anon(opt->length,
+ * private).
+ *
+ * Errors: as mmk_open, plus -EBADF and MMK_EACCESSMODE.
+ */
+MMK_API int mmk_open_fd(mmk_map **out, int fd, const mmk_options *opt);
+
+/** Flags for mmk_open_anon. */
+enum mmk_anon_flags {
+    MMK_ANON_PRIVATE = 0,     /**< private to this process (copied on fork) */
+    MMK_ANON_SHARED = 1u << 0 /**< shared with children created by fork() */
+};
+
+/**
+ * Map `length` bytes of zeroed anonymous memory, read-write. `length` may be
+ * 0 (a valid empty map). The map has no file: mmk_file_size returns
+ * MMK_EANON, resize works for private maps by remapping (contents kept up to
+ * the smaller length) and for shared maps where the platform supports mremap.
+ *
+ * Errors: -EINVAL (NULL out, unknown flags), -ENOMEM.
+ */
+MMK_API int mmk_open_anon(mmk_map **out, uint64_t length, unsigned flags);
+
+/**
+ * Unmap and close the file descriptor. The handle stays valid: every later
+ * operation on it returns MMK_ECLOSED (mmk_is_closed reports 1), and it must
+ * still be released with mmk_free. Closing a closed map returns 0.
+ *
+ * Errors: MMK_EVIEWS if views are outstanding (nothing is changed), -EINVAL
+ * for NULL.
+ */
+MMK_API int mmk_close(mmk_map *m);
+
+/**
+ * Close the map if still open and release the handle. NULL is allowed. If
+ * views are outstanding the handle is NOT released and MMK_EVIEWS is returned;
+ * otherwise returns 0 and `m` must not be used again.
+ */
+MMK_API int mmk_free(mmk_map *m);
+
+/** 1 if the map is closed, 0 if open. NULL gives 1. */
+MMK_API int mmk_is_closed(const mmk_map *m);
+
+/**
+ * Start of the mapped range (exactly the requested offset, however it was
+ * aligned internally). NULL for a closed or zero-length map. Not fault-guarded:
+ * see Caveats. Valid until the map is closed or resized.
+ */
+MMK_API void *mmk_data(const mmk_map *m);
+
+/** Length of the map in bytes (0 when closed). */
+MMK_API uint64_t mmk_length(const mmk_map *m);
+
+/** The file offset the map starts at (as requested). */
+MMK_API uint64_t mmk_offset(const mmk_map *m);
+
+/** The access mode (enum mmk_access) the map was opened with. */
+MMK_API int mmk_access(const mmk_map *m);
+
+/**
+ * The current size of the underlying file, which may differ from the map's
+ * length (another process may have grown or truncated it).
+ * Errors: MMK_ECLOSED, MMK_EANON (anonymous map), -EBADF (no tracked
+ * descriptor: MMK_OPEN_NO_DUP), other -errno from fstat.
+ */
+MMK_API int mmk_file_size(const mmk_map *m, uint64_t *size);
+
+/**
+ * The descriptor the map holds (-1 for anonymous or closed maps). Still owned
+ * by the map: do not close it.
+ */
+MMK_API int mmk_fd(const mmk_map *m);
+
+/** The system's page size and allocation granularity (mapping offsets align to it). */
+MMK_API uint64_t mmk_page_size(void);
+MMK_API uint64_t mmk_allocation_granularity(void);
+
+/* ------------------------------------------------------------------------ */
+/* Cursor and byte-array operations (Python mmap semantics)                  */
+/* ------------------------------------------------------------------------ */
+
+/** `whence` values for mmk_seek (same numbers as SEEK_SET/CUR/END). */
+enum mmk_whence { MMK_SEEK_SET = 0, MMK_SEEK_CUR = 1, MMK_SEEK_END = 2 };
+
+/** Default start/end for find/rfind: start at the cursor (find/rfind), end at the map's end. */
+#define MMK_DEFAULT_POS INT64_MIN
+
+/**
+ * The cursor position (0 .. length). Returns MMK_ECLOSED when closed.
+ */
+MMK_API int64_t mmk_tell(const mmk_map *m);
+
+/**
+ * Move the cursor to `offset` relative to `whence`. The new position must be
+ * within 0 .. length inclusive (else MMK_ERANGE and the cursor is unchanged).
+ * Returns the new position (>= 0) or an error: MMK_ERANGE, -EINVAL (bad
+ * whence), MMK_ECLOSED.
+ */
+MMK_API int64_t mmk_seek(mmk_map *m, int64_t offset, int whence);
+
+/**
+ * Copy up to `n` bytes from the cursor into `buf` and advance the cursor.
+ * Returns the number of bytes copied (0 at the end of the map) or an error:
+ * MMK_ECLOSED, MMK_EFAULT (file shrank: nothing is counted as read and the
+ * cursor is unchanged), -EINVAL (NULL buf with n > 0).
+ */
+MMK_API int64_t mmk_read(mmk_map *m, void *buf, size_t n);
+
+/** Read one byte at the cursor and advance: 0..255, or MMK_ERANGE at the end, MMK_ECLOSED, MMK_EFAULT. */
+MMK_API int mmk_read_byte(mmk_map *m);
+
+/**
+ * Length of the line at the cursor: bytes up to and including the next '\n',
+ * or up to the end of the map. 0 at the end. Does not move the cursor.
+ * Errors: MMK_ECLOSED, MMK_EFAULT.
+ */
+MMK_API int64_t mmk_line_length(const mmk_map *m);
+
+/**
+ * Copy the line at the cursor (up to and including '\n', at most `cap`
+ * bytes) into `buf` and advance past what was copied. Returns the bytes copied
+ * (0 at the end) or an error as mmk_read.
+ */
+MMK_API int64_t mmk_readline(mmk_map *m, void *buf, size_t cap);
+
+/**
+ * Write `n` bytes at the cursor and advance. All or nothing: if fewer than `n`
+ * bytes remain, nothing is written and MMK_ERANGE is returned. Returns `n`.
+ * Errors: MMK_EREADONLY, MMK_ERANGE, MMK_ECLOSED, MMK_EFAULT, -EINVAL.
+ */
+MMK_API int64_t mmk_write(mmk_map *m, const void *buf, size_t n);
+
+/** Write one byte at the cursor and advance. Errors as mmk_write. */
+MMK_API int mmk_write_byte(mmk_map *m, uint8_t byte);
+
+/**
+ * Lowest index >= start where `needle` (n bytes) occurs entirely within
+ * [start, end). start and end follow Python slice rules: MMK_DEFAULT_POS
+ * means the cursor (start) or the map length (end); negative values count from
+ * the end; values are clamped to 0 .. length. An empty needle is found at
+ * start (if start <= end). On success returns 0 and sets *pos to the index or
+ * to -1 when not found.
+ * Errors: MMK_ECLOSED, MMK_EFAULT, -EINVAL (NULL needle with n > 0, NULL pos).
+ */
+MMK_API int mmk_find(const mmk_map *m, const void *needle, size_t n, int64_t start, int64_t end,
+                     int64_t *pos);
+
+/** As mmk_find but the highest index. */
+MMK_API int mmk_rfind(const mmk_map *m, const void *needle, size_t n, int64_t start, int64_t end,
+                      int64_t *pos);
+
+/**
+ * Copy `count` bytes from offset `src` to offset `dest` (overlap allowed, as
+ * memmove). Both ranges must lie within the map (MMK_ERANGE otherwise).
+ * Errors: MMK_EREADONLY, MMK_ERANGE, MMK_ECLOSED, MMK_EFAULT.
+ */
+MMK_API int mmk_move(mmk_map *m, uint64_t dest, uint64_t src, uint64_t count);
+
+/** Copy n bytes at `offset` out into `buf`. Errors: MMK_ERANGE, MMK_ECLOSED, MMK_EFAULT, -EINVAL. */
+MMK_API int mmk_copy_out(const mmk_map *m, uint64_t offset, void *buf, size_t n);
+
+/** Copy n bytes from `buf` into the map at `offset`. Errors: MMK_EREADONLY, MMK_ERANGE, MMK_ECLOSED, MMK_EFAULT, -EINVAL. */
+MMK_API int mmk_copy_in(mmk_map *m, uint64_t offset, const void *buf, size_t n);
+
+/* ------------------------------------------------------------------------ */
+/* Lifecycle and control                                                     */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Change the map's length to `new_length`, growing or shrinking the file
+ * underneath to offset + new_length (file-backed MMK_ACCESS_WRITE maps), or
+ * remapping (anonymous maps). Uses mremap where the platform has it. The
+ * cursor is clamped to the new length. A failed resize leaves the map and the
+ * file exactly as they were: the file is grown before the map, and shrunk
+ * only after the map was shrunk.
+ * Errors: MMK_EREADONLY (read or copy maps: as Python, resize needs a writable
+ * shared map), MMK_EVIEWS, MMK_ECLOSED, MMK_ENOTSUP, -ENOMEM, -ENOSPC,
+ * -EFBIG, -EBADF (MMK_OPEN_NO_DUP).
+ */
+MMK_API int mmk_resize(mmk_map *m, uint64_t new_length);
+
+/** Flags for mmk_flush. */
+enum mmk_flush_flags {
+    MMK_FLUSH_SYNC = 0,       /**< wait until written (msync MS_SYNC) */
+    MMK_FLUSH_ASYNC = 1u << 0 /**< schedule the write and return (MS_ASYNC) */
+};
+
+/**
+ * Write modified pages in [offset, offset + length) back to the file.
+ * length 0 means to the end of the map. Anonymous and copy-on-write maps
+ * return 0 without doing anything (there is nothing to write back).
+ * Errors: MMK_ERANGE, MMK_ECLOSED, -EIO and other -errno.
+ */
+MMK_API int mmk_flush(mmk_map *m, uint64_t offset, uint64_t length, unsigned flags);
+
+/** Portable advice for mmk_advise. */
+enum mmk_advice {
+    MMK_ADVICE_NORMAL = 0,
+    MMK_ADVICE_SEQUENTIAL = 1,
+    MMK_ADVICE_RANDOM = 2,
+    MMK_ADVICE_WILLNEED = 3,
+    MMK_ADVICE_DONTNEED = 4,
+    MMK_ADVICE_HUGEPAGE = 5 /**< MMK_ENOTSUP where the platform has no transparent huge pages */
+};
+
+/**
+ * Tell the kernel how [offset, offset+length) will be used (length 0: to the
+ * end). Errors: MMK_ERANGE, MMK_ECLOSED, MMK_ENOTSUP, -EINVAL (unknown advice).
+ */
+MMK_API int mmk_advise(mmk_map *m, int advice, uint64_t offset, uint64_t length);
+
+/**
+ * Pass a platform advice value (POSIX MADV_*) through unchanged, as Python's
+ * mmap.madvise does. Offsets as mmk_advise. Errors: those of madvise as
+ * -errno, MMK_ENOTSUP on platforms without madvise, MMK_ERANGE, MMK_ECLOSED.
+ */
+MMK_API int mmk_advise_native(mmk_map *m, int native_advice, uint64_t offset, uint64_t length);
+
+/**
+ * Fault the pages of [offset, offset+length) into memory now (length 0: to
+ * the end), under the fault guard. Errors: MMK_ERANGE, MMK_ECLOSED, MMK_EFAULT.
+ */
+MMK_API int mmk_populate(mmk_map *m, uint64_t offset, uint64_t length);
+
+/**
+ * Lock the pages of [offset, offset+length) in RAM (mlock) / unlock them.
+ * length 0: to the end. Errors: -ENOMEM, -EPERM (RLIMIT_MEMLOCK), MMK_ERANGE,
+ * MMK_ECLOSED.
+ */
+MMK_API int mmk_lock_pages(mmk_map *m, uint64_t offset, uint64_t length);
+MMK_API int mmk_unlock_pages(mmk_map *m, uint64_t offset, uint64_t length);
+
+/* ------------------------------------------------------------------------ */
+/* Views                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Borrow the map's memory. On success *data and *length describe the whole
+ * map (data is NULL when length is 0) and the map's view count goes up by
+ * one; until the matching mmk_view_release, mmk_close, mmk_free and
+ * mmk_resize refuse with MMK_EVIEWS. The pointer is raw (see Caveats).
+ * `data` and `length` may be NULL. Thread-safe against mmk_close.
+ * Errors: MMK_ECLOSED, -EINVAL (NULL map).
+ */
+MMK_API int mmk_view_acquire(mmk_map *m, void **data, uint64_t *length);
+
+/** Give back one view taken by mmk_view_acquire. Thread-safe. */
+MMK_API void mmk_view_release(mmk_map *m);
+
+/** Number of outstanding views. */
+MMK_API unsigned mmk_view_count(const mmk_map *m);
+
+/* ------------------------------------------------------------------------ */
+/* Fault guard                                                               */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * Run fn(arg) under the fault guard: a SIGBUS (or Windows in-page error)
+ * raised in this thread while fn runs stops fn and makes mmk_guard_run return
+ * MMK_EFAULT; otherwise it returns what fn returned. fn must not hold locks or
+ * allocate in a way that a jump out of it would leak (the jump skips the rest
+ * of fn). Nesting is allowed. Thread-safe; the handler is installed once and
+ * passes faults that are not inside a guard on to the previous handler.
+ */
+MMK_API int mmk_guard_run(int (*fn)(void *arg), void *arg);
+
+/* ------------------------------------------------------------------------ */
+/* Shared memory between processes                                           */
+/* ------------------------------------------------------------------------ */
+
+/** Flags for mmk_shm_open. */
+enum mmk_shm_flags {
+    MMK_SHM_CREATE = 1u << 0, /**< create if missing, sized to `length` */
+    MMK_SHM_EXCL = 1u << 1,   /**< with CREATE: fail with -EEXIST if it exists */
+    MMK_SHM_READONLY = 1u << 2 /**< map read-only */
+};
+
+/**
+ * Open (or create) named shared memory `name` ("/something" on POSIX; a name
+ * without the leading slash is accepted and one is added) and map it
+ * read-write and shared. With MMK_SHM_CREATE a new object is created with
+ * `mode` (0 means 0600) and sized to `length`; when opening an existing object
+ * `length` 0 means its current size. The caller owns *out (mmk_free).
+ * Errors: -EINVAL (bad name, NULL out), -ENOENT, -EEXIST, -EACCES,
+ * MMK_ELENGTH, -ENOMEM, other -errno.
+ */
+MMK_API int mmk_shm_open(mmk_map **out, const char *name, uint64_t length, unsigned flags,
+                         unsigned mode);
+
+/** Remove the name of shared memory `name`; maps stay valid. Errors: -ENOENT, -EACCES, -EINVAL. */
+MMK_API int mmk_shm_unlink(const char *name);
+
+/**
+ * A process-shared, robust mutex meant to live inside a shared map. Place it
+ * at an offset aligned to 8 bytes; initialise once with mmk_mutex_init.
+ * If a process dies while holding it, the next mmk_mutex_lock succeeds with
+ * MMK_EOWNERDEAD: the caller now holds the lock, repairs the protected state
+ * and calls mmk_mutex_consistent before unlocking; unlocking without that
+ * makes the mutex permanently MMK_ENOTRECOVERABLE.
+ */
+typedef struct mmk_mutex {
+    union {
+        unsigned char bytes[64];
+        uint64_t align;
+    } opaque;
+} mmk_mutex;
+
+/** Initialise a process-shared robust mutex in place. Errors: -EINVAL, -ENOMEM, MMK_ENOTSUP. */
+MMK_API int mmk_mutex_init(mmk_mutex *mu);
+
+/** Lock. Returns 0, MMK_EOWNERDEAD (locked; repair then mmk_mutex_consistent), MMK_ENOTRECOVERABLE, -EDEADLK, -EINVAL. */
+MMK_API int mmk_mutex_lock(mmk_mutex *mu);
+
+/** As mmk_mutex_lock but returns -EBUSY instead of waiting. */
+MMK_API int mmk_mutex_trylock(mmk_mutex *mu);
+
+/** Unlock. Errors: -EPERM (not the owner), -EINVAL. */
+MMK_API int mmk_mutex_unlock(mmk_mutex *mu);
+
+/** Mark the state protected by a mutex locked with MMK_EOWNERDEAD as repaired. */
+MMK_API int mmk_mutex_consistent(mmk_mutex *mu);
+
+/** Destroy (no process may hold or wait on it). */
+MMK_API int mmk_mutex_destroy(mmk_mutex *mu);
+
+/* ------------------------------------------------------------------------ */
+/* Search engine: patterns, inputs, scans                                    */
+/* ------------------------------------------------------------------------ */
+
+/** Flags for mmk_pattern_compile. */
+enum mmk_pattern_flags {
+    MMK_PAT_FIXED = 1u << 0, /**< the pattern is a literal byte string (grep -F) */
+    MMK_PAT_ICASE = 1u << 1, /**< ASCII case-insensitive */
+    MMK_PAT_WORD = 1u << 2   /**< whole word: the match is neither preceded nor followed by
+                                  an ASCII word character [A-Za-z0-9_] */
+};
+
+/** A compiled pattern: immutable, shareable between threads. */
+typedef struct mmk_pattern mmk_pattern;
+
+/** Where compilation failed, filled by mmk_pattern_compile on MMK_EPATTERN. */
+typedef struct mmk_pattern_error {
+    int64_t offset;      /**< byte offset in the pattern, or -1 */
+    char message[160];   /**< PCRE2's reason, NUL-terminated */
+} mmk_pattern_error;
+
+/**
+ * Compile `pattern` (len bytes; NUL bytes allowed). Without MMK_PAT_FIXED it
+ * is a regular expression in Perl/Python syntax (PCRE2, JIT-compiled), bytes
+ * semantics: no UTF-8 validity is required of the pattern's subject. A pattern
+ * that is a plain literal is searched with the SIMD literal matcher; a regex
+ * with a required literal uses it as a prefilter.
+ * The caller owns *out (mmk_pattern_free). `err` may be NULL.
+ * Errors: MMK_EPATTERN (err says where and why), -EINVAL, -ENOMEM.
+ */
+MMK_API int mmk_pattern_compile(mmk_pattern **out, const void *pattern, size_t len, unsigned flags,
+                                mmk_pattern_error *err);
+
+/** Release a pattern. NULL allowed. */
+MMK_API void mmk_pattern_free(mmk_pattern *p);
+
+/**
+ * What bytes a scan reads. Build one with mmk_input_bytes / mmk_input_map /
+ * mmk_input_fd. The input does not own what it points to.
+ */
+typedef struct mmk_input {
+    int kind;          /**< MMK_INPUT_BYTES, MMK_INPUT_MAP or MMK_INPUT_FD */
+    const void *data;  /**< BYTES: the bytes */
+    uint64_t size;     /**< BYTES: their count */
+    mmk_map *map;      /**< MAP: the map (a view is held during the scan) */
+    int64_t start;     /**< MAP: range start (Python slice rules, MMK_DEFAULT_POS = 0) */
+    int64_t end;       /**< MAP: range end (Python slice rules, MMK_DEFAULT_POS = length) */
+    int fd;            /**< FD: regular files are mapped or pread; pipes, ttys and /proc
+                            files are read with read() */
+} mmk_input;
+
+enum mmk_input_kind { MMK_INPUT_BYTES = 1, MMK_INPUT_MAP = 2, MMK_INPUT_FD = 3 };
+
+static inline mmk_input mmk_input_bytes(const void *data, uint64_t size) {
+    mmk_input in = {MMK_INPUT_BYTES, data, size, NULL, 0, 0, -1};
+    return in;
+}
+static inline mmk_input mmk_input_map(mmk_map *m, int64_t start, int64_t end) {
+    mmk_input in = {MMK_INPUT_MAP, NULL, 0, m, start, end, -1};
+    return in;
+}
+static inline mmk_input mmk_input_fd(int fd) {
+    mmk_input in = {MMK_INPUT_FD, NULL, 0, NULL, 0, 0, fd};
+    return in;
+}
+
+/** How a scan reads a regular file (MMK_INPUT_FD). */
+enum mmk_io {
+    MMK_IO_AUTO = 0, /**< choose per job (the faster measured path) */
+    MMK_IO_MMAP = 1, /**< map the file (mmk --mmap) */
+    MMK_IO_READ = 2  /**< pread into a buffer per thread (mmk --no-mmap) */
+};
+
+/** Options for scans; zero-initialise for defaults. */
+typedef struct mmk_scan_options {
+    unsigned threads;     /**< worker threads; 0 = all online cores */
+    uint64_t chunk_size;  /**< bytes per work unit; 0 = automatic. Any value >= 1 gives
+                               the same results (tests force tiny chunks) */
+    int io;               /**< enum mmk_io */
+    /** Called from the calling thread now and then with bytes done / total
+        (total 0 when unknown, e.g. a pipe). May be NULL. */
+    void (*progress)(uint64_t done, uint64_t total, void *user);
+    void *progress_user;
+} mmk_scan_options;
+
+/**
+ * Count the leftmost non-overlapping matches of `p` in `in`: the count that
+ * Python's len(re.findall(p, data)) and `grep -o p | wc -l` give (for
+ * patterns that can match empty, Python's re rules). Exact for any chunking
+ * and thread count. `opt` may be NULL.
+ * Errors: MMK_EFAULT (file shrank during the scan), MMK_ECLOSED, -EINVAL,
+ * -ENOMEM, -EIO and other -errno from reading.
+ */
+MMK_API int mmk_count(const mmk_pattern *p, const mmk_input *in, const mmk_scan_options *opt,
+                      uint64_t *count);
+
+/**
+ * Report each match [start, end) (offsets relative to the input's start), in
+ * order, from the calling thread. Returning non-zero from `cb` stops the scan
+ * and mmk_matches returns that value. Errors as mmk_count.
+ */
+MMK_API int mmk_matches(const mmk_pattern *p, const mmk_input *in, const mmk_scan_options *opt,
+                        int (*cb)(uint64_t start, uint64_t end, void *user), void *user);
+
+/**
+ * Report each line that contains a match, in order, from the calling thread:
+ * `line` points at its bytes (without the '\n'; valid only during the call),
+ * `line_no` is 1-based, `offset` is the line's start in the input, and
+ * `matches` how many matches it holds. Non-zero from `cb` stops the scan and is
+ * returned. *matched_lines (may be NULL) receives the number of lines
+ * reported. Errors as mmk_count.
+ */
+MMK_API int mmk_match_lines(const mmk_pattern *p, const mmk_input *in, const mmk_scan_options *opt,
+                            int (*cb)(const char *line, size_t len, uint64_t line_no,
+                                      uint64_t offset, uint64_t matches, void *user),
+                            void *user, uint64_t *matched_lines);
+
+/**
+ * Count '\n' bytes (what `wc -l` prints). Errors as mmk_count.
+ */
+MMK_API int mmk_count_lines(const mmk_input *in, const mmk_scan_options *opt, uint64_t *lines);
+
+/** A word-frequency table: distinct words and their counts, sorted. */
+typedef struct mmk_wordtab mmk_wordtab;
+
+/**
+ * Count word frequencies: words are maximal runs of bytes that are not ASCII
+ * whitespace (space, \t, \n, \v, \f, \r), lowercased in ASCII — the result of
+ * collections.Counter(data.lower().split()) on bytes. The table is sorted by
+ * count descending, then by word ascending (bytewise). The caller owns *out
+ * (mmk_wordtab_free). Errors as mmk_count.
+ */
+MMK_API int mmk_word_counts(const mmk_input *in, const mmk_scan_options *opt, mmk_wordtab **out);
+
+/** Number of distinct words. */
+MMK_API size_t mmk_wordtab_size(const mmk_wordtab *t);
+
+/** Total number of words (sum of all counts). */
+MMK_API uint64_t mmk_wordtab_total(const mmk_wordtab *t);
+
+/**
+ * Entry i (0-based, in sorted order): the word's bytes (not NUL-terminated,
+ * owned by the table) and its count. Returns 0, or -EINVAL when i is out of
+ * range.
+ */
+MMK_API int mmk_wordtab_get(const mmk_wordtab *t, size_t i, const char **word, size_t *len,
+                            uint64_t *count);
+
+/** Release a table. NULL allowed. */
+MMK_API void mmk_wordtab_free(mmk_wordtab *t);
+
+/* ------------------------------------------------------------------------ */
+/* Testing and introspection knobs                                           */
+/* ------------------------------------------------------------------------ */
+
+/** CPU paths of the literal matcher. */
+enum mmk_cpu_path {
+    MMK_CPU_AUTO = 0,
+    MMK_CPU_SCALAR = 1,
+    MMK_CPU_SSE2 = 2,
+    MMK_CPU_AVX2 = 3,
+    MMK_CPU_AVX512 = 4
+};
+
+/**
+ * Force the literal matcher's CPU path for the whole process (tests compare
+ * every path with the scalar reference). Returns 0, or MMK_ENOTSUP if this
+ * CPU or build cannot run that path. MMK_CPU_AUTO restores the default.
+ * Not meant to be called while scans run.
+ */
+MMK_API int mmk_set_cpu_path(int path);
+
+/** The path in use now (enum mmk_cpu_path, never AUTO). */
+MMK_API int mmk_cpu_path(void);
+
+/** Name of a CPU path: "scalar", "sse2", "avx2", "avx512". */
+MMK_API const char *mmk_cpu_path_name(int path);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MMKIT_H */

@@ -1,0 +1,38 @@
+#!/bin/sh
+# Make sure the Debian packages a target needs are installed.
+# As root, missing packages are installed with apt-get; otherwise they are
+# named in one message and the build stops.
+# Usage: deps.sh build|demo|bench
+set -e
+need=""
+case "$1" in
+  build) pkgs="cmake make gcc pkg-config libpcre2-dev" ;;
+  demo)  pkgs="bible-kjv bible-kjv-text" ;;
+  bench) pkgs="bible-kjv bible-kjv-text ripgrep ugrep hyperfine gnuplot-nox" ;;
+  *) echo "usage: deps.sh build|demo|bench" >&2; exit 2 ;;
+esac
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need="$need $p"
+done
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "mmkit: installing missing Debian packages:$need" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  # One 'apt-get update' per machine is enough; do it when lists are missing or old.
+  if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]; then
+    apt-get update -qq >&2 || true
+  fi
+  if ! apt-get install -y -qq $need >&2; then
+    apt-get update -qq >&2 || true
+    if ! apt-get install -y -qq $need >&2; then
+      [ "$1" = build ] && { echo "mmkit: could not install:$need" >&2; exit 1; }
+      echo "mmkit: could not install:$need (continuing without them)" >&2
+    fi
+  fi
+else
+  if [ "$1" = build ]; then
+    echo "mmkit: missing Debian packages:$need — run: sudo apt-get install$need" >&2
+    exit 1
+  fi
+  echo "mmkit: optional Debian packages missing:$need (sudo apt-get install$need); continuing" >&2
+fi

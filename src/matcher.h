@@ -1,0 +1,57 @@
+/*
+ * matcher.h — the internal matcher interface (what matches), between the
+ * pattern compilers (literal.c, regex.c, pattern.c) and the searcher (scan.c).
+ *
+ * A matcher answers one question: where is the leftmost match at or after a
+ * position. The searcher builds every count, span list and line report out of
+ * that, and owns chunking, threads and exactness across chunk boundaries.
+ */
+#ifndef MMK_MATCHER_H
+#define MMK_MATCHER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mmkit.h"
+
+/* Per-thread matching state (PCRE2 match data, literal scratch). One per
+   thread; created for a pattern and used only with that pattern. */
+typedef struct mmk__scratch mmk__scratch;
+
+/* New scratch for `p`; NULL when out of memory. The caller frees it. */
+mmk__scratch *mmk__scratch_new(const mmk_pattern *p);
+void mmk__scratch_free(mmk__scratch *s);
+
+/*
+ * Leftmost match M of `p` in subject[0, len) with pos <= M.start < limit
+ * (pos <= limit <= len). The match may extend up to len. Bytes before pos are
+ * context only (lookbehind, \b, whole-word checks see them); byte len is the
+ * end of input for lookahead and whole-word checks. When notempty_at_pos is
+ * non-zero, an empty match at pos is not allowed (a non-empty one at pos, or any
+ * match further on, is): that is how Python's re continues after an empty match.
+ *
+ * Returns 1 and sets *mstart, *mend when found; 0 when there is none; a negative
+ * code (-ENOMEM, MMK_EPATTERN for a PCRE2 match-limit error) on failure.
+ * Reads mapped memory: callers run it under the fault guard.
+ */
+int mmk__find(const mmk_pattern *p, mmk__scratch *s, const uint8_t *subject, size_t len,
+              size_t pos, size_t limit, int notempty_at_pos, size_t *mstart, size_t *mend);
+
+/* Longest possible match in bytes, or SIZE_MAX when unbounded (most regexes). */
+size_t mmk__max_match_len(const mmk_pattern *p);
+
+/* Bytes of context before a match start the matcher may look at (lookbehind,
+   \b, -w): 0 for a plain literal, 1 for -w, PCRE2's max lookbehind otherwise. */
+size_t mmk__max_lookbehind(const mmk_pattern *p);
+
+/* 1 if the pattern can match the empty string. */
+int mmk__can_match_empty(const mmk_pattern *p);
+
+/* 1 if every match is a fixed literal (possibly -i / -w) handled by literal.c. */
+int mmk__is_literal(const mmk_pattern *p);
+
+/* 1 if no match can contain '\n' (literal without '\n'; regex where PCRE2 says so
+   is not knowable in general: then 0). Lets the searcher split on lines. */
+int mmk__match_excludes_newline(const mmk_pattern *p);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * check.h — the C tests' assertion macros. A failed CHECK prints where and
+ * why and counts a failure; the test goes on. CHECK_DONE() prints the summary
+ * ("N passed, N failed") and gives main's exit status.
+ */
+#ifndef MMK_CHECK_H
+#define MMK_CHECK_H
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mmkit.h"
+
+static unsigned long check_passed_, check_failed_;
+
+#define CHECK(cond)                                                                     \
+    do {                                                                                \
+        if (cond) {                                                                     \
+            check_passed_++;                                                            \
+        } else {                                                                        \
+            check_failed_++;                                                            \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);    \
+        }                                                                               \
+    } while (0)
+
+/* Compare two integers and show both on failure. */
+#define CHECK_EQ(a, b)                                                                  \
+    do {                                                                                \
+        long long check_a_ = (long long)(a), check_b_ = (long long)(b);                 \
+        if (check_a_ == check_b_) {                                                     \
+            check_passed_++;                                                            \
+        } else {                                                                        \
+            check_failed_++;                                                            \
+            fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s (%lld vs %lld)\n",        \
+                    __FILE__, __LINE__, #a, #b, check_a_, check_b_);                    \
+        }                                                                               \
+    } while (0)
+
+/* An mmkit call that must return exactly `code`; shows the names on failure. */
+#define CHECK_RC(call, code)                                                            \
+    do {                                                                                \
+        long long check_rc_ = (long long)(call);                                        \
+        long long check_want_ = (long long)(code);                                      \
+        if (check_rc_ == check_want_) {                                                 \
+            check_passed_++;                                                            \
+        } else {                                                                        \
+            check_failed_++;                                                            \
+            fprintf(stderr, "%s:%d: %s returned %lld (%s: %s), expected %lld (%s)\n",   \
+                    __FILE__, __LINE__, #call, check_rc_, mmk_errname((int)check_rc_),  \
+                    mmk_strerror((int)check_rc_), check_want_,                          \
+                    mmk_errname((int)check_want_));                                     \
+        }                                                                               \
+    } while (0)
+
+#define CHECK_OK(call) CHECK_RC(call, 0)
+
+#define CHECK_MEM(a, b, n) CHECK(memcmp((a), (b), (n)) == 0)
+
+#define CHECK_DONE()                                                                    \
+    (printf("%lu passed, %lu failed\n", check_passed_, check_failed_),                  \
+     check_failed_ ? 1 : 0)
+
+/* A scratch directory for this test's files (MMK_TEST_TMP, else /tmp). */
+static inline const char *check_tmpdir(void) {
+    const char *d = getenv("MMK_TEST_TMP");
+    return d && *d ? d : "/tmp";
+}
+
+#endif
