@@ -1,2 +1,422 @@
-/* placeholder: being written */
+/*
+ * shm.c — named shared memory and the process-shared robust mutex.
+ *
+ * Everything that calls the operating system sits in one platform section,
+ * behind a handful of static helpers (shm_os_*, mutex_os_*); the name rules,
+ * argument checks and the create/open protocol around it are portable, so a
+ * Windows section can replace the POSIX one without touching the rest.
+ * Mapping itself goes through the public mmk_open_fd, exactly as an outside
+ * user would do it.
+ */
 #include "mmkit.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+
+/* The longest name component the platform accepts for a shared memory object. */
+#if defined(NAME_MAX)
+#define SHM_NAME_MAX NAME_MAX
+#else
+#define SHM_NAME_MAX 255
+#endif
+
+/* A validated shared memory name: always "/" + 1..SHM_NAME_MAX bytes. */
+typedef struct shm_name {
+    char path[SHM_NAME_MAX + 2];
+} shm_name;
+
+/*
+ * Turn the caller's `name` into the platform form in `out`: one leading '/',
+ * then a non-empty component without further '/'. "." and ".." are refused
+ * because they would name a directory, not an object. Returns 0 or -EINVAL.
+ */
+static int shm_name_make(shm_name *out, const char *name) {
+    if (!name)
+        return -EINVAL;
+    if (name[0] == '/')
+        name++;
+    size_t len = strlen(name);
+    if (len == 0 || len > SHM_NAME_MAX)
+        return -EINVAL;
+    if (memchr(name, '/', len))
+        return -EINVAL;
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return -EINVAL;
+    out->path[0] = '/';
+    memcpy(out->path + 1, name, len + 1);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Platform section: POSIX (shm_open, pthread robust mutexes)                */
+/* ------------------------------------------------------------------------ */
+#if !defined(_WIN32)
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_THREAD__)
+#define MMK__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define MMK__TSAN 1
+#endif
+#endif
+#ifndef MMK__TSAN
+#define MMK__TSAN 0
+#endif
+#if MMK__TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
+
+/* How shm_open should treat an existing object. */
+enum shm_os_how {
+    SHM_OS_OPEN = 0,       /* must exist */
+    SHM_OS_CREATE_EXCL = 1 /* must not exist; created by this call */
+};
+
+/*
+ * Open the object `path` with close-on-exec, read-write or read-only. With
+ * SHM_OS_CREATE_EXCL the object is created with permission bits exactly
+ * `mode` (fchmod afterwards, because the umask may have removed some).
+ * Returns a descriptor the caller owns, or -errno; a created object that
+ * could not be given its mode is unlinked again before returning.
+ */
+static int shm_os_open(const char *path, int how, int writable, unsigned mode) {
+    int oflag = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC;
+    if (how == SHM_OS_CREATE_EXCL)
+        oflag |= O_CREAT | O_EXCL;
+    int fd = shm_open(path, oflag, (mode_t)mode);
+    if (fd < 0)
+        return -errno;
+    if (how == SHM_OS_CREATE_EXCL && fchmod(fd, (mode_t)mode) != 0) {
+        int err = -errno;
+        close(fd);
+        shm_unlink(path);
+        return err;
+    }
+    return fd;
+}
+
+/* Current size of the object behind `fd`, or -errno. */
+static int shm_os_size(int fd, uint64_t *size) {
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -errno;
+    *size = st.st_size < 0 ? 0 : (uint64_t)st.st_size;
+    return 0;
+}
+
+/* Set the size of the object behind `fd` (new bytes read as zero). */
+static int shm_os_set_size(int fd, uint64_t size) {
+    if (size > (uint64_t)INT64_MAX)
+        return -EFBIG;
+    int rc;
+    do {
+        rc = ftruncate(fd, (off_t)size);
+    } while (rc != 0 && errno == EINTR);
+    return rc == 0 ? 0 : -errno;
+}
+
+static void shm_os_close(int fd) {
+    close(fd);
+}
+
+static int shm_os_unlink(const char *path) {
+    return shm_unlink(path) == 0 ? 0 : -errno;
+}
+
+/*
+ * The mutex lives in the caller's 64 opaque bytes. Those bytes are shared
+ * between processes, so nothing but the pthread functions ever touches them.
+ */
+_Static_assert(sizeof(pthread_mutex_t) <= sizeof(((mmk_mutex *)0)->opaque.bytes),
+               "pthread_mutex_t must fit inside mmk_mutex");
+_Static_assert(_Alignof(pthread_mutex_t) <= _Alignof(mmk_mutex),
+               "mmk_mutex must be aligned for pthread_mutex_t");
+
+static pthread_mutex_t *mutex_os(mmk_mutex *mu) {
+    return (pthread_mutex_t *)(void *)mu->opaque.bytes;
+}
+
+/* pthread functions return an error number; give it the library's meaning. */
+static int mutex_os_result(int rc) {
+    switch (rc) {
+    case 0:
+        return 0;
+    case EOWNERDEAD:
+        return MMK_EOWNERDEAD;
+    case ENOTRECOVERABLE:
+        return MMK_ENOTRECOVERABLE;
+    case ENOTSUP:
+        return MMK_ENOTSUP;
+    default:
+        return -rc;
+    }
+}
+
+/*
+ * Error-checking, so that relocking by the owner reports -EDEADLK and an
+ * unlock by a non-owner -EPERM, rather than hanging or corrupting the lock.
+ */
+static int mutex_os_init(mmk_mutex *mu) {
+    pthread_mutexattr_t attr;
+    int rc = pthread_mutexattr_init(&attr);
+    if (rc != 0)
+        return mutex_os_result(rc);
+    rc = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    if (rc == 0)
+        rc = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    if (rc == 0)
+        rc = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
+    if (rc == 0) {
+        memset(mu->opaque.bytes, 0, sizeof mu->opaque.bytes);
+        rc = pthread_mutex_init(mutex_os(mu), &attr);
+    }
+    pthread_mutexattr_destroy(&attr);
+    return mutex_os_result(rc);
+}
+
+static int mutex_os_lock(mmk_mutex *mu) {
+    return mutex_os_result(pthread_mutex_lock(mutex_os(mu)));
+}
+
+/*
+ * A timed lock whose deadline has already passed, rather than
+ * pthread_mutex_trylock: glibc's trylock (2.36 and others) returns
+ * ENOTRECOVERABLE for an unrecoverable robust mutex but leaves the lock word
+ * taken, so every later locker in every process then blocks forever instead
+ * of getting ENOTRECOVERABLE. The timed lock shares the correct path of
+ * pthread_mutex_lock and gives ETIMEDOUT where trylock gives EBUSY.
+ */
+static int mutex_os_trylock(mmk_mutex *mu) {
+    static const struct timespec already_past = {0, 0};
+    int rc = pthread_mutex_timedlock(mutex_os(mu), &already_past);
+#if MMK__TSAN
+    /*
+     * ThreadSanitizer's timedlock wrapper records the lock only for 0; tell
+     * it that EOWNERDEAD leaves the caller holding the lock too.
+     */
+    if (rc == EOWNERDEAD) {
+        __tsan_mutex_pre_lock(mutex_os(mu), __tsan_mutex_try_lock);
+        __tsan_mutex_post_lock(mutex_os(mu), __tsan_mutex_try_lock, 0);
+    }
+#endif
+    return rc == ETIMEDOUT ? -EBUSY : mutex_os_result(rc);
+}
+
+static int mutex_os_unlock(mmk_mutex *mu) {
+    return mutex_os_result(pthread_mutex_unlock(mutex_os(mu)));
+}
+
+static int mutex_os_consistent(mmk_mutex *mu) {
+    return mutex_os_result(pthread_mutex_consistent(mutex_os(mu)));
+}
+
+static int mutex_os_destroy(mmk_mutex *mu) {
+    return mutex_os_result(pthread_mutex_destroy(mutex_os(mu)));
+}
+
+#else /* _WIN32 */
+
+/*
+ * Windows: named shared memory would be CreateFileMapping over the paging
+ * file and the robust lock a named mutex (WAIT_ABANDONED is its owner-died
+ * signal). Not written yet; every entry point reports MMK_ENOTSUP.
+ */
+enum shm_os_how { SHM_OS_OPEN = 0, SHM_OS_CREATE_EXCL = 1 };
+
+static int shm_os_open(const char *path, int how, int writable, unsigned mode) {
+    (void)path, (void)how, (void)writable, (void)mode;
+    return MMK_ENOTSUP;
+}
+static int shm_os_size(int fd, uint64_t *size) {
+    (void)fd, (void)size;
+    return MMK_ENOTSUP;
+}
+static int shm_os_set_size(int fd, uint64_t size) {
+    (void)fd, (void)size;
+    return MMK_ENOTSUP;
+}
+static void shm_os_close(int fd) {
+    (void)fd;
+}
+static int shm_os_unlink(const char *path) {
+    (void)path;
+    return MMK_ENOTSUP;
+}
+static int mutex_os_init(mmk_mutex *mu) {
+    (void)mu;
+    return MMK_ENOTSUP;
+}
+static int mutex_os_lock(mmk_mutex *mu) {
+    (void)mu;
+    return MMK_ENOTSUP;
+}
+static int mutex_os_trylock(mmk_mutex *mu) {
+    (void)mu;
+    return MMK_ENOTSUP;
+}
+static int mutex_os_unlock(mmk_mutex *mu) {
+    (void)mu;
+    return MMK_ENOTSUP;
+}
+static int mutex_os_consistent(mmk_mutex *mu) {
+    (void)mu;
+    return MMK_ENOTSUP;
+}
+static int mutex_os_destroy(mmk_mutex *mu) {
+    (void)mu;
+    return MMK_ENOTSUP;
+}
+
+#endif /* platform section */
+
+/* ------------------------------------------------------------------------ */
+/* Named shared memory                                                       */
+/* ------------------------------------------------------------------------ */
+
+#define SHM_KNOWN_FLAGS (MMK_SHM_CREATE | MMK_SHM_EXCL | MMK_SHM_READONLY)
+
+/*
+ * Get a descriptor for `path`, creating the object when asked. *created says
+ * whether this call created it (only then is it sized here and unlinked again
+ * if a later step fails). Open-or-create tries an exclusive create first, so
+ * the caller always knows who created the object; if another process removes
+ * the name between the two attempts, the loop simply tries again.
+ */
+static int shm_acquire(const char *path, unsigned flags, unsigned mode, int *created) {
+    int writable = !(flags & MMK_SHM_READONLY);
+    *created = 0;
+    if (!(flags & MMK_SHM_CREATE))
+        return shm_os_open(path, SHM_OS_OPEN, writable, mode);
+    for (int attempt = 0; attempt < 100; attempt++) {
+        /* A new object must be sized, which needs a writable descriptor. */
+        int fd = shm_os_open(path, SHM_OS_CREATE_EXCL, 1, mode);
+        if (fd >= 0) {
+            *created = 1;
+            return fd;
+        }
+        if (fd != -EEXIST || (flags & MMK_SHM_EXCL))
+            return fd;
+        fd = shm_os_open(path, SHM_OS_OPEN, writable, mode);
+        if (fd != -ENOENT)
+            return fd;
+    }
+    return -EAGAIN;
+}
+
+/*
+ * Open or create the shared memory object `name` and map it through
+ * mmk_open_fd. The map holds its own duplicate of the descriptor; ours is
+ * closed before returning. The caller owns *out and releases it with
+ * mmk_free; the name itself lives on until mmk_shm_unlink.
+ */
+int mmk_shm_open(mmk_map **out, const char *name, uint64_t length, unsigned flags, unsigned mode) {
+    if (!out)
+        return -EINVAL;
+    *out = NULL;
+    if (flags & ~(unsigned)SHM_KNOWN_FLAGS)
+        return -EINVAL;
+    if ((flags & MMK_SHM_EXCL) && !(flags & MMK_SHM_CREATE))
+        return -EINVAL;
+    if (mode & ~0777u)
+        return -EINVAL;
+    if (mode == 0)
+        mode = 0600;
+    shm_name nm;
+    int rc = shm_name_make(&nm, name);
+    if (rc < 0)
+        return rc;
+
+    int created;
+    int fd = shm_acquire(nm.path, flags, mode, &created);
+    if (fd < 0)
+        return fd;
+
+    uint64_t size = 0;
+    rc = shm_os_size(fd, &size);
+    /*
+     * A new object is sized here. With plain CREATE an existing object that
+     * is still shorter than `length` is grown too: its creator may simply not
+     * have reached its own ftruncate yet, and the object is never shrunk.
+     * A read-only open of an existing object cannot grow it: MMK_ELENGTH.
+     */
+    int may_grow = created || ((flags & MMK_SHM_CREATE) && !(flags & MMK_SHM_READONLY));
+    uint64_t old_size = size;
+    int grew = 0;
+    if (rc == 0 && may_grow && size < length) {
+        rc = shm_os_set_size(fd, length);
+        grew = rc == 0;
+        size = length;
+    }
+    if (rc == 0 && length > size)
+        rc = MMK_ELENGTH;
+    if (rc == 0) {
+        mmk_options opt = {0};
+        opt.access = (flags & MMK_SHM_READONLY) ? MMK_ACCESS_READ : MMK_ACCESS_WRITE;
+        opt.length = length;
+        rc = mmk_open_fd(out, fd, &opt);
+    }
+    if (rc < 0) {
+        *out = NULL;
+        /*
+         * A failed open changes nothing: a new object goes away again, an
+         * existing one gets its old size back unless someone has resized it
+         * meanwhile.
+         */
+        uint64_t now = 0;
+        if (created)
+            shm_os_unlink(nm.path);
+        else if (grew && shm_os_size(fd, &now) == 0 && now == length)
+            shm_os_set_size(fd, old_size);
+    }
+    shm_os_close(fd);
+    return rc < 0 ? rc : 0;
+}
+
+/* Remove the name; existing maps of the object stay valid until freed. */
+int mmk_shm_unlink(const char *name) {
+    shm_name nm;
+    int rc = shm_name_make(&nm, name);
+    if (rc < 0)
+        return rc;
+    return shm_os_unlink(nm.path);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Process-shared robust mutex                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Initialise in place; the caller owns the memory (usually inside a shared map). */
+int mmk_mutex_init(mmk_mutex *mu) {
+    return mu ? mutex_os_init(mu) : -EINVAL;
+}
+
+/* Wait for the lock; MMK_EOWNERDEAD means held by the caller, state to be repaired. */
+int mmk_mutex_lock(mmk_mutex *mu) {
+    return mu ? mutex_os_lock(mu) : -EINVAL;
+}
+
+int mmk_mutex_trylock(mmk_mutex *mu) {
+    return mu ? mutex_os_trylock(mu) : -EINVAL;
+}
+
+int mmk_mutex_unlock(mmk_mutex *mu) {
+    return mu ? mutex_os_unlock(mu) : -EINVAL;
+}
+
+/* Only meaningful while holding a lock obtained with MMK_EOWNERDEAD. */
+int mmk_mutex_consistent(mmk_mutex *mu) {
+    return mu ? mutex_os_consistent(mu) : -EINVAL;
+}
+
+int mmk_mutex_destroy(mmk_mutex *mu) {
+    return mu ? mutex_os_destroy(mu) : -EINVAL;
+}

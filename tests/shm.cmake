@@ -1,0 +1,2 @@
+# Named shared memory and the process-shared robust mutex (src/shm.c).
+mmk_add_c_test(test_shm THREADS)
