@@ -1,0 +1,254 @@
+/*
+ * output.c — mmk's standard output: one large buffer flushed with write(2),
+ * quiet on a broken pipe, plus JSON string escaping and error messages.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define OUT_CAP (256u * 1024u)
+
+static char out_buf[OUT_CAP];
+static size_t out_len;
+static int out_pipe_status = EXIT_TROUBLE;
+static int out_is_tty = -1;
+
+void out_set_pipe_status(int status) {
+    out_pipe_status = status;
+}
+
+/* Standard output cannot take more (a full disk, an I/O error): say so once
+   and stop, as grep does, instead of computing output nobody can receive. */
+static void write_failed(int code) {
+    char msg[256];
+    int n = snprintf(msg, sizeof msg, "mmk: write error: %s\n", mmk_strerror(code));
+    progress_hide();
+    if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0) {
+        /* Nowhere left to report to. */
+    }
+    _exit(EXIT_TROUBLE);
+}
+
+/* Write all of [p, p+n) to standard output. A reader that went away is not an
+   error worth a message (as `grep x | head`): the process ends with the
+   status the command had reached. */
+static void write_all(const char *p, size_t n) {
+    if (out_is_tty < 0) {
+        out_is_tty = isatty(STDOUT_FILENO);
+    }
+    if (out_is_tty && n > 0) {
+        progress_hide(); /* the bar and the output share one terminal */
+    }
+    while (n > 0) {
+        ssize_t w = write(STDOUT_FILENO, p, n);
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == EPIPE) {
+                progress_hide();
+                _exit(out_pipe_status);
+            }
+            write_failed(-errno);
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+void out_flush(void) {
+    if (out_len > 0) {
+        write_all(out_buf, out_len);
+        out_len = 0;
+    }
+}
+
+void out_write(const void *p, size_t n) {
+    if (n == 0) {
+        return; /* p may be NULL then (an empty line) */
+    }
+    if (n > OUT_CAP - out_len) {
+        out_flush();
+        if (n >= OUT_CAP) {
+            write_all(p, n);
+            return;
+        }
+    }
+    memcpy(out_buf + out_len, p, n);
+    out_len += n;
+}
+
+void out_str(const char *s) {
+    out_write(s, strlen(s));
+}
+
+void out_char(char c) {
+    if (out_len == OUT_CAP) {
+        out_flush();
+    }
+    out_buf[out_len++] = c;
+}
+
+void out_u64(uint64_t v) {
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%" PRIu64, v);
+    out_write(tmp, (size_t)n);
+}
+
+void out_u64_padded(uint64_t v, int width) {
+    char tmp[48];
+    int n = snprintf(tmp, sizeof tmp, "%*" PRIu64, width, v);
+    out_write(tmp, (size_t)n);
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 if the bytes
+   there are not one (overlong forms, surrogates and values above U+10FFFF are
+   invalid, as in Python's strict decoder). */
+static size_t utf8_sequence(const unsigned char *s, size_t n) {
+    unsigned c = s[0];
+    size_t len;
+    unsigned lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+    if (c < 0x80) {
+        return 1;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0) {
+            lo = 0xA0;
+        } else if (c == 0xED) {
+            hi = 0x9F;
+        }
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0) {
+            lo = 0x90;
+        } else if (c == 0xF4) {
+            hi = 0x8F;
+        }
+    } else {
+        return 0;
+    }
+    if (n < len || s[1] < lo || s[1] > hi) {
+        return 0;
+    }
+    for (size_t i = 2; i < len; i++) {
+        if (s[i] < 0x80 || s[i] > 0xBF) {
+            return 0;
+        }
+    }
+    return len;
+}
+
+int out_json_string(const char *str, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)str;
+    int replaced = 0;
+    out_char('"');
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c == '"' || c == '\\') {
+            out_char('\\');
+            out_char((char)c);
+            i++;
+        } else if (c < 0x20) {
+            switch (c) {
+            case '\n':
+                out_str("\\n");
+                break;
+            case '\t':
+                out_str("\\t");
+                break;
+            case '\r':
+                out_str("\\r");
+                break;
+            case '\b':
+                out_str("\\b");
+                break;
+            case '\f':
+                out_str("\\f");
+                break;
+            default: {
+                char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+                out_write(esc, sizeof esc);
+            }
+            }
+            i++;
+        } else {
+            size_t len = utf8_sequence(s + i, n - i);
+            if (len == 0) {
+                out_str("\\ufffd");
+                replaced = 1;
+                i++;
+            } else {
+                out_write(s + i, len);
+                i += len;
+            }
+        }
+    }
+    out_char('"');
+    return replaced;
+}
+
+/* Standard base64 (RFC 4648, with padding) of n bytes, as a JSON string. */
+static void out_base64(const unsigned char *s, size_t n) {
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    out_char('"');
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+        char q[4] = {alphabet[v >> 18], alphabet[(v >> 12) & 63], alphabet[(v >> 6) & 63],
+                     alphabet[v & 63]};
+        out_write(q, 4);
+    }
+    if (i < n) {
+        uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0);
+        char q[4] = {alphabet[v >> 18], alphabet[(v >> 12) & 63],
+                     i + 1 < n ? alphabet[(v >> 6) & 63] : '=', '='};
+        out_write(q, 4);
+    }
+    out_char('"');
+}
+
+void out_json_bytes_field(const char *key, const char *s, size_t n) {
+    out_char('"');
+    out_str(key);
+    out_str("\":");
+    if (out_json_string(s, n)) {
+        out_str(",\"");
+        out_str(key);
+        out_str("_base64\":");
+        out_base64((const unsigned char *)s, n);
+    }
+}
+
+void cli_error(const char *what, const char *reason) {
+    cli_errorf("%s: %s", what, reason);
+}
+
+void cli_errorf(const char *fmt, ...) {
+    char msg[4096] = "mmk: ";
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(msg + 5, sizeof msg - 6, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        return;
+    }
+    size_t len = 5 + ((size_t)n < sizeof msg - 7 ? (size_t)n : sizeof msg - 7);
+    msg[len++] = '\n';
+    out_flush();
+    progress_hide();
+    /* One write, so that messages from several processes do not interleave. */
+    if (write(STDERR_FILENO, msg, len) < 0) {
+        /* Nowhere left to report to. */
+    }
+}

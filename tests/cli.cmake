@@ -1,0 +1,46 @@
+# End-to-end tests of the mmk tool (tests/cli/*.py, Python standard library
+# only). They run the built binary, named by $MMK, and compare it with grep,
+# wc and Python on the same bytes. Two CTest entries per build of mmk, so they
+# run in parallel; with MMK_SANITIZERS the same tests also run against
+# mmk_asan (mmk and the library under ASan+UBSan).
+find_program(MMK_CLI_PYTHON3 NAMES python3 python)
+
+set(MMK_CLI_VARIANTS mmk)
+if(MMK_SANITIZERS AND TARGET mmkit_asan AND TARGET mmk)
+  set(asan_flags -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  file(GLOB MMK_CLI_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/cli/*.c)
+  add_executable(mmk_asan ${MMK_CLI_SOURCES})
+  target_compile_options(mmk_asan PRIVATE ${MMK_WARNINGS} ${asan_flags})
+  target_compile_definitions(mmk_asan PRIVATE _GNU_SOURCE _FILE_OFFSET_BITS=64)
+  target_link_libraries(mmk_asan PRIVATE mmkit_asan)
+  target_link_options(mmk_asan PRIVATE ${asan_flags})
+  list(APPEND MMK_CLI_VARIANTS mmk_asan)
+endif()
+
+if(MMK_CLI_PYTHON3 AND TARGET mmk)
+  foreach(exe ${MMK_CLI_VARIANTS})
+    if(exe STREQUAL mmk)
+      set(suffix "")
+      set(labels "cli")
+      set(quick "")
+    else()
+      set(suffix "_asan")
+      set(labels "cli;asan")
+      set(quick MMK_CLI_QUICK=1)
+    endif()
+    foreach(suite cli corpus)
+      add_test(NAME cli_${suite}${suffix}
+        COMMAND ${CMAKE_COMMAND} -E env
+          MMK=$<TARGET_FILE:${exe}>
+          MMK_SOURCE_DIR=${PROJECT_SOURCE_DIR}
+          MMK_BUILD_DIR=${CMAKE_BINARY_DIR}
+          MMK_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}/tmp
+          ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+          UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+          ${quick}
+          ${MMK_CLI_PYTHON3} -m unittest -v test_${suite}
+        WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/cli)
+      set_tests_properties(cli_${suite}${suffix} PROPERTIES LABELS "${labels}" TIMEOUT 300)
+    endforeach()
+  endforeach()
+endif()

@@ -1,0 +1,649 @@
+"""End-to-end tests of mmk on small inputs: every subcommand and option, exit
+statuses, error messages, inputs that cannot be mapped, JSON and the progress bar."""
+import base64
+import collections
+import errno
+import json
+import os
+import pty
+import re
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mmkcli import C_ENV, MMK, SOURCE_DIR, MmkTestCase, mmk  # noqa: E402
+
+TEXT = (b"In the beginning God created the heaven and the earth.\n"
+        b"And the LORD said: Let there be light; and the Lord saw it.\n"
+        b"LORDS and lords, the LORD of LORDs.\n"
+        b"no match on this line\n"
+        b"last line without newline: LORD")
+
+
+def words_reference(data):
+    """Python's word frequencies in mmk's order: count descending, word ascending."""
+    c = collections.Counter(data.lower().split())
+    return sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def words_text(items):
+    return b"".join(w + b" " + str(n).encode() + b"\n" for w, n in items)
+
+
+class TestTopLevel(MmkTestCase):
+    def test_version(self):
+        with open(os.path.join(SOURCE_DIR, "include", "mmkit.h")) as f:
+            version = re.search(r'#define MMK_VERSION_STRING "([^"]+)"', f.read()).group(1)
+        self.assertRun(mmk("--version"), ("mmk %s\n" % version).encode())
+
+    def test_help(self):
+        for args in (["--help"], ["-h"], ["help"]):
+            res = mmk(*args)
+            self.assertRun(res, None)
+            for cmd in (b"count", b"grep", b"lines", b"words"):
+                self.assertIn(cmd, res.stdout)
+        for cmd in ("count", "grep", "lines", "words"):
+            for flag in ["--help"] + ([] if cmd == "grep" else ["-h"]):
+                res = mmk(cmd, flag)
+                self.assertRun(res, None)
+                self.assertTrue(res.stdout.startswith(("Usage: mmk %s" % cmd).encode()),
+                                res.stdout)
+            self.assertEqual(mmk("help", cmd).stdout, mmk(cmd, "--help").stdout)
+
+    def test_usage_errors(self):
+        cases = [
+            [],
+            ["frobnicate"],
+            ["--frobnicate"],
+            ["help", "frobnicate"],
+            ["count"],
+            ["grep"],
+            ["count", "--bogus", "x"],
+            ["count", "-q", "x"],
+            ["lines", "--top", "3"],
+            ["grep", "--json", "x"],
+            ["count", "x", "-j"],
+            ["count", "x", "-j", "abc"],
+            ["count", "x", "--threads=-1"],
+            ["count", "x", "--chunk-size", "0"],
+            ["count", "x", "--chunk-size", "12Q"],
+            ["words", "--top", "many"],
+            ["count", "--json=yes", "x"],
+            ["count", "-e", "a", "-e", "b"],
+            ["count", "-j", "4097", "x"],
+            ["grep", "-n"],
+        ]
+        for args in cases:
+            with self.subTest(args=args):
+                res = mmk(*args)
+                self.assertEqual(res.returncode, 2, res)
+                self.assertEqual(res.stdout, b"")
+                self.assertTrue(res.stderr.startswith(b"mmk: "), res.stderr)
+                self.assertIn(b"--help", res.stderr)
+
+    def test_grep_h_is_no_filename(self):
+        a = self.write("a.txt", b"x\n")
+        b = self.write("b.txt", b"x\n")
+        self.assertRun(mmk("grep", "-h", "x", a, b), b"x\nx\n")
+
+
+class TestCount(MmkTestCase):
+    def setUp(self):
+        self.path = self.write("text.txt", TEXT)
+
+    def count(self, *args, **kw):
+        res = mmk("count", *args, **kw)
+        self.assertEqual(res.stderr, b"")
+        return res
+
+    def test_literal_and_regex(self):
+        cases = [
+            (["LORD"], rb"LORD", 0),
+            (["-i", "lord"], rb"lord", re.I),
+            (["-w", "LORD"], rb"(?<![A-Za-z0-9_])LORD(?![A-Za-z0-9_])", 0),
+            (["-i", "-w", "lord"], rb"(?<![A-Za-z0-9_])lord(?![A-Za-z0-9_])", re.I),
+            (["-iw", "lords"], rb"(?<![A-Za-z0-9_])lords(?![A-Za-z0-9_])", re.I),
+            (["[A-Z][a-z]+"], rb"[A-Z][a-z]+", 0),
+            (["the|and"], rb"the|and", 0),
+            (["e*"], rb"e*", 0),
+            ([""], rb"", 0),
+            (["\\bl\\w+"], rb"\bl\w+", 0),
+        ]
+        for args, pattern, flags in cases:
+            with self.subTest(args=args):
+                want = len(re.findall(pattern, TEXT, flags))
+                self.assertRun(self.count(*args, self.path), b"%d\n" % want,
+                               0 if want else 1)
+
+    def test_fixed_strings(self):
+        data = b"a.b axb a.b a.ba.b [x] (y)"
+        path = self.write("fixed.txt", data)
+        self.assertRun(self.count("-F", "a.b", path), b"%d\n" % data.count(b"a.b"))
+        self.assertRun(self.count("a.b", path), b"%d\n" % len(re.findall(rb"a.b", data)))
+        self.assertRun(self.count("-F", "[x]", path), b"1\n")
+        self.assertRun(self.count("-F", "(y", path), b"1\n")  # not a regex: no error
+        self.assertRun(self.count("-F", "-i", "A.B", path), b"%d\n" % data.count(b"a.b"))
+
+    def test_self_overlapping_literal(self):
+        data = b"aaaaaaa abababab aaa\n" * 3
+        path = self.write("overlap.txt", data)
+        for pat in ("aa", "aaa", "abab", "aba"):
+            for extra in ([], ["-F"], ["-j", "2", "--chunk-size", "3"], ["--chunk-size", "1"]):
+                with self.subTest(pat=pat, extra=extra):
+                    want = len(re.findall(re.escape(pat).encode(), data))
+                    self.assertRun(self.count(*extra, pat, path), b"%d\n" % want)
+
+    def test_no_match_exit_1(self):
+        self.assertRun(self.count("Zerubbabel", self.path), b"0\n", 1)
+
+    def test_several_files(self):
+        other = self.write("other.txt", b"LORD LORD\n")
+        none = self.write("none.txt", b"nothing\n")
+        res = self.count("LORD", self.path, other, none)
+        n = TEXT.count(b"LORD")
+        self.assertRun(res, b"%s:%d\n%s:2\n%s:0\n" % (self.path.encode(), n, other.encode(),
+                                                      none.encode()))
+        self.assertRun(self.count("--no-filename", "LORD", self.path, other), b"%d\n2\n" % n)
+        self.assertRun(self.count("-H", "LORD", other), b"%s:2\n" % other.encode())
+
+    def test_option_placement_and_double_dash(self):
+        data = b"-x -x --y\n"
+        path = self.write("dash.txt", data)
+        self.assertRun(self.count("--", "-x", path), b"2\n")
+        self.assertRun(self.count("-e", "-x", path), b"2\n")
+        self.assertRun(self.count("--regexp=--y", path), b"1\n")
+        self.assertRun(self.count("x", path, "-j", "2"), b"2\n")  # options after operands
+        self.assertRun(self.count("x", "--", path), b"2\n")
+        self.assertRun(self.count("x", path, "--threads=1", "--chunk-size=2K"), b"2\n")
+        self.assertRun(self.count("-j1", "x", path), b"2\n")
+
+    def test_threads_and_chunks(self):
+        data = (TEXT + b"\n") * 200
+        path = self.write("big.txt", data)
+        want = len(re.findall(rb"LORD", data))
+        for extra in (["-j", "1"], ["-j", "2"], ["-j", "0"], ["--chunk-size", "1"],
+                      ["-j", "2", "--chunk-size", "5"], ["--mmap"], ["--no-mmap"],
+                      ["--no-mmap", "--chunk-size", "100", "-j", "2"]):
+            with self.subTest(extra=extra):
+                self.assertRun(self.count(*extra, "LORD", path), b"%d\n" % want)
+
+    def test_binary_file(self):
+        data = bytes(range(256)) * 50 + b"\x00\x00LORD\xff\xfe\n\x00" * 300
+        path = self.write("binary.bin", data)
+        for args, pattern in ((["\\x00"], rb"\x00"), (["[\\x80-\\xff]+"], rb"[\x80-\xff]+"),
+                              (["LORD"], rb"LORD"), (["-w", "LORD"], rb"\bLORD\b"),
+                              (["\\xff\\xfe\\n"], rb"\xff\xfe\n"), (["."], rb".")):
+            for extra in ([], ["-j", "2", "--chunk-size", "100"]):
+                with self.subTest(args=args, extra=extra):
+                    want = len(re.findall(pattern, data))
+                    self.assertRun(self.count(*extra, *args, path), b"%d\n" % want)
+        self.assertRun(mmk("lines", path), b"%d %s\n" % (data.count(b"\n"), path.encode()))
+
+    def test_empty_file(self):
+        empty = self.write("empty.txt", b"")
+        self.assertRun(mmk("grep", "x", empty), b"", 1)
+        self.assertRun(mmk("grep", "-c", "x", empty), b"0\n", 1)
+        self.assertRun(mmk("lines", empty), b"0 %s\n" % empty.encode())
+        self.assertRun(self.count("x", empty), b"0\n", 1)
+        self.assertRun(self.count("x*", empty), b"1\n", 0)  # Python: one empty match
+
+
+class TestGrep(MmkTestCase):
+    def setUp(self):
+        self.path = self.write("text.txt", TEXT)
+
+    def grep(self, *args, **kw):
+        """mmk grep and GNU grep (C locale) on the same arguments."""
+        mine = mmk("grep", *args, **kw)
+        peer_args = args if "-F" in args else ["-P", *args]  # mmk's syntax is Perl's
+        peer = subprocess.run(["grep", *peer_args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=C_ENV, input=kw.get("input"))
+        return mine, peer
+
+    def test_same_as_grep(self):
+        other = self.write("other.txt", b"LORD\n\nnothing\nthe end\n\n")
+        for args in (["LORD"], ["-n", "LORD"], ["-i", "lord"], ["-w", "LORD"], ["-c", "LORD"],
+                     ["-c", "-i", "the"], ["-F", "LORD"], ["-n", "-i", "-w", "lords?"],
+                     ["-H", "LORD"], ["-Hn", "light"], ["-c", "-H", "LORD"],
+                     ["-n", "^And"], ["-c", "LORD$"], ["-n", "^$"], ["-n", "^the|end$"],
+                     ["-nw", "^LORDS?"]):
+            for files in ([self.path], [self.path, other], [self.path, other, "-h"]):
+                with self.subTest(args=args, files=files):
+                    mine, peer = self.grep(*args, *files)
+                    self.assertEqual(peer.stderr, b"")
+                    self.assertRun(mine, peer.stdout, peer.returncode)
+
+    def test_no_match(self):
+        self.assertRun(mmk("grep", "Zerubbabel", self.path), b"", 1)
+        self.assertRun(mmk("grep", "-c", "Zerubbabel", self.path), b"0\n", 1)
+
+    def test_binary_lines_are_printed_as_bytes(self):
+        data = b"plain\nbin\x00ary \xff\xfe match\n\x80\x81 no\nmatch\xc3\x28 end"
+        path = self.write("binary.bin", data)
+        want = b"bin\x00ary \xff\xfe match\nmatch\xc3\x28 end\n"
+        self.assertRun(mmk("grep", "match", path), want)
+        peer = subprocess.run(["grep", "-a", "match", path], stdout=subprocess.PIPE, env=C_ENV)
+        self.assertEqual(peer.stdout, want)
+        self.assertRun(mmk("grep", "-n", "-F", "\x7f", path), b"", 1)
+
+
+class TestLines(MmkTestCase):
+    def wc(self, *args, **kw):
+        return subprocess.run(["wc", "-l", *args], stdout=subprocess.PIPE, env=C_ENV,
+                              **kw).stdout
+
+    def test_same_as_wc(self):
+        a = self.write("a.txt", TEXT)
+        b = self.write("b.txt", b"\n" * 12345)
+        c = self.write("c.txt", b"no newline at all")
+        e = self.write("e.txt", b"")
+        for files in ([a], [a, b], [a, b, c, e], [e]):
+            with self.subTest(files=files):
+                self.assertRun(mmk("lines", *files), self.wc(*files))
+        with open(b, "rb") as f:
+            self.assertRun(mmk("lines", stdin=f), b"12345\n")
+        with open(b, "rb") as f:
+            self.assertRun(mmk("lines", a, "-", stdin=f), self.wc(a, "-", stdin=open(b, "rb")))
+
+    def test_json(self):
+        a = self.write("a.txt", TEXT)
+        b = self.write("b.txt", b"\n" * 7)
+        res = mmk("lines", "--json", a, b)
+        self.assertRun(res, None)
+        doc = json.loads(res.stdout)
+        self.assertEqual(doc, {"files": [{"path": a, "lines": TEXT.count(b"\n")},
+                                         {"path": b, "lines": 7}],
+                               "total": TEXT.count(b"\n") + 7})
+
+
+class TestWords(MmkTestCase):
+    def test_same_as_counter(self):
+        data = TEXT + b"\n\tTabs\x0bvertical\x0cfeed\rcr The THE the\n" + b"\xff\x00bin \xffBIN"
+        path = self.write("w.txt", data)
+        ref = words_reference(data)
+        self.assertRun(mmk("words", path), words_text(ref))
+        self.assertRun(mmk("words", "--top", "3", path), words_text(ref[:3]))
+        self.assertRun(mmk("words", "--top", "0", path), b"")
+        self.assertRun(mmk("words", "--top", "100000", path), words_text(ref))
+
+    def test_several_files_are_merged(self):
+        a = self.write("a.txt", b"one two two three three three\n")
+        b = self.write("b.txt", b"THREE Two zero\n")
+        ref = words_reference(b"one two two three three three\nTHREE Two zero\n")
+        self.assertRun(mmk("words", a, b), words_text(ref))
+        self.assertRun(mmk("words", "-j", "2", "--chunk-size", "3", a, b), words_text(ref))
+
+    def test_json(self):
+        data = b"caf\xc3\xa9 CAF\xc3\xa9 bad\xff \"quoted\" back\\slash tab\x01\n"
+        path = self.write("j.txt", data)
+        res = mmk("words", "--json", path)
+        self.assertRun(res, None)
+        doc = json.loads(res.stdout)
+        ref = words_reference(data)
+        self.assertEqual(doc["total"], len(data.split()))
+        self.assertEqual(doc["distinct"], len(ref))
+        self.assertEqual(doc["files"], [{"path": path, "words": len(data.split()),
+                                         "distinct": len(ref)}])
+        got = []
+        for entry in doc["words"]:
+            raw = (base64.b64decode(entry["word_base64"]) if "word_base64" in entry
+                   else entry["word"].encode())
+            if "word_base64" in entry:
+                self.assertEqual(entry["word"], raw.decode("utf-8", "replace"))
+            got.append((raw, entry["count"]))
+        self.assertEqual(got, ref)
+        res = mmk("words", "--json", "--top", "1", path)
+        self.assertEqual(len(json.loads(res.stdout)["words"]), 1)
+
+    def test_empty(self):
+        e = self.write("e.txt", b"")
+        self.assertRun(mmk("words", e), b"")
+        self.assertRun(mmk("words", input=b" \n\t "), b"")
+
+
+class TestInputs(MmkTestCase):
+    """Standard input, '-', FIFOs and /proc files: read() instead of a map."""
+
+    def test_stdin_pipe_and_dash(self):
+        ref = len(re.findall(rb"LORD", TEXT))
+        for args in (["count", "LORD"], ["count", "LORD", "-"]):
+            self.assertRun(mmk(*args, input=TEXT), b"%d\n" % ref)
+        self.assertRun(mmk("count", "--mmap", "LORD", input=TEXT), b"%d\n" % ref)
+        self.assertRun(mmk("lines", input=TEXT), b"%d\n" % TEXT.count(b"\n"))
+        self.assertRun(mmk("lines", "-", input=TEXT), b"%d -\n" % TEXT.count(b"\n"))
+        self.assertRun(mmk("words", "-", input=TEXT), words_text(words_reference(TEXT)))
+        self.assertRun(mmk("grep", "-c", "LORD", input=TEXT), b"3\n")
+        self.assertRun(mmk("grep", "-H", "-n", "light", input=TEXT),
+                       b"(standard input):2:And the LORD said: Let there be light; "
+                       b"and the Lord saw it.\n")
+        path = self.write("f.txt", TEXT)
+        self.assertRun(mmk("count", "LORD", path, "-", input=TEXT),
+                       b"%s:%d\n(standard input):%d\n" % (path.encode(), ref, ref))
+
+    def test_stdin_regular_file(self):
+        path = self.write("f.txt", TEXT * 3)
+        for io in ("--mmap", "--no-mmap"):
+            with open(path, "rb") as f:
+                self.assertRun(mmk("count", io, "LORD", stdin=f),
+                               b"%d\n" % (3 * TEXT.count(b"LORD")))
+
+    def test_fifo(self):
+        fifo = os.path.join(self.tmp, "fifo")
+        os.mkfifo(fifo)
+        data = TEXT * 1000
+
+        def writer():
+            with open(fifo, "wb") as f:
+                f.write(data)
+
+        for args, want in ((["lines"], b"%d %s\n" % (data.count(b"\n"), fifo.encode())),
+                           (["count", "-j", "2", "LORD"], b"%d\n" % data.count(b"LORD")),
+                           (["count", "--mmap", "LORD"], b"%d\n" % data.count(b"LORD"))):
+            with self.subTest(args=args):
+                t = threading.Thread(target=writer)
+                t.start()
+                res = mmk(*args, fifo)
+                t.join()
+                self.assertRun(res, want)
+
+    def test_proc_file(self):
+        wc = subprocess.run(["wc", "-l", "/proc/self/status"], stdout=subprocess.PIPE)
+        self.assertRun(mmk("lines", "/proc/self/status"), wc.stdout)
+        self.assertGreater(int(wc.stdout.split()[0]), 5)
+        res = mmk("grep", "-c", "^Name:", "/proc/self/status")
+        self.assertRun(res, b"1\n")
+        res = mmk("count", "--mmap", "(?m)^Pid:", "/proc/self/status")
+        self.assertRun(res, b"1\n")
+
+
+class TestErrors(MmkTestCase):
+    def test_missing_file(self):
+        missing = os.path.join(self.tmp, "missing.txt")
+        for args in (["count", "x"], ["grep", "x"], ["lines"], ["words"]):
+            with self.subTest(args=args):
+                self.assertRun(mmk(*args, missing), b"", 2,
+                               b"mmk: %s: No such file or directory\n" % missing.encode())
+
+    def test_directory(self):
+        for args in (["count", "x"], ["grep", "x"], ["lines"], ["words"]):
+            with self.subTest(args=args):
+                self.assertRun(mmk(*args, self.tmp), b"", 2,
+                               b"mmk: %s: Is a directory\n" % self.tmp.encode())
+
+    def test_several_files_one_missing(self):
+        a = self.write("a.txt", b"x x\n")
+        b = self.write("b.txt", b"x\n")
+        missing = os.path.join(self.tmp, "nope")
+        err = b"mmk: %s: No such file or directory\n" % missing.encode()
+        self.assertRun(mmk("count", "x", a, missing, b),
+                       b"%s:2\n%s:1\n" % (a.encode(), b.encode()), 2, err)
+        self.assertRun(mmk("grep", "x", a, missing, b),
+                       b"%s:x x\n%s:x\n" % (a.encode(), b.encode()), 2, err)
+        res = mmk("lines", a, missing, b)
+        self.assertRun(res, b"1 %s\n1 %s\n2 total\n" % (a.encode(), b.encode()), 2, err)
+        self.assertRun(mmk("words", a, missing, b), b"x 3\n", 2, err)
+        # Nothing matched anywhere, and an error: still 2.
+        self.assertRun(mmk("count", "zzz", a, missing), b"%s:0\n" % a.encode(), 2, err)
+
+    def test_json_with_error(self):
+        a = self.write("a.txt", b"x x\n")
+        missing = os.path.join(self.tmp, "nope")
+        res = mmk("count", "--json", "x", a, missing)
+        self.assertEqual(res.returncode, 2)
+        doc = json.loads(res.stdout)
+        self.assertEqual(doc["total"], 2)
+        self.assertEqual(doc["files"][0], {"path": a, "count": 2})
+        self.assertEqual(doc["files"][1]["path"], missing)
+        self.assertEqual(doc["files"][1]["errname"], "ENOENT")
+        self.assertEqual(doc["files"][1]["error"].lower(), "no such file or directory")
+
+    def test_invalid_pattern(self):
+        path = self.write("a.txt", b"abc\n")
+        for cmd in ("count", "grep"):
+            for pat, offset in (("a(", 2), ("[z-a]", 3), ("x{2,1}", 5), ("(?<=a+)b", None)):
+                with self.subTest(cmd=cmd, pat=pat):
+                    res = mmk(cmd, pat, path)
+                    self.assertEqual(res.returncode, 2)
+                    self.assertEqual(res.stdout, b"")
+                    m = re.fullmatch(rb"mmk: invalid pattern '(.*)': (.+) at offset (\d+)\n",
+                                     res.stderr)
+                    self.assertTrue(m, res.stderr)
+                    self.assertEqual(m.group(1), pat.encode())
+                    if offset is not None:
+                        self.assertEqual(int(m.group(3)), offset)
+
+    def test_permission_denied(self):
+        if os.geteuid() != 0:
+            d = tempfile.mkdtemp(dir=self.tmp)
+            drop = None
+        else:
+            # As root, permission checks are bypassed: run mmk as nobody, from a
+            # directory nobody may enter, with a copy of the binary nobody may run.
+            d = tempfile.mkdtemp(prefix="mmk-perm-")
+            os.chmod(d, 0o755)
+            drop = lambda: os.setuid(65534)  # noqa: E731
+        try:
+            binary = os.path.join(d, "mmk")
+            shutil.copy(MMK, binary)
+            os.chmod(binary, 0o755)
+            secret = os.path.join(d, "secret.txt")
+            ok = os.path.join(d, "ok.txt")
+            for p, mode in ((secret, 0o000), (ok, 0o644)):
+                with open(p, "wb") as f:
+                    f.write(b"x\n")
+                os.chmod(p, mode)
+            probe = subprocess.run([binary, "--version"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, preexec_fn=drop)
+            if probe.returncode != 0:
+                self.skipTest("cannot run mmk as an unprivileged user here: %r" % probe.stderr)
+            err = b"mmk: %s: Permission denied\n" % secret.encode()
+            for args, out in ((["count", "x"], b"%s:1\n" % ok.encode()),
+                              (["lines"], b"1 %s\n1 total\n" % ok.encode()),
+                              (["grep", "x"], b"%s:x\n" % ok.encode()),
+                              (["words"], b"x 1\n")):
+                with self.subTest(args=args):
+                    res = subprocess.run([binary, *args, secret, ok], stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, preexec_fn=drop)
+                    self.assertRun(res, out, 2, err)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def test_write_error(self):
+        if not os.path.exists("/dev/full"):
+            self.skipTest("no /dev/full on this system")
+        path = self.write("a.txt", b"x\n")
+        with open("/dev/full", "wb") as full:
+            res = subprocess.run([MMK, "count", "x", path], stdout=full, stderr=subprocess.PIPE)
+        self.assertEqual(res.returncode, 2)
+        self.assertEqual(res.stderr.lower(), b"mmk: write error: no space left on device\n")
+        # A large output fails at the first full buffer, and is reported once.
+        big = self.write("big.txt", b"x marks the spot\n" * 100000)
+        for args in (["grep", "x"], ["words"], ["lines"]):
+            with open("/dev/full", "wb") as full:
+                res = subprocess.run([MMK, *args, big, big], stdout=full, stderr=subprocess.PIPE)
+            self.assertEqual(res.returncode, 2, args)
+            self.assertEqual(res.stderr.lower(), b"mmk: write error: no space left on device\n")
+
+    def test_broken_pipe_is_quiet(self):
+        # Outputs far larger than a pipe buffer.
+        path = self.write("big.txt", b"a line that matches\n" * 200000)
+        many = self.write("many.txt", b"".join(b"word%d\n" % i for i in range(200000)))
+        for args in (["grep", "matches", path], ["grep", "-n", "a", path], ["words", many],
+                     ["count", "w"] + [self.write("w.txt", b"w\n")] * 5000):
+            with self.subTest(args=args[:4]):
+                p = subprocess.Popen([MMK, *args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+                first = p.stdout.readline()
+                p.stdout.close()  # the reader goes away, as `| head -1`
+                err = p.stderr.read()
+                p.stderr.close()
+                status = p.wait(timeout=30)
+                self.assertTrue(first)
+                self.assertEqual(err, b"")
+                self.assertEqual(status, 0)
+
+
+class TestJson(MmkTestCase):
+    def test_count_schema(self):
+        a = self.write("a.txt", b"LORD LORD\n")
+        b = self.write("b.txt", b"lord\n")
+        res = mmk("count", "--json", "-i", "lord", a, b)
+        self.assertRun(res, None)
+        self.assertEqual(json.loads(res.stdout),
+                         {"pattern": "lord", "files": [{"path": a, "count": 2},
+                                                       {"path": b, "count": 1}], "total": 3})
+        res = mmk("count", "--json", "zzz", a)
+        self.assertRun(res, None, 1)
+        self.assertEqual(json.loads(res.stdout)["total"], 0)
+        res = mmk("count", "--json", "o", input=b"foo")
+        self.assertEqual(json.loads(res.stdout), {"pattern": "o", "files": [
+            {"path": "-", "count": 2}], "total": 2})
+
+    def test_awkward_paths(self):
+        names = [b'quote"back\\slash', b"new\nline\ttab", b"bad\xffutf8", "caf\u00e9".encode()]
+        paths = []
+        for name in names:
+            p = os.path.join(os.fsencode(self.tmp), name)
+            with open(p, "wb") as f:
+                f.write(b"x\n")
+            paths.append(p)
+        for cmd in (["count", "x"], ["lines"]):
+            with self.subTest(cmd=cmd):
+                res = mmk(*cmd, "--json", *paths)
+                self.assertRun(res, None)
+                doc = json.loads(res.stdout)
+                for entry, raw in zip(doc["files"], paths):
+                    if "path_base64" in entry:
+                        self.assertEqual(base64.b64decode(entry["path_base64"]), raw)
+                        self.assertEqual(entry["path"], raw.decode("utf-8", "replace"))
+                    else:
+                        self.assertEqual(entry["path"].encode(), raw)
+                self.assertEqual(["path_base64" in e for e in doc["files"]],
+                                 [False, False, True, False])
+
+
+class TestProgress(MmkTestCase):
+    """The bar goes to standard error only when it is a terminal."""
+
+    def run_with_pty(self, *args, env=None):
+        master, slave = pty.openpty()
+        try:
+            p = subprocess.Popen([MMK, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=slave, env=env)
+            os.close(slave)
+            slave = -1
+            out = p.stdout.read()
+            p.wait(timeout=60)
+            return p.returncode, out, self.drain(master)
+        finally:
+            os.close(master)
+            if slave >= 0:
+                os.close(slave)
+
+    @staticmethod
+    def drain(master):
+        """Everything written to the terminal, once its other side is closed."""
+        err = b""
+        while True:
+            ready, _, _ = select.select([master], [], [], 5)
+            if not ready:
+                break
+            try:
+                chunk = os.read(master, 65536)
+            except OSError as e:  # EIO: the terminal's other side is closed
+                if e.errno != errno.EIO:
+                    raise
+                break
+            if not chunk:
+                break
+            err += chunk
+        return err
+
+    def setUp(self):
+        self.data = TEXT * 2000
+        self.path = self.write("p.txt", self.data)
+        self.want = b"%d\n" % self.data.count(b"LORD")
+        self.env = dict(os.environ, MMK_PROGRESS_THRESHOLD="0")
+
+    def test_absent_when_not_a_terminal(self):
+        self.assertRun(mmk("count", "LORD", self.path, env=self.env), self.want)
+        self.assertRun(mmk("lines", self.path, env=self.env), None)
+
+    def test_present_on_a_terminal(self):
+        for args in (["count", "LORD"], ["lines"], ["words", "--top", "1"], ["grep", "-c", "L"]):
+            with self.subTest(args=args):
+                status, out, err = self.run_with_pty(*args, self.path, env=self.env)
+                self.assertEqual(status, 0)
+                if args[0] == "count":
+                    self.assertEqual(out, self.want)
+                self.assertIn(b"%", err)
+                self.assertIn(os.path.basename(self.path).encode(), err)
+                # Erased at the end: the line is cleared and nothing follows.
+                self.assertTrue(err.endswith(b"\r\x1b[K"), err[-80:])
+
+    def test_slow_pipe_shows_bytes_read(self):
+        # No size is known for a pipe; the bar appears once the work has
+        # taken half a second (the writer below needs more than a second),
+        # showing the bytes read so far.
+        r, w = os.pipe()
+
+        def writer():
+            with os.fdopen(w, "wb") as f:
+                for _ in range(12):
+                    f.write(TEXT * 100)
+                    f.flush()
+                    time.sleep(0.1)
+
+        t = threading.Thread(target=writer)
+        env = dict(os.environ)
+        env.pop("MMK_PROGRESS_THRESHOLD", None)
+        master, slave = pty.openpty()
+        try:
+            p = subprocess.Popen([MMK, "lines"], stdin=r, stdout=subprocess.PIPE, stderr=slave,
+                                 env=env)
+            os.close(r)
+            os.close(slave)
+            slave = -1
+            t.start()
+            out = p.stdout.read()
+            p.wait(timeout=60)
+            t.join()
+            err = self.drain(master)
+        finally:
+            os.close(master)
+            if slave >= 0:
+                os.close(slave)
+        self.assertEqual((p.returncode, out), (0, b"%d\n" % (12 * 100 * TEXT.count(b"\n"))))
+        self.assertIn(b" read ", err)
+        self.assertNotIn(b"%", err)
+        self.assertTrue(err.endswith(b"\r\x1b[K"), err[-80:])
+
+    def test_no_progress_option(self):
+        status, out, err = self.run_with_pty("count", "--no-progress", "LORD", self.path,
+                                             env=self.env)
+        self.assertEqual((status, out, err), (0, self.want, b""))
+
+    def test_small_fast_input_has_no_bar(self):
+        env = dict(os.environ)
+        env.pop("MMK_PROGRESS_THRESHOLD", None)
+        status, out, err = self.run_with_pty("count", "LORD", self.path, env=env)
+        self.assertEqual((status, out, err), (0, self.want, b""))
+
+    def test_errors_stay_clean(self):
+        missing = os.path.join(self.tmp, "missing")
+        status, out, err = self.run_with_pty("count", "LORD", self.path, missing, env=self.env)
+        self.assertEqual(status, 2)
+        self.assertIn(b"mmk: %s: no such file or directory" % missing.encode(), err.lower())
+        # The message starts on a clean line: the bar was erased before it.
+        before = err.split(b"mmk: " + missing.encode())[0]
+        self.assertTrue(before == b"" or before.endswith(b"\r\x1b[K"), before[-80:])
+
+
+if __name__ == "__main__":
+    unittest.main()
