@@ -3,8 +3,10 @@
 BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
+# build/python/ holds the module for the python3 on PATH (pyenv's, where present)
+PYTHON ?= $(shell command -v python3)
 
-.PHONY: all build deps configure test demo bench clean format
+.PHONY: all build deps configure test demo bench install clean format
 
 all: build
 
@@ -12,7 +14,7 @@ deps:
 	@sh scripts/deps.sh build
 
 $(BUILD)/CMakeCache.txt: | deps
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_FLAGS)
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPython3_EXECUTABLE=$(PYTHON) $(CMAKE_FLAGS)
 
 configure: $(BUILD)/CMakeCache.txt
 
@@ -20,6 +22,7 @@ build: deps configure
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: build
+	@sh scripts/deps.sh test
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 demo: build
@@ -29,6 +32,9 @@ demo: build
 bench: build
 	@sh scripts/deps.sh bench
 	@sh bench/run.sh $(BUILD)
+
+install: build
+	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
 
 format:
 	clang-format -i include/*.h src/*.c src/*.h cli/*.c python/*.c tests/*.c tests/*.h examples/*.c

@@ -2,14 +2,15 @@
 # Make sure the Debian packages a target needs are installed.
 # As root, missing packages are installed with apt-get; otherwise they are
 # named in one message and the build stops.
-# Usage: deps.sh build|demo|bench
+# Usage: deps.sh build|test|demo|bench
 set -e
 need=""
 case "$1" in
   build) pkgs="cmake make gcc pkg-config libpcre2-dev" ;;
+  test)  pkgs="bible-kjv bible-kjv-text" ;;
   demo)  pkgs="bible-kjv bible-kjv-text" ;;
   bench) pkgs="bible-kjv bible-kjv-text ripgrep ugrep hyperfine gnuplot-nox" ;;
-  *) echo "usage: deps.sh build|demo|bench" >&2; exit 2 ;;
+  *) echo "usage: deps.sh build|test|demo|bench" >&2; exit 2 ;;
 esac
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need="$need $p"
