@@ -24,7 +24,8 @@ void mmk__scratch_free(mmk__scratch *s);
 
 /*
  * Leftmost match M of `p` in subject[0, len) with pos <= M.start < limit
- * (pos <= limit <= len). The match may extend up to len. Bytes before pos are
+ * (pos <= limit <= len + 1: limit len + 1 lets an empty match start at len, as
+ * the searcher's last chunk needs). The match may extend up to len. Bytes before pos are
  * context only (lookbehind, \b, whole-word checks see them); byte len is the
  * end of input for lookahead and whole-word checks. When notempty_at_pos is
  * non-zero, an empty match at pos is not allowed (a non-empty one at pos, or any

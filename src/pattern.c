@@ -1,2 +1,584 @@
-/* placeholder: being written */
-#include "mmkit.h"
+/*
+ * pattern.c — compiling a pattern and choosing how to search for it.
+ *
+ * Three shapes, fastest first:
+ *   1. a literal (grep -F, or a regex without metacharacters): the SIMD
+ *      literal matcher alone;
+ *   2. a regex that cannot match across a line end and that every match of
+ *      which contains a known literal: find the literal with the SIMD
+ *      matcher, then run PCRE2 only on the line that holds it;
+ *   3. any other regex: PCRE2 (JIT) over the subject.
+ * Shapes 1 and 2 give exactly the matches shape 3 would: the tests compare
+ * them on random and real-looking text.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pattern.h"
+
+/* ------------------------------------------------------------------------ */
+/* Reading a pattern's text                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Index just past the class that starts at p[i] == '[', or SIZE_MAX when it
+   is not terminated. A ']' right after '[' or '[^' is a member. */
+static size_t skip_class(const uint8_t *p, size_t len, size_t i) {
+    size_t j = i + 1;
+    if (j < len && p[j] == '^')
+        j++;
+    if (j < len && p[j] == ']')
+        j++;
+    while (j < len) {
+        if (p[j] == '\\') {
+            j += 2;
+        } else if (p[j] == '[' && j + 1 < len &&
+                   (p[j + 1] == ':' || p[j + 1] == '.' || p[j + 1] == '=')) {
+            uint8_t kind = p[j + 1];
+            size_t k = j + 2;
+            while (k + 1 < len && !(p[k] == kind && p[k + 1] == ']'))
+                k++;
+            if (k + 1 >= len)
+                return SIZE_MAX;
+            j = k + 2;
+        } else if (p[j] == ']') {
+            return j + 1;
+        } else {
+            j++;
+        }
+    }
+    return SIZE_MAX;
+}
+
+static int contains(const uint8_t *p, size_t len, const char *what) {
+    size_t n = strlen(what);
+    for (size_t i = 0; i + n <= len; i++)
+        if (memcmp(p + i, what, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* The byte a simple escape \e stands for, or -1 when \e is not a plain
+   character (a class, an assertion, or something this reader does not model). */
+static int escape_byte(uint8_t e) {
+    if (!((e >= '0' && e <= '9') || (e >= 'A' && e <= 'Z') || (e >= 'a' && e <= 'z')))
+        return e;
+    switch (e) {
+    case 't':
+        return '\t';
+    case 'n':
+        return '\n';
+    case 'r':
+        return '\r';
+    case 'f':
+        return '\f';
+    case 'a':
+        return 7;
+    case 'e':
+        return 27;
+    default:
+        return -1;
+    }
+}
+
+/* Escapes that match one character other than '\n' or nothing at all
+   (assertions), outside a class. */
+static int escape_safe_outside(uint8_t e) {
+    return e != 'n' && (escape_byte(e) >= 0 || strchr("bBwdAzZG", e) != NULL);
+}
+
+/* 1 if no match of the regex can contain '\n'. Conservative: anything it
+   does not fully understand (classes like \s or [^...], dotall, newline
+   conventions, escapes with arguments, ranges around '\n') gives 0. */
+static int regex_excludes_newline(const uint8_t *p, size_t len) {
+    if (contains(p, len, "\\Q") || contains(p, len, "(*"))
+        return 0;
+    size_t i = 0;
+    while (i < len) {
+        uint8_t c = p[i];
+        if (c == '\n')
+            return 0;
+        if (c == '\\') {
+            if (i + 1 >= len || !escape_safe_outside(p[i + 1]))
+                return 0;
+            i += 2;
+            continue;
+        }
+        if (c == '(' && i + 2 < len && p[i + 1] == '?' && p[i + 2] == '#') {
+            /* A comment ends at the first ')'; what it holds is not pattern. */
+            const uint8_t *close = memchr(p + i, ')', len - i);
+            if (!close)
+                return 0;
+            i = (size_t)(close - p) + 1;
+            continue;
+        }
+        if (c == '(' && i + 1 < len && p[i + 1] == '?') {
+            /* Inline flags: refuse any that could turn on dotall. */
+            size_t j = i + 2;
+            if (j < len && p[j] != 'P' &&
+                ((p[j] >= 'a' && p[j] <= 'z') || (p[j] >= 'A' && p[j] <= 'Z') || p[j] == '-' ||
+                 p[j] == '^')) {
+                for (; j < len && p[j] != ':' && p[j] != ')'; j++)
+                    if (p[j] == 's')
+                        return 0;
+            }
+            i += 2;
+            continue;
+        }
+        if (c == '[') {
+            size_t end = skip_class(p, len, i);
+            if (end == SIZE_MAX)
+                return 0;
+            size_t j = i + 1;
+            if (p[j] == '^')
+                return 0;
+            /* Members: plain bytes, safe escapes, and ranges of plain bytes
+               that do not span '\n'. */
+            int prev = -1; /* previous member's byte, -1 when it was not a plain byte */
+            int first = 1;
+            while (j < end - 1) {
+                uint8_t m = p[j];
+                if (m == '[' && j + 1 < end - 1 &&
+                    (p[j + 1] == ':' || p[j + 1] == '.' || p[j + 1] == '='))
+                    return 0;
+                if (m == '-' && !first && j + 1 < end - 1) {
+                    uint8_t hi = p[j + 1];
+                    if (prev < 0 || hi == '\\' || hi == '[')
+                        return 0;
+                    if (prev <= '\n' && hi >= '\n')
+                        return 0;
+                    prev = -1;
+                    j += 2;
+                    continue;
+                }
+                if (m == '\\') {
+                    uint8_t e = p[j + 1];
+                    int b = escape_byte(e);
+                    if (b == '\n' || (b < 0 && !strchr("wdb", e)))
+                        return 0;
+                    prev = -1; /* escaped range ends are refused above */
+                    j += 2;
+                } else {
+                    if (m == '\n')
+                        return 0;
+                    prev = m;
+                    j++;
+                }
+                first = 0;
+            }
+            i = end;
+            continue;
+        }
+        i++;
+    }
+    return 1;
+}
+
+/* Parse a quantifier {n}, {n,}, {n,m} or {,m} at p[i] == '{'. Returns the
+   index past it and its minimum in *min, or SIZE_MAX when it is not one. */
+static size_t parse_brace(const uint8_t *p, size_t len, size_t i, unsigned long *min) {
+    size_t j = i + 1;
+    unsigned long n = 0;
+    int digits = 0;
+    while (j < len && p[j] >= '0' && p[j] <= '9') {
+        if (n < 100000)
+            n = n * 10 + (unsigned long)(p[j] - '0');
+        j++;
+        digits++;
+    }
+    int comma = 0, digits2 = 0;
+    if (j < len && p[j] == ',') {
+        comma = 1;
+        j++;
+        while (j < len && p[j] >= '0' && p[j] <= '9') {
+            j++;
+            digits2++;
+        }
+    }
+    if (j >= len || p[j] != '}')
+        return SIZE_MAX;
+    if (!digits && !(comma && digits2))
+        return SIZE_MAX;
+    *min = digits ? n : 0;
+    return j + 1;
+}
+
+/* A run of literal bytes being collected, and the best one so far. */
+typedef struct {
+    uint8_t *cur, *best;
+    size_t ncur, nbest;
+    unsigned long best_score;
+} runs;
+
+static unsigned long run_score(const uint8_t *b, size_t n) {
+    unsigned long s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += 300u - mmk__byte_freq(b[i]);
+    return s;
+}
+
+static void run_commit(runs *r) {
+    if (r->ncur == 0)
+        return;
+    unsigned long s = run_score(r->cur, r->ncur);
+    if (s > r->best_score) {
+        memcpy(r->best, r->cur, r->ncur);
+        r->nbest = r->ncur;
+        r->best_score = s;
+    }
+    r->ncur = 0;
+}
+
+int mmk__pattern_analyze(const uint8_t *p, size_t len, mmk__pattern_facts *f) {
+    memset(f, 0, sizeof *f);
+    f->excludes_newline = regex_excludes_newline(p, len);
+    runs r = {0};
+    r.cur = malloc(len + 1);
+    r.best = malloc(len + 1);
+    if (!r.cur || !r.best) {
+        free(r.cur);
+        free(r.best);
+        return -ENOMEM;
+    }
+    /* Verbs, quoting and \G/\K change what a start offset or a literal means:
+       do not reason about such patterns at all. */
+    int give_up = contains(p, len, "\\Q") || contains(p, len, "(*") || contains(p, len, "\\G") ||
+                  contains(p, len, "\\K");
+    int all_literal = 1;
+    int prev_literal = 0; /* the previous atom is the last byte of cur */
+    size_t i = 0;
+    while (i < len && !give_up) {
+        uint8_t c = p[i];
+        int lit = -1;
+        if (c == '\\') {
+            if (i + 1 >= len) {
+                give_up = 1;
+                break;
+            }
+            lit = escape_byte(p[i + 1]);
+            if (lit < 0 && !strchr("bBwWdDsShHvVNRXAzZ", p[i + 1])) {
+                give_up = 1; /* escapes with arguments, back-references ... */
+                break;
+            }
+            i += 2;
+        } else if (c == '.' || c == '^' || c == '$') {
+            i++;
+        } else if (c == '[') {
+            size_t end = skip_class(p, len, i);
+            if (end == SIZE_MAX) {
+                give_up = 1;
+                break;
+            }
+            i = end;
+        } else if (c == '(') {
+            if (i + 1 < len && p[i + 1] == '?') {
+                uint8_t k = i + 2 < len ? p[i + 2] : 0;
+                if (!strchr(":=!<>P'", k) || k == 0) {
+                    give_up = 1; /* inline flags, conditionals, recursion, comments */
+                    break;
+                }
+            }
+            size_t depth = 0, j = i;
+            while (j < len) {
+                if (p[j] == '\\') {
+                    j += 2;
+                    continue;
+                }
+                if (p[j] == '[') {
+                    j = skip_class(p, len, j);
+                    if (j == SIZE_MAX)
+                        break;
+                    continue;
+                }
+                if (p[j] == '(')
+                    depth++;
+                else if (p[j] == ')' && --depth == 0)
+                    break;
+                j++;
+            }
+            if (j == SIZE_MAX || j >= len) {
+                give_up = 1;
+                break;
+            }
+            i = j + 1;
+        } else if (c == '|' || c == ')') {
+            give_up = 1;
+            break;
+        } else if (c == '*' || c == '+' || c == '?' || c == '{') {
+            unsigned long min = 0;
+            size_t next = i + 1;
+            if (c == '+')
+                min = 1;
+            if (c == '{') {
+                next = parse_brace(p, len, i, &min);
+                if (next == SIZE_MAX) {
+                    give_up = 1; /* a literal '{': keep it simple */
+                    break;
+                }
+            }
+            if (next < len && (p[next] == '?' || p[next] == '+'))
+                next++;
+            unsigned long unused;
+            if (next < len &&
+                (p[next] == '*' || p[next] == '+' || p[next] == '?' ||
+                 (p[next] == '{' && parse_brace(p, len, next, &unused) != SIZE_MAX))) {
+                give_up = 1; /* a quantified quantifier: not worth modelling */
+                break;
+            }
+            all_literal = 0;
+            if (prev_literal) {
+                uint8_t last = r.cur[r.ncur - 1];
+                if (min == 0) {
+                    r.ncur--;
+                    run_commit(&r);
+                } else {
+                    run_commit(&r);
+                    r.cur[r.ncur++] = last; /* the last repetition touches what follows */
+                }
+            } else {
+                run_commit(&r);
+            }
+            prev_literal = 0;
+            i = next;
+            continue;
+        } else {
+            lit = c;
+            i++;
+        }
+        if (lit >= 0) {
+            r.cur[r.ncur++] = (uint8_t)lit;
+            prev_literal = 1;
+        } else {
+            all_literal = 0;
+            run_commit(&r);
+            prev_literal = 0;
+        }
+    }
+    if (give_up) {
+        free(r.cur);
+        free(r.best);
+        return 0;
+    }
+    if (all_literal) {
+        f->is_literal = 1;
+        f->literal = r.cur;
+        f->literal_len = r.ncur;
+        free(r.best);
+        return 0;
+    }
+    run_commit(&r);
+    free(r.cur);
+    if (r.nbest > 0) {
+        f->has_required = 1;
+        f->literal = r.best;
+        f->literal_len = r.nbest;
+    } else {
+        free(r.best);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Compiling                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* A required literal pays for itself unless it is one common byte. */
+static int worth_prefilter(const uint8_t *lit, size_t n) {
+    if (n == 0)
+        return 0;
+    if (memchr(lit, '\n', n))
+        return 0;
+    return n >= 2 || mmk__byte_freq(lit[0]) < 120;
+}
+
+int mmk_pattern_compile(mmk_pattern **out, const void *pattern, size_t len, unsigned flags,
+                        mmk_pattern_error *err) {
+    if (out)
+        *out = NULL;
+    if (err) {
+        err->offset = -1;
+        err->message[0] = 0;
+    }
+    if (!out || (!pattern && len > 0) ||
+        (flags & ~(unsigned)(MMK_PAT_FIXED | MMK_PAT_ICASE | MMK_PAT_WORD)))
+        return -EINVAL;
+    const uint8_t *pat = pattern ? pattern : (const uint8_t *)"";
+    int icase = (flags & MMK_PAT_ICASE) != 0, word = (flags & MMK_PAT_WORD) != 0;
+    mmk_pattern *p = calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    p->flags = flags;
+    int rc;
+    if (flags & MMK_PAT_FIXED) {
+        p->kind = MMK__PAT_LITERAL;
+        rc = mmk__literal_init(&p->lit, pat, len, icase, word);
+        if (rc < 0)
+            goto fail;
+        p->excludes_newline = memchr(pat, '\n', len) == NULL;
+        *out = p;
+        return 0;
+    }
+    mmk__pattern_facts facts;
+    rc = mmk__pattern_analyze(pat, len, &facts);
+    if (rc < 0)
+        goto fail;
+    if (facts.is_literal) {
+        p->kind = MMK__PAT_LITERAL;
+        rc = mmk__literal_init(&p->lit, facts.literal, facts.literal_len, icase, word);
+        p->excludes_newline = memchr(facts.literal, '\n', facts.literal_len) == NULL;
+        free(facts.literal);
+        if (rc < 0)
+            goto fail;
+        *out = p;
+        return 0;
+    }
+    p->kind = MMK__PAT_REGEX;
+    p->excludes_newline = facts.excludes_newline;
+    rc = mmk__regex_compile(&p->re, pat, len, icase, word, err);
+    if (rc == 0 && facts.has_required && facts.excludes_newline &&
+        worth_prefilter(facts.literal, facts.literal_len)) {
+        rc = mmk__literal_init(&p->lit, facts.literal, facts.literal_len, icase, 0);
+        p->has_prefilter = rc == 0;
+    }
+    free(facts.literal);
+    if (rc < 0)
+        goto fail;
+    *out = p;
+    return 0;
+fail:
+    mmk_pattern_free(p);
+    return rc;
+}
+
+void mmk_pattern_free(mmk_pattern *p) {
+    if (!p)
+        return;
+    mmk__literal_destroy(&p->lit);
+    mmk__regex_destroy(&p->re);
+    free(p);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The matcher interface                                                     */
+/* ------------------------------------------------------------------------ */
+
+mmk__scratch *mmk__scratch_new(const mmk_pattern *p) {
+    mmk__scratch *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    if (p && p->kind == MMK__PAT_REGEX && mmk__regex_scratch_init(&s->rs, &p->re) < 0) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void mmk__scratch_free(mmk__scratch *s) {
+    if (!s)
+        return;
+    mmk__regex_scratch_destroy(&s->rs);
+    free(s);
+}
+
+/* Position of the last '\n' in s[from, to), or SIZE_MAX. memrchr where the C
+   library has it (it is a GNU extension), a plain loop elsewhere. */
+static size_t last_newline(const uint8_t *s, size_t from, size_t to) {
+    if (to <= from)
+        return SIZE_MAX;
+#ifdef __GLIBC__
+    const uint8_t *nl = memrchr(s + from, '\n', to - from);
+    return nl ? (size_t)(nl - s) : SIZE_MAX;
+#else
+    for (size_t i = to; i > from; i--)
+        if (s[i - 1] == '\n')
+            return i - 1;
+    return SIZE_MAX;
+#endif
+}
+
+/*
+ * The prefilter search. Every match contains the literal and lies within one
+ * line, so a match holding the next occurrence c starts on c's line, at or
+ * before c: run the regex over just those starts. If none matches, no match
+ * starts at or before c (one starting on an earlier line would hold an
+ * earlier occurrence), so go on from c + 1.
+ *
+ * Occurrences are looked for only up to limit - 1, so a search bounded by a
+ * chunk never walks the rest of the subject. A match may still start before
+ * limit and hold an occurrence at or after it; then it starts after the last
+ * newline before limit, and PCRE2 itself is run over those few starts.
+ */
+static int find_prefiltered(const mmk_pattern *p, mmk__scratch *sc, const uint8_t *s, size_t len,
+                            size_t pos, size_t limit, int notempty_at_pos, size_t *mstart,
+                            size_t *mend) {
+    const size_t n = p->lit.n;
+    if (limit > len + 1)
+        limit = len + 1;
+    if (pos >= limit || len < n)
+        return 0;
+    const size_t last_start = len - n;
+    const size_t bound = limit - 1 < last_start ? limit - 1 : last_start;
+    size_t floor = pos; /* no match starts before it */
+    for (;;) {
+        size_t c = floor <= bound ? mmk__literal_scan(&p->lit, s, floor, bound) : SIZE_MAX;
+        if (c == SIZE_MAX) {
+            if (last_start <= limit - 1)
+                return 0; /* no occurrence at or after floor at all */
+            size_t nl = last_newline(s, floor, limit);
+            size_t start = nl != SIZE_MAX ? nl + 1 : floor;
+            if (start >= limit)
+                return 0;
+            return mmk__regex_find(&p->re, &sc->rs, s, len, start, limit,
+                                   notempty_at_pos && start == pos, mstart, mend);
+        }
+        size_t nl = last_newline(s, floor, c);
+        size_t start = nl != SIZE_MAX ? nl + 1 : floor;
+        int rc = mmk__regex_find(&p->re, &sc->rs, s, len, start, c + 1,
+                                 notempty_at_pos && start == pos, mstart, mend);
+        if (rc != 0)
+            return rc;
+        floor = c + 1;
+        if (floor >= limit)
+            return 0;
+    }
+}
+
+int mmk__find(const mmk_pattern *p, mmk__scratch *s, const uint8_t *subject, size_t len, size_t pos,
+              size_t limit, int notempty_at_pos, size_t *mstart, size_t *mend) {
+    if (p->kind == MMK__PAT_LITERAL) {
+        size_t c = mmk__literal_find(&p->lit, subject, len, pos, limit, notempty_at_pos);
+        if (c == SIZE_MAX)
+            return 0;
+        *mstart = c;
+        *mend = c + p->lit.n;
+        return 1;
+    }
+    if (p->has_prefilter)
+        return find_prefiltered(p, s, subject, len, pos, limit, notempty_at_pos, mstart, mend);
+    return mmk__regex_find(&p->re, &s->rs, subject, len, pos, limit, notempty_at_pos, mstart, mend);
+}
+
+size_t mmk__max_match_len(const mmk_pattern *p) {
+    return p->kind == MMK__PAT_LITERAL ? p->lit.n : SIZE_MAX;
+}
+
+size_t mmk__max_lookbehind(const mmk_pattern *p) {
+    if (p->kind == MMK__PAT_LITERAL)
+        return p->lit.word ? 1 : 0;
+    /* +1: \b, \B and a multiline ^ look at the byte before the start too. */
+    return p->re.max_lookbehind + 1;
+}
+
+int mmk__can_match_empty(const mmk_pattern *p) {
+    if (p->kind == MMK__PAT_LITERAL)
+        return p->lit.n == 0;
+    return p->re.min_length == 0;
+}
+
+int mmk__is_literal(const mmk_pattern *p) {
+    return p->kind == MMK__PAT_LITERAL;
+}
+
+int mmk__match_excludes_newline(const mmk_pattern *p) {
+    return p->excludes_newline;
+}

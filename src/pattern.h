@@ -1,0 +1,44 @@
+/*
+ * pattern.h — the compiled pattern (internal to the matcher layer).
+ */
+#ifndef MMK_PATTERN_H
+#define MMK_PATTERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "literal.h"
+#include "matcher.h"
+#include "regex.h"
+
+enum mmk__pattern_kind { MMK__PAT_LITERAL = 1, MMK__PAT_REGEX = 2 };
+
+struct mmk_pattern {
+    int kind;
+    unsigned flags;
+    /* LITERAL: the whole pattern. REGEX with has_prefilter: a literal every
+       match contains (searched case-insensitively under -i, never -w). */
+    mmk__literal lit;
+    int has_prefilter;
+    mmk__regex re; /* REGEX only */
+    int excludes_newline;
+};
+
+struct mmk__scratch {
+    mmk__regex_scratch rs; /* REGEX only */
+};
+
+/* Facts about a regex's text, from a conservative reading of it. */
+typedef struct mmk__pattern_facts {
+    int is_literal;       /* no metacharacters: `literal` is the whole pattern */
+    int excludes_newline; /* no match can contain '\n' */
+    int has_required;     /* `literal` is contained in every match */
+    uint8_t *literal;     /* owned by the caller of mmk__pattern_analyze (free) */
+    size_t literal_len;
+} mmk__pattern_facts;
+
+/* Read `pattern` (Python/PCRE2 syntax) and fill `f`; answers "no" whenever
+   unsure. Returns 0 or -ENOMEM. */
+int mmk__pattern_analyze(const uint8_t *pattern, size_t len, mmk__pattern_facts *f);
+
+#endif
