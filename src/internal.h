@@ -1,0 +1,82 @@
+/*
+ * internal.h — helpers shared by the library's own files (not installed).
+ *
+ * The fault guard in its cheapest form. mmk_guard_run() costs a call through
+ * a function pointer; library code that touches mapped bytes a few at a time
+ * (mmk_read_byte is called once per byte by Python's indexing) guards itself
+ * inline instead:
+ *
+ *     mmk__guard g;
+ *     if (sigsetjmp(g.env, 0) != 0)
+ *         return MMK_EFAULT;       // a SIGBUS hit while g was pushed
+ *     mmk__guard_push(&g);
+ *     ... touch mapped memory ...
+ *     mmk__guard_pop(&g);
+ *
+ * Rules: sigsetjmp must be called in the function that pushes (not in a
+ * helper that returns); nothing between push and pop may allocate, lock or
+ * otherwise leave state behind that the jump would skip; results computed
+ * inside are only published after pop; local variables assigned inside and
+ * read on the fault path must be volatile (better: read none there). The
+ * signal handler unlinks the guard before jumping, so the fault path needs no
+ * cleanup. sigsetjmp(…, 0) saves no signal mask (no system call): the handler
+ * runs with SA_NODEFER, so SIGBUS is never left blocked after the jump.
+ */
+#ifndef MMK_INTERNAL_H
+#define MMK_INTERNAL_H
+
+#include <setjmp.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mmkit.h"
+
+typedef struct mmk__guard {
+    sigjmp_buf env;
+    struct mmk__guard *prev; /* the enclosing guard of this thread, or NULL */
+} mmk__guard;
+
+/* initial-exec TLS: reading it from the signal handler never allocates, even
+   when libmmkit is inside a dlopen'd module (the Python extension), where the
+   general-dynamic model may allocate a thread's block on first use. */
+#if defined(__GNUC__) && !defined(_WIN32)
+#define MMK__TLS_MODEL __attribute__((tls_model("initial-exec")))
+#else
+#define MMK__TLS_MODEL
+#endif
+
+/* The innermost guard of the calling thread (NULL outside any guard). */
+extern _Thread_local mmk__guard *mmk__guard_top MMK__TLS_MODEL;
+
+/* Nonzero once the SIGBUS handler is installed (process-wide). */
+extern atomic_int mmk__guard_ready;
+
+/* Install the handler once per process (pthread_once). */
+void mmk__guard_install(void);
+
+static inline void mmk__guard_push(mmk__guard *g) {
+    if (!atomic_load_explicit(&mmk__guard_ready, memory_order_acquire))
+        mmk__guard_install();
+    g->prev = mmk__guard_top;
+    /* The compiler must not move accesses to mapped memory above these
+       stores: the handler reads mmk__guard_top in this same thread. */
+    atomic_signal_fence(memory_order_seq_cst);
+    mmk__guard_top = g;
+    atomic_signal_fence(memory_order_seq_cst);
+}
+
+static inline void mmk__guard_pop(mmk__guard *g) {
+    atomic_signal_fence(memory_order_seq_cst);
+    mmk__guard_top = g->prev;
+    atomic_signal_fence(memory_order_seq_cst);
+}
+
+/* Guarded memory primitives (guard.c): each returns 0 or MMK_EFAULT and
+   writes its result only on success. Any of the pointers may be mapped. */
+int mmk__guarded_copy(void *dst, const void *src, size_t n);
+int mmk__guarded_move(void *dst, const void *src, size_t n);
+/* Index of the first `c` in s[0, n) into *idx, or n when absent. */
+int mmk__guarded_memchr(const void *s, int c, size_t n, size_t *idx);
+
+#endif

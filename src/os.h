@@ -1,0 +1,110 @@
+/*
+ * os.h — the platform layer under map.c (internal).
+ *
+ * Every system call that opens, sizes or maps a file goes through the table
+ * `mmk__os` below, which one file per platform fills in (os_unix.c; an
+ * os_win.c would fill the same table from CreateFileMapping/MapViewOfFile).
+ * map.c never names a system call, so it is the same on every platform.
+ *
+ * The table is a plain writable struct on purpose (as SQLite's VFS syscall
+ * table): tests replace single entries to inject failures — ftruncate that
+ * fails with -ENOSPC, mremap that is missing — and prove that map.c cleans up
+ * and rolls back. Nothing in the library writes to it.
+ *
+ * Conventions: every function returns 0 (or a descriptor / byte count) on
+ * success and a negative code on failure (-errno, or MMK_ENOTSUP for a
+ * feature the platform lacks). Offsets are 64-bit.
+ */
+#ifndef MMK_OS_H
+#define MMK_OS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mmkit.h"
+
+/* Flags for mmk__os.open. */
+enum mmk__os_open_flags {
+    MMK__OS_OPEN_WRITE = 1u << 0,  /* read-write instead of read-only */
+    MMK__OS_OPEN_CREATE = 1u << 1, /* create if missing */
+    MMK__OS_OPEN_EXCL = 1u << 2    /* with CREATE: fail with -EEXIST if it exists */
+};
+
+/* What kind of file a descriptor refers to. */
+enum mmk__os_file_type {
+    MMK__OS_REGULAR = 1,
+    MMK__OS_DIRECTORY = 2,
+    MMK__OS_OTHER = 3 /* FIFO, socket, device: not mappable by mmkit */
+};
+
+typedef struct mmk__os_stat {
+    uint64_t size;
+    int type; /* enum mmk__os_file_type */
+} mmk__os_stat;
+
+/* How to map, for mmk__os.map. */
+enum mmk__os_map_flags {
+    MMK__OS_MAP_WRITE = 1u << 0,    /* writable (else read-only) */
+    MMK__OS_MAP_PRIVATE = 1u << 1,  /* copy-on-write / private anonymous (else shared) */
+    MMK__OS_MAP_ANON = 1u << 2,     /* anonymous zeroed memory; fd and offset ignored */
+    MMK__OS_MAP_POPULATE = 1u << 3  /* prefault at map time where the platform can */
+};
+
+typedef struct mmk__os_methods {
+    /* Open `path` close-on-exec without blocking on FIFOs or devices; the
+       returned descriptor is in blocking mode. Returns the descriptor or -errno. */
+    int (*open)(const char *path, unsigned flags, unsigned mode);
+    /* Close a descriptor the library owns. */
+    int (*close)(int fd);
+    /* A close-on-exec duplicate of `fd`, or -errno. */
+    int (*dup)(int fd);
+    /* Whether `fd` was opened for reading and/or writing (-EBADF if not a usable descriptor). */
+    int (*fd_mode)(int fd, int *readable, int *writable);
+    int (*fstat)(int fd, mmk__os_stat *st);
+    /* As fstat, by path (follows symbolic links). */
+    int (*stat)(const char *path, mmk__os_stat *st);
+    /* Set the file's size (grow with zeros or shrink). */
+    int (*truncate)(int fd, uint64_t size);
+    int (*unlink)(const char *path);
+    /* Map `len` bytes of `fd` at `offset` (a multiple of the allocation
+       granularity). `native_flags` are OR-ed into the platform's flags. */
+    int (*map)(int fd, uint64_t offset, size_t len, unsigned how, int native_flags, void **addr);
+    /* Change a mapping's length, moving it if needed; MMK_ENOTSUP where the
+       platform cannot (map.c then falls back to unmap + map). On failure the
+       old mapping is unchanged. */
+    int (*remap)(void *addr, size_t old_len, size_t new_len, void **new_addr);
+    int (*unmap)(void *addr, size_t len);
+    /* Write back [addr, addr+len) (addr page-aligned). */
+    int (*sync)(void *addr, size_t len, int async);
+    /* Pass an advice value through (addr page-aligned). */
+    int (*advise)(void *addr, size_t len, int native_advice);
+    int (*lock)(void *addr, size_t len);
+    int (*unlock)(void *addr, size_t len);
+    /* A new close-on-exec descriptor for zero-sized, unnamed shared memory that
+       can be sized with `truncate` and mapped shared (Linux memfd), so shared
+       anonymous maps can grow; MMK_ENOTSUP where the platform has none or
+       refuses to give one (no kernel support, a sandbox). */
+    int (*anon_fd)(void);
+    /* Positional read; returns bytes read (0 at end of file) or -errno. */
+    int64_t (*pread)(int fd, void *buf, size_t n, uint64_t offset);
+} mmk__os_methods;
+
+/* The live table. Tests may replace entries (and must restore them). */
+extern mmk__os_methods mmk__os;
+/* The platform's original entries, for tests to restore or wrap. */
+extern const mmk__os_methods mmk__os_default;
+
+/* Page size and mapping-offset granularity (cached after the first call). */
+uint64_t mmk__os_page_size(void);
+uint64_t mmk__os_granularity(void);
+
+/* Translate enum mmk_advice to the platform's value: 0, MMK_ENOTSUP (no such
+   advice here) or -EINVAL (unknown advice). */
+int mmk__os_advice(int advice, int *native);
+
+/* The platform advice that prefaults pages without touching them (Linux
+   MADV_POPULATE_READ; MADV_POPULATE_WRITE when `for_write`, which also
+   allocates anonymous memory), or MMK_ENOTSUP. */
+int mmk__os_populate_advice(int for_write, int *native);
+
+#endif
