@@ -1,0 +1,90 @@
+/*
+ * scan.h — the searcher's internal interface: the chunked, multi-threaded
+ * walk over an input (scan.c) that the counting, matching, line and word jobs
+ * (scan.c, words.c) plug into, and the newline counters tests compare.
+ *
+ * An input (bytes, a map range, a file descriptor) is resolved once into a
+ * "source": either a block of memory (bytes, a map view, a mapped file) or a
+ * descriptor read with pread() (regular files) or read() (pipes, ttys, /proc).
+ * The source is cut into chunks of about chunk_size bytes. Each chunk owns the
+ * input range [s, e); the job's chunk function runs on a worker thread and may
+ * look at bytes outside [s, e) as far as the subject reaches (the whole input
+ * for memory sources; `before`/`after` bytes of context for buffered ones).
+ * Chunks are then handed, in input order, to the job's merge function on the
+ * calling thread, which is where exactness across chunk boundaries is restored.
+ */
+#ifndef MMK_SCAN_H
+#define MMK_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mmkit.h"
+
+/* One chunk as a job's functions see it. The subject pointer is valid until
+   the chunk has been merged. */
+typedef struct mmk__chunk {
+    uint64_t index;     /* 0, 1, 2 ... in input order */
+    uint64_t s, e;      /* owned input range */
+    int last;           /* the final chunk: also owns position e (the end of input) */
+    const uint8_t *sub; /* subject: sub[i] is input byte sub_off + i */
+    uint64_t sub_off;
+    size_t sub_len;
+    int sub_is_end;     /* sub ends at the end of the input (not a buffer cut) */
+    void *res;          /* the job's per-chunk result (job->res_size bytes, kept across reuse) */
+    /* engine-private */
+    uint8_t *buf;
+    size_t buf_cap;
+    int done;
+    int rc;
+} mmk__chunk;
+
+typedef struct mmk__job mmk__job;
+
+/* What a job plugs into the engine. */
+typedef struct mmk__jobspec {
+    size_t res_size;    /* bytes of per-chunk result storage (zeroed once, then reused) */
+    size_t wctx_size;   /* bytes of per-worker context (zeroed) */
+    size_t before;      /* buffered sources: context bytes before s */
+    size_t after;       /* buffered sources: bytes after e (a match starting before e ends there) */
+    int word_cut;       /* buffered sources: extend a chunk so the word running at e ends in it */
+    int needs_memory;   /* the job needs the whole input in memory (unbounded regex, spans) */
+    /* Per-chunk work on a worker; returns 0 or a negative code. Reads subject
+       bytes (guarded by the engine when they are mapped). */
+    int (*chunk)(mmk__job *j, void *wctx, mmk__chunk *c);
+    /* Merge on the calling thread, chunk after chunk in input order; may
+       return non-zero to stop (a callback's value) or a negative code. May be
+       NULL. Mapped reads inside it must be guarded by the job
+       (mmk__job_guard); for pread sources the chunk's bytes are gone by then
+       unless the job reloads them. */
+    int (*merge)(mmk__job *j, mmk__chunk *c);
+    /* Releases what a per-chunk result holds (at the end). May be NULL. */
+    void (*res_free)(void *res);
+    /* Releases what a worker context holds (at the end, after `finish`). */
+    void (*wctx_free)(void *wctx);
+    /* Called once on the calling thread after the last chunk (or on error,
+       with the error) while worker contexts still exist. May be NULL. */
+    int (*finish)(mmk__job *j, void **wctxs, unsigned nctx, int rc);
+    void *user; /* the job's own state */
+} mmk__jobspec;
+
+/* Run a job over an input. Returns 0, a job's non-zero stop value, or a
+   negative code. */
+int mmk__scan_run(const mmk__jobspec *spec, const mmk_input *in, const mmk_scan_options *opt);
+
+/* For job functions: the job's spec, and whether subject bytes are mapped
+   memory that must be read under the fault guard. */
+const mmk__jobspec *mmk__job_spec(const mmk__job *j);
+int mmk__job_mapped(const mmk__job *j);
+
+/* Run fn(arg) under the fault guard if the job's bytes are mapped, else
+   directly. */
+int mmk__job_guard(const mmk__job *j, int (*fn)(void *), void *arg);
+
+/* Newline counters: the dispatched one, and the paths tests compare. */
+uint64_t mmk__count_newlines(const uint8_t *p, size_t n);
+uint64_t mmk__count_newlines_scalar(const uint8_t *p, size_t n);
+/* 0 when the CPU has no AVX2 (then *ok is set to 0). */
+uint64_t mmk__count_newlines_avx2(const uint8_t *p, size_t n, int *ok);
+
+#endif

@@ -1,0 +1,5 @@
+# The searcher (src/scan.c, src/words.c): counts, spans, matching lines, line
+# counts and word frequencies against sequential references, over every input
+# kind, chunk size and thread count (TSan runs them too).
+mmk_add_c_test(test_scan THREADS)
+mmk_add_c_test(test_words THREADS)

@@ -1,0 +1,785 @@
+/*
+ * test_scan.c — the searcher: mmk_count, mmk_matches, mmk_match_lines and
+ * mmk_count_lines against simple sequential references (one walk of
+ * mmk__find over the whole subject; a naive memcmp loop for literals; a byte
+ * loop for newlines), on random and adversarial inputs (small alphabets,
+ * self-overlapping literals, empty matches, lookbehind, matches straddling
+ * chunks), for many chunk sizes and thread counts, over bytes, map ranges,
+ * regular files (mapped and pread) and pipes; plus early stops, progress,
+ * bad arguments, closed maps, views held during a scan, and files that shrink
+ * under a scan.
+ */
+#include <pthread.h>
+
+#include "matcher.h"
+#include "scan.h"
+#include "test_scan_util.h"
+
+static mmk_pattern *compile(const char *pat, size_t len, unsigned flags) {
+    mmk_pattern *p = NULL;
+    mmk_pattern_error e;
+    int rc = mmk_pattern_compile(&p, pat, len, flags, &e);
+    if (rc != 0) {
+        fprintf(stderr, "compile '%s': %s\n", pat, e.message);
+        CHECK_RC(rc, 0);
+        return NULL;
+    }
+    return p;
+}
+
+/* ---- references ---------------------------------------------------------- */
+
+typedef struct spans {
+    uint64_t *v; /* pairs */
+    size_t n, cap;
+} spans;
+
+static void spans_push(spans *s, uint64_t a, uint64_t b) {
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 64;
+        s->v = realloc(s->v, s->cap * 2 * sizeof *s->v);
+    }
+    s->v[2 * s->n] = a;
+    s->v[2 * s->n + 1] = b;
+    s->n++;
+}
+
+/* The sequential definition: leftmost matches, Python's rules after empty ones. */
+static spans ref_walk(const mmk_pattern *p, const uint8_t *s, size_t len) {
+    spans out = {0};
+    mmk__scratch *sc = mmk__scratch_new(p);
+    size_t pos = 0;
+    int ne = 0;
+    while (pos <= len) {
+        size_t ms, me;
+        int rc = mmk__find(p, sc, s, len, pos, len + 1, ne, &ms, &me);
+        CHECK(rc >= 0);
+        if (rc <= 0)
+            break;
+        spans_push(&out, ms, me);
+        ne = me == ms;
+        pos = me;
+    }
+    mmk__scratch_free(sc);
+    return out;
+}
+
+/* Non-overlapping occurrences of a non-empty literal, by memcmp. */
+static uint64_t ref_literal_count(const uint8_t *s, size_t len, const char *lit, size_t n) {
+    uint64_t c = 0;
+    for (size_t i = 0; i + n <= len;) {
+        if (memcmp(s + i, lit, n) == 0) {
+            c++;
+            i += n;
+        } else {
+            i++;
+        }
+    }
+    return c;
+}
+
+typedef struct line_rec {
+    uint64_t line_no, off, len, matches;
+} line_rec;
+
+typedef struct lines {
+    line_rec *v;
+    size_t n, cap;
+} lines;
+
+static void lines_push(lines *l, line_rec r) {
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->v = realloc(l->v, l->cap * sizeof *l->v);
+    }
+    l->v[l->n++] = r;
+}
+
+/* Lines holding match starts, grouped, from the reference spans. */
+static lines ref_lines(const uint8_t *s, size_t len, const spans *sp) {
+    lines out = {0};
+    uint64_t nl = 0, start = 0, q = 0; /* newlines in [0, q); the last line start */
+    for (size_t i = 0; i < sp->n; i++) {
+        uint64_t a = sp->v[2 * i];
+        if (a == len && (len == 0 || s[len - 1] == '\n'))
+            continue;
+        for (; q < a; q++)
+            if (s[q] == '\n') {
+                nl++;
+                start = q + 1;
+            }
+        static uint64_t end;
+        if (i == 0 || end < a || (a > 0 && end > a && start > a)) {
+            end = a;
+            while (end < len && s[end] != '\n')
+                end++;
+        }
+        if (out.n && out.v[out.n - 1].line_no == nl + 1) {
+            out.v[out.n - 1].matches++;
+            continue;
+        }
+        line_rec r = {nl + 1, start, end - start, 1};
+        lines_push(&out, r);
+    }
+    return out;
+}
+
+/* ---- collecting what the searcher reports -------------------------------- */
+
+typedef struct collect {
+    spans sp;
+    lines ln;
+    const uint8_t *data; /* to check each reported line's bytes */
+    size_t len;
+    int bad_text;
+    uint64_t stop_after; /* return 7 after this many calls (0: never) */
+    uint64_t calls;
+} collect;
+
+static int on_span(uint64_t a, uint64_t b, void *user) {
+    collect *c = user;
+    spans_push(&c->sp, a, b);
+    c->calls++;
+    return c->stop_after && c->calls >= c->stop_after ? 7 : 0;
+}
+
+static int on_line(const char *line, size_t len, uint64_t line_no, uint64_t off, uint64_t matches,
+                   void *user) {
+    collect *c = user;
+    line_rec r = {line_no, off, len, matches};
+    lines_push(&c->ln, r);
+    if (off + len > c->len || (len && memcmp(line, c->data + off, len) != 0))
+        c->bad_text = 1;
+    c->calls++;
+    return c->stop_after && c->calls >= c->stop_after ? 7 : 0;
+}
+
+static int spans_equal(const spans *a, const spans *b) {
+    return a->n == b->n && (a->n == 0 || memcmp(a->v, b->v, a->n * 2 * sizeof *a->v) == 0);
+}
+
+static int lines_equal(const lines *a, const lines *b) {
+    return a->n == b->n && (a->n == 0 || memcmp(a->v, b->v, a->n * sizeof *a->v) == 0);
+}
+
+static unsigned long failures_shown;
+
+static void show_failure(const char *what, const char *pat, int kind, uint64_t chunk,
+                         unsigned threads, const uint8_t *data, size_t len) {
+    if (failures_shown++ > 10)
+        return;
+    fprintf(stderr, "  %s differs: pattern '%s' kind %s chunk %llu threads %u input(%zu) '",
+            what, pat, ts_kind_names[kind], (unsigned long long)chunk, threads, len);
+    for (size_t i = 0; i < len && i < 120; i++)
+        fputc(data[i] == '\n' ? '|' : data[i], stderr);
+    fputs("'\n", stderr);
+}
+
+/* Check the three matching jobs (as asked by `which`: 1 count, 2 spans,
+   4 lines) over one input kind and one configuration. */
+static void check_jobs(const mmk_pattern *p, const char *pat, int kind, const uint8_t *data,
+                       size_t len, uint64_t chunk, unsigned threads, const spans *want,
+                       const lines *want_lines, unsigned which) {
+    mmk_scan_options o = {0};
+    o.threads = threads;
+    o.chunk_size = chunk;
+    ts_input t;
+    if (which & 1) {
+        CHECK_EQ(ts_input_open(&t, kind, data, len), 0);
+        o.io = t.io;
+        uint64_t n = 12345;
+        int rc = mmk_count(p, &t.in, &o, &n);
+        CHECK_RC(rc, 0);
+        if (n != want->n) {
+            CHECK_EQ(n, want->n);
+            show_failure("count", pat, kind, chunk, threads, data, len);
+        } else {
+            CHECK(1);
+        }
+        ts_input_close(&t);
+    }
+    if (which & 2) {
+        CHECK_EQ(ts_input_open(&t, kind, data, len), 0);
+        o.io = t.io;
+        collect c = {0};
+        CHECK_RC(mmk_matches(p, &t.in, &o, on_span, &c), 0);
+        if (!spans_equal(&c.sp, want)) {
+            CHECK(0);
+            show_failure("spans", pat, kind, chunk, threads, data, len);
+        } else {
+            CHECK(1);
+        }
+        free(c.sp.v);
+        ts_input_close(&t);
+    }
+    if (which & 4) {
+        CHECK_EQ(ts_input_open(&t, kind, data, len), 0);
+        o.io = t.io;
+        collect c = {0};
+        c.data = data;
+        c.len = len;
+        uint64_t nlines = 999;
+        CHECK_RC(mmk_match_lines(p, &t.in, &o, on_line, &c, &nlines), 0);
+        CHECK_EQ(nlines, c.ln.n);
+        CHECK_EQ(c.bad_text, 0);
+        if (!lines_equal(&c.ln, want_lines)) {
+            CHECK(0);
+            show_failure("lines", pat, kind, chunk, threads, data, len);
+        } else {
+            CHECK(1);
+        }
+        free(c.ln.v);
+        ts_input_close(&t);
+    }
+}
+
+/* ---- the randomized comparison ------------------------------------------ */
+
+typedef struct pat_case {
+    const char *pat;
+    unsigned flags;
+} pat_case;
+
+static const pat_case pats[] = {
+    {"aa", MMK_PAT_FIXED},
+    {"aa", 0},
+    {"aba", 0},
+    {"abab", MMK_PAT_FIXED},
+    {"a", 0},
+    {"ab", MMK_PAT_FIXED | MMK_PAT_WORD},
+    {"AB", MMK_PAT_FIXED | MMK_PAT_ICASE},
+    {"", MMK_PAT_FIXED},
+    {"a*", 0},
+    {"\\b", 0},
+    {"x*|b", 0},
+    {"(?<=a)b", 0},
+    {"a[^b]*b", 0},
+    {"b+", 0},
+    {"(?=a)", 0},
+    {"a\nb", 0},
+    {"^|$", 0},
+    {"[ab]{2,3}", 0},
+    {"ab|a", 0},
+    {"\\bab", 0},
+    {"a|", 0},
+    {"ba", MMK_PAT_WORD},
+    {"(?<=a\n)b\\b", 0},
+};
+#define NPATS (sizeof pats / sizeof pats[0])
+
+static const char *const alphabets[] = {"ab", "ab \n", "abAB_ \n\t", "aab\n"};
+
+static void test_random(void) {
+    unsigned cfg = 0;
+    for (size_t pi = 0; pi < NPATS; pi++) {
+        mmk_pattern *p = compile(pats[pi].pat, strlen(pats[pi].pat), pats[pi].flags);
+        if (!p)
+            continue;
+        for (int round = 0; round < TS_ROUNDS(10); round++) {
+            const char *alpha = alphabets[round % 4];
+            size_t len = round == 0 ? 0 : round == 1 ? 1 : ts_below(160);
+            uint8_t *data = ts_random_text(len, alpha, strlen(alpha));
+            spans want = ref_walk(p, data, len);
+            lines want_lines = ref_lines(data, len, &want);
+            if (pats[pi].flags == MMK_PAT_FIXED && pats[pi].pat[0])
+                CHECK_EQ(ref_literal_count(data, len, pats[pi].pat, strlen(pats[pi].pat)), want.n);
+            /* Every chunk size and thread count over bytes. */
+            for (size_t ci = 0; ci < TS_NCHUNKS; ci++)
+                for (size_t ti = 0; ti < TS_NTHREADS; ti++) {
+                    if ((ci + ti + (size_t)round + pi) % 2)
+                        continue; /* half of the grid per input keeps the run short */
+                    unsigned which = (ci + ti + round) % 4 == 0 ? 7 : 1;
+                    check_jobs(p, pats[pi].pat, TS_BYTES, data, len, ts_chunks[ci], ts_threads[ti],
+                               &want, &want_lines, which);
+                }
+            /* The other kinds, with rotating configurations. */
+            for (int kind = TS_MAP; kind < TS_NKINDS; kind++) {
+                if (kind == TS_PIPE && (round + pi) % 3 != 0)
+                    continue;
+                cfg++;
+                uint64_t chunk = ts_chunks[cfg % TS_NCHUNKS];
+                unsigned threads = ts_threads[(cfg / TS_NCHUNKS + kind) % TS_NTHREADS];
+                check_jobs(p, pats[pi].pat, kind, data, len, chunk, threads, &want, &want_lines,
+                           kind == TS_PIPE ? 1 + 4 * (round & 1) : 7);
+            }
+            free(want.v);
+            free(want_lines.v);
+            free(data);
+        }
+        mmk_pattern_free(p);
+    }
+}
+
+/* Adversarial: self-overlapping literals in runs longer than what a chunk
+   records, long matches over many chunks, line-sized text. */
+static void test_adversarial(void) {
+    size_t len = 20001;
+    uint8_t *as = malloc(len);
+    memset(as, 'a', len);
+    struct {
+        const char *pat;
+        unsigned flags;
+    } cases[] = {{"aa", MMK_PAT_FIXED}, {"aaa", 0}, {"a*", 0}, {"aa|a", 0}, {"(?<=a)a", 0}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        mmk_pattern *p = compile(cases[k].pat, strlen(cases[k].pat), cases[k].flags);
+        spans want = ref_walk(p, as, len);
+        lines wl = ref_lines(as, len, &want);
+        uint64_t chunks[] = {3, 1001, 4097, 0};
+        for (size_t c = 0; c < 4; c++)
+            for (unsigned th = 1; th <= 3; th++)
+                check_jobs(p, cases[k].pat, TS_BYTES, as, len, chunks[c], th, &want, &wl,
+                           th == 2 ? 7 : 1);
+        check_jobs(p, cases[k].pat, TS_FD_READ, as, len, 1001, 2, &want, &wl, 1);
+        check_jobs(p, cases[k].pat, TS_PIPE, as, len, 999, 2, &want, &wl, 1);
+        free(want.v);
+        free(wl.v);
+        mmk_pattern_free(p);
+    }
+    CHECK_EQ(ref_literal_count(as, len, "aa", 2), 10000);
+
+    /* Rare 'b's: a[^b]*b matches span many chunks. */
+    for (size_t i = 0; i < len; i++)
+        as[i] = ts_below(3000) == 0 ? 'b' : ts_below(40) == 0 ? '\n' : 'a';
+    const char *long_pats[] = {"a[^b]*b", "a[^\n]*\n", "(?s).+", "\\n\\n|a{100}"};
+    for (size_t k = 0; k < 4; k++) {
+        mmk_pattern *p = compile(long_pats[k], strlen(long_pats[k]), 0);
+        spans want = ref_walk(p, as, len);
+        lines wl = ref_lines(as, len, &want);
+        /* Tiny chunks make every chunk's speculative match run to the far
+           end (quadratic work), so the smallest here is 27 bytes. */
+        for (size_t c = 1; c < TS_NCHUNKS; c++)
+            check_jobs(p, long_pats[k], c & 1 ? TS_MAP : TS_BYTES, as, len, ts_chunks[c] * 13 + 1,
+                       2 + (unsigned)(c % 3), &want, &wl, 7);
+        free(want.v);
+        free(wl.v);
+        mmk_pattern_free(p);
+    }
+    free(as);
+
+    /* A 1 MB random text with a literal, every kind, small chunks. */
+    size_t big = 1 << 20;
+    uint8_t *txt = ts_random_text(big, "abcd \n", 6);
+    mmk_pattern *p = compile("ab", 2, MMK_PAT_FIXED | MMK_PAT_WORD);
+    spans want = ref_walk(p, txt, big);
+    lines wl = ref_lines(txt, big, &want);
+    for (int kind = 0; kind < TS_NKINDS; kind++)
+        check_jobs(p, "ab -w", kind, txt, big, 4099, 2, &want, &wl, kind == TS_PIPE ? 1 : 7);
+    check_jobs(p, "ab -w", TS_FD_READ, txt, big, 0, 0, &want, &wl, 1);
+    free(want.v);
+    free(wl.v);
+    mmk_pattern_free(p);
+    free(txt);
+}
+
+/* ---- lines --------------------------------------------------------------- */
+
+static void test_count_lines(void) {
+    /* The SIMD counter against the scalar one, at every alignment and length. */
+    uint8_t *buf = ts_random_text(5000, "\nab", 3);
+    for (size_t off = 0; off < 64; off++)
+        for (size_t n = 0; n + off <= 5000; n += 1 + n / 3) {
+            uint64_t want = mmk__count_newlines_scalar(buf + off, n);
+            int ok = 0;
+            uint64_t got = mmk__count_newlines_avx2(buf + off, n, &ok);
+            if (ok)
+                CHECK_EQ(got, want);
+            CHECK_EQ(mmk__count_newlines(buf + off, n), want);
+        }
+    /* All newlines: byte counters must not wrap. */
+    uint8_t *nls = malloc(100000);
+    memset(nls, '\n', 100000);
+    int ok = 0;
+    uint64_t got = mmk__count_newlines_avx2(nls, 100000, &ok);
+    if (ok)
+        CHECK_EQ(got, 100000);
+    CHECK_EQ(mmk__count_newlines(nls, 100000), 100000);
+    free(nls);
+    free(buf);
+
+    /* mmk_count_lines over every kind and configuration. */
+    for (int round = 0; round < 6; round++) {
+        size_t len = round == 0 ? 0 : ts_below(round < 5 ? 300 : 200000);
+        uint8_t *d = ts_random_text(len, "\n\nxyz", 5);
+        uint64_t want = mmk__count_newlines_scalar(d, len);
+        for (int kind = 0; kind < TS_NKINDS; kind++)
+            for (size_t ci = 0; ci < TS_NCHUNKS; ci++) {
+                if (kind != TS_BYTES && (ci + (size_t)round) % 3)
+                    continue;
+                ts_input t;
+                CHECK_EQ(ts_input_open(&t, kind, d, len), 0);
+                mmk_scan_options o = {0};
+                o.io = t.io;
+                o.chunk_size = ts_chunks[ci] * (len > 10000 ? 97 : 1);
+                o.threads = ts_threads[(ci + (size_t)kind) % TS_NTHREADS];
+                uint64_t n = 7;
+                CHECK_RC(mmk_count_lines(&t.in, &o, &n), 0);
+                CHECK_EQ(n, want);
+                ts_input_close(&t);
+            }
+        free(d);
+    }
+}
+
+/* Extreme knobs: a chunk size larger than any input, and more threads than
+   the scan will start, give the same results. */
+static void test_extreme_knobs(void) {
+    size_t len = 70000;
+    uint8_t *d = ts_random_text(len, "ab \n", 4);
+    mmk_pattern *p = compile("ab", 2, 0);
+    spans want = ref_walk(p, d, len);
+    uint64_t want_lines = mmk__count_newlines_scalar(d, len);
+    for (int kind = 0; kind < TS_NKINDS; kind++) {
+        mmk_scan_options o = {0};
+        o.chunk_size = UINT64_MAX;
+        o.threads = kind == TS_BYTES ? 100000 : 3;
+        ts_input t;
+        CHECK_EQ(ts_input_open(&t, kind, d, len), 0);
+        o.io = t.io;
+        uint64_t n = 0;
+        CHECK_RC(mmk_count(p, &t.in, &o, &n), 0);
+        CHECK_EQ(n, want.n);
+        ts_input_close(&t);
+        CHECK_EQ(ts_input_open(&t, kind, d, len), 0);
+        CHECK_RC(mmk_count_lines(&t.in, &o, &n), 0);
+        CHECK_EQ(n, want_lines);
+        ts_input_close(&t);
+        o.chunk_size = 777;
+        CHECK_EQ(ts_input_open(&t, kind, d, len), 0);
+        CHECK_RC(mmk_count(p, &t.in, &o, &n), 0);
+        CHECK_EQ(n, want.n);
+        ts_input_close(&t);
+    }
+    free(want.v);
+    mmk_pattern_free(p);
+    free(d);
+}
+
+/* Files whose size says 0 but that have content (/proc) are read to the end. */
+static void test_proc_file(void) {
+    const char *path = "/proc/cpuinfo";
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return; /* not Linux */
+    size_t cap = 1 << 16, n = 0;
+    uint8_t *buf = malloc(cap);
+    for (;;) {
+        if (n == cap)
+            buf = realloc(buf, cap *= 2);
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(fd);
+    CHECK(n > 0);
+    uint64_t want = mmk__count_newlines_scalar(buf, n);
+    mmk_pattern *p = compile("processor", 9, 0);
+    spans sp = ref_walk(p, buf, n);
+    for (unsigned th = 1; th <= 2; th++) {
+        mmk_scan_options o = {0};
+        o.threads = th;
+        o.chunk_size = 100;
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        mmk_input in = mmk_input_fd(fd);
+        uint64_t got = 0;
+        CHECK_RC(mmk_count_lines(&in, &o, &got), 0);
+        CHECK_EQ(got, want);
+        close(fd);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        in = mmk_input_fd(fd);
+        CHECK_RC(mmk_count(p, &in, &o, &got), 0);
+        CHECK_EQ(got, sp.n);
+        close(fd);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        in = mmk_input_fd(fd);
+        collect c = {0};
+        CHECK_RC(mmk_matches(p, &in, &o, on_span, &c), 0);
+        CHECK(spans_equal(&c.sp, &sp));
+        free(c.sp.v);
+        close(fd);
+    }
+    free(sp.v);
+    mmk_pattern_free(p);
+    free(buf);
+}
+
+/* ---- stops, progress, errors ---------------------------------------------- */
+
+typedef struct progress_log {
+    uint64_t calls, last_done, last_total;
+    int non_monotonic;
+} progress_log;
+
+static void on_progress(uint64_t done, uint64_t total, void *user) {
+    progress_log *l = user;
+    if (done < l->last_done)
+        l->non_monotonic = 1;
+    l->calls++;
+    l->last_done = done;
+    l->last_total = total;
+}
+
+static void test_stops_and_progress(void) {
+    size_t len = 50000;
+    uint8_t *d = ts_random_text(len, "ab\n", 3);
+    mmk_pattern *p = compile("ab", 2, 0);
+    spans want = ref_walk(p, d, len);
+    CHECK(want.n > 100);
+    for (unsigned th = 1; th <= 3; th++) {
+        mmk_scan_options o = {0};
+        o.threads = th;
+        o.chunk_size = 1000;
+        mmk_input in = mmk_input_bytes(d, len);
+        collect c = {0};
+        c.stop_after = 5;
+        CHECK_RC(mmk_matches(p, &in, &o, on_span, &c), 7);
+        CHECK_EQ(c.calls, 5);
+        CHECK(c.sp.n == 5 && memcmp(c.sp.v, want.v, 5 * 2 * sizeof *want.v) == 0);
+        free(c.sp.v);
+        collect cl = {0};
+        cl.data = d;
+        cl.len = len;
+        cl.stop_after = 3;
+        uint64_t nl = 0;
+        CHECK_RC(mmk_match_lines(p, &in, &o, on_line, &cl, &nl), 7);
+        CHECK_EQ(cl.calls, 3);
+        CHECK_EQ(nl, 3);
+        free(cl.ln.v);
+
+        progress_log pl = {0};
+        o.progress = on_progress;
+        o.progress_user = &pl;
+        uint64_t n = 0;
+        CHECK_RC(mmk_count(p, &in, &o, &n), 0);
+        CHECK_EQ(n, want.n);
+        CHECK(pl.calls >= 1);
+        CHECK_EQ(pl.last_done, len);
+        CHECK_EQ(pl.last_total, len);
+        CHECK_EQ(pl.non_monotonic, 0);
+    }
+    /* A pipe: progress reports an unknown total (0) and the bytes so far. */
+    ts_input t;
+    CHECK_EQ(ts_input_open(&t, TS_PIPE, d, len), 0);
+    mmk_scan_options o = {0};
+    o.threads = 2;
+    o.chunk_size = 4096;
+    progress_log pl = {0};
+    o.progress = on_progress;
+    o.progress_user = &pl;
+    uint64_t nlines = 0;
+    CHECK_RC(mmk_count_lines(&t.in, &o, &nlines), 0);
+    CHECK_EQ(nlines, mmk__count_newlines_scalar(d, len));
+    CHECK(pl.calls >= 1);
+    CHECK_EQ(pl.last_done, len);
+    CHECK_EQ(pl.last_total, 0);
+    CHECK_EQ(pl.non_monotonic, 0);
+    ts_input_close(&t);
+    free(want.v);
+    mmk_pattern_free(p);
+    free(d);
+}
+
+static void test_bad_arguments(void) {
+    mmk_pattern *p = compile("a", 1, 0);
+    uint8_t d[4] = "abca";
+    mmk_input in = mmk_input_bytes(d, 4);
+    uint64_t n;
+    mmk_scan_options o = {0};
+    CHECK_RC(mmk_count(NULL, &in, NULL, &n), -EINVAL);
+    CHECK_RC(mmk_count(p, NULL, NULL, &n), -EINVAL);
+    CHECK_RC(mmk_count(p, &in, NULL, NULL), -EINVAL);
+    CHECK_RC(mmk_matches(p, &in, NULL, NULL, NULL), -EINVAL);
+    CHECK_RC(mmk_match_lines(p, &in, NULL, NULL, NULL, NULL), -EINVAL);
+    CHECK_RC(mmk_count_lines(NULL, NULL, &n), -EINVAL);
+    CHECK_RC(mmk_count_lines(&in, NULL, NULL), -EINVAL);
+    o.io = 9;
+    CHECK_RC(mmk_count(p, &in, &o, &n), -EINVAL);
+    CHECK_RC(mmk_count_lines(&in, &o, &n), -EINVAL);
+    mmk_input bad = mmk_input_bytes(NULL, 5);
+    CHECK_RC(mmk_count(p, &bad, NULL, &n), -EINVAL);
+    bad.kind = 42;
+    CHECK_RC(mmk_count(p, &bad, NULL, &n), -EINVAL);
+    mmk_input nomap = mmk_input_map(NULL, 0, 0);
+    CHECK_RC(mmk_count(p, &nomap, NULL, &n), -EINVAL);
+    mmk_input fdin = mmk_input_fd(-1);
+    CHECK_RC(mmk_count(p, &fdin, NULL, &n), -EBADF);
+    int dfd = open(check_tmpdir(), O_RDONLY | O_CLOEXEC);
+    fdin = mmk_input_fd(dfd);
+    CHECK_RC(mmk_count(p, &fdin, NULL, &n), -EISDIR);
+    CHECK_RC(mmk_count_lines(&fdin, NULL, &n), -EISDIR);
+    close(dfd);
+    /* An empty BYTES input with a NULL pointer is fine. */
+    mmk_input empty = mmk_input_bytes(NULL, 0);
+    CHECK_RC(mmk_count(p, &empty, NULL, &n), 0);
+    CHECK_EQ(n, 0);
+    CHECK_RC(mmk_count_lines(&empty, NULL, &n), 0);
+    CHECK_EQ(n, 0);
+    /* A closed map. */
+    const char *path = ts_path("closed");
+    CHECK_EQ(ts_write_file(path, "abc\n", 4), 0);
+    mmk_map *m = NULL;
+    CHECK_OK(mmk_open(&m, path, NULL));
+    unlink(path);
+    CHECK_OK(mmk_close(m));
+    mmk_input min = mmk_input_map(m, 0, MMK_DEFAULT_POS);
+    CHECK_RC(mmk_count(p, &min, NULL, &n), MMK_ECLOSED);
+    CHECK_RC(mmk_count_lines(&min, NULL, &n), MMK_ECLOSED);
+    collect c = {0};
+    CHECK_RC(mmk_matches(p, &min, NULL, on_span, &c), MMK_ECLOSED);
+    CHECK_EQ(c.calls, 0);
+    CHECK_OK(mmk_free(m));
+    mmk_pattern_free(p);
+}
+
+/* A scan holds a view: close from inside a callback and from another thread
+   is refused until it ends. */
+typedef struct close_race {
+    mmk_map *m;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int in_scan, tried, close_rc, inner_rc;
+} close_race;
+
+static int on_span_hold(uint64_t a, uint64_t b, void *user) {
+    close_race *r = user;
+    pthread_mutex_lock(&r->mu);
+    if (!r->in_scan) {
+        r->inner_rc = mmk_close(r->m);
+        r->in_scan = 1;
+        pthread_cond_broadcast(&r->cv);
+        while (!r->tried)
+            pthread_cond_wait(&r->cv, &r->mu);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return 0;
+}
+
+static void *closer(void *arg) {
+    close_race *r = arg;
+    pthread_mutex_lock(&r->mu);
+    while (!r->in_scan)
+        pthread_cond_wait(&r->cv, &r->mu);
+    r->close_rc = mmk_close(r->m);
+    r->tried = 1;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+static void test_views_held(void) {
+    const char *path = ts_path("views");
+    size_t len = 100000;
+    uint8_t *d = ts_random_text(len, "ab", 2);
+    CHECK_EQ(ts_write_file(path, d, len), 0);
+    close_race r;
+    memset(&r, 0, sizeof r);
+    pthread_mutex_init(&r.mu, NULL);
+    pthread_cond_init(&r.cv, NULL);
+    CHECK_OK(mmk_open(&r.m, path, NULL));
+    unlink(path);
+    mmk_pattern *p = compile("ab", 2, 0);
+    pthread_t th;
+    pthread_create(&th, NULL, closer, &r);
+    mmk_input in = mmk_input_map(r.m, 0, MMK_DEFAULT_POS);
+    mmk_scan_options o = {0};
+    o.threads = 2;
+    o.chunk_size = 4096;
+    CHECK_RC(mmk_matches(p, &in, &o, on_span_hold, &r), 0);
+    pthread_join(th, NULL);
+    CHECK_RC(r.inner_rc, MMK_EVIEWS);
+    CHECK_RC(r.close_rc, MMK_EVIEWS);
+    CHECK_EQ(mmk_is_closed(r.m), 0);
+    CHECK_EQ(mmk_view_count(r.m), 0);
+    CHECK_OK(mmk_close(r.m));
+    CHECK_OK(mmk_free(r.m));
+    pthread_mutex_destroy(&r.mu);
+    pthread_cond_destroy(&r.cv);
+    mmk_pattern_free(p);
+    free(d);
+}
+
+/* A file that shrinks under its map gives MMK_EFAULT, never a crash: before
+   the scan, and from inside one (the first callback truncates it while the
+   workers are still reading). */
+typedef struct trunc_ctx {
+    const char *path;
+    int done;
+} trunc_ctx;
+
+static int on_span_truncate(uint64_t a, uint64_t b, void *user) {
+    trunc_ctx *t = user;
+    if (!t->done) {
+        t->done = 1;
+        CHECK_EQ(truncate(t->path, 0), 0);
+    }
+    return 0;
+}
+
+static void test_truncated(void) {
+    const char *path = ts_path("trunc");
+    size_t len = 4 << 20;
+    uint8_t *d = ts_random_text(len, "ab \n", 4);
+    mmk_pattern *lit = compile("ab", 2, 0);
+    mmk_pattern *re = compile("a[ab]*b", 7, 0);
+    for (unsigned th = 1; th <= 2; th++) {
+        CHECK_EQ(ts_write_file(path, d, len), 0);
+        mmk_map *m = NULL;
+        CHECK_OK(mmk_open(&m, path, NULL));
+        CHECK_EQ(truncate(path, 1000), 0);
+        mmk_input in = mmk_input_map(m, 0, MMK_DEFAULT_POS);
+        mmk_scan_options o = {0};
+        o.threads = th;
+        uint64_t n = 0;
+        CHECK_RC(mmk_count(lit, &in, &o, &n), MMK_EFAULT);
+        CHECK_RC(mmk_count(re, &in, &o, &n), MMK_EFAULT);
+        CHECK_RC(mmk_count_lines(&in, &o, &n), MMK_EFAULT);
+        collect c = {0};
+        CHECK_RC(mmk_matches(lit, &in, &o, on_span, &c), MMK_EFAULT);
+        free(c.sp.v);
+        collect cl = {0};
+        cl.data = d;
+        cl.len = len;
+        CHECK_RC(mmk_match_lines(lit, &in, &o, on_line, &cl, NULL), MMK_EFAULT);
+        CHECK_EQ(cl.bad_text, 0);
+        free(cl.ln.v);
+        mmk_wordtab *wt = NULL;
+        CHECK_RC(mmk_word_counts(&in, &o, &wt), MMK_EFAULT);
+        CHECK(wt == NULL);
+        CHECK_EQ(mmk_view_count(m), 0);
+        CHECK_OK(mmk_free(m));
+
+        /* Truncated while the scan runs: the first match's callback cuts the
+           file. Workers run at most 32 MiB ahead of the calling thread (the
+           window), so with 36 MiB some chunks are scanned after the cut. */
+        size_t big = (size_t)36 << 20;
+        uint8_t *bd = malloc(big);
+        for (size_t i = 0; i < big; i++)
+            bd[i] = "ab cd\n"[i % 6];
+        CHECK_EQ(ts_write_file(path, bd, big), 0);
+        free(bd);
+        CHECK_OK(mmk_open(&m, path, NULL));
+        in = mmk_input_map(m, 0, MMK_DEFAULT_POS);
+        o.chunk_size = 65536;
+        trunc_ctx tc = {path, 0};
+        CHECK_RC(mmk_matches(lit, &in, &o, on_span_truncate, &tc), MMK_EFAULT);
+        CHECK_EQ(mmk_view_count(m), 0);
+        CHECK_OK(mmk_free(m));
+    }
+    unlink(path);
+    mmk_pattern_free(lit);
+    mmk_pattern_free(re);
+    free(d);
+}
+
+int main(void) {
+    test_bad_arguments();
+    test_count_lines();
+    test_proc_file();
+    test_extreme_knobs();
+    test_random();
+    test_adversarial();
+    test_stops_and_progress();
+    test_views_held();
+    test_truncated();
+    return CHECK_DONE();
+}

@@ -1,0 +1,213 @@
+/*
+ * test_scan_util.h — helpers shared by the searcher's tests (test_scan.c,
+ * test_words.c): deterministic random numbers, scratch files, a pipe fed by a
+ * child process, and running one job over every kind of input.
+ */
+#ifndef MMK_TEST_SCAN_UTIL_H
+#define MMK_TEST_SCAN_UTIL_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "check.h"
+
+static uint64_t ts_rng = 0x9E3779B97F4A7C15ull;
+static inline uint64_t ts_rnd(void) {
+    ts_rng ^= ts_rng >> 12;
+    ts_rng ^= ts_rng << 25;
+    ts_rng ^= ts_rng >> 27;
+    return ts_rng * 0x2545F4914F6CDD1Dull;
+}
+static inline size_t ts_below(size_t n) { return n ? (size_t)(ts_rnd() % n) : 0; }
+
+/* Random bytes drawn from `alphabet`. Caller frees. */
+static inline uint8_t *ts_random_text(size_t n, const char *alphabet, size_t alen) {
+    uint8_t *b = malloc(n ? n : 1);
+    for (size_t i = 0; i < n; i++)
+        b[i] = (uint8_t)alphabet[ts_below(alen)];
+    return b;
+}
+
+/* A path in the scratch directory, unique to this process and `name`. */
+static inline const char *ts_path(const char *name) {
+    static char bufs[4][512];
+    static int next;
+    char *b = bufs[next++ % 4];
+    snprintf(b, 512, "%s/scan-%ld-%s", check_tmpdir(), (long)getpid(), name);
+    return b;
+}
+
+static inline int ts_write_file(const char *path, const void *data, size_t n) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    const char *p = data;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0) {
+            close(fd);
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return close(fd);
+}
+
+/* A pipe whose read end is returned; a child process writes data[0, n) into
+   it in pieces and exits. *child receives its pid (reap with ts_reap). */
+static inline int ts_pipe_from_child(const void *data, size_t n, pid_t *child) {
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        const char *p = data;
+        size_t left = n, step = 1;
+        while (left > 0) {
+            size_t k = step < left ? step : left;
+            ssize_t w = write(fds[1], p, k);
+            if (w <= 0)
+                _exit(1);
+            p += w;
+            left -= (size_t)w;
+            step = step * 3 + 1; /* uneven pieces: short reads on the other side */
+        }
+        _exit(0);
+    }
+    close(fds[1]);
+    *child = pid;
+    return fds[0];
+}
+
+static inline int ts_reap(pid_t pid) {
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The input kinds every job is checked over. */
+enum {
+    TS_BYTES,
+    TS_MAP,       /* a map of a file with junk around the data, scanned as a range */
+    TS_FD_MMAP,   /* regular file, MMK_IO_MMAP */
+    TS_FD_READ,   /* regular file, MMK_IO_READ */
+    TS_FD_AUTO,   /* regular file, MMK_IO_AUTO */
+    TS_PIPE,      /* a pipe fed by a child process */
+    TS_NKINDS
+};
+static const char *const ts_kind_names[TS_NKINDS] = {"bytes", "map", "fd-mmap", "fd-read",
+                                                     "fd-auto", "pipe"};
+
+/* A prepared input: call ts_input_open, run the job on `in`, then ts_input_close. */
+typedef struct ts_input {
+    mmk_input in;
+    mmk_map *map;
+    int fd;
+    pid_t child;
+    int io;
+} ts_input;
+
+/* Prepare `data` as input kind `kind`. Returns 0 or -1. */
+static inline int ts_input_open(ts_input *t, int kind, const uint8_t *data, size_t n) {
+    memset(t, 0, sizeof *t);
+    t->fd = -1;
+    t->child = -1;
+    const char *path = ts_path("input");
+    switch (kind) {
+    case TS_BYTES:
+        t->in = mmk_input_bytes(data, n);
+        return 0;
+    case TS_MAP: {
+        /* junk before and after; the range picks the data out (slice rules). */
+        size_t pre = 1 + ts_below(9), post = ts_below(9);
+        uint8_t *b = malloc(pre + n + post + 1);
+        memset(b, 'J', pre + n + post);
+        if (n)
+            memcpy(b + pre, data, n);
+        int rc = ts_write_file(path, b, pre + n + post);
+        free(b);
+        if (rc)
+            return -1;
+        if (mmk_open(&t->map, path, NULL) != 0)
+            return -1;
+        unlink(path);
+        int64_t total = (int64_t)(pre + n + post);
+        int64_t start = ts_below(2) ? (int64_t)pre : (int64_t)pre - total; /* negative form */
+        if (start == 0) /* -0 is 0: the whole map, so use the positive form */
+            start = (int64_t)pre;
+        int64_t end = post == 0 && ts_below(2) ? MMK_DEFAULT_POS
+                      : ts_below(2)            ? (int64_t)(pre + n)
+                                               : -(int64_t)post;
+        if (end == 0) /* -0 is 0: the empty slice, so use the positive form */
+            end = (int64_t)(pre + n);
+        t->in = mmk_input_map(t->map, start, end);
+        return 0;
+    }
+    case TS_FD_MMAP:
+    case TS_FD_READ:
+    case TS_FD_AUTO:
+        if (ts_write_file(path, data, n))
+            return -1;
+        t->fd = open(path, O_RDONLY | O_CLOEXEC);
+        unlink(path);
+        if (t->fd < 0)
+            return -1;
+        t->in = mmk_input_fd(t->fd);
+        t->io = kind == TS_FD_MMAP ? MMK_IO_MMAP : kind == TS_FD_READ ? MMK_IO_READ : MMK_IO_AUTO;
+        return 0;
+    case TS_PIPE:
+        t->fd = ts_pipe_from_child(data, n, &t->child);
+        if (t->fd < 0)
+            return -1;
+        t->in = mmk_input_fd(t->fd);
+        return 0;
+    }
+    return -1;
+}
+
+static inline void ts_input_close(ts_input *t) {
+    if (t->map) {
+        CHECK_EQ(mmk_view_count(t->map), 0);
+        CHECK_OK(mmk_free(t->map));
+    }
+    if (t->fd >= 0)
+        close(t->fd);
+    if (t->child > 0)
+        CHECK_EQ(ts_reap(t->child), 0);
+}
+
+/* Under ThreadSanitizer (10-20 times slower) the randomized tests run fewer
+   rounds: its job is finding races, which a few rounds of every shape do. */
+#if defined(__SANITIZE_THREAD__)
+#define TS_ROUNDS(n) (((n) + 3) / 4)
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TS_ROUNDS(n) (((n) + 3) / 4)
+#endif
+#endif
+#ifndef TS_ROUNDS
+#define TS_ROUNDS(n) (n)
+#endif
+
+static const uint64_t ts_chunks[] = {1, 2, 3, 5, 7, 64, 4096, 0};
+static const unsigned ts_threads[] = {1, 2, 3, 8};
+#define TS_NCHUNKS (sizeof ts_chunks / sizeof ts_chunks[0])
+#define TS_NTHREADS (sizeof ts_threads / sizeof ts_threads[0])
+
+#endif
