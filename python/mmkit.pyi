@@ -1,0 +1,144 @@
+"""Type stubs for mmkit: a drop-in superset of the standard mmap module."""
+
+import os
+import sys
+from collections.abc import Iterator
+from typing import NoReturn, Optional, Union, overload
+
+if sys.version_info >= (3, 12):
+    from collections.abc import Buffer as _Buffer
+else:
+    from typing import Any as _Buffer
+
+from typing_extensions import Self
+
+__version__: str
+
+error = OSError
+
+ACCESS_DEFAULT: int
+ACCESS_READ: int
+ACCESS_WRITE: int
+ACCESS_COPY: int
+PAGESIZE: int
+ALLOCATIONGRANULARITY: int
+
+# Platform constants (present where the platform defines them, as in the
+# standard module of Python 3.13).
+MAP_SHARED: int
+MAP_PRIVATE: int
+MAP_ANON: int
+MAP_ANONYMOUS: int
+MAP_DENYWRITE: int
+MAP_EXECUTABLE: int
+MAP_POPULATE: int
+MAP_STACK: int
+MAP_NORESERVE: int
+MAP_32BIT: int
+PROT_READ: int
+PROT_WRITE: int
+PROT_EXEC: int
+MADV_NORMAL: int
+MADV_RANDOM: int
+MADV_SEQUENTIAL: int
+MADV_WILLNEED: int
+MADV_DONTNEED: int
+MADV_REMOVE: int
+MADV_DONTFORK: int
+MADV_DOFORK: int
+MADV_HWPOISON: int
+MADV_MERGEABLE: int
+MADV_UNMERGEABLE: int
+MADV_HUGEPAGE: int
+MADV_NOHUGEPAGE: int
+MADV_DONTDUMP: int
+MADV_DODUMP: int
+MADV_FREE: int
+
+_Index = int
+_Path = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+class mmap:
+    """A memory-mapped file or anonymous memory; see the module docs."""
+
+    def __new__(
+        cls,
+        fileno: int,
+        length: int,
+        flags: int = ...,
+        prot: int = ...,
+        access: int = ...,
+        offset: int = ...,
+        *,
+        trackfd: bool = ...,
+    ) -> Self: ...
+    # -- the standard API -------------------------------------------------
+    def close(self) -> None: ...
+    @property
+    def closed(self) -> bool: ...
+    def find(self, sub: _Buffer, start: int = ..., end: int = ..., /) -> int: ...
+    def rfind(self, sub: _Buffer, start: int = ..., end: int = ..., /) -> int: ...
+    def flush(self, offset: int = ..., size: int = ..., /) -> None: ...
+    def madvise(self, option: int, start: int = ..., length: int = ..., /) -> None: ...
+    def move(self, dest: int, src: int, count: int, /) -> None: ...
+    def read(self, n: Optional[int] = ..., /) -> bytes: ...
+    def read_byte(self) -> int: ...
+    def readline(self) -> bytes: ...
+    def resize(self, newsize: int, /) -> None: ...
+    def seek(self, pos: int, whence: int = ..., /) -> int: ...
+    def seekable(self) -> bool: ...
+    def size(self) -> int: ...
+    def tell(self) -> int: ...
+    def write(self, bytes: _Buffer, /) -> int: ...
+    def write_byte(self, byte: int, /) -> None: ...
+    def __len__(self) -> int: ...
+    @overload
+    def __getitem__(self, key: _Index, /) -> int: ...
+    @overload
+    def __getitem__(self, key: slice, /) -> bytes: ...
+    @overload
+    def __setitem__(self, key: _Index, value: int, /) -> None: ...
+    @overload
+    def __setitem__(self, key: slice, value: _Buffer, /) -> None: ...
+    def __delitem__(self, key: Union[_Index, slice], /) -> NoReturn: ...
+    def __iter__(self) -> Iterator[bytes]: ...
+    def __contains__(self, value: object, /) -> bool: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *args: object) -> None: ...
+    if sys.version_info >= (3, 12):
+        def __buffer__(self, flags: int, /) -> memoryview: ...
+        def __release_buffer__(self, buffer: memoryview, /) -> None: ...
+    # -- mmkit extras ---------------------------------------------------------
+    def count(
+        self,
+        sub: _Buffer,
+        start: Optional[int] = None,
+        end: Optional[int] = None,
+        *,
+        regex: bool = False,
+        ignore_case: bool = False,
+        whole_word: bool = False,
+        threads: Optional[int] = None,
+    ) -> int:
+        """Non-overlapping occurrences of sub in self[start:end]."""
+    def finditer(
+        self,
+        pattern: _Buffer,
+        start: Optional[int] = None,
+        end: Optional[int] = None,
+        *,
+        regex: bool = False,
+        ignore_case: bool = False,
+        whole_word: bool = False,
+    ) -> Iterator[tuple[int, int]]:
+        """(start, end) spans of the non-overlapping matches, in map offsets."""
+    def lines(self, start: Optional[int] = None, end: Optional[int] = None) -> Iterator[bytes]:
+        """The lines of self[start:end], each with its b'\\n'."""
+    def line_count(self, start: Optional[int] = None, end: Optional[int] = None) -> int:
+        """How many lines lines(start, end) yields."""
+
+def open(path: _Path, mode: str = "r", offset: int = 0, length: int = 0) -> mmap:
+    """Map a file by path: 'r', 'r+', 'w' (create/grow) or 'c' (copy-on-write)."""
+
+def word_counts(buffer: Union[_Buffer, mmap], top: Optional[int] = None) -> list[tuple[bytes, int]]:
+    """Counter(data.lower().split()) as pairs sorted by count desc, word asc."""

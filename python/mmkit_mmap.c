@@ -1,0 +1,1650 @@
+/*
+ * mmkit_mmap.c — the mmkit.mmap type: the standard mmap.mmap API (CPython
+ * 3.13's behaviour, messages and exception types) over libmmkit, plus the
+ * counting and searching extras.
+ *
+ * Every access to mapped bytes goes through a library call that runs under
+ * the fault guard (mmk_copy_out, mmk_copy_in, mmk_find, mmk_count, ...), so a
+ * file truncated under the map gives OSError(EFAULT) instead of SIGBUS. The
+ * only raw access is the buffer protocol, which cannot be guarded.
+ *
+ * Threads: with the GIL held nothing else runs Python code, so short
+ * operations touch the map directly. Long ones take a library view first (the
+ * view makes mmk_close/mmk_resize refuse) and then release the GIL, so other
+ * threads run and closing the map meanwhile raises instead of unmapping memory
+ * under the reader.
+ */
+#include "mmkit_module.h"
+
+#include <structmember.h>
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#define CHECK_VALID(self, err)                                                                     \
+    do {                                                                                           \
+        if (mmkit_mmap_check_valid(self) < 0)                                                      \
+            return err;                                                                            \
+    } while (0)
+
+#define CHECK_VALID_OR_RELEASE(self, err, buffer)                                                  \
+    do {                                                                                           \
+        if (mmkit_mmap_check_valid(self) < 0) {                                                    \
+            PyBuffer_Release(&(buffer));                                                           \
+            return err;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+/*
+ * 0 if the map can be used now; -1 with ValueError if it is closed (the
+ * standard module's message) or being resized by another thread.
+ */
+int mmkit_mmap_check_valid(MmapObject *self) {
+    if (self->map == NULL || mmk_is_closed(self->map)) {
+        PyErr_SetString(PyExc_ValueError, "mmap closed or invalid");
+        return -1;
+    }
+    if (self->busy) {
+        PyErr_SetString(PyExc_ValueError, "mmap is being resized by another thread");
+        return -1;
+    }
+    return 0;
+}
+
+static inline Py_ssize_t map_size(MmapObject *self) {
+    return (Py_ssize_t)mmk_length(self->map);
+}
+
+static int is_writable(MmapObject *self) {
+    if (self->access != PYMM_ACCESS_READ)
+        return 1;
+    PyErr_SetString(PyExc_TypeError, "mmap can't modify a readonly memory map.");
+    return 0;
+}
+
+/* Python slice rules for [start, end) over `size` bytes: negative values count
+   from the end, everything is clamped, and end is never below start. */
+void mmkit_resolve_range(Py_ssize_t size, Py_ssize_t start, int start_given, Py_ssize_t end,
+                         int end_given, Py_ssize_t *out_start, Py_ssize_t *out_end) {
+    if (!start_given) {
+        start = 0;
+    } else if (start < 0) {
+        start += size;
+        if (start < 0)
+            start = 0;
+    } else if (start > size) {
+        start = size;
+    }
+    if (!end_given) {
+        end = size;
+    } else if (end < 0) {
+        end += size;
+        if (end < 0)
+            end = 0;
+    } else if (end > size) {
+        end = size;
+    }
+    if (end < start)
+        end = start;
+    *out_start = start;
+    *out_end = end;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Guarded copies                                                            */
+/* ------------------------------------------------------------------------ */
+
+/* Copy n mapped bytes at `off` into buf (owned by the caller). Long copies
+   release the GIL under a view. Returns 0, or -1 with an exception set. */
+static int copy_out(MmapObject *self, Py_ssize_t off, void *buf, Py_ssize_t n) {
+    int rc;
+    if (n <= 0)
+        return 0;
+    if (n >= PYMM_NOGIL_THRESHOLD) {
+        rc = mmk_view_acquire(self->map, NULL, NULL);
+        if (rc < 0) {
+            mmkit_error(rc);
+            return -1;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        rc = mmk_copy_out(self->map, (uint64_t)off, buf, (size_t)n);
+        Py_END_ALLOW_THREADS
+        mmk_view_release(self->map);
+    } else {
+        rc = mmk_copy_out(self->map, (uint64_t)off, buf, (size_t)n);
+    }
+    if (rc < 0) {
+        mmkit_error(rc);
+        return -1;
+    }
+    return 0;
+}
+
+/* Copy n bytes from buf into the map at `off`; as copy_out. */
+static int copy_in(MmapObject *self, Py_ssize_t off, const void *buf, Py_ssize_t n) {
+    int rc;
+    if (n <= 0)
+        return 0;
+    if (n >= PYMM_NOGIL_THRESHOLD) {
+        rc = mmk_view_acquire(self->map, NULL, NULL);
+        if (rc < 0) {
+            mmkit_error(rc);
+            return -1;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        rc = mmk_copy_in(self->map, (uint64_t)off, buf, (size_t)n);
+        Py_END_ALLOW_THREADS
+        mmk_view_release(self->map);
+    } else {
+        rc = mmk_copy_in(self->map, (uint64_t)off, buf, (size_t)n);
+    }
+    if (rc < 0) {
+        mmkit_error(rc);
+        return -1;
+    }
+    return 0;
+}
+
+/* A new bytes object holding map[off, off+n). */
+static PyObject *bytes_from_map(MmapObject *self, Py_ssize_t off, Py_ssize_t n) {
+    if (n == 1) {
+        unsigned char c;
+        if (copy_out(self, off, &c, 1) < 0)
+            return NULL;
+        return PyBytes_FromStringAndSize((const char *)&c, 1); /* shared 1-byte object */
+    }
+    PyObject *b = PyBytes_FromStringAndSize(NULL, n);
+    if (b == NULL)
+        return NULL;
+    if (copy_out(self, off, PyBytes_AS_STRING(b), n) < 0) {
+        Py_DECREF(b);
+        return NULL;
+    }
+    return b;
+}
+
+/* Take a library view so the GIL can be released; -1 with an exception if the
+   map is closed. Pair with mmk_view_release. */
+static int hold_view(MmapObject *self) {
+    int rc = mmk_view_acquire(self->map, NULL, NULL);
+    if (rc < 0) {
+        mmkit_error(rc);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Construction and destruction                                              */
+/* ------------------------------------------------------------------------ */
+
+static MmapObject *mmap_alloc(PyTypeObject *type, PyObject *module) {
+    MmapObject *self = (MmapObject *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->map = NULL;
+    self->pos = 0;
+    self->exports = 0;
+    self->offset = 0;
+    self->access = PYMM_ACCESS_DEFAULT;
+    self->trackfd = 1;
+    self->page_rules = 0;
+    self->busy = 0;
+    self->weakreflist = NULL;
+    Py_INCREF(module);
+    self->module = module;
+    return self;
+}
+
+/*
+ * Wrap a map opened by mmkit.open(): the new object owns `map` (it is freed
+ * with the object, or here if the object cannot be created).
+ */
+PyObject *mmkit_mmap_from_map(PyObject *module, mmk_map *map, int access, long long offset) {
+    mmkit_state *st = mmkit_get_state(module);
+    MmapObject *self = mmap_alloc(st->mmap_type, module);
+    if (self == NULL) {
+        (void)mmk_free(map);
+        return NULL;
+    }
+    self->map = map;
+    self->access = access;
+    self->offset = offset;
+    return (PyObject *)self;
+}
+
+/*
+ * mmap(fileno, length, flags=MAP_SHARED, prot=PROT_WRITE|PROT_READ,
+ *      access=ACCESS_DEFAULT, offset=0, *, trackfd=True)
+ * with the standard module's checks, in its order, and its messages.
+ */
+static PyObject *mmap_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"fileno", "length", "flags",   "prot",
+                             "access", "offset", "trackfd", NULL};
+    int fd, flags = MAP_SHARED, prot = PROT_WRITE | PROT_READ;
+    int access = PYMM_ACCESS_DEFAULT, trackfd = 1;
+    Py_ssize_t map_size;
+    long long offset = 0;
+
+    PyObject *module = mmkit_module_of_type(type);
+    if (module == NULL)
+        return NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "in|iiiL$p", kwlist, &fd, &map_size, &flags, &prot,
+                                     &access, &offset, &trackfd))
+        return NULL;
+    if (map_size < 0) {
+        PyErr_SetString(PyExc_OverflowError, "memory mapped length must be positive");
+        return NULL;
+    }
+    if (offset < 0) {
+        PyErr_SetString(PyExc_OverflowError, "memory mapped offset must be positive");
+        return NULL;
+    }
+    if (access != PYMM_ACCESS_DEFAULT &&
+        (flags != MAP_SHARED || prot != (PROT_WRITE | PROT_READ))) {
+        PyErr_SetString(PyExc_ValueError, "mmap can't specify both access and flags, prot.");
+        return NULL;
+    }
+    switch (access) {
+    case PYMM_ACCESS_READ:
+        flags = MAP_SHARED;
+        prot = PROT_READ;
+        break;
+    case PYMM_ACCESS_WRITE:
+        flags = MAP_SHARED;
+        prot = PROT_READ | PROT_WRITE;
+        break;
+    case PYMM_ACCESS_COPY:
+        flags = MAP_PRIVATE;
+        prot = PROT_READ | PROT_WRITE;
+        break;
+    case PYMM_ACCESS_DEFAULT:
+        if ((prot & PROT_READ) && (prot & PROT_WRITE)) {
+            /* stays ACCESS_DEFAULT */
+        } else if (prot & PROT_WRITE) {
+            access = PYMM_ACCESS_WRITE;
+        } else {
+            access = PYMM_ACCESS_READ;
+        }
+        break;
+    default:
+        PyErr_SetString(PyExc_ValueError, "mmap invalid access parameter.");
+        return NULL;
+    }
+    if (PySys_Audit("mmap.__new__", "iniL", fd, map_size, access, offset) < 0)
+        return NULL;
+
+    int zero_device = 0;
+    if (fd != -1) {
+        struct stat st;
+        int fstat_rc;
+        Py_BEGIN_ALLOW_THREADS
+        fstat_rc = fstat(fd, &st);
+        Py_END_ALLOW_THREADS
+        /* Mapping /dev/zero is the old way to ask for anonymous memory; the
+           library maps regular files only, so give it anonymous memory. */
+        if (fstat_rc == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 &&
+            minor(st.st_rdev) == 5)
+            zero_device = 1;
+        if (fstat_rc == 0 && S_ISREG(st.st_mode)) {
+            if (map_size == 0) {
+                if (st.st_size == 0) {
+                    PyErr_SetString(PyExc_ValueError, "cannot mmap an empty file");
+                    return NULL;
+                }
+                if (offset >= (long long)st.st_size) {
+                    PyErr_SetString(PyExc_ValueError, "mmap offset is greater than file size");
+                    return NULL;
+                }
+                if ((long long)st.st_size - offset > PY_SSIZE_T_MAX) {
+                    PyErr_SetString(PyExc_ValueError, "mmap length is too large");
+                    return NULL;
+                }
+                map_size = (Py_ssize_t)((long long)st.st_size - offset);
+            } else if (offset > (long long)st.st_size ||
+                       (long long)st.st_size - offset < (long long)map_size) {
+                PyErr_SetString(PyExc_ValueError, "mmap length is greater than file size");
+                return NULL;
+            }
+        }
+    }
+    /* What mmap(2) itself refuses (the library would accept both). */
+    if (map_size == 0 || offset % (long long)mmk_allocation_granularity() != 0) {
+        errno = EINVAL;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+
+    mmk_map *map = NULL;
+    int rc;
+    if (fd == -1 || zero_device) {
+        unsigned anon = (flags & MAP_PRIVATE) ? MMK_ANON_PRIVATE : MMK_ANON_SHARED;
+        Py_BEGIN_ALLOW_THREADS
+        rc = mmk_open_anon(&map, (uint64_t)map_size, anon);
+        Py_END_ALLOW_THREADS
+    } else {
+        mmk_options opt;
+        memset(&opt, 0, sizeof opt);
+        if (!(prot & PROT_WRITE))
+            opt.access = MMK_ACCESS_READ;
+        else if (flags & MAP_PRIVATE)
+            opt.access = MMK_ACCESS_COPY;
+        else
+            opt.access = MMK_ACCESS_WRITE;
+        opt.offset = (uint64_t)offset;
+        opt.length = (uint64_t)map_size;
+        opt.flags = trackfd ? 0u : (unsigned)MMK_OPEN_NO_DUP;
+        /* Flags beyond the sharing type (MAP_POPULATE, MAP_NORESERVE, ...) go
+           to the system as they are. */
+        opt.native_flags = flags & ~(MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS);
+        Py_BEGIN_ALLOW_THREADS
+        rc = mmk_open_fd(&map, fd, &opt);
+        Py_END_ALLOW_THREADS
+    }
+    if (rc < 0)
+        return mmkit_error(rc);
+
+    MmapObject *self = mmap_alloc(type, module);
+    if (self == NULL) {
+        (void)mmk_free(map);
+        return NULL;
+    }
+    self->map = map;
+    self->offset = offset;
+    self->access = access;
+    self->trackfd = trackfd;
+    self->page_rules = 1;
+    return (PyObject *)self;
+}
+
+static int mmap_traverse(MmapObject *self, visitproc visit, void *arg) {
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->module);
+    return 0;
+}
+
+static int mmap_clear(MmapObject *self) {
+    Py_CLEAR(self->module);
+    return 0;
+}
+
+static void mmap_dealloc(MmapObject *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    if (self->weakreflist != NULL)
+        PyObject_ClearWeakRefs((PyObject *)self);
+    if (self->map != NULL) {
+        mmk_map *map = self->map;
+        self->map = NULL;
+        /* Unmapping a large map takes a while: let other threads run. No view
+           can be outstanding: buffers and scans hold references to self. */
+        Py_BEGIN_ALLOW_THREADS
+        mmk_free(map);
+        Py_END_ALLOW_THREADS
+    }
+    Py_CLEAR(self->module);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The standard methods                                                      */
+/* ------------------------------------------------------------------------ */
+
+PyDoc_STRVAR(close_doc, "close()\n\n"
+                        "Close the map: unmap it and close its file descriptor. Later operations\n"
+                        "raise ValueError; closing twice is allowed. Raises BufferError while\n"
+                        "buffers of the map are exported (memoryview, re match objects, ...) or\n"
+                        "while a scan in another thread is using it.");
+
+static PyObject *mmap_close_method(MmapObject *self, PyObject *unused) {
+    if (self->exports > 0) {
+        PyErr_SetString(PyExc_BufferError, "cannot close exported pointers exist");
+        return NULL;
+    }
+    if (self->busy) {
+        PyErr_SetString(PyExc_BufferError, "cannot close: the map is being resized");
+        return NULL;
+    }
+    if (self->map == NULL)
+        Py_RETURN_NONE;
+    int rc = mmk_close(self->map);
+    if (rc == MMK_EVIEWS) {
+        PyErr_SetString(PyExc_BufferError,
+                        "cannot close: a scan in another thread is using the map");
+        return NULL;
+    }
+    if (rc < 0)
+        return mmkit_error(rc);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(read_byte_doc,
+             "read_byte() -> int\n\n"
+             "Return the byte at the current position as an int and advance by one.\n"
+             "ValueError at the end of the map.");
+
+static PyObject *mmap_read_byte_method(MmapObject *self, PyObject *unused) {
+    CHECK_VALID(self, NULL);
+    if (self->pos >= map_size(self)) {
+        PyErr_SetString(PyExc_ValueError, "read byte out of range");
+        return NULL;
+    }
+    unsigned char c;
+    if (copy_out(self, self->pos, &c, 1) < 0)
+        return NULL;
+    self->pos += 1;
+    return PyLong_FromLong((long)c);
+}
+
+/* Offset just past the line that starts at `from` (its '\n' included), or
+   `end` when no newline follows. -1 with an exception on failure. */
+static Py_ssize_t line_end(MmapObject *self, Py_ssize_t from, Py_ssize_t end) {
+    int64_t at = -1;
+    int rc;
+    if (from >= end)
+        return end;
+    if (end - from >= PYMM_NOGIL_THRESHOLD) {
+        if (hold_view(self) < 0)
+            return -1;
+        Py_BEGIN_ALLOW_THREADS
+        rc = mmk_find(self->map, "\n", 1, from, end, &at);
+        Py_END_ALLOW_THREADS
+        mmk_view_release(self->map);
+    } else {
+        rc = mmk_find(self->map, "\n", 1, from, end, &at);
+    }
+    if (rc < 0) {
+        mmkit_error(rc);
+        return -1;
+    }
+    return at < 0 ? end : (Py_ssize_t)at + 1;
+}
+
+PyDoc_STRVAR(readline_doc,
+             "readline() -> bytes\n\n"
+             "Return the bytes from the current position up to and including the next\n"
+             "newline (or to the end of the map) and advance past them. b'' at the end.");
+
+static PyObject *mmap_readline_method(MmapObject *self, PyObject *unused) {
+    CHECK_VALID(self, NULL);
+    Py_ssize_t size = map_size(self);
+    if (self->pos >= size)
+        return PyBytes_FromStringAndSize(NULL, 0);
+    /* Most lines are short: copy a small block once and look for the newline
+       in the copy (one guarded library call instead of a search and a copy).
+       If the block reaches into pages lost to truncation, fall back to the
+       exact path, which fails only if the line itself is lost. */
+    char block[512];
+    Py_ssize_t want =
+        size - self->pos < (Py_ssize_t)sizeof block ? size - self->pos : (Py_ssize_t)sizeof block;
+    if (mmk_copy_out(self->map, (uint64_t)self->pos, block, (size_t)want) == 0) {
+        const char *nl = memchr(block, '\n', (size_t)want);
+        if (nl != NULL || self->pos + want == size) {
+            Py_ssize_t n = nl != NULL ? nl - block + 1 : want;
+            PyObject *line = PyBytes_FromStringAndSize(block, n);
+            if (line != NULL)
+                self->pos += n;
+            return line;
+        }
+    }
+    Py_ssize_t stop = line_end(self, self->pos, size);
+    if (stop < 0)
+        return NULL;
+    PyObject *result = bytes_from_map(self, self->pos, stop - self->pos);
+    if (result != NULL)
+        self->pos = stop;
+    return result;
+}
+
+/* read()'s argument: an int, or None for "everything". */
+static int optional_size_converter(PyObject *obj, void *ptr) {
+    Py_ssize_t *out = (Py_ssize_t *)ptr;
+    if (obj == Py_None)
+        return 1;
+    if (!PyIndex_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "argument should be integer or None, not '%.200s'",
+                     Py_TYPE(obj)->tp_name);
+        return 0;
+    }
+    Py_ssize_t v = PyNumber_AsSsize_t(obj, PyExc_OverflowError);
+    if (v == -1 && PyErr_Occurred())
+        return 0;
+    *out = v;
+    return 1;
+}
+
+PyDoc_STRVAR(read_doc, "read([n]) -> bytes\n\n"
+                       "Return up to n bytes from the current position and advance past them.\n"
+                       "With no argument, None or a negative n, read to the end of the map.");
+
+static PyObject *mmap_read_method(MmapObject *self, PyObject *args) {
+    Py_ssize_t num_bytes = PY_SSIZE_T_MAX;
+    CHECK_VALID(self, NULL);
+    if (!PyArg_ParseTuple(args, "|O&:read", optional_size_converter, &num_bytes))
+        return NULL;
+    CHECK_VALID(self, NULL);
+    Py_ssize_t size = map_size(self);
+    Py_ssize_t remaining = self->pos < size ? size - self->pos : 0;
+    if (num_bytes < 0 || num_bytes > remaining)
+        num_bytes = remaining;
+    PyObject *result = bytes_from_map(self, self->pos, num_bytes);
+    if (result != NULL)
+        self->pos += num_bytes;
+    return result;
+}
+
+/*
+ * A search over a short range, run by mmk_guard_run on the mapped bytes
+ * directly: memchr for the needle's first byte, then a compare. A library
+ * search pays a fixed set-up per call that dominates loops of short finds
+ * (`while (i := m.find(sub, i + 1)) >= 0`). The compare work is bounded:
+ * once failed candidates cost more than a few times the bytes scanned (a
+ * needle like b"aaab" in b"aaaa..."), the job stops and the caller finishes
+ * with the library's linear-time search.
+ */
+/* Bytes searched with the GIL held before a long find() releases it. */
+#define FIND_WINDOW ((Py_ssize_t)64 * 1024)
+
+typedef struct {
+    const unsigned char *hay; /* mapped bytes [start, end) */
+    size_t len;
+    const unsigned char *needle;
+    size_t n;      /* >= 1 */
+    size_t resume; /* out: where the job stopped when it gave up */
+    int64_t found; /* out: offset in hay, or -1 */
+    int gave_up;   /* out */
+} short_find_job;
+
+static int short_find(void *arg) {
+    short_find_job *job = arg;
+    const unsigned char *hay = job->hay, *needle = job->needle;
+    size_t n = job->n, last = job->len - n; /* candidates start at 0 .. last */
+    size_t at = 0, wasted = 0;
+    unsigned char first = needle[0];
+    while (at <= last) {
+        const unsigned char *p = memchr(hay + at, first, last - at + 1);
+        if (p == NULL)
+            break;
+        size_t i = (size_t)(p - hay);
+        if (n == 1 || memcmp(p + 1, needle + 1, n - 1) == 0) {
+            job->found = (int64_t)i;
+            return 0;
+        }
+        wasted += n;
+        at = i + 1;
+        if (wasted > 4 * at + 4096) {
+            job->gave_up = 1;
+            job->resume = at;
+            return 0;
+        }
+    }
+    job->found = -1;
+    return 0;
+}
+
+/*
+ * The search behind find()/rfind() on a resolved range [start, end) with
+ * end - start >= len >= 1: the lowest (or highest) offset, or -1, into
+ * *found. Returns 0, or -1 with an exception set.
+ */
+static int find_in_map(MmapObject *self, const void *needle, Py_ssize_t len, Py_ssize_t start,
+                       Py_ssize_t end, int reverse, int64_t *found) {
+    int rc = 0;
+    /* Matches are often near: search a window on the starting side with the
+       GIL held first, and release the GIL only for the rest of a long range.
+       The rest overlaps the window by len - 1 bytes so nothing is missed. */
+    Py_ssize_t total = end - start, window = total;
+    int split = 0;
+    if (total >= PYMM_NOGIL_THRESHOLD && FIND_WINDOW + len - 1 < total) {
+        window = FIND_WINDOW + len - 1;
+        split = 1;
+    }
+    if (!reverse) {
+        /* The GIL is held: the map cannot be closed or resized meanwhile, so
+           its address is stable for the guarded job. */
+        short_find_job job = {(const unsigned char *)mmk_data(self->map) + start,
+                              (size_t)window,
+                              needle,
+                              (size_t)len,
+                              0,
+                              -1,
+                              0};
+        rc = mmk_guard_run(short_find, &job);
+        if (rc == 0 && job.gave_up)
+            rc = mmk_find(self->map, needle, (size_t)len, start + (Py_ssize_t)job.resume,
+                          start + window, found);
+        else if (rc == 0)
+            *found = job.found < 0 ? -1 : start + job.found;
+        start += window - (len - 1);
+    } else {
+        rc = mmk_rfind(self->map, needle, (size_t)len, end - window, end, found);
+        end -= window - (len - 1);
+    }
+    if (rc == 0 && *found < 0 && split) {
+        if (hold_view(self) < 0)
+            return -1;
+        Py_BEGIN_ALLOW_THREADS
+        rc = reverse ? mmk_rfind(self->map, needle, (size_t)len, start, end, found)
+                     : mmk_find(self->map, needle, (size_t)len, start, end, found);
+        Py_END_ALLOW_THREADS
+        mmk_view_release(self->map);
+    }
+    if (rc < 0) {
+        mmkit_error(rc);
+        return -1;
+    }
+    return 0;
+}
+
+/* find()/rfind() once the arguments are converted: Python's rules for
+   start/end, an empty needle found at the start (find) or end (rfind). */
+static PyObject *gfind_core(MmapObject *self, const void *needle, Py_ssize_t len, Py_ssize_t start,
+                            Py_ssize_t end, int reverse) {
+    Py_ssize_t size = map_size(self);
+    if (start < 0) {
+        start += size;
+        if (start < 0)
+            start = 0;
+    } else if (start > size) {
+        start = size;
+    }
+    if (end < 0) {
+        end += size;
+        if (end < 0)
+            end = 0;
+    } else if (end > size) {
+        end = size;
+    }
+    int64_t found = -1;
+    if (end >= start && end - start >= len) {
+        if (len == 0)
+            found = reverse ? end : start;
+        else if (find_in_map(self, needle, len, start, end, reverse, &found) < 0)
+            return NULL;
+    }
+    return PyLong_FromLongLong((long long)found);
+}
+
+/* The general path, with the standard module's argument parsing (and so its
+   exact error messages). */
+static PyObject *mmap_gfind(MmapObject *self, PyObject *args, int reverse) {
+    Py_buffer view;
+    CHECK_VALID(self, NULL);
+    Py_ssize_t start = self->pos, end = map_size(self);
+    if (!PyArg_ParseTuple(args, reverse ? "y*|nn:rfind" : "y*|nn:find", &view, &start, &end))
+        return NULL;
+    CHECK_VALID_OR_RELEASE(self, NULL, view);
+    PyObject *result = gfind_core(self, view.buf, view.len, start, end, reverse);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+/*
+ * The fast path for the common call shapes (a bytes-like needle and exact
+ * ints): no argument tuple, no format parsing. Anything else, including every
+ * error, goes through mmap_gfind, which reports it as the standard module does.
+ */
+static PyObject *mmap_gfind_fast(MmapObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                 int reverse) {
+    if (nargs >= 1 && nargs <= 3 && mmkit_mmap_check_valid(self) == 0) {
+        Py_ssize_t pos[2] = {self->pos, map_size(self)};
+        int ok = 1;
+        for (Py_ssize_t i = 1; i < nargs && ok; i++) {
+            if (!PyLong_CheckExact(args[i])) {
+                ok = 0;
+                break;
+            }
+            pos[i - 1] = PyLong_AsSsize_t(args[i]);
+            if (pos[i - 1] == -1 && PyErr_Occurred()) {
+                PyErr_Clear();
+                ok = 0;
+            }
+        }
+        if (ok && PyBytes_CheckExact(args[0]))
+            return gfind_core(self, PyBytes_AS_STRING(args[0]), PyBytes_GET_SIZE(args[0]), pos[0],
+                              pos[1], reverse);
+        if (ok && PyObject_CheckBuffer(args[0])) {
+            Py_buffer view;
+            if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) == 0) {
+                PyObject *result = NULL;
+                if (mmkit_mmap_check_valid(self) == 0)
+                    result = gfind_core(self, view.buf, view.len, pos[0], pos[1], reverse);
+                PyBuffer_Release(&view);
+                return result;
+            }
+            PyErr_Clear();
+        }
+    } else {
+        PyErr_Clear();
+    }
+    PyObject *tuple = PyTuple_New(nargs);
+    if (tuple == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        Py_INCREF(args[i]);
+        PyTuple_SET_ITEM(tuple, i, args[i]);
+    }
+    PyObject *result = mmap_gfind(self, tuple, reverse);
+    Py_DECREF(tuple);
+    return result;
+}
+
+PyDoc_STRVAR(find_doc, "find(sub[, start[, end]]) -> int\n\n"
+                       "Return the lowest index where sub is found entirely within [start, end),\n"
+                       "or -1. start defaults to the current position, end to the map's length;\n"
+                       "negative values count from the end. Large ranges are searched with the\n"
+                       "GIL released.");
+
+static PyObject *mmap_find_method(MmapObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    return mmap_gfind_fast(self, args, nargs, 0);
+}
+
+PyDoc_STRVAR(rfind_doc,
+             "rfind(sub[, start[, end]]) -> int\n\n"
+             "Return the highest index where sub is found entirely within [start, end),\n"
+             "or -1. Arguments as find().");
+
+static PyObject *mmap_rfind_method(MmapObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    return mmap_gfind_fast(self, args, nargs, 1);
+}
+
+PyDoc_STRVAR(write_doc, "write(bytes) -> int\n\n"
+                        "Write the bytes at the current position, advance past them and return\n"
+                        "how many were written. ValueError if they do not fit before the end;\n"
+                        "TypeError on a read-only map.");
+
+static PyObject *mmap_write_method(MmapObject *self, PyObject *args) {
+    Py_buffer data;
+    CHECK_VALID(self, NULL);
+    if (!PyArg_ParseTuple(args, "y*:write", &data))
+        return NULL;
+    CHECK_VALID_OR_RELEASE(self, NULL, data);
+    if (!is_writable(self)) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    Py_ssize_t size = map_size(self);
+    if (self->pos > size || size - self->pos < data.len) {
+        PyBuffer_Release(&data);
+        PyErr_SetString(PyExc_ValueError, "data out of range");
+        return NULL;
+    }
+    if (copy_in(self, self->pos, data.buf, data.len) < 0) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    self->pos += data.len;
+    Py_ssize_t written = data.len;
+    PyBuffer_Release(&data);
+    return PyLong_FromSsize_t(written);
+}
+
+PyDoc_STRVAR(write_byte_doc,
+             "write_byte(byte)\n\n"
+             "Write the integer byte (0-255) at the current position and advance by one.");
+
+static PyObject *mmap_write_byte_method(MmapObject *self, PyObject *args) {
+    unsigned char value;
+    CHECK_VALID(self, NULL);
+    if (!PyArg_ParseTuple(args, "b:write_byte", &value))
+        return NULL;
+    CHECK_VALID(self, NULL);
+    if (!is_writable(self))
+        return NULL;
+    if (self->pos >= map_size(self)) {
+        PyErr_SetString(PyExc_ValueError, "write byte out of range");
+        return NULL;
+    }
+    if (copy_in(self, self->pos, &value, 1) < 0)
+        return NULL;
+    self->pos += 1;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(size_doc, "size() -> int\n\n"
+                       "Return the size of the underlying file (which can differ from len(m)).\n"
+                       "OSError (EBADF) for anonymous maps and maps made with trackfd=False.");
+
+static PyObject *mmap_size_method(MmapObject *self, PyObject *unused) {
+    CHECK_VALID(self, NULL);
+    if (!self->trackfd)
+        return mmkit_os_error(EBADF, strerror(EBADF));
+    uint64_t size = 0;
+    int rc = mmk_file_size(self->map, &size);
+    if (rc < 0)
+        return mmkit_error(rc);
+    return PyLong_FromUnsignedLongLong((unsigned long long)size);
+}
+
+PyDoc_STRVAR(resize_doc,
+             "resize(newsize)\n\n"
+             "Change the map's length to newsize, growing or truncating the file to\n"
+             "offset + newsize. Needs a writable shared map (TypeError otherwise) with\n"
+             "no buffers exported (BufferError) and made with trackfd=True (ValueError).\n"
+             "The position is kept, even past the new end.");
+
+static PyObject *mmap_resize_method(MmapObject *self, PyObject *args) {
+    Py_ssize_t new_size;
+    CHECK_VALID(self, NULL);
+    if (!PyArg_ParseTuple(args, "n:resize", &new_size))
+        return NULL;
+    CHECK_VALID(self, NULL);
+    if (self->exports > 0) {
+        PyErr_SetString(PyExc_BufferError, "mmap can't resize with extant buffers exported.");
+        return NULL;
+    }
+    if (self->access != PYMM_ACCESS_WRITE && self->access != PYMM_ACCESS_DEFAULT) {
+        PyErr_SetString(PyExc_TypeError,
+                        "mmap can't resize a readonly or copy-on-write memory map.");
+        return NULL;
+    }
+    if (!self->trackfd) {
+        PyErr_SetString(PyExc_ValueError, "mmap can't resize with trackfd=False.");
+        return NULL;
+    }
+    if (new_size < 0 || PY_SSIZE_T_MAX - new_size < self->offset) {
+        PyErr_SetString(PyExc_ValueError, "new size out of range");
+        return NULL;
+    }
+    if (new_size == 0 && self->page_rules) {
+        /* mremap(2) refuses a zero length; refuse before touching the file. */
+        errno = EINVAL;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    int rc;
+    self->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    rc = mmk_resize(self->map, (uint64_t)new_size);
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    if (rc == MMK_EREADONLY) {
+        PyErr_SetString(PyExc_TypeError,
+                        "mmap can't resize a readonly or copy-on-write memory map.");
+        return NULL;
+    }
+    if (rc == MMK_EVIEWS) {
+        PyErr_SetString(PyExc_BufferError,
+                        "mmap can't resize while a scan in another thread is using it.");
+        return NULL;
+    }
+    if (rc < 0)
+        return mmkit_error(rc);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(tell_doc, "tell() -> int\n\nReturn the current position.");
+
+static PyObject *mmap_tell_method(MmapObject *self, PyObject *unused) {
+    CHECK_VALID(self, NULL);
+    return PyLong_FromSsize_t(self->pos);
+}
+
+PyDoc_STRVAR(flush_doc, "flush([offset[, size]])\n\n"
+                        "Write changes in [offset, offset+size) back to the file (default: the\n"
+                        "whole map) and wait until written. offset must be a multiple of PAGESIZE\n"
+                        "(OSError otherwise, as with msync(2)). Does nothing for ACCESS_READ and\n"
+                        "ACCESS_COPY maps. Runs with the GIL released.");
+
+static PyObject *mmap_flush_method(MmapObject *self, PyObject *args) {
+    Py_ssize_t offset = 0;
+    CHECK_VALID(self, NULL);
+    Py_ssize_t size = map_size(self);
+    if (!PyArg_ParseTuple(args, "|nn:flush", &offset, &size))
+        return NULL;
+    CHECK_VALID(self, NULL);
+    Py_ssize_t msize = map_size(self);
+    if (size < 0 || offset < 0 || msize - offset < size) {
+        PyErr_SetString(PyExc_ValueError, "flush values out of range");
+        return NULL;
+    }
+    if (self->access == PYMM_ACCESS_READ || self->access == PYMM_ACCESS_COPY)
+        Py_RETURN_NONE;
+    if (self->page_rules && offset % (Py_ssize_t)mmk_page_size() != 0) {
+        errno = EINVAL;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    if (size == 0)
+        Py_RETURN_NONE; /* the library reads length 0 as "to the end" */
+    if (hold_view(self) < 0)
+        return NULL;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = mmk_flush(self->map, (uint64_t)offset, (uint64_t)size, MMK_FLUSH_SYNC);
+    Py_END_ALLOW_THREADS
+    mmk_view_release(self->map);
+    if (rc < 0)
+        return mmkit_error(rc);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(madvise_doc,
+             "madvise(option[, start[, length]])\n\n"
+             "Advise the kernel about [start, start+length) (default: from start to the\n"
+             "end) with one of the MADV_* constants. Runs with the GIL released.");
+
+static PyObject *mmap_madvise_method(MmapObject *self, PyObject *args) {
+    int option;
+    Py_ssize_t start = 0;
+    CHECK_VALID(self, NULL);
+    Py_ssize_t length = map_size(self);
+    if (!PyArg_ParseTuple(args, "i|nn:madvise", &option, &start, &length))
+        return NULL;
+    CHECK_VALID(self, NULL);
+    Py_ssize_t size = map_size(self);
+    if (start < 0 || start >= size) {
+        PyErr_SetString(PyExc_ValueError, "madvise start out of bounds");
+        return NULL;
+    }
+    if (length < 0) {
+        PyErr_SetString(PyExc_ValueError, "madvise length invalid");
+        return NULL;
+    }
+    if (PY_SSIZE_T_MAX - start < length) {
+        PyErr_SetString(PyExc_OverflowError, "madvise length too large");
+        return NULL;
+    }
+    if (start + length > size)
+        length = size - start;
+    if (self->page_rules && start % (Py_ssize_t)mmk_page_size() != 0) {
+        errno = EINVAL;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    if (length == 0)
+        Py_RETURN_NONE; /* the library reads length 0 as "to the end" */
+    if (hold_view(self) < 0)
+        return NULL;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = mmk_advise_native(self->map, option, (uint64_t)start, (uint64_t)length);
+    Py_END_ALLOW_THREADS
+    mmk_view_release(self->map);
+    if (rc < 0)
+        return mmkit_error(rc);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(seek_doc, "seek(pos[, whence]) -> int\n\n"
+                       "Set the current position: whence 0 (os.SEEK_SET, default) from the start,\n"
+                       "1 (SEEK_CUR) from the current position, 2 (SEEK_END) from the end.\n"
+                       "Returns the new position. ValueError if it would leave 0..len(m).");
+
+static PyObject *mmap_seek_method(MmapObject *self, PyObject *args) {
+    Py_ssize_t dist;
+    int how = 0;
+    CHECK_VALID(self, NULL);
+    if (!PyArg_ParseTuple(args, "n|i:seek", &dist, &how))
+        return NULL;
+    CHECK_VALID(self, NULL);
+    Py_ssize_t size = map_size(self), where;
+    switch (how) {
+    case 0:
+        where = dist;
+        break;
+    case 1:
+        if (PY_SSIZE_T_MAX - self->pos < dist)
+            goto out_of_range;
+        where = self->pos + dist;
+        break;
+    case 2:
+        if (PY_SSIZE_T_MAX - size < dist)
+            goto out_of_range;
+        where = size + dist;
+        break;
+    default:
+        PyErr_SetString(PyExc_ValueError, "unknown seek type");
+        return NULL;
+    }
+    if (where > size || where < 0)
+        goto out_of_range;
+    self->pos = where;
+    return PyLong_FromSsize_t(self->pos);
+
+out_of_range:
+    PyErr_SetString(PyExc_ValueError, "seek out of range");
+    return NULL;
+}
+
+PyDoc_STRVAR(seekable_doc, "seekable() -> True\n\nmmap objects are always seekable.");
+
+static PyObject *mmap_seekable_method(MmapObject *self, PyObject *unused) {
+    Py_RETURN_TRUE;
+}
+
+PyDoc_STRVAR(move_doc, "move(dest, src, count)\n\n"
+                       "Copy count bytes from offset src to offset dest inside the map (the\n"
+                       "ranges may overlap). ValueError if either range leaves the map.");
+
+static PyObject *mmap_move_method(MmapObject *self, PyObject *args) {
+    Py_ssize_t dest, src, cnt;
+    CHECK_VALID(self, NULL);
+    if (!PyArg_ParseTuple(args, "nnn:move", &dest, &src, &cnt))
+        return NULL;
+    CHECK_VALID(self, NULL);
+    if (!is_writable(self))
+        return NULL;
+    Py_ssize_t size = map_size(self);
+    if (dest < 0 || src < 0 || cnt < 0 || size - dest < cnt || size - src < cnt) {
+        PyErr_SetString(PyExc_ValueError, "source, destination, or count out of range");
+        return NULL;
+    }
+    if (cnt == 0)
+        Py_RETURN_NONE;
+    int rc;
+    if (cnt >= PYMM_NOGIL_THRESHOLD) {
+        if (hold_view(self) < 0)
+            return NULL;
+        Py_BEGIN_ALLOW_THREADS
+        rc = mmk_move(self->map, (uint64_t)dest, (uint64_t)src, (uint64_t)cnt);
+        Py_END_ALLOW_THREADS
+        mmk_view_release(self->map);
+    } else {
+        rc = mmk_move(self->map, (uint64_t)dest, (uint64_t)src, (uint64_t)cnt);
+    }
+    if (rc < 0)
+        return mmkit_error(rc);
+    Py_RETURN_NONE;
+}
+
+static PyObject *mmap_closed_get(MmapObject *self, void *closure) {
+    return PyBool_FromLong(self->map == NULL || mmk_is_closed(self->map));
+}
+
+static PyObject *mmap_enter(MmapObject *self, PyObject *unused) {
+    CHECK_VALID(self, NULL);
+    Py_INCREF(self);
+    return (PyObject *)self;
+}
+
+static PyObject *mmap_exit(MmapObject *self, PyObject *args) {
+    return mmap_close_method(self, NULL);
+}
+
+static const char *access_name(int access) {
+    switch (access) {
+    case PYMM_ACCESS_READ:
+        return "ACCESS_READ";
+    case PYMM_ACCESS_WRITE:
+        return "ACCESS_WRITE";
+    case PYMM_ACCESS_COPY:
+        return "ACCESS_COPY";
+    default:
+        return "ACCESS_DEFAULT";
+    }
+}
+
+/* The standard module's repr; mmkit.mmap itself shows as "mmap.mmap" so that
+   code (and tests) matching the standard repr keep working. */
+static PyObject *mmap_repr(MmapObject *self) {
+    const char *name = Py_TYPE(self)->tp_name;
+    if (self->module != NULL && Py_TYPE(self) == mmkit_get_state(self->module)->mmap_type)
+        name = "mmap.mmap";
+    if (self->map == NULL || mmk_is_closed(self->map))
+        return PyUnicode_FromFormat("<%s closed=True>", name);
+    return PyUnicode_FromFormat("<%s closed=False, access=%s, length=%zd, pos=%zd, offset=%lld>",
+                                name, access_name(self->access), map_size(self), self->pos,
+                                self->offset);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Extras: counting, searching, lines                                        */
+/* ------------------------------------------------------------------------ */
+
+/* Parse the common (pattern, start, end, regex, ignore_case, whole_word)
+   arguments; on success *pat holds a pattern reference and the range is
+   resolved against the current length. */
+static int parse_pattern_args(MmapObject *self, PyObject *args, PyObject *kwds, const char *fmt,
+                              char **kwlist, pymm_pattern **pat, unsigned *pat_flags,
+                              Py_ssize_t *start, Py_ssize_t *end, PyObject **threads_obj,
+                              int *empty) {
+    Py_buffer sub;
+    PyObject *start_obj = Py_None, *end_obj = Py_None;
+    int regex = 0, icase = 0, word = 0;
+    Py_ssize_t s = 0, e = 0;
+    int s_given = 0, e_given = 0;
+    int ok;
+    if (threads_obj != NULL)
+        ok = PyArg_ParseTupleAndKeywords(args, kwds, fmt, kwlist, &sub, &start_obj, &end_obj,
+                                         &regex, &icase, &word, threads_obj);
+    else
+        ok = PyArg_ParseTupleAndKeywords(args, kwds, fmt, kwlist, &sub, &start_obj, &end_obj,
+                                         &regex, &icase, &word);
+    if (!ok)
+        return -1;
+    if (mmkit_optional_ssize(start_obj, &s, &s_given) < 0 ||
+        mmkit_optional_ssize(end_obj, &e, &e_given) < 0) {
+        PyBuffer_Release(&sub);
+        return -1;
+    }
+    if (mmkit_mmap_check_valid(self) < 0) {
+        PyBuffer_Release(&sub);
+        return -1;
+    }
+    mmkit_resolve_range(map_size(self), s, s_given, e, e_given, start, end);
+    unsigned flags = 0;
+    if (!regex)
+        flags |= MMK_PAT_FIXED;
+    if (icase)
+        flags |= MMK_PAT_ICASE;
+    if (word)
+        flags |= MMK_PAT_WORD;
+    *pat_flags = flags;
+    if (empty != NULL)
+        *empty = sub.len == 0 && !regex && !word;
+    *pat = mmkit_pattern_get(sub.buf, sub.len, flags);
+    PyBuffer_Release(&sub);
+    return *pat == NULL ? -1 : 0;
+}
+
+PyDoc_STRVAR(count_doc, "count($self, /, sub, start=None, end=None, *, regex=False,\n"
+                        "      ignore_case=False, whole_word=False, threads=None)\n"
+                        "--\n"
+                        "\n"
+                        "Count the non-overlapping occurrences of sub in m[start:end]: exactly\n"
+                        "len(re.findall(re.escape(sub), m[start:end])), or with regex=True\n"
+                        "len(re.findall(sub, m[start:end])) for a Perl/Python-syntax bytes regex.\n"
+                        "ignore_case: ASCII case-insensitive. whole_word: the match is neither\n"
+                        "preceded nor followed by an ASCII word character [A-Za-z0-9_].\n"
+                        "threads: worker threads (None: all cores). Runs with the GIL released;\n"
+                        "closing the map meanwhile raises BufferError in the closing thread.\n"
+                        "OSError if the file shrank under the map.");
+
+static PyObject *mmap_count_method(MmapObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"sub",         "start",      "end",     "regex",
+                             "ignore_case", "whole_word", "threads", NULL};
+    pymm_pattern *pat = NULL;
+    unsigned flags = 0, threads = 0;
+    Py_ssize_t start, end;
+    PyObject *threads_obj = Py_None;
+    CHECK_VALID(self, NULL);
+    if (parse_pattern_args(self, args, kwds, "y*|OO$pppO:count", kwlist, &pat, &flags, &start, &end,
+                           &threads_obj, NULL) < 0)
+        return NULL;
+    if (mmkit_threads_arg(threads_obj, &threads) < 0 || mmkit_mmap_check_valid(self) < 0 ||
+        hold_view(self) < 0) {
+        mmkit_pattern_put(pat);
+        return NULL;
+    }
+    mmk_scan_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.threads = threads;
+    mmk_input in = mmk_input_map(self->map, start, end);
+    uint64_t n = 0;
+    const mmk_pattern *p = mmkit_pattern_ptr(pat);
+    int rc;
+    if (end - start >= PYMM_NOGIL_THRESHOLD / 16) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = mmk_count(p, &in, &opt, &n);
+        Py_END_ALLOW_THREADS
+    } else {
+        rc = mmk_count(p, &in, &opt, &n);
+    }
+    mmk_view_release(self->map);
+    mmkit_pattern_put(pat);
+    if (rc < 0)
+        return mmkit_error(rc);
+    return PyLong_FromUnsignedLongLong((unsigned long long)n);
+}
+
+PyDoc_STRVAR(finditer_doc,
+             "finditer($self, /, pattern, start=None, end=None, *, regex=False,\n"
+             "         ignore_case=False, whole_word=False)\n"
+             "--\n"
+             "\n"
+             "Iterate over the non-overlapping matches of pattern in m[start:end] as\n"
+             "(start, end) spans in map offsets: the spans re.finditer() gives for\n"
+             "re.escape(pattern) (or for the regex, with regex=True) over that slice.\n"
+             "Options as count(). Matches are produced in batches with the GIL\n"
+             "released. OSError if the file shrank under the map.");
+
+static PyObject *mmap_finditer_method(MmapObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"pattern", "start", "end", "regex", "ignore_case", "whole_word", NULL};
+    pymm_pattern *pat = NULL;
+    unsigned flags = 0;
+    Py_ssize_t start, end;
+    int empty = 0;
+    CHECK_VALID(self, NULL);
+    if (parse_pattern_args(self, args, kwds, "y*|OO$ppp:finditer", kwlist, &pat, &flags, &start,
+                           &end, NULL, &empty) < 0)
+        return NULL;
+    /* Literal searches can stop after a batch and resume at the last match's
+       end with the same result; a regex or a whole-word test may look at bytes
+       before the resume point, so those scan the range in one go. */
+    int batched = (flags & MMK_PAT_FIXED) && !(flags & MMK_PAT_WORD);
+    PyObject *it = mmkit_spans_new(self, pat, empty ? 1u : 0u, batched, start, end);
+    if (it == NULL)
+        mmkit_pattern_put(pat);
+    return it;
+}
+
+static int parse_range(MmapObject *self, PyObject *args, PyObject *kwds, const char *fmt,
+                       Py_ssize_t *start, Py_ssize_t *end) {
+    static char *kwlist[] = {"start", "end", NULL};
+    PyObject *start_obj = Py_None, *end_obj = Py_None;
+    Py_ssize_t s = 0, e = 0;
+    int s_given = 0, e_given = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, fmt, kwlist, &start_obj, &end_obj))
+        return -1;
+    if (mmkit_optional_ssize(start_obj, &s, &s_given) < 0 ||
+        mmkit_optional_ssize(end_obj, &e, &e_given) < 0)
+        return -1;
+    if (mmkit_mmap_check_valid(self) < 0)
+        return -1;
+    mmkit_resolve_range(map_size(self), s, s_given, e, e_given, start, end);
+    return 0;
+}
+
+PyDoc_STRVAR(lines_doc, "lines($self, /, start=None, end=None)\n"
+                        "--\n"
+                        "\n"
+                        "Iterate over the lines of m[start:end]. Each line is a bytes object that\n"
+                        "includes its b'\\n', as readline() returns it; the last line has none if\n"
+                        "the range does not end with a newline. Lines are cut from large blocks\n"
+                        "copied with the GIL released, so this is much faster than a readline()\n"
+                        "loop. Does not move the position. OSError if the file shrank under the\n"
+                        "map; ValueError once the map is closed.");
+
+static PyObject *mmap_lines_method(MmapObject *self, PyObject *args, PyObject *kwds) {
+    Py_ssize_t start, end;
+    CHECK_VALID(self, NULL);
+    if (parse_range(self, args, kwds, "|OO:lines", &start, &end) < 0)
+        return NULL;
+    return mmkit_lines_new(self, start, end);
+}
+
+PyDoc_STRVAR(line_count_doc,
+             "line_count($self, /, start=None, end=None)\n"
+             "--\n"
+             "\n"
+             "The number of lines lines(start, end) yields: the number of b'\\n' in\n"
+             "m[start:end], plus one if the range is not empty and does not end with a\n"
+             "newline. Multi-threaded, GIL released.");
+
+static PyObject *mmap_line_count_method(MmapObject *self, PyObject *args, PyObject *kwds) {
+    Py_ssize_t start, end;
+    CHECK_VALID(self, NULL);
+    if (parse_range(self, args, kwds, "|OO:line_count", &start, &end) < 0)
+        return NULL;
+    if (start == end)
+        return PyLong_FromLong(0);
+    unsigned char last;
+    if (copy_out(self, end - 1, &last, 1) < 0 || hold_view(self) < 0)
+        return NULL;
+    mmk_input in = mmk_input_map(self->map, start, end);
+    uint64_t n = 0;
+    int rc;
+    if (end - start >= PYMM_NOGIL_THRESHOLD / 16) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = mmk_count_lines(&in, NULL, &n);
+        Py_END_ALLOW_THREADS
+    } else {
+        rc = mmk_count_lines(&in, NULL, &n);
+    }
+    mmk_view_release(self->map);
+    if (rc < 0)
+        return mmkit_error(rc);
+    if (last != '\n')
+        n += 1;
+    return PyLong_FromUnsignedLongLong((unsigned long long)n);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sequence, mapping and buffer protocols                                    */
+/* ------------------------------------------------------------------------ */
+
+static Py_ssize_t mmap_length(MmapObject *self) {
+    CHECK_VALID(self, -1);
+    return map_size(self);
+}
+
+/* m[i] through the sequence protocol (iteration): a 1-byte bytes object. */
+static PyObject *mmap_item(MmapObject *self, Py_ssize_t i) {
+    CHECK_VALID(self, NULL);
+    if (i < 0 || i >= map_size(self)) {
+        PyErr_SetString(PyExc_IndexError, "mmap index out of range");
+        return NULL;
+    }
+    return bytes_from_map(self, i, 1);
+}
+
+static int mmap_ass_item(MmapObject *self, Py_ssize_t i, PyObject *v) {
+    CHECK_VALID(self, -1);
+    if (i < 0 || i >= map_size(self)) {
+        PyErr_SetString(PyExc_IndexError, "mmap index out of range");
+        return -1;
+    }
+    if (v == NULL) {
+        PyErr_SetString(PyExc_TypeError, "mmap object doesn't support item deletion");
+        return -1;
+    }
+    if (!(PyBytes_Check(v) && PyBytes_GET_SIZE(v) == 1)) {
+        PyErr_SetString(PyExc_IndexError, "mmap assignment must be length-1 bytes()");
+        return -1;
+    }
+    if (!is_writable(self))
+        return -1;
+    return copy_in(self, i, PyBytes_AS_STRING(v), 1);
+}
+
+/*
+ * `x in m`. The standard type has no __contains__, so Python iterates and
+ * compares each 1-byte bytes item with x; this gives the same answers, with a
+ * guarded memchr for the common case of a bytes object.
+ */
+static int mmap_contains(MmapObject *self, PyObject *x) {
+    CHECK_VALID(self, -1);
+    Py_ssize_t size = map_size(self);
+    if (PyBytes_CheckExact(x)) {
+        if (PyBytes_GET_SIZE(x) != 1)
+            return 0;
+        int64_t at = -1;
+        int rc;
+        if (size >= PYMM_NOGIL_THRESHOLD) {
+            if (hold_view(self) < 0)
+                return -1;
+            Py_BEGIN_ALLOW_THREADS
+            rc = mmk_find(self->map, PyBytes_AS_STRING(x), 1, 0, size, &at);
+            Py_END_ALLOW_THREADS
+            mmk_view_release(self->map);
+        } else {
+            rc = mmk_find(self->map, PyBytes_AS_STRING(x), 1, 0, size, &at);
+        }
+        if (rc < 0) {
+            mmkit_error(rc);
+            return -1;
+        }
+        return at >= 0;
+    }
+    if (PyLong_CheckExact(x))
+        return 0; /* bytes == int is always False */
+    for (Py_ssize_t i = 0;; i++) {
+        CHECK_VALID(self, -1);
+        if (i >= map_size(self))
+            return 0;
+        PyObject *item = bytes_from_map(self, i, 1);
+        if (item == NULL)
+            return -1;
+        int cmp = PyObject_RichCompareBool(item, x, Py_EQ);
+        Py_DECREF(item);
+        if (cmp != 0)
+            return cmp;
+    }
+}
+
+/* Gather the bytes of a slice with a step other than 1 into out. */
+static int gather_step(MmapObject *self, Py_ssize_t start, Py_ssize_t step, Py_ssize_t n,
+                       char *out) {
+    Py_ssize_t first = step > 0 ? start : start + (n - 1) * step;
+    Py_ssize_t span = (n - 1) * (step > 0 ? step : -step) + 1;
+    if (span <= ((Py_ssize_t)1 << 16) || span / 4 <= n) {
+        /* Dense enough: one guarded copy of the whole span. */
+        char *tmp = PyMem_Malloc((size_t)span);
+        if (tmp == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        if (copy_out(self, first, tmp, span) < 0) {
+            PyMem_Free(tmp);
+            return -1;
+        }
+        Py_ssize_t cur = start - first;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            out[i] = tmp[cur];
+            if (i + 1 < n)
+                cur += step; /* never past the last item: a huge step would overflow */
+        }
+        PyMem_Free(tmp);
+        return 0;
+    }
+    Py_ssize_t cur = start;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (copy_out(self, cur, out + i, 1) < 0)
+            return -1;
+        if (i + 1 < n)
+            cur += step;
+    }
+    return 0;
+}
+
+static PyObject *mmap_subscript(MmapObject *self, PyObject *item) {
+    CHECK_VALID(self, NULL);
+    if (PyIndex_Check(item)) {
+        Py_ssize_t i = PyNumber_AsSsize_t(item, PyExc_IndexError);
+        if (i == -1 && PyErr_Occurred())
+            return NULL;
+        CHECK_VALID(self, NULL);
+        Py_ssize_t size = map_size(self);
+        if (i < 0)
+            i += size;
+        if (i < 0 || i >= size) {
+            PyErr_SetString(PyExc_IndexError, "mmap index out of range");
+            return NULL;
+        }
+        unsigned char c;
+        if (copy_out(self, i, &c, 1) < 0)
+            return NULL;
+        return PyLong_FromLong((long)c);
+    }
+    if (PySlice_Check(item)) {
+        Py_ssize_t start, stop, step;
+        if (PySlice_Unpack(item, &start, &stop, &step) < 0)
+            return NULL;
+        CHECK_VALID(self, NULL);
+        Py_ssize_t slicelen = PySlice_AdjustIndices(map_size(self), &start, &stop, step);
+        if (slicelen <= 0)
+            return PyBytes_FromStringAndSize(NULL, 0);
+        if (step == 1)
+            return bytes_from_map(self, start, slicelen);
+        PyObject *result = PyBytes_FromStringAndSize(NULL, slicelen);
+        if (result == NULL)
+            return NULL;
+        if (gather_step(self, start, step, slicelen, PyBytes_AS_STRING(result)) < 0) {
+            Py_DECREF(result);
+            return NULL;
+        }
+        return result;
+    }
+    PyErr_SetString(PyExc_TypeError, "mmap indices must be integers");
+    return NULL;
+}
+
+static int mmap_ass_subscript(MmapObject *self, PyObject *item, PyObject *value) {
+    CHECK_VALID(self, -1);
+    if (!is_writable(self))
+        return -1;
+    if (PyIndex_Check(item)) {
+        Py_ssize_t i = PyNumber_AsSsize_t(item, PyExc_IndexError);
+        if (i == -1 && PyErr_Occurred())
+            return -1;
+        CHECK_VALID(self, -1);
+        Py_ssize_t size = map_size(self);
+        if (i < 0)
+            i += size;
+        if (i < 0 || i >= size) {
+            PyErr_SetString(PyExc_IndexError, "mmap index out of range");
+            return -1;
+        }
+        if (value == NULL) {
+            PyErr_SetString(PyExc_TypeError, "mmap doesn't support item deletion");
+            return -1;
+        }
+        if (!PyIndex_Check(value)) {
+            PyErr_SetString(PyExc_TypeError, "mmap item value must be an int");
+            return -1;
+        }
+        Py_ssize_t v = PyNumber_AsSsize_t(value, PyExc_TypeError);
+        if (v == -1 && PyErr_Occurred())
+            return -1;
+        if (v < 0 || v > 255) {
+            PyErr_SetString(PyExc_ValueError, "mmap item value must be in range(0, 256)");
+            return -1;
+        }
+        CHECK_VALID(self, -1);
+        unsigned char c = (unsigned char)v;
+        return copy_in(self, i, &c, 1);
+    }
+    if (PySlice_Check(item)) {
+        Py_ssize_t start, stop, step;
+        Py_buffer vbuf;
+        if (PySlice_Unpack(item, &start, &stop, &step) < 0)
+            return -1;
+        CHECK_VALID(self, -1);
+        Py_ssize_t slicelen = PySlice_AdjustIndices(map_size(self), &start, &stop, step);
+        if (value == NULL) {
+            PyErr_SetString(PyExc_TypeError, "mmap object doesn't support slice deletion");
+            return -1;
+        }
+        if (PyObject_GetBuffer(value, &vbuf, PyBUF_SIMPLE) < 0)
+            return -1;
+        if (vbuf.len != slicelen) {
+            PyErr_SetString(PyExc_IndexError, "mmap slice assignment is wrong size");
+            PyBuffer_Release(&vbuf);
+            return -1;
+        }
+        CHECK_VALID_OR_RELEASE(self, -1, vbuf);
+        int rc = 0;
+        if (slicelen == 0) {
+            /* nothing to do */
+        } else if (step == 1) {
+            rc = copy_in(self, start, vbuf.buf, slicelen);
+        } else {
+            const char *src = (const char *)vbuf.buf;
+            /* No `cur += step` after the last item: with a huge step it
+               would overflow. */
+            Py_ssize_t cur = start;
+            for (Py_ssize_t i = 0; i < slicelen && rc == 0; i++) {
+                rc = copy_in(self, cur, src + i, 1);
+                if (i + 1 < slicelen)
+                    cur += step;
+            }
+        }
+        PyBuffer_Release(&vbuf);
+        return rc;
+    }
+    PyErr_SetString(PyExc_TypeError, "mmap indices must be integer");
+    return -1;
+}
+
+/* Where a zero-length map's buffer points: never dereferenced, but not NULL. */
+static char empty_buffer[1];
+
+/*
+ * Export the map's memory. Each export holds a library view, so the map
+ * cannot be closed or resized under it, and bumps `exports` for the standard
+ * module's messages. The pointer is raw: reading it after the file shrank is
+ * a SIGBUS, which no library can prevent.
+ */
+static int mmap_getbuffer(MmapObject *self, Py_buffer *view, int flags) {
+    CHECK_VALID(self, -1);
+    void *data = NULL;
+    uint64_t len = 0;
+    int rc = mmk_view_acquire(self->map, &data, &len);
+    if (rc < 0) {
+        mmkit_error(rc);
+        return -1;
+    }
+    if (PyBuffer_FillInfo(view, (PyObject *)self, data != NULL ? data : empty_buffer,
+                          (Py_ssize_t)len, self->access == PYMM_ACCESS_READ, flags) < 0) {
+        mmk_view_release(self->map);
+        return -1;
+    }
+    self->exports++;
+    return 0;
+}
+
+static void mmap_releasebuffer(MmapObject *self, Py_buffer *view) {
+    self->exports--;
+    mmk_view_release(self->map);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The type                                                                  */
+/* ------------------------------------------------------------------------ */
+
+static PyMethodDef mmap_methods[] = {
+    {"close", METH(mmap_close_method), METH_NOARGS, close_doc},
+    {"find", METH(mmap_find_method), METH_FASTCALL, find_doc},
+    {"rfind", METH(mmap_rfind_method), METH_FASTCALL, rfind_doc},
+    {"flush", METH(mmap_flush_method), METH_VARARGS, flush_doc},
+    {"madvise", METH(mmap_madvise_method), METH_VARARGS, madvise_doc},
+    {"move", METH(mmap_move_method), METH_VARARGS, move_doc},
+    {"read", METH(mmap_read_method), METH_VARARGS, read_doc},
+    {"read_byte", METH(mmap_read_byte_method), METH_NOARGS, read_byte_doc},
+    {"readline", METH(mmap_readline_method), METH_NOARGS, readline_doc},
+    {"resize", METH(mmap_resize_method), METH_VARARGS, resize_doc},
+    {"seek", METH(mmap_seek_method), METH_VARARGS, seek_doc},
+    {"seekable", METH(mmap_seekable_method), METH_NOARGS, seekable_doc},
+    {"size", METH(mmap_size_method), METH_NOARGS, size_doc},
+    {"tell", METH(mmap_tell_method), METH_NOARGS, tell_doc},
+    {"write", METH(mmap_write_method), METH_VARARGS, write_doc},
+    {"write_byte", METH(mmap_write_byte_method), METH_VARARGS, write_byte_doc},
+    {"__enter__", METH(mmap_enter), METH_NOARGS,
+     "__enter__() -> self\n\nContext manager entry; ValueError if closed."},
+    {"__exit__", METH(mmap_exit), METH_VARARGS,
+     "__exit__(*exc_info)\n\nContext manager exit: close()."},
+    {"count", METH(mmap_count_method), METH_VARARGS | METH_KEYWORDS, count_doc},
+    {"finditer", METH(mmap_finditer_method), METH_VARARGS | METH_KEYWORDS, finditer_doc},
+    {"lines", METH(mmap_lines_method), METH_VARARGS | METH_KEYWORDS, lines_doc},
+    {"line_count", METH(mmap_line_count_method), METH_VARARGS | METH_KEYWORDS, line_count_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef mmap_getset[] = {
+    {"closed", (getter)mmap_closed_get, NULL, "True once the map has been closed.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMemberDef mmap_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(MmapObject, weakreflist), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+PyDoc_STRVAR(mmap_doc,
+             "mmap(fileno, length, flags=MAP_SHARED, prot=PROT_WRITE|PROT_READ,\n"
+             "     access=ACCESS_DEFAULT, offset=0, *, trackfd=True)\n"
+             "\n"
+             "Map length bytes of the file open as fileno, starting at offset (a\n"
+             "multiple of ALLOCATIONGRANULARITY), exactly as the standard mmap.mmap.\n"
+             "fileno -1 maps anonymous memory. length 0 maps the whole file from offset.\n"
+             "access is ACCESS_READ, ACCESS_WRITE or ACCESS_COPY (or give flags and\n"
+             "prot instead). trackfd=False does not duplicate the descriptor (then\n"
+             "size() and resize() are unavailable).\n"
+             "\n"
+             "Works like a bytearray and a file: indexing, slicing, len(), iteration,\n"
+             "read/write/seek, find/rfind, the buffer protocol (re works on it). Unlike\n"
+             "the standard type, reading a map whose file was truncated raises OSError\n"
+             "instead of crashing with SIGBUS. Extras: count(), finditer(), lines(),\n"
+             "line_count(); see also mmkit.open() and mmkit.word_counts().");
+
+static PyType_Slot mmap_slots[] = {
+    {Py_tp_new, mmap_new},
+    {Py_tp_dealloc, mmap_dealloc},
+    {Py_tp_traverse, mmap_traverse},
+    {Py_tp_clear, mmap_clear},
+    {Py_tp_repr, mmap_repr},
+    {Py_tp_doc, (void *)mmap_doc},
+    {Py_tp_methods, mmap_methods},
+    {Py_tp_members, mmap_members},
+    {Py_tp_getset, mmap_getset},
+    {Py_sq_length, mmap_length},
+    {Py_sq_item, mmap_item},
+    {Py_sq_ass_item, mmap_ass_item},
+    {Py_sq_contains, mmap_contains},
+    {Py_mp_length, mmap_length},
+    {Py_mp_subscript, mmap_subscript},
+    {Py_mp_ass_subscript, mmap_ass_subscript},
+    {Py_bf_getbuffer, mmap_getbuffer},
+    {Py_bf_releasebuffer, mmap_releasebuffer},
+    {0, NULL},
+};
+
+PyType_Spec mmkit_mmap_spec = {
+    .name = "mmkit.mmap",
+    .basicsize = sizeof(MmapObject),
+    .itemsize = 0,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = mmap_slots,
+};

@@ -1,0 +1,88 @@
+/*
+ * mmkit_module.h — declarations shared by the files of the `mmkit` extension
+ * module (mmkitmodule.c, mmkit_mmap.c, mmkit_iter.c). Not installed.
+ *
+ * The extension is written against include/mmkit.h only, as any outside user
+ * of libmmkit would be. One source builds for CPython 3.9 to 3.13; APIs that
+ * appeared later are guarded with PY_VERSION_HEX.
+ */
+#ifndef MMKIT_MODULE_H
+#define MMKIT_MODULE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+
+#include "mmkit.h"
+
+/* A method's C function as the PyMethodDef member (through void (*)(void), so
+   compilers accept the different parameter types). */
+#define METH(f) ((PyCFunction)(void (*)(void))(f))
+
+/* Python's access constants (same numbers as the standard mmap module). */
+enum { PYMM_ACCESS_DEFAULT = 0, PYMM_ACCESS_READ = 1, PYMM_ACCESS_WRITE = 2, PYMM_ACCESS_COPY = 3 };
+
+/* Ranges at least this long are searched/copied with the GIL released (and a
+   library view held so the map cannot be closed or resized meanwhile). Shorter
+   ones run with the GIL held: the view and the GIL round trip would cost more
+   than the work. */
+#define PYMM_NOGIL_THRESHOLD ((Py_ssize_t)1 << 20)
+
+/* Per-module state: the heap types. */
+typedef struct {
+    PyTypeObject *mmap_type;
+    PyTypeObject *lines_type;
+    PyTypeObject *spans_type;
+} mmkit_state;
+
+/*
+ * The mmap object. `map` is owned (mmk_free in dealloc); it is NULL only for
+ * an object whose construction failed. The cursor lives here rather than in
+ * the library so that Python's exact rules hold (a cursor left past the end
+ * by resize() stays where it was, as in CPython).
+ */
+typedef struct {
+    PyObject_HEAD mmk_map *map;
+    Py_ssize_t pos;     /* cursor; may exceed the length after resize() */
+    Py_ssize_t exports; /* outstanding buffer exports (each holds a library view) */
+    long long offset;   /* file offset the map starts at (for repr) */
+    int access;         /* PYMM_ACCESS_* as the caller asked for it */
+    int trackfd;        /* 0: trackfd=False (no size(), no resize()) */
+    int page_rules;     /* created by the standard constructor: flush/madvise
+                           offsets must be page multiples, as with mmap(2) */
+    int busy;           /* a resize() with the GIL released is in progress */
+    PyObject *weakreflist;
+    PyObject *module; /* strong reference: where the heap types live */
+} MmapObject;
+
+/* A compiled pattern shared through the module's small LRU cache. */
+typedef struct pymm_pattern pymm_pattern;
+
+/* mmkitmodule.c */
+extern PyModuleDef mmkit_module_def;
+mmkit_state *mmkit_get_state(PyObject *module);
+PyObject *mmkit_module_of_type(PyTypeObject *type);
+PyObject *mmkit_error(int rc);
+PyObject *mmkit_os_error(int err, const char *message);
+pymm_pattern *mmkit_pattern_get(const void *bytes, Py_ssize_t len, unsigned flags);
+const mmk_pattern *mmkit_pattern_ptr(pymm_pattern *p);
+void mmkit_pattern_put(pymm_pattern *p);
+int mmkit_optional_ssize(PyObject *obj, Py_ssize_t *out, int *given);
+int mmkit_threads_arg(PyObject *obj, unsigned *out);
+
+/* mmkit_mmap.c */
+extern PyType_Spec mmkit_mmap_spec;
+int mmkit_mmap_check_valid(MmapObject *self);
+PyObject *mmkit_mmap_from_map(PyObject *module, mmk_map *map, int access, long long offset);
+void mmkit_resolve_range(Py_ssize_t size, Py_ssize_t start, int start_given, Py_ssize_t end,
+                         int end_given, Py_ssize_t *out_start, Py_ssize_t *out_end);
+
+/* mmkit_iter.c */
+extern PyType_Spec mmkit_lines_spec;
+extern PyType_Spec mmkit_spans_spec;
+PyObject *mmkit_lines_new(MmapObject *map, Py_ssize_t start, Py_ssize_t end);
+PyObject *mmkit_spans_new(MmapObject *map, pymm_pattern *pat, unsigned pat_flags, int batched,
+                          Py_ssize_t start, Py_ssize_t end);
+
+#endif
