@@ -98,24 +98,27 @@ void mmkit_resolve_range(Py_ssize_t size, Py_ssize_t start, int start_given, Py_
 /* Guarded copies                                                            */
 /* ------------------------------------------------------------------------ */
 
-/* Copy n mapped bytes at `off` into buf (owned by the caller). Long copies
-   release the GIL under a view. Returns 0, or -1 with an exception set. */
-static int copy_out(MmapObject *self, Py_ssize_t off, void *buf, Py_ssize_t n) {
+/* Copy n bytes between the map at `off` and buf (owned by the caller): out of
+   the map when `into_map` is 0, into it otherwise. Long copies release the
+   GIL under a view. Returns 0, or -1 with an exception set. */
+static int copy_bytes(MmapObject *self, Py_ssize_t off, void *buf, Py_ssize_t n, int into_map) {
     int rc;
     if (n <= 0)
         return 0;
-    if (n >= PYMM_NOGIL_THRESHOLD) {
+    int release = n >= PYMM_NOGIL_THRESHOLD;
+    if (release) {
         rc = mmk_view_acquire(self->map, NULL, NULL);
         if (rc < 0) {
             mmkit_error(rc);
             return -1;
         }
-        Py_BEGIN_ALLOW_THREADS
-        rc = mmk_copy_out(self->map, (uint64_t)off, buf, (size_t)n);
-        Py_END_ALLOW_THREADS
+    }
+    PyThreadState *released = release ? PyEval_SaveThread() : NULL;
+    rc = into_map ? mmk_copy_in(self->map, (uint64_t)off, buf, (size_t)n)
+                  : mmk_copy_out(self->map, (uint64_t)off, buf, (size_t)n);
+    if (release) {
+        PyEval_RestoreThread(released);
         mmk_view_release(self->map);
-    } else {
-        rc = mmk_copy_out(self->map, (uint64_t)off, buf, (size_t)n);
     }
     if (rc < 0) {
         mmkit_error(rc);
@@ -124,29 +127,12 @@ static int copy_out(MmapObject *self, Py_ssize_t off, void *buf, Py_ssize_t n) {
     return 0;
 }
 
-/* Copy n bytes from buf into the map at `off`; as copy_out. */
+static int copy_out(MmapObject *self, Py_ssize_t off, void *buf, Py_ssize_t n) {
+    return copy_bytes(self, off, buf, n, 0);
+}
+
 static int copy_in(MmapObject *self, Py_ssize_t off, const void *buf, Py_ssize_t n) {
-    int rc;
-    if (n <= 0)
-        return 0;
-    if (n >= PYMM_NOGIL_THRESHOLD) {
-        rc = mmk_view_acquire(self->map, NULL, NULL);
-        if (rc < 0) {
-            mmkit_error(rc);
-            return -1;
-        }
-        Py_BEGIN_ALLOW_THREADS
-        rc = mmk_copy_in(self->map, (uint64_t)off, buf, (size_t)n);
-        Py_END_ALLOW_THREADS
-        mmk_view_release(self->map);
-    } else {
-        rc = mmk_copy_in(self->map, (uint64_t)off, buf, (size_t)n);
-    }
-    if (rc < 0) {
-        mmkit_error(rc);
-        return -1;
-    }
-    return 0;
+    return copy_bytes(self, off, (void *)buf, n, 1);
 }
 
 /* A new bytes object holding map[off, off+n). */

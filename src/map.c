@@ -755,32 +755,35 @@ static int rfind_long(const unsigned char *hay, size_t len, const unsigned char 
     return rc;
 }
 
-/* Shared checks of find/rfind; on success [*s, *e) is the searched slice. */
+/* Shared part of find/rfind: checks, the searched slice [*s, *e), and the
+   answers that need no search. Returns 1 when *pos is already the answer (the
+   needle does not fit, or it is empty: found at the slice's start for find,
+   its end for rfind), 0 when a search is needed, or a negative error. */
 static int find_prepare(const mmk_map *m, const void *needle, size_t n, int64_t start,
-                        int64_t end, int64_t *pos, uint64_t *s, uint64_t *e) {
+                        int64_t end, int reverse, int64_t *pos, uint64_t *s, uint64_t *e) {
     if (m == NULL || pos == NULL || (needle == NULL && n > 0))
         return -EINVAL;
     if (map_closed(m))
         return MMK_ECLOSED;
     *s = slice_index(start, (int64_t)m->pos, m->length);
     *e = slice_index(end, (int64_t)m->length, m->length);
+    if (*s > *e || n > *e - *s) {
+        *pos = -1;
+        return 1;
+    }
+    if (n == 0) {
+        *pos = (int64_t)(reverse ? *e : *s);
+        return 1;
+    }
     return 0;
 }
 
 int mmk_find(const mmk_map *m, const void *needle, size_t n, int64_t start, int64_t end,
              int64_t *pos) {
     uint64_t s, e;
-    int rc = find_prepare(m, needle, n, start, end, pos, &s, &e);
-    if (rc < 0)
-        return rc;
-    if (s > e || n > e - s) {
-        *pos = -1;
-        return 0;
-    }
-    if (n == 0) {
-        *pos = (int64_t)s;
-        return 0;
-    }
+    int rc = find_prepare(m, needle, n, start, end, 0, pos, &s, &e);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
     int64_t idx;
     rc = guarded_memmem(map_at(m, s), (size_t)(e - s), needle, n, &idx);
     if (rc < 0)
@@ -792,17 +795,9 @@ int mmk_find(const mmk_map *m, const void *needle, size_t n, int64_t start, int6
 int mmk_rfind(const mmk_map *m, const void *needle, size_t n, int64_t start, int64_t end,
               int64_t *pos) {
     uint64_t s, e;
-    int rc = find_prepare(m, needle, n, start, end, pos, &s, &e);
-    if (rc < 0)
-        return rc;
-    if (s > e || n > e - s) {
-        *pos = -1;
-        return 0;
-    }
-    if (n == 0) {
-        *pos = (int64_t)e;
-        return 0;
-    }
+    int rc = find_prepare(m, needle, n, start, end, 1, pos, &s, &e);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
     int64_t idx;
     const unsigned char *hay = map_at(m, s);
     if (n == 1)

@@ -6,10 +6,13 @@
 #ifndef MMK_CHECK_H
 #define MMK_CHECK_H
 
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mmkit.h"
 
@@ -66,6 +69,38 @@ static unsigned long check_passed_, check_failed_;
 static inline const char *check_tmpdir(void) {
     const char *d = getenv("MMK_TEST_TMP");
     return d && *d ? d : "/tmp";
+}
+
+/* xorshift64*: reproducible pseudo-random numbers shared by the tests. A test
+   that wants its own sequence sets check_rng before drawing. */
+static uint64_t check_rng = 0x9E3779B97F4A7C15ull;
+static inline uint64_t check_rnd(void) {
+    check_rng ^= check_rng >> 12;
+    check_rng ^= check_rng << 25;
+    check_rng ^= check_rng >> 27;
+    return check_rng * 0x2545F4914F6CDD1Dull;
+}
+static inline size_t check_rnd_below(size_t n) {
+    return n ? (size_t)(check_rnd() % n) : 0;
+}
+
+/* Create (or replace) `path` with permission `mode`, holding exactly
+   data[0, n). Returns 0 or -1. */
+static inline int check_write_file(const char *path, const void *data, size_t n, unsigned mode) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return -1;
+    const char *p = data;
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0) {
+            close(fd);
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return close(fd);
 }
 
 #endif

@@ -31,20 +31,7 @@ static inline const char *tpath(const char *name) {
 
 /* Creates (or replaces) `path` holding exactly `data[0, n)`. Returns 0 or -1. */
 static inline int write_file(const char *path, const void *data, size_t n) {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -1;
-    const char *p = data;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w <= 0) {
-            close(fd);
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return close(fd);
+    return check_write_file(path, data, n, 0644);
 }
 
 /* Size of the file at `path`, or -1. */

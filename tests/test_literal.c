@@ -11,17 +11,6 @@
 #include "check.h"
 #include "matcher.h"
 
-/* xorshift64*: reproducible pseudo-random numbers. */
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint64_t rnd(void) {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545F4914F6CDD1Dull;
-}
-static size_t rnd_below(size_t n) {
-    return n ? (size_t)(rnd() % n) : 0;
-}
 
 static int ref_word(uint8_t c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
@@ -92,13 +81,13 @@ static const char *const alphabets[] = {
 static void fill(uint8_t *d, size_t n, int alpha) {
     if (alpha < 0) {
         for (size_t i = 0; i < n; i++)
-            d[i] = (uint8_t)rnd();
+            d[i] = (uint8_t)check_rnd();
         return;
     }
     const char *a = alphabets[alpha];
     size_t k = strlen(a);
     for (size_t i = 0; i < n; i++)
-        d[i] = (uint8_t)a[rnd_below(k)];
+        d[i] = (uint8_t)a[check_rnd_below(k)];
 }
 
 static unsigned long compared;
@@ -140,12 +129,12 @@ static void check_needle(const uint8_t *nd, size_t n, unsigned flags, const uint
     }
     CHECK(!bad);
     for (int t = 0; t < 40 && !bad; t++) {
-        size_t a = rnd_below(len + 1), b = rnd_below(len + 2);
+        size_t a = check_rnd_below(len + 1), b = check_rnd_below(len + 2);
         size_t ps = a < b ? a : b, lim = a < b ? b : a;
         size_t sub_len = len;
         if (t & 1) {
             /* A shorter subject: the end of input moves (lookahead, word test). */
-            sub_len = lim + rnd_below(len - (lim > len ? len : lim) + 1);
+            sub_len = lim + check_rnd_below(len - (lim > len ? len : lim) + 1);
             if (sub_len > len)
                 sub_len = len;
             if (lim > sub_len + 1)
@@ -153,7 +142,7 @@ static void check_needle(const uint8_t *nd, size_t n, unsigned flags, const uint
             if (ps > lim)
                 ps = lim;
         }
-        int ne2 = (int)(rnd() & 1);
+        int ne2 = (int)(check_rnd() & 1);
         size_t ms = 0, me = 0, rs = 0;
         /* The subject must end at the guard page, so shift it. */
         const uint8_t *sub = s + (len - sub_len);
@@ -177,28 +166,28 @@ static void random_round(guarded *g, size_t max_len) {
     static uint8_t needle[128];
     for (size_t n = 0; n <= 100; n++) {
         for (int rep = 0; rep < 12; rep++) {
-            int alpha = (int)rnd_below(N_ALPHA + 1) - 1;
+            int alpha = (int)check_rnd_below(N_ALPHA + 1) - 1;
             size_t len;
             switch (rep % 3) {
             case 0:
-                len = rnd_below(80);
+                len = check_rnd_below(80);
                 break;
             case 1:
-                len = rnd_below(400);
+                len = check_rnd_below(400);
                 break;
             default:
-                len = rnd_below(max_len + 1);
+                len = check_rnd_below(max_len + 1);
                 break;
             }
             uint8_t *s = guarded_at(g, len);
             fill(s, len, alpha);
-            if (len >= n && (rnd() & 3)) {
+            if (len >= n && (check_rnd() & 3)) {
                 /* A needle cut from the subject (so it occurs), sometimes
                    with one byte changed (a near miss). */
-                size_t at = rnd_below(len - n + 1);
+                size_t at = check_rnd_below(len - n + 1);
                 memcpy(needle, s + at, n);
-                if (n && (rnd() & 3) == 0)
-                    needle[rnd_below(n)] ^= (uint8_t)(1u << rnd_below(8));
+                if (n && (check_rnd() & 3) == 0)
+                    needle[check_rnd_below(n)] ^= (uint8_t)(1u << check_rnd_below(8));
             } else {
                 fill(needle, n, alpha);
             }
@@ -208,9 +197,9 @@ static void random_round(guarded *g, size_t max_len) {
                     needle[k] = (uint8_t)(k % 2 ? 'b' : 'a');
             }
             unsigned flags = 0;
-            if (rnd() & 1)
+            if (check_rnd() & 1)
                 flags |= MMK_PAT_ICASE;
-            if ((rnd() & 3) == 0)
+            if ((check_rnd() & 3) == 0)
                 flags |= MMK_PAT_WORD;
             check_needle(needle, n, flags, s, len);
         }
@@ -241,13 +230,13 @@ static void adversarial(guarded *g) {
 /* Long subjects with rare matches exercise the unrolled vector loops. */
 static void long_subjects(guarded *g, size_t max_len) {
     for (int rep = 0; rep < 20; rep++) {
-        size_t len = max_len - rnd_below(200);
+        size_t len = max_len - check_rnd_below(200);
         uint8_t *s = guarded_at(g, len);
         fill(s, len, 5);
         const char *nd = rep % 2 ? "Zerubbabel" : "LORD";
         size_t n = strlen(nd);
         for (int k = 0; k < 5; k++) {
-            size_t at = rnd_below(len - n + 1);
+            size_t at = check_rnd_below(len - n + 1);
             memcpy(s + at, nd, n);
         }
         /* Right at the end, so the last block and the guard page meet. */
@@ -277,7 +266,7 @@ static int cpu_has(int path) {
 int main(void) {
     /* MMK_TEST_SEED picks another reproducible random sequence. */
     if (getenv("MMK_TEST_SEED"))
-        rng_state ^= strtoull(getenv("MMK_TEST_SEED"), NULL, 0) * 0x9E3779B97F4A7C15ull | 1;
+        check_rng ^= strtoull(getenv("MMK_TEST_SEED"), NULL, 0) * 0x9E3779B97F4A7C15ull | 1;
     const size_t max_len = 5000;
     guarded g;
     if (guarded_init(&g, max_len) != 0) {

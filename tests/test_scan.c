@@ -277,7 +277,7 @@ static void test_random(void) {
             continue;
         for (int round = 0; round < TS_ROUNDS(10); round++) {
             const char *alpha = alphabets[round % 4];
-            size_t len = round == 0 ? 0 : round == 1 ? 1 : ts_below(160);
+            size_t len = round == 0 ? 0 : round == 1 ? 1 : check_rnd_below(160);
             uint8_t *data = ts_random_text(len, alpha, strlen(alpha));
             spans want = ref_walk(p, data, len);
             lines want_lines = ref_lines(data, len, &want);
@@ -339,7 +339,7 @@ static void test_adversarial(void) {
 
     /* Rare 'b's: a[^b]*b matches span many chunks. */
     for (size_t i = 0; i < len; i++)
-        as[i] = ts_below(3000) == 0 ? 'b' : ts_below(40) == 0 ? '\n' : 'a';
+        as[i] = check_rnd_below(3000) == 0 ? 'b' : check_rnd_below(40) == 0 ? '\n' : 'a';
     const char *long_pats[] = {"a[^b]*b", "a[^\n]*\n", "(?s).+", "\\n\\n|a{100}"};
     for (size_t k = 0; k < 4; k++) {
         mmk_pattern *p = compile(long_pats[k], strlen(long_pats[k]), 0);
@@ -398,7 +398,7 @@ static void test_count_lines(void) {
 
     /* mmk_count_lines over every kind and configuration. */
     for (int round = 0; round < 6; round++) {
-        size_t len = round == 0 ? 0 : ts_below(round < 5 ? 300 : 200000);
+        size_t len = round == 0 ? 0 : check_rnd_below(round < 5 ? 300 : 200000);
         uint8_t *d = ts_random_text(len, "\n\nxyz", 5);
         uint64_t want = mmk__count_newlines_scalar(d, len);
         for (int kind = 0; kind < TS_NKINDS; kind++)

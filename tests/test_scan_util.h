@@ -19,20 +19,11 @@
 
 #include "check.h"
 
-static uint64_t ts_rng = 0x9E3779B97F4A7C15ull;
-static inline uint64_t ts_rnd(void) {
-    ts_rng ^= ts_rng >> 12;
-    ts_rng ^= ts_rng << 25;
-    ts_rng ^= ts_rng >> 27;
-    return ts_rng * 0x2545F4914F6CDD1Dull;
-}
-static inline size_t ts_below(size_t n) { return n ? (size_t)(ts_rnd() % n) : 0; }
-
 /* Random bytes drawn from `alphabet`. Caller frees. */
 static inline uint8_t *ts_random_text(size_t n, const char *alphabet, size_t alen) {
     uint8_t *b = malloc(n ? n : 1);
     for (size_t i = 0; i < n; i++)
-        b[i] = (uint8_t)alphabet[ts_below(alen)];
+        b[i] = (uint8_t)alphabet[check_rnd_below(alen)];
     return b;
 }
 
@@ -46,20 +37,7 @@ static inline const char *ts_path(const char *name) {
 }
 
 static inline int ts_write_file(const char *path, const void *data, size_t n) {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return -1;
-    const char *p = data;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w <= 0) {
-            close(fd);
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return close(fd);
+    return check_write_file(path, data, n, 0600);
 }
 
 /* A pipe whose read end is returned; a child process writes data[0, n) into
@@ -135,7 +113,7 @@ static inline int ts_input_open(ts_input *t, int kind, const uint8_t *data, size
         return 0;
     case TS_MAP: {
         /* junk before and after; the range picks the data out (slice rules). */
-        size_t pre = 1 + ts_below(9), post = ts_below(9);
+        size_t pre = 1 + check_rnd_below(9), post = check_rnd_below(9);
         uint8_t *b = malloc(pre + n + post + 1);
         memset(b, 'J', pre + n + post);
         if (n)
@@ -148,11 +126,11 @@ static inline int ts_input_open(ts_input *t, int kind, const uint8_t *data, size
             return -1;
         unlink(path);
         int64_t total = (int64_t)(pre + n + post);
-        int64_t start = ts_below(2) ? (int64_t)pre : (int64_t)pre - total; /* negative form */
+        int64_t start = check_rnd_below(2) ? (int64_t)pre : (int64_t)pre - total; /* negative form */
         if (start == 0) /* -0 is 0: the whole map, so use the positive form */
             start = (int64_t)pre;
-        int64_t end = post == 0 && ts_below(2) ? MMK_DEFAULT_POS
-                      : ts_below(2)            ? (int64_t)(pre + n)
+        int64_t end = post == 0 && check_rnd_below(2) ? MMK_DEFAULT_POS
+                      : check_rnd_below(2)            ? (int64_t)(pre + n)
                                                : -(int64_t)post;
         if (end == 0) /* -0 is 0: the empty slice, so use the positive form */
             end = (int64_t)(pre + n);

@@ -133,13 +133,13 @@ int main(void) {
     for (int round = 0; round < TS_ROUNDS(24); round++) {
         const char *alpha = round % 3 == 0 ? alpha1 : round % 3 == 1 ? alpha2 : alpha3;
         size_t alen = round % 3 == 0 ? sizeof alpha1 - 1 : round % 3 == 1 ? sizeof alpha2 - 1 : 4;
-        size_t n = ts_below(round < 20 ? 200 : 60000);
+        size_t n = check_rnd_below(round < 20 ? 200 : 60000);
         uint8_t *d = ts_random_text(n, alpha, alen);
         /* Sometimes long words: runs of letters of 8..40 bytes, across chunks. */
         if (round % 4 == 3)
             for (size_t i = 0; i + 40 < n; i += 41)
-                for (size_t k = 0; k < 8 + ts_below(32); k++)
-                    d[i + k] = (uint8_t)('a' + ts_below(2) + (ts_below(2) ? 0 : 'A' - 'a'));
+                for (size_t k = 0; k < 8 + check_rnd_below(32); k++)
+                    d[i + k] = (uint8_t)('a' + check_rnd_below(2) + (check_rnd_below(2) ? 0 : 'A' - 'a'));
         run_case(d, n, round < 12);
         free(d);
     }
