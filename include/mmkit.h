@@ -97,7 +97,9 @@ MMK_API const char *mmk_version(void);
     XX(ENOTREG, -5012, "not a regular file (cannot be mapped)")                             \
     XX(EACCESSMODE, -5013, "access mode does not fit the file's open mode")                 \
     XX(EANON, -5014, "operation needs a file-backed map")                                   \
-    XX(EPAGEALIGN, -5015, "offset must be a multiple of the allocation granularity")
+    XX(EPAGEALIGN, -5015, "offset must be a multiple of the allocation granularity")       \
+    XX(ELIMIT, -5016, "pattern too complex for the backtracking engine on this input (match, depth or heap limit reached)") \
+    XX(EOWNER, -5017, "existing object is owned by another user or its mode is wider than requested")
 
 enum mmk_errno {
 #define MMK__ERR_ENUM(name, value, text) MMK_##name = value,
@@ -518,8 +520,13 @@ MMK_API int mmk_mutex_destroy(mmk_mutex *mu);
 enum mmk_pattern_flags {
     MMK_PAT_FIXED = 1u << 0, /**< the pattern is a literal byte string (grep -F) */
     MMK_PAT_ICASE = 1u << 1, /**< ASCII case-insensitive */
-    MMK_PAT_WORD = 1u << 2   /**< whole word: the match is neither preceded nor followed by
+    MMK_PAT_WORD = 1u << 2,  /**< whole word: the match is neither preceded nor followed by
                                   an ASCII word character [A-Za-z0-9_] */
+    MMK_PAT_LINES = 1u << 3  /**< grep semantics (grep -P): every line is its own subject.
+                                  ^ and $ match at line boundaries (PCRE2's multi-line mode),
+                                  no match contains '\n', lookaround does not see the
+                                  neighbouring lines. Scans with such a pattern count and
+                                  report matches line by line */
 };
 
 /** A compiled pattern: immutable, shareable between threads. */

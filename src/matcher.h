@@ -55,4 +55,11 @@ int mmk__is_literal(const mmk_pattern *p);
    is not knowable in general: then 0). Lets the searcher split on lines. */
 int mmk__match_excludes_newline(const mmk_pattern *p);
 
+/* For MMK_PAT_LINES patterns: 1 when searching a buffer of many lines and
+   then confirming each candidate's line on its own finds every line that has
+   a match (the pattern has no lookaround, \A, \z, \Z, \G or other item
+   whose answer differs between "this line alone" and "this line inside a
+   buffer"); 0 when each line must be searched alone. */
+int mmk__lines_buffer_safe(const mmk_pattern *p);
+
 #endif

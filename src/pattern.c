@@ -400,7 +400,7 @@ int mmk_pattern_compile(mmk_pattern **out, const void *pattern, size_t len, unsi
         err->message[0] = 0;
     }
     if (!out || (!pattern && len > 0) ||
-        (flags & ~(unsigned)(MMK_PAT_FIXED | MMK_PAT_ICASE | MMK_PAT_WORD)))
+        (flags & ~(unsigned)(MMK_PAT_FIXED | MMK_PAT_ICASE | MMK_PAT_WORD | MMK_PAT_LINES)))
         return -EINVAL;
     const uint8_t *pat = pattern ? pattern : (const uint8_t *)"";
     int icase = (flags & MMK_PAT_ICASE) != 0, word = (flags & MMK_PAT_WORD) != 0;
@@ -434,7 +434,7 @@ int mmk_pattern_compile(mmk_pattern **out, const void *pattern, size_t len, unsi
     }
     p->kind = MMK__PAT_REGEX;
     p->excludes_newline = facts.excludes_newline;
-    rc = mmk__regex_compile(&p->re, pat, len, icase, word, err);
+    rc = mmk__regex_compile(&p->re, pat, len, icase, word, (flags & MMK_PAT_LINES) != 0, err);
     if (rc == 0 && facts.has_required && facts.excludes_newline &&
         worth_prefilter(facts.literal, facts.literal_len)) {
         rc = mmk__literal_init(&p->lit, facts.literal, facts.literal_len, icase, 0);
@@ -573,6 +573,12 @@ int mmk__can_match_empty(const mmk_pattern *p) {
     if (p->kind == MMK__PAT_LITERAL)
         return p->lit.n == 0;
     return p->re.min_length == 0;
+}
+
+int mmk__lines_buffer_safe(const mmk_pattern *p) {
+    /* Conservative until the pattern is read with PCRE2's own tokens: only
+       literals (whose -w check sees a '\n' neighbour as it sees a line end). */
+    return p->kind == MMK__PAT_LITERAL;
 }
 
 int mmk__is_literal(const mmk_pattern *p) {

@@ -241,7 +241,7 @@ static int compile_buf(const xbuf *x, size_t user_len, uint32_t opts, pcre2_comp
 }
 
 int mmk__regex_compile(mmk__regex *r, const uint8_t *pattern, size_t len, int icase, int word,
-                       mmk_pattern_error *err) {
+                       int multiline, mmk_pattern_error *err) {
     static const char pre[] = "(?<![A-Za-z0-9_])(?:";
     /* \E closes a \Q left open at the end of the pattern (and is ignored
        otherwise), so the closing assertion is never quoted. */
@@ -267,6 +267,8 @@ int mmk__regex_compile(mmk__regex *r, const uint8_t *pattern, size_t len, int ic
         PCRE2_NEVER_UTF | PCRE2_NEVER_UCP | PCRE2_USE_OFFSET_LIMIT | PCRE2_ALT_CIRCUMFLEX;
     if (icase)
         opts |= PCRE2_CASELESS;
+    if (multiline)
+        opts |= PCRE2_MULTILINE;
 
     pcre2_code *code = NULL;
     rc = compile_buf(&x, len, opts, cc, &code, err);

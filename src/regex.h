@@ -29,12 +29,13 @@ typedef struct mmk__regex_scratch {
 /*
  * Compile `pattern` (Python/Perl syntax, bytes) into `r`. Python spellings
  * PCRE2 reads differently are translated first (\Z, \v, {,n}); -w wraps the
- * pattern in ASCII word-boundary assertions. Returns 0, -ENOMEM, or
+ * pattern in ASCII word-boundary assertions; `multiline` compiles with
+ * PCRE2_MULTILINE (MMK_PAT_LINES). Returns 0, -ENOMEM, or
  * MMK_EPATTERN with `err` (may be NULL) holding the offset in the caller's
  * pattern and PCRE2's message.
  */
 int mmk__regex_compile(mmk__regex *r, const uint8_t *pattern, size_t len, int icase, int word,
-                       mmk_pattern_error *err);
+                       int multiline, mmk_pattern_error *err);
 void mmk__regex_destroy(mmk__regex *r);
 
 /* Scratch for `r`, owned by one thread; 0 or -ENOMEM. */
