@@ -600,6 +600,9 @@ typedef struct mmk_scan_options {
         (total 0 when unknown, e.g. a pipe). May be NULL. */
     void (*progress)(uint64_t done, uint64_t total, void *user);
     void *progress_user;
+    /** If non-NULL: set to -1 when the scan starts; when it fails with MMK_ELIMIT,
+        the input offset at which the search that hit the limit started. */
+    int64_t *error_offset;
 } mmk_scan_options;
 
 /**
