@@ -80,7 +80,11 @@ MMK_API const char *mmk_version(void);
 
 /*
  * Library error codes, generated from one X-macro table (also used by
- * mmk_strerror and mmk_errname). Each is negative and below -5000.
+ * mmk_strerror and mmk_errname). Each is negative and below -5000. -5010 is
+ * retired and never reused: it was MMK_EOWNERDEAD, which reported a lock
+ * that had in fact been acquired; that is now the positive
+ * MMK_LOCK_OWNERDEAD, so code still comparing with the old name stops
+ * compiling instead of silently skipping its repair.
  */
 #define MMK_ERRNO_MAP(XX)                                                                  \
     XX(EFAULT, -5001, "mapped file shrank under the map (access past the end of the file)") \
@@ -92,14 +96,13 @@ MMK_API const char *mmk_version(void);
     XX(ELENGTH, -5007, "offset + length goes past the end of the file")                     \
     XX(EPATTERN, -5008, "invalid pattern")                                                  \
     XX(ENOTSUP, -5009, "operation not supported on this platform or map")                   \
-    XX(EOWNERDEAD, -5010, "previous lock owner died; protected state may be inconsistent")  \
     XX(ENOTRECOVERABLE, -5011, "lock is not recoverable (owner died and state was not repaired)") \
     XX(ENOTREG, -5012, "not a regular file (cannot be mapped)")                             \
     XX(EACCESSMODE, -5013, "access mode does not fit the file's open mode")                 \
     XX(EANON, -5014, "operation needs a file-backed map")                                   \
     XX(EPAGEALIGN, -5015, "offset must be a multiple of the allocation granularity")       \
     XX(ELIMIT, -5016, "pattern too complex for the backtracking engine on this input (match, depth or heap limit reached)") \
-    XX(EOWNER, -5017, "existing object is owned by another user or its mode is wider than requested")
+    XX(EOWNER, -5017, "existing shared memory object is owned by another user or its mode is wider than requested")
 
 enum mmk_errno {
 #define MMK__ERR_ENUM(name, value, text) MMK_##name = value,
@@ -457,35 +460,95 @@ MMK_API int mmk_guard_run(int (*fn)(void *arg), void *arg);
 /* Shared memory between processes                                           */
 /* ------------------------------------------------------------------------ */
 
-/** Flags for mmk_shm_open. */
+/** Flags for mmk_shm_open and mmk_shm_options.flags. */
 enum mmk_shm_flags {
-    MMK_SHM_CREATE = 1u << 0, /**< create if missing, sized to `length` */
-    MMK_SHM_EXCL = 1u << 1,   /**< with CREATE: fail with -EEXIST if it exists */
-    MMK_SHM_READONLY = 1u << 2 /**< map read-only */
+    MMK_SHM_CREATE = 1u << 0,   /**< create if missing, sized to `length` */
+    MMK_SHM_EXCL = 1u << 1,     /**< with CREATE: fail with -EEXIST if it exists */
+    MMK_SHM_READONLY = 1u << 2, /**< map read-only */
+    MMK_SHM_ANY_OWNER = 1u << 3 /**< accept an existing object that another user owns or
+                                     whose mode is wider than `mode` (deliberate sharing
+                                     between users); without it such objects give
+                                     MMK_EOWNER */
 };
 
 /**
  * Open (or create) named shared memory `name` ("/something" on POSIX; a name
  * without the leading slash is accepted and one is added) and map it
  * read-write and shared. With MMK_SHM_CREATE a new object is created with
- * `mode` (0 means 0600) and sized to `length`; when opening an existing object
- * `length` 0 means its current size. The caller owns *out (mmk_free).
- * Errors: -EINVAL (bad name, NULL out), -ENOENT, -EEXIST, -EACCES,
- * MMK_ELENGTH, -ENOMEM, other -errno.
+ * exactly `mode` (0 means 0600; the umask does not apply) and sized to
+ * `length`; when opening an existing object `length` 0 means its current size.
+ *
+ * An existing object is used only if it is owned by the caller's effective
+ * user and its permission bits are no wider than `mode` (0 = 0600); else the
+ * call fails with MMK_EOWNER and changes nothing (the object is not grown).
+ * This keeps another user from planting a world-readable object under the
+ * name and reading what the caller then writes into it. The check is made on
+ * the opened descriptor, not the name. MMK_SHM_ANY_OWNER skips it.
+ *
+ * With MMK_SHM_CREATE (not EXCL, not READONLY) an existing object shorter than
+ * `length` is grown to it; objects are never shrunk. If the call fails after
+ * creating or growing the object, the object is removed again or gets its old
+ * size back. The caller owns *out (mmk_free); *out is NULL on failure.
+ *
+ * This call does not say whether it created the object; mmk_shm_open_ex does.
+ *
+ * Errors: -EINVAL (bad name, flags or mode, NULL out), -ENOENT, -EEXIST,
+ * -EACCES, MMK_EOWNER, MMK_ELENGTH (an existing object shorter than `length`
+ * that this call may not grow), -EFBIG, -ENOMEM, other -errno; MMK_ENOTSUP on
+ * Windows for now.
  */
 MMK_API int mmk_shm_open(mmk_map **out, const char *name, uint64_t length, unsigned flags,
                          unsigned mode);
+
+/**
+ * Options for mmk_shm_open_ex. Start from MMK_SHM_OPTIONS_INIT, which zeroes
+ * every field and sets `size`, then set what you need. `size` lets the struct
+ * grow: later fields (a Windows security descriptor or namespace, say) are
+ * appended; a caller built against an older header passes its smaller size
+ * and gets their defaults; a library older than the caller's header accepts
+ * a larger size only if the fields it does not know are all zero (-EINVAL
+ * otherwise).
+ */
+typedef struct mmk_shm_options {
+    size_t size;     /**< sizeof(mmk_shm_options) as the caller compiled it */
+    uint64_t length; /**< as mmk_shm_open's `length` */
+    unsigned flags;  /**< enum mmk_shm_flags */
+    unsigned mode;   /**< as mmk_shm_open's `mode`; 0 means 0600 */
+} mmk_shm_options;
+
+#define MMK_SHM_OPTIONS_INIT {sizeof(mmk_shm_options), 0, 0, 0}
+
+/**
+ * mmk_shm_open with options, and a report of what happened: on success
+ * *created (may be NULL) is 1 if this call created the object, 0 if it opened
+ * an existing one. The creator is the one to initialise what lives in the
+ * object (its mmk_mutex, a header). Race-free: when any number of processes
+ * open-or-create one name at once (MMK_SHM_CREATE without EXCL), exactly one
+ * of them gets *created == 1 (an exclusive create is tried first, then an
+ * open of the existing object). Until the creator has initialised it, the
+ * others see zeros: put a flag in the object that the creator sets last if
+ * they must wait. `opt` NULL means MMK_SHM_OPTIONS_INIT (open an existing
+ * object, whole length). Errors as mmk_shm_open, plus -EINVAL for a `size`
+ * too small or for unknown non-zero option fields.
+ */
+MMK_API int mmk_shm_open_ex(mmk_map **out, const char *name, const mmk_shm_options *opt,
+                            int *created);
 
 /** Remove the name of shared memory `name`; maps stay valid. Errors: -ENOENT, -EACCES, -EINVAL. */
 MMK_API int mmk_shm_unlink(const char *name);
 
 /**
  * A process-shared, robust mutex meant to live inside a shared map. Place it
- * at an offset aligned to 8 bytes; initialise once with mmk_mutex_init.
- * If a process dies while holding it, the next mmk_mutex_lock succeeds with
- * MMK_EOWNERDEAD: the caller now holds the lock, repairs the protected state
- * and calls mmk_mutex_consistent before unlocking; unlocking without that
- * makes the mutex permanently MMK_ENOTRECOVERABLE.
+ * at an offset aligned to 8 bytes; initialise once with mmk_mutex_init (the
+ * process that created the object: see mmk_shm_open_ex).
+ *
+ * If a process dies while holding it, the next mmk_mutex_lock or trylock
+ * returns MMK_LOCK_OWNERDEAD, a positive value: the call succeeded and the
+ * caller now holds the lock, but the state it protects may be half-updated.
+ * The caller repairs that state and calls mmk_mutex_consistent before
+ * unlocking; unlocking without that makes the mutex permanently
+ * MMK_ENOTRECOVERABLE. Because it is a success, `if (mmk_mutex_lock(mu) < 0)`
+ * correctly treats it as "locked"; test for it with `== MMK_LOCK_OWNERDEAD`.
  */
 typedef struct mmk_mutex {
     union {
@@ -494,19 +557,33 @@ typedef struct mmk_mutex {
     } opaque;
 } mmk_mutex;
 
+/** Positive results of mmk_mutex_lock / mmk_mutex_trylock (successes). */
+enum mmk_lock_result {
+    MMK_LOCK_OWNERDEAD = 1 /**< locked; the previous owner died holding the lock: repair the
+                                protected state, then mmk_mutex_consistent */
+};
+
 /** Initialise a process-shared robust mutex in place. Errors: -EINVAL, -ENOMEM, MMK_ENOTSUP. */
 MMK_API int mmk_mutex_init(mmk_mutex *mu);
 
-/** Lock. Returns 0, MMK_EOWNERDEAD (locked; repair then mmk_mutex_consistent), MMK_ENOTRECOVERABLE, -EDEADLK, -EINVAL. */
+/**
+ * Lock, waiting as long as it takes. Returns 0 (locked) or MMK_LOCK_OWNERDEAD
+ * (locked; repair, then mmk_mutex_consistent). Errors: MMK_ENOTRECOVERABLE,
+ * -EDEADLK (the caller already holds it), -EINVAL.
+ */
 MMK_API int mmk_mutex_lock(mmk_mutex *mu);
 
-/** As mmk_mutex_lock but returns -EBUSY instead of waiting. */
+/** As mmk_mutex_lock but fails with -EBUSY instead of waiting. */
 MMK_API int mmk_mutex_trylock(mmk_mutex *mu);
 
 /** Unlock. Errors: -EPERM (not the owner), -EINVAL. */
 MMK_API int mmk_mutex_unlock(mmk_mutex *mu);
 
-/** Mark the state protected by a mutex locked with MMK_EOWNERDEAD as repaired. */
+/**
+ * Mark the state protected by a mutex locked with MMK_LOCK_OWNERDEAD as
+ * repaired. Errors: -EINVAL (the lock was not taken with MMK_LOCK_OWNERDEAD),
+ * -EPERM (not the owner).
+ */
 MMK_API int mmk_mutex_consistent(mmk_mutex *mu);
 
 /** Destroy (no process may hold or wait on it). */

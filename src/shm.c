@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -124,6 +125,25 @@ static int shm_os_set_size(int fd, uint64_t size) {
     return rc == 0 ? 0 : -errno;
 }
 
+/*
+ * May the caller use the existing object behind `fd`? Only if its effective
+ * user owns it and its permission bits are within `mode`: otherwise another
+ * user planted it (or left it readable) and could read or change what the
+ * caller puts there. fstat on the descriptor, not stat on the name, so the
+ * answer is about the very object that will be mapped; and once it is ours,
+ * only we (or root) can widen its mode afterwards.
+ */
+static int shm_os_check_owner(int fd, unsigned mode) {
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -errno;
+    if (st.st_uid != geteuid())
+        return MMK_EOWNER;
+    if ((unsigned)(st.st_mode & 07777) & ~mode)
+        return MMK_EOWNER;
+    return 0;
+}
+
 static void shm_os_close(int fd) {
     close(fd);
 }
@@ -151,7 +171,7 @@ static int mutex_os_result(int rc) {
     case 0:
         return 0;
     case EOWNERDEAD:
-        return MMK_EOWNERDEAD;
+        return MMK_LOCK_OWNERDEAD; /* locked: a success, so positive */
     case ENOTRECOVERABLE:
         return MMK_ENOTRECOVERABLE;
     case ENOTSUP:
@@ -244,6 +264,10 @@ static int shm_os_set_size(int fd, uint64_t size) {
     (void)fd, (void)size;
     return MMK_ENOTSUP;
 }
+static int shm_os_check_owner(int fd, unsigned mode) {
+    (void)fd, (void)mode;
+    return MMK_ENOTSUP;
+}
 static void shm_os_close(int fd) {
     (void)fd;
 }
@@ -282,7 +306,37 @@ static int mutex_os_destroy(mmk_mutex *mu) {
 /* Named shared memory                                                       */
 /* ------------------------------------------------------------------------ */
 
-#define SHM_KNOWN_FLAGS (MMK_SHM_CREATE | MMK_SHM_EXCL | MMK_SHM_READONLY)
+#define SHM_KNOWN_FLAGS (MMK_SHM_CREATE | MMK_SHM_EXCL | MMK_SHM_READONLY | MMK_SHM_ANY_OWNER)
+
+/* The end of the fields every caller's mmk_shm_options has (the first version). */
+#define SHM_OPTIONS_V1_END (offsetof(mmk_shm_options, mode) + sizeof(unsigned))
+
+/* A size beyond any plausible future struct: a garbage `size` is refused, not read from. */
+#define SHM_OPTIONS_MAX 4096
+
+/*
+ * Copy the caller's options into `o` (this library's layout, defaults in the
+ * fields the caller's struct does not have). A caller built against a newer
+ * header may pass a larger struct, accepted only if every field this library
+ * does not know is zero, since a set one would ask for something that would
+ * silently not happen.
+ */
+static int shm_options_read(mmk_shm_options *o, const mmk_shm_options *opt) {
+    memset(o, 0, sizeof *o);
+    if (!opt)
+        return 0;
+    if (opt->size < SHM_OPTIONS_V1_END || opt->size > SHM_OPTIONS_MAX)
+        return -EINVAL;
+    size_t known = opt->size < sizeof *o ? opt->size : sizeof *o;
+    memcpy(o, opt, known);
+    const unsigned char *extra = (const unsigned char *)opt;
+    for (size_t i = sizeof *o; i < opt->size; i++) {
+        if (extra[i] != 0)
+            return -EINVAL;
+    }
+    o->size = sizeof *o;
+    return 0;
+}
 
 /*
  * Get a descriptor for `path`, creating the object when asked. *created says
@@ -318,10 +372,16 @@ static int shm_acquire(const char *path, unsigned flags, unsigned mode, int *cre
  * closed before returning. The caller owns *out and releases it with
  * mmk_free; the name itself lives on until mmk_shm_unlink.
  */
-int mmk_shm_open(mmk_map **out, const char *name, uint64_t length, unsigned flags, unsigned mode) {
+int mmk_shm_open_ex(mmk_map **out, const char *name, const mmk_shm_options *opt, int *created) {
     if (!out)
         return -EINVAL;
     *out = NULL;
+    mmk_shm_options o;
+    int rc = shm_options_read(&o, opt);
+    if (rc < 0)
+        return rc;
+    unsigned flags = o.flags, mode = o.mode;
+    uint64_t length = o.length;
     if (flags & ~(unsigned)SHM_KNOWN_FLAGS)
         return -EINVAL;
     if ((flags & MMK_SHM_EXCL) && !(flags & MMK_SHM_CREATE))
@@ -331,14 +391,26 @@ int mmk_shm_open(mmk_map **out, const char *name, uint64_t length, unsigned flag
     if (mode == 0)
         mode = 0600;
     shm_name nm;
-    int rc = shm_name_make(&nm, name);
+    rc = shm_name_make(&nm, name);
     if (rc < 0)
         return rc;
 
-    int created;
-    int fd = shm_acquire(nm.path, flags, mode, &created);
+    int is_new;
+    int fd = shm_acquire(nm.path, flags, mode, &is_new);
     if (fd < 0)
         return fd;
+
+    /*
+     * Someone else's object, or one readable or writable by more people than
+     * the caller asked for, is refused before anything about it changes.
+     */
+    if (!is_new && !(flags & MMK_SHM_ANY_OWNER)) {
+        rc = shm_os_check_owner(fd, mode);
+        if (rc < 0) {
+            shm_os_close(fd);
+            return rc;
+        }
+    }
 
     uint64_t size = 0;
     rc = shm_os_size(fd, &size);
@@ -348,7 +420,7 @@ int mmk_shm_open(mmk_map **out, const char *name, uint64_t length, unsigned flag
      * have reached its own ftruncate yet, and the object is never shrunk.
      * A read-only open of an existing object cannot grow it: MMK_ELENGTH.
      */
-    int may_grow = created || ((flags & MMK_SHM_CREATE) && !(flags & MMK_SHM_READONLY));
+    int may_grow = is_new || ((flags & MMK_SHM_CREATE) && !(flags & MMK_SHM_READONLY));
     uint64_t old_size = size;
     int grew = 0;
     if (rc == 0 && may_grow && size < length) {
@@ -359,10 +431,10 @@ int mmk_shm_open(mmk_map **out, const char *name, uint64_t length, unsigned flag
     if (rc == 0 && length > size)
         rc = MMK_ELENGTH;
     if (rc == 0) {
-        mmk_options opt = {0};
-        opt.access = (flags & MMK_SHM_READONLY) ? MMK_ACCESS_READ : MMK_ACCESS_WRITE;
-        opt.length = length;
-        rc = mmk_open_fd(out, fd, &opt);
+        mmk_options mo = {0};
+        mo.access = (flags & MMK_SHM_READONLY) ? MMK_ACCESS_READ : MMK_ACCESS_WRITE;
+        mo.length = length;
+        rc = mmk_open_fd(out, fd, &mo);
     }
     if (rc < 0) {
         *out = NULL;
@@ -372,13 +444,25 @@ int mmk_shm_open(mmk_map **out, const char *name, uint64_t length, unsigned flag
          * meanwhile.
          */
         uint64_t now = 0;
-        if (created)
+        if (is_new)
             shm_os_unlink(nm.path);
         else if (grew && shm_os_size(fd, &now) == 0 && now == length)
             shm_os_set_size(fd, old_size);
     }
     shm_os_close(fd);
-    return rc < 0 ? rc : 0;
+    if (rc < 0)
+        return rc;
+    if (created)
+        *created = is_new;
+    return 0;
+}
+
+int mmk_shm_open(mmk_map **out, const char *name, uint64_t length, unsigned flags, unsigned mode) {
+    mmk_shm_options o = MMK_SHM_OPTIONS_INIT;
+    o.length = length;
+    o.flags = flags;
+    o.mode = mode;
+    return mmk_shm_open_ex(out, name, &o, NULL);
 }
 
 /* Remove the name; existing maps of the object stay valid until freed. */
@@ -399,7 +483,7 @@ int mmk_mutex_init(mmk_mutex *mu) {
     return mu ? mutex_os_init(mu) : -EINVAL;
 }
 
-/* Wait for the lock; MMK_EOWNERDEAD means held by the caller, state to be repaired. */
+/* Wait for the lock; MMK_LOCK_OWNERDEAD (> 0) means held by the caller, state to be repaired. */
 int mmk_mutex_lock(mmk_mutex *mu) {
     return mu ? mutex_os_lock(mu) : -EINVAL;
 }
@@ -412,7 +496,7 @@ int mmk_mutex_unlock(mmk_mutex *mu) {
     return mu ? mutex_os_unlock(mu) : -EINVAL;
 }
 
-/* Only meaningful while holding a lock obtained with MMK_EOWNERDEAD. */
+/* Only meaningful while holding a lock obtained with MMK_LOCK_OWNERDEAD. */
 int mmk_mutex_consistent(mmk_mutex *mu) {
     return mu ? mutex_os_consistent(mu) : -EINVAL;
 }

@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -40,7 +41,7 @@
 
 /* ---- unique names, remembered for cleanup ------------------------------- */
 
-#define MAX_NAMES 64
+#define MAX_NAMES 128
 static char g_names[MAX_NAMES][NAME_MAX + 3];
 static int g_name_count;
 
@@ -401,6 +402,367 @@ static void test_permission_denied(void) {
     CHECK_OK(mmk_shm_unlink(name));
 }
 
+/* ---- whose object: owner and mode of an existing object ----------------- */
+
+/* Size, owner and mode of the object `name`, read with the system's calls. */
+static int raw_stat(const char *name, struct stat *st) {
+    int fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int rc = fstat(fd, st) == 0 ? 0 : -errno;
+    close(fd);
+    return rc;
+}
+
+static uint64_t raw_size(const char *name) {
+    struct stat st;
+    return raw_stat(name, &st) == 0 ? (uint64_t)st.st_size : UINT64_MAX;
+}
+
+/*
+ * The caller's own object with a mode wider than asked for is refused with
+ * MMK_EOWNER, whatever the flags, and nothing about it changes; a mode within
+ * the requested one, or MMK_SHM_ANY_OWNER, opens it.
+ */
+static void test_mode_wider_than_asked(void) {
+    const char *name = test_name("wide");
+    int fds_before = count_open_fds();
+    mmk_map *keep = NULL, *m = (mmk_map *)&m;
+    CHECK_OK(mmk_shm_open(&keep, name, 4096, MMK_SHM_CREATE | MMK_SHM_EXCL, 0644));
+    if (!keep)
+        return;
+    CHECK_OK(mmk_copy_in(keep, 0, "mine", 4));
+
+    /* mode 0 means 0600: 0644 is wider. CREATE would also have grown it. */
+    CHECK_RC(mmk_shm_open(&m, name, 8192, MMK_SHM_CREATE, 0), MMK_EOWNER);
+    CHECK(m == NULL);
+    CHECK_EQ(raw_size(name), 4096);
+    CHECK_RC(mmk_shm_open(&m, name, 8192, MMK_SHM_CREATE, 0600), MMK_EOWNER);
+    CHECK_RC(mmk_shm_open(&m, name, 0, 0, 0), MMK_EOWNER);
+    CHECK_RC(mmk_shm_open(&m, name, 0, MMK_SHM_READONLY, 0), MMK_EOWNER);
+    CHECK_RC(mmk_shm_open(&m, name, 0, 0, 0640), MMK_EOWNER); /* other-read is extra */
+    CHECK_RC(mmk_shm_open(&m, name, 0, 0, 0604), MMK_EOWNER); /* group-read is extra */
+    CHECK_EQ(raw_size(name), 4096);
+    CHECK_EQ(count_open_fds(), fds_before + 1); /* only keep's descriptor */
+
+    /* Exactly the mode, or a wider request, is fine: the object is within it. */
+    m = NULL;
+    CHECK_OK(mmk_shm_open(&m, name, 0, 0, 0644));
+    mmk_free(m);
+    m = NULL;
+    CHECK_OK(mmk_shm_open(&m, name, 8192, MMK_SHM_CREATE, 0666));
+    CHECK_EQ(mmk_length(m), 8192);
+    mmk_free(m);
+    CHECK_EQ(raw_size(name), 8192);
+    m = NULL;
+    CHECK_OK(mmk_shm_open(&m, name, 0, MMK_SHM_READONLY | MMK_SHM_ANY_OWNER, 0));
+    if (m)
+        CHECK_MEM(mmk_data(m), "mine", 4);
+    mmk_free(m);
+
+    /* A narrower object than asked is fine too. */
+    struct stat st;
+    CHECK(fchmod(mmk_fd(keep), 0400) == 0);
+    m = NULL;
+    CHECK_OK(mmk_shm_open(&m, name, 0, MMK_SHM_READONLY, 0));
+    mmk_free(m);
+    /* Special bits count as wider than any requested mode (which has none). */
+    CHECK(fchmod(mmk_fd(keep), 01600) == 0);
+    CHECK_OK(raw_stat(name, &st));
+    if ((st.st_mode & 07777) == 01600) {
+        CHECK_RC(mmk_shm_open(&m, name, 0, 0, 0777), MMK_EOWNER);
+    }
+    mmk_free(keep);
+    CHECK_OK(mmk_shm_unlink(name));
+    CHECK_EQ(count_open_fds(), fds_before);
+}
+
+/*
+ * Another user's object under the name: the attack is to plant it with mode
+ * 0666 before the victim's open-or-create, then read what the victim writes.
+ * Refused with MMK_EOWNER, not grown, not written. Needs root to act as two
+ * users; returns without checks otherwise (test_mode_wider_than_asked covers
+ * the mode half for any user).
+ */
+static void test_planted_by_other_user(void) {
+    if (geteuid() != 0) {
+        printf("test_planted_by_other_user: not root, cannot act as another user\n");
+        return;
+    }
+    const uid_t nobody = 65534;
+    const char *planted = test_name("planted");
+    const char *chowned = test_name("chowned");
+    const char *own = test_name("seteuid");
+
+    /* The other user creates the object, world-readable and writable. */
+    pid_t pid = fork_child();
+    if (pid == 0) {
+        mmk_map *c = NULL;
+        if (setgid(nobody) != 0 || setuid(nobody) != 0)
+            _exit(10);
+        if (mmk_shm_open(&c, planted, 4096, MMK_SHM_CREATE | MMK_SHM_EXCL, 0666) != 0)
+            _exit(11);
+        /* Its own object, its own mode: the owner itself may open it. */
+        mmk_map *again = NULL;
+        if (mmk_shm_open(&again, planted, 0, 0, 0666) != 0)
+            _exit(12);
+        mmk_free(again);
+        mmk_free(c);
+        _exit(0);
+    }
+    CHECK(pid > 0);
+    CHECK_EQ(wait_child(pid), 0);
+    struct stat st;
+    CHECK_OK(raw_stat(planted, &st));
+    CHECK_EQ(st.st_uid, nobody);
+    CHECK_EQ(st.st_mode & 0777, 0666);
+
+    mmk_map *m = (mmk_map *)&m;
+    int created = 7;
+    mmk_shm_options o = MMK_SHM_OPTIONS_INIT;
+    o.length = 8192;
+    o.flags = MMK_SHM_CREATE;
+    CHECK_RC(mmk_shm_open_ex(&m, planted, &o, &created), MMK_EOWNER);
+    CHECK(m == NULL);
+    CHECK_EQ(created, 7); /* not written on failure */
+    /* Even asking for 0666 itself: the owner is wrong. */
+    CHECK_RC(mmk_shm_open(&m, planted, 8192, MMK_SHM_CREATE, 0666), MMK_EOWNER);
+    CHECK_RC(mmk_shm_open(&m, planted, 0, 0, 0666), MMK_EOWNER);
+    CHECK_RC(mmk_shm_open(&m, planted, 0, MMK_SHM_READONLY, 0666), MMK_EOWNER);
+    CHECK_OK(raw_stat(planted, &st));
+    CHECK_EQ(st.st_size, 4096);
+    CHECK_EQ(st.st_uid, nobody);
+    CHECK_EQ(st.st_mode & 0777, 0666);
+    /* Deliberate sharing between users: ANY_OWNER opens it, still unchanged. */
+    m = NULL;
+    CHECK_OK(mmk_shm_open(&m, planted, 0, MMK_SHM_ANY_OWNER, 0));
+    CHECK_EQ(mmk_length(m), 4096);
+    mmk_free(m);
+    CHECK_OK(mmk_shm_unlink(planted));
+
+    /* The same with an object handed to the other user by fchown, mode 0600. */
+    int fd = shm_open(chowned, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    CHECK(fd >= 0);
+    if (fd >= 0) {
+        CHECK(ftruncate(fd, 100) == 0);
+        CHECK(fchown(fd, nobody, nobody) == 0);
+        CHECK(fchmod(fd, 0600) == 0);
+        close(fd);
+        m = (mmk_map *)&m;
+        CHECK_RC(mmk_shm_open(&m, chowned, 4096, MMK_SHM_CREATE, 0), MMK_EOWNER);
+        CHECK(m == NULL);
+        CHECK_EQ(raw_size(chowned), 100);
+        CHECK_OK(mmk_shm_unlink(chowned));
+    }
+
+    /*
+     * The owner is compared with the effective user: a process whose
+     * effective uid is nobody (real uid still root) uses its own objects, and
+     * refuses root's.
+     */
+    mmk_map *rootobj = NULL;
+    const char *root_name = test_name("rootobj");
+    CHECK_OK(mmk_shm_open(&rootobj, root_name, 64, MMK_SHM_CREATE | MMK_SHM_EXCL, 0666));
+    pid = fork_child();
+    if (pid == 0) {
+        mmk_map *c = NULL;
+        if (setegid(nobody) != 0 || seteuid(nobody) != 0)
+            _exit(10);
+        if (mmk_shm_open(&c, own, 64, MMK_SHM_CREATE | MMK_SHM_EXCL, 0) != 0)
+            _exit(11);
+        mmk_free(c);
+        c = NULL;
+        if (mmk_shm_open(&c, own, 128, MMK_SHM_CREATE, 0) != 0)
+            _exit(12);
+        mmk_free(c);
+        if (mmk_shm_open(&c, root_name, 0, 0, 0666) != MMK_EOWNER)
+            _exit(13);
+        if (mmk_shm_unlink(own) != 0)
+            _exit(14);
+        _exit(0);
+    }
+    CHECK(pid > 0);
+    CHECK_EQ(wait_child(pid), 0);
+    mmk_free(rootobj);
+    CHECK_OK(mmk_shm_unlink(root_name));
+}
+
+/* ---- who created it: mmk_shm_open_ex ------------------------------------ */
+
+static void test_open_ex(void) {
+    const char *name = test_name("ex");
+    mmk_map *m = NULL;
+    int created = 7;
+    mmk_shm_options o = MMK_SHM_OPTIONS_INIT;
+    CHECK_EQ(o.size, sizeof(mmk_shm_options));
+    CHECK(o.length == 0 && o.flags == 0 && o.mode == 0);
+
+    /* NULL options: open an existing object, whole length. */
+    CHECK_RC(mmk_shm_open_ex(&m, name, NULL, &created), -ENOENT);
+    CHECK_EQ(created, 7);
+
+    o.length = 256;
+    o.flags = MMK_SHM_CREATE;
+    CHECK_OK(mmk_shm_open_ex(&m, name, &o, &created));
+    CHECK_EQ(created, 1);
+    CHECK_EQ(mmk_length(m), 256);
+    mmk_free(m);
+    m = NULL;
+    created = 7;
+    CHECK_OK(mmk_shm_open_ex(&m, name, &o, &created));
+    CHECK_EQ(created, 0);
+    mmk_free(m);
+    m = NULL;
+    CHECK_OK(mmk_shm_open_ex(&m, name, NULL, &created));
+    CHECK_EQ(created, 0);
+    CHECK_EQ(mmk_length(m), 256);
+    mmk_free(m);
+    m = NULL;
+    CHECK_OK(mmk_shm_open_ex(&m, name, &o, NULL)); /* created may be NULL */
+    mmk_free(m);
+    created = 7;
+    o.flags = MMK_SHM_CREATE | MMK_SHM_EXCL;
+    CHECK_RC(mmk_shm_open_ex(&m, name, &o, &created), -EEXIST);
+    CHECK_EQ(created, 7);
+    CHECK_RC(mmk_shm_open_ex(NULL, name, &o, &created), -EINVAL);
+
+    /* A brand-new object created by CREATE | READONLY still reports created. */
+    const char *ro = test_name("ex-ro");
+    o.flags = MMK_SHM_CREATE | MMK_SHM_READONLY;
+    m = NULL;
+    CHECK_OK(mmk_shm_open_ex(&m, ro, &o, &created));
+    CHECK_EQ(created, 1);
+    CHECK_EQ(mmk_access(m), MMK_ACCESS_READ);
+    mmk_free(m);
+    CHECK_OK(mmk_shm_unlink(ro));
+
+    /* The size field: too small or absurd is refused, before anything is made. */
+    const char *fresh = test_name("ex-size");
+    o.flags = MMK_SHM_CREATE;
+    o.size = 0;
+    CHECK_RC(mmk_shm_open_ex(&m, fresh, &o, &created), -EINVAL);
+    o.size = sizeof(mmk_shm_options) - sizeof(unsigned) - 1;
+    CHECK_RC(mmk_shm_open_ex(&m, fresh, &o, &created), -EINVAL);
+    o.size = (size_t)1 << 20;
+    CHECK_RC(mmk_shm_open_ex(&m, fresh, &o, &created), -EINVAL);
+    CHECK_RC(mmk_shm_open(&m, fresh, 0, 0, 0), -ENOENT);
+
+    /*
+     * A caller built against a newer header passes a bigger struct: fine
+     * while the fields this library does not know are zero, refused (and
+     * nothing created) when one is set.
+     */
+    struct {
+        mmk_shm_options known;
+        uint64_t future[2];
+    } newer;
+    memset(&newer, 0, sizeof newer);
+    newer.known.size = sizeof newer;
+    newer.known.length = 64;
+    newer.known.flags = MMK_SHM_CREATE;
+    newer.future[1] = 1;
+    CHECK_RC(mmk_shm_open_ex(&m, fresh, &newer.known, &created), -EINVAL);
+    CHECK_RC(mmk_shm_open(&m, fresh, 0, 0, 0), -ENOENT);
+    newer.future[1] = 0;
+    m = NULL;
+    CHECK_OK(mmk_shm_open_ex(&m, fresh, &newer.known, &created));
+    CHECK_EQ(created, 1);
+    CHECK_EQ(mmk_length(m), 64);
+    mmk_free(m);
+    CHECK_OK(mmk_shm_unlink(fresh));
+
+    /* Unknown flags are refused through the options too. */
+    o = (mmk_shm_options)MMK_SHM_OPTIONS_INIT;
+    o.flags = MMK_SHM_CREATE | (1u << 9);
+    CHECK_RC(mmk_shm_open_ex(&m, fresh, &o, &created), -EINVAL);
+    CHECK_OK(mmk_shm_unlink(name));
+}
+
+/*
+ * Processes race to open-or-create one name, released together: exactly one
+ * of them is told it created the object. It initialises the lock and raises
+ * a ready flag; the others wait for the flag, then all add to a counter
+ * under the lock, which must come out exact.
+ */
+typedef struct race_state {
+    mmk_mutex mu;
+    _Atomic uint64_t ready;
+    uint64_t counter;
+} race_state;
+
+static void test_create_race(void) {
+    enum { PROCS = 6, ROUNDS = 20, ADDS = 50 };
+    for (int round = 0; round < ROUNDS; round++) {
+        char tag[32];
+        snprintf(tag, sizeof tag, "race%d", round);
+        const char *name = test_name(tag);
+        int go[2];
+        if (pipe(go) != 0) {
+            CHECK(!"pipe");
+            return;
+        }
+        pid_t pids[PROCS];
+        for (int i = 0; i < PROCS; i++) {
+            pids[i] = fork_child();
+            if (pids[i] == 0) {
+                close(go[1]);
+                char c;
+                while (read(go[0], &c, 1) < 0 && errno == EINTR)
+                    ; /* returns 0 when the parent closes its end: all start */
+                mmk_shm_options o = MMK_SHM_OPTIONS_INIT;
+                o.length = sizeof(race_state);
+                o.flags = MMK_SHM_CREATE;
+                mmk_map *m = NULL;
+                int created = -1;
+                if (mmk_shm_open_ex(&m, name, &o, &created) != 0)
+                    _exit(10);
+                race_state *s = mmk_data(m);
+                if (created) {
+                    if (mmk_mutex_init(&s->mu) != 0)
+                        _exit(11);
+                    atomic_store(&s->ready, 1);
+                } else {
+                    while (!atomic_load(&s->ready))
+                        sched_yield();
+                }
+                for (int a = 0; a < ADDS; a++) {
+                    if (mmk_mutex_lock(&s->mu) != 0)
+                        _exit(12);
+                    s->counter++;
+                    mmk_mutex_unlock(&s->mu);
+                }
+                mmk_free(m);
+                _exit(created == 1 ? 1 : created == 0 ? 0 : 13);
+            }
+        }
+        close(go[0]);
+        close(go[1]); /* the start signal */
+        int creators = 0, failed = 0;
+        for (int i = 0; i < PROCS; i++) {
+            if (pids[i] <= 0) {
+                failed++;
+                continue;
+            }
+            int st = wait_child(pids[i]);
+            if (st == 1)
+                creators++;
+            else if (st != 0)
+                failed++;
+        }
+        CHECK_EQ(failed, 0);
+        CHECK_EQ(creators, 1);
+        mmk_map *m = NULL;
+        CHECK_OK(mmk_shm_open(&m, name, 0, 0, 0));
+        if (m) {
+            race_state *s = mmk_data(m);
+            CHECK_EQ(s->counter, PROCS * ADDS);
+            mmk_mutex_destroy(&s->mu);
+        }
+        mmk_free(m);
+        CHECK_OK(mmk_shm_unlink(name));
+    }
+}
+
 /* ---- read-only maps ----------------------------------------------------- */
 
 static void test_readonly(void) {
@@ -577,6 +939,10 @@ static void test_mutex_arguments(void) {
     CHECK_RC(mmk_mutex_consistent(NULL), -EINVAL);
     CHECK_RC(mmk_mutex_destroy(NULL), -EINVAL);
     CHECK(_Alignof(mmk_mutex) >= 8);
+    /* "Locked, owner died" is a success: positive, so `< 0` means "not locked". */
+    CHECK(MMK_LOCK_OWNERDEAD > 0);
+    /* Its old negative code is retired, not reused. */
+    CHECK(strcmp(mmk_errname(-5010), "UNKNOWN") == 0);
 
     /* In ordinary memory, within one process. */
     mmk_mutex mu;
@@ -652,7 +1018,7 @@ static void test_owner_died(void) {
     CHECK(pid > 0);
     if (pid > 0) {
         kill_holder(pid);
-        CHECK_RC(mmk_mutex_lock(&s->mu), MMK_EOWNERDEAD);
+        CHECK_RC(mmk_mutex_lock(&s->mu), MMK_LOCK_OWNERDEAD);
         CHECK_EQ(s->half_done, 1);
         s->counter -= 1000; /* the repair: undo the half-done update */
         s->half_done = 0;
@@ -671,7 +1037,7 @@ static void test_owner_died(void) {
     if (pid > 0) {
         CHECK_RC(mmk_mutex_trylock(&s->mu), -EBUSY);
         kill_holder(pid);
-        CHECK_RC(mmk_mutex_trylock(&s->mu), MMK_EOWNERDEAD);
+        CHECK_RC(mmk_mutex_trylock(&s->mu), MMK_LOCK_OWNERDEAD);
         s->counter -= 1000;
         s->half_done = 0;
         CHECK_OK(mmk_mutex_consistent(&s->mu));
@@ -683,7 +1049,7 @@ static void test_owner_died(void) {
     CHECK(pid > 0);
     if (pid > 0) {
         kill_holder(pid);
-        CHECK_RC(mmk_mutex_lock(&s->mu), MMK_EOWNERDEAD);
+        CHECK_RC(mmk_mutex_lock(&s->mu), MMK_LOCK_OWNERDEAD);
         CHECK_OK(mmk_mutex_unlock(&s->mu));
         CHECK_RC(mmk_mutex_lock(&s->mu), MMK_ENOTRECOVERABLE);
         CHECK_RC(mmk_mutex_trylock(&s->mu), MMK_ENOTRECOVERABLE);
@@ -797,6 +1163,127 @@ static void test_counter_under_lock(void) {
     CHECK_OK(mmk_shm_unlink(name));
 }
 
+/*
+ * Lock holders killed at arbitrary moments. The protected state is a counter
+ * and each process's count of its own committed increments; an update writes
+ * an undo record first and clears it last, all with C11 atomics so that the
+ * compiler keeps the stores and their order (plain stores between lock and
+ * unlock may be merged or reordered at -O2, and a SIGKILL lands between any
+ * two instructions). Whoever gets MMK_LOCK_OWNERDEAD rolls the record back.
+ * Whatever the moments of death, the counter equals the sum of the committed
+ * counts afterwards.
+ */
+enum { JOURNAL_PROCS = 4 };
+
+typedef struct journal_state {
+    mmk_mutex mu;
+    _Atomic uint64_t counter;
+    _Atomic uint64_t done[JOURNAL_PROCS];
+    _Atomic uint64_t undo_who; /* 1 + slot of the process mid-update; 0: none */
+    _Atomic uint64_t undo_counter;
+    _Atomic uint64_t undo_done;
+    _Atomic uint64_t repairs;
+} journal_state;
+
+static int journal_lock(journal_state *s) {
+    int rc = mmk_mutex_lock(&s->mu);
+    if (rc == MMK_LOCK_OWNERDEAD) {
+        uint64_t who = atomic_load(&s->undo_who);
+        if (who != 0 && who <= JOURNAL_PROCS) {
+            atomic_store(&s->counter, atomic_load(&s->undo_counter));
+            atomic_store(&s->done[who - 1], atomic_load(&s->undo_done));
+            atomic_store(&s->undo_who, 0);
+        }
+        atomic_fetch_add(&s->repairs, 1);
+        rc = mmk_mutex_consistent(&s->mu);
+    }
+    return rc;
+}
+
+static void journal_add(journal_state *s, int slot) {
+    uint64_t c = atomic_load(&s->counter), d = atomic_load(&s->done[slot]);
+    atomic_store(&s->undo_counter, c);
+    atomic_store(&s->undo_done, d);
+    atomic_store(&s->undo_who, (uint64_t)slot + 1);
+    atomic_store(&s->counter, c + 1);
+    atomic_store(&s->done[slot], d + 1);
+    atomic_store(&s->undo_who, 0);
+}
+
+/* A worker that adds under the lock until it is killed. */
+static pid_t spawn_journal_worker(journal_state *s, int slot) {
+    pid_t pid = fork_child();
+    if (pid == 0) {
+        for (;;) {
+            if (journal_lock(s) < 0)
+                _exit(10);
+            journal_add(s, slot);
+            if (mmk_mutex_unlock(&s->mu) != 0)
+                _exit(11);
+        }
+    }
+    return pid;
+}
+
+static void test_kill_anywhere(void) {
+    enum { KILLS = 24 };
+    const char *name = test_name("journal");
+    mmk_map *m = NULL;
+    CHECK_OK(mmk_shm_open(&m, name, sizeof(journal_state), MMK_SHM_CREATE | MMK_SHM_EXCL, 0));
+    if (!m)
+        return;
+    journal_state *s = mmk_data(m);
+    CHECK_OK(mmk_mutex_init(&s->mu));
+    pid_t pids[JOURNAL_PROCS];
+    for (int i = 0; i < JOURNAL_PROCS; i++) {
+        pids[i] = spawn_journal_worker(s, i);
+        CHECK(pids[i] > 0);
+    }
+    int kills = 0, broken = 0;
+    for (int k = 0; k < KILLS && !broken; k++) {
+        int i = k % JOURNAL_PROCS;
+        /* Let the victim commit a random number of increments more, then kill it. */
+        uint64_t target = atomic_load(&s->done[i]) + 1 + check_rnd_below(2000);
+        while (atomic_load(&s->done[i]) < target) {
+            int st;
+            if (waitpid(pids[i], &st, WNOHANG) != 0) {
+                broken = 1; /* the worker failed on its own */
+                break;
+            }
+            sched_yield();
+        }
+        if (broken)
+            break;
+        kill(pids[i], SIGKILL);
+        CHECK_EQ(wait_child(pids[i]), 128 + SIGKILL);
+        kills++;
+        pids[i] = spawn_journal_worker(s, i);
+        CHECK(pids[i] > 0);
+    }
+    CHECK_EQ(broken, 0);
+    for (int i = 0; i < JOURNAL_PROCS; i++) {
+        if (pids[i] > 0) {
+            kill(pids[i], SIGKILL);
+            CHECK_EQ(wait_child(pids[i]), 128 + SIGKILL);
+        }
+    }
+    int rc = journal_lock(s);
+    CHECK(rc == 0);
+    uint64_t sum = 0;
+    for (int i = 0; i < JOURNAL_PROCS; i++)
+        sum += atomic_load(&s->done[i]);
+    CHECK_EQ(atomic_load(&s->undo_who), 0);
+    CHECK_EQ(atomic_load(&s->counter), sum);
+    CHECK(sum >= (uint64_t)kills);
+    if (rc == 0)
+        CHECK_OK(mmk_mutex_unlock(&s->mu));
+    printf("test_kill_anywhere: %d workers killed, %llu locks repaired, %llu increments\n",
+           kills + JOURNAL_PROCS, (unsigned long long)atomic_load(&s->repairs),
+           (unsigned long long)sum);
+    mmk_free(m);
+    CHECK_OK(mmk_shm_unlink(name));
+}
+
 /* Every test unlinked what it made: nothing of ours is left under /dev/shm. */
 static void check_no_leftovers(void) {
     DIR *d = opendir("/dev/shm");
@@ -827,6 +1314,10 @@ int main(void) {
     test_empty_object();
     test_mode_and_descriptors();
     test_permission_denied();
+    test_mode_wider_than_asked();
+    test_planted_by_other_user();
+    test_open_ex();
+    test_create_race();
     test_readonly();
     test_no_litter_on_failure();
     test_size_failure();
@@ -835,6 +1326,7 @@ int main(void) {
     test_owner_died();
     test_cross_process_busy();
     test_counter_under_lock();
+    test_kill_anywhere();
 
     check_no_leftovers();
     unlink_all_names();
