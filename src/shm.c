@@ -319,7 +319,8 @@ static int mutex_os_destroy(mmk_mutex *mu) {
  * fields the caller's struct does not have). A caller built against a newer
  * header may pass a larger struct, accepted only if every field this library
  * does not know is zero, since a set one would ask for something that would
- * silently not happen.
+ * silently not happen. (So fields appended later must leave no padding
+ * between them: padding bytes of an automatic struct need not be zero.)
  */
 static int shm_options_read(mmk_shm_options *o, const mmk_shm_options *opt) {
     memset(o, 0, sizeof *o);
