@@ -204,6 +204,23 @@ PyObject *mmkit_mmap_from_map(PyObject *module, mmk_map *map, int access, long l
 }
 
 /*
+ * As mmkit_mmap_from_map, for an instance of `type`: mmkit.mmap or a subtype
+ * made in C whose extra fields start zeroed (mmkit.SharedMemory).
+ */
+PyObject *mmkit_mmap_from_map_type(PyObject *module, PyTypeObject *type, mmk_map *map, int access,
+                                   long long offset) {
+    MmapObject *self = mmap_alloc(type, module);
+    if (self == NULL) {
+        (void)mmk_free(map);
+        return NULL;
+    }
+    self->map = map;
+    self->access = access;
+    self->offset = offset;
+    return (PyObject *)self;
+}
+
+/*
  * mmap(fileno, length, flags=MAP_SHARED, prot=PROT_WRITE|PROT_READ,
  *      access=ACCESS_DEFAULT, offset=0, *, trackfd=True)
  * with the standard module's checks, in its order, and its messages.

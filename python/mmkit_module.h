@@ -75,6 +75,8 @@ int mmkit_threads_arg(PyObject *obj, unsigned *out);
 extern PyType_Spec mmkit_mmap_spec;
 int mmkit_mmap_check_valid(MmapObject *self);
 PyObject *mmkit_mmap_from_map(PyObject *module, mmk_map *map, int access, long long offset);
+PyObject *mmkit_mmap_from_map_type(PyObject *module, PyTypeObject *type, mmk_map *map, int access,
+                                   long long offset);
 void mmkit_resolve_range(Py_ssize_t size, Py_ssize_t start, int start_given, Py_ssize_t end,
                          int end_given, Py_ssize_t *out_start, Py_ssize_t *out_end);
 
@@ -84,5 +86,8 @@ extern PyType_Spec mmkit_spans_spec;
 PyObject *mmkit_lines_new(MmapObject *map, Py_ssize_t start, Py_ssize_t end);
 PyObject *mmkit_spans_new(MmapObject *map, pymm_pattern *pat, unsigned pat_flags, int batched,
                           Py_ssize_t start, Py_ssize_t end);
+
+/* mmkit_shm.c */
+int mmkit_shm_init(PyObject *module);
 
 #endif

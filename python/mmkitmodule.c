@@ -489,6 +489,8 @@ static int mmkit_exec(PyObject *m) {
         return -1;
     if (PyModule_AddType(m, st->mmap_type) < 0)
         return -1;
+    if (mmkit_shm_init(m) < 0) /* shm_open, SharedMemory, Lock (mmkit_shm.c) */
+        return -1;
 
     Py_INCREF(PyExc_OSError);
     if (PyModule_AddObject(m, "error", PyExc_OSError) < 0) {
