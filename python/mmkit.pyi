@@ -142,3 +142,67 @@ def open(path: _Path, mode: str = "r", offset: int = 0, length: int = 0) -> mmap
 
 def word_counts(buffer: Union[_Buffer, mmap], top: Optional[int] = None) -> list[tuple[bytes, int]]:
     """Counter(data.lower().split()) as pairs sorted by count desc, word asc."""
+
+# -- shared memory between processes ------------------------------------------
+
+from collections.abc import Callable as _Callable
+
+LOCK_SIZE: int
+
+class SharedMemory(mmap):
+    """A map of named shared memory, from shm_open(); not instantiable."""
+
+    @property
+    def name(self) -> str:
+        """The name with its leading '/'."""
+    @property
+    def created(self) -> bool:
+        """Whether the shm_open() call that returned this map created the object."""
+    def unlink(self) -> None: ...
+
+def shm_open(
+    name: Union[str, bytes],
+    size: int = 0,
+    *,
+    create: bool = False,
+    exclusive: bool = False,
+    readonly: bool = False,
+    mode: int = 0o600,
+    any_owner: bool = False,
+) -> SharedMemory:
+    """Open (create=True: or create) named shared memory and map it."""
+
+def shm_unlink(name: Union[str, bytes]) -> None:
+    """Remove the name; open maps stay valid."""
+
+class OwnerDiedError(RuntimeError):
+    """The previous holder died; the raising thread holds the lock (.lock)."""
+
+    lock: Lock
+
+class LockNotRecoverableError(RuntimeError):
+    """An owner-died lock was released without consistent()."""
+
+class Lock:
+    """A robust process-shared lock in LOCK_SIZE bytes of a shared map."""
+
+    def __new__(
+        cls,
+        buffer: _Buffer,
+        offset: int = 0,
+        *,
+        init: bool = False,
+        repair: Optional[_Callable[[Lock], object]] = None,
+    ) -> Self: ...
+    def acquire(self, blocking: bool = True, timeout: Optional[float] = None) -> bool: ...
+    def release(self) -> None: ...
+    def consistent(self) -> None: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *args: object) -> None: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def owner_died(self) -> bool: ...

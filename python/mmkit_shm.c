@@ -910,7 +910,12 @@ static PyMethodDef shm_functions[] = {
 
 /* Add a heap type made from `spec` (on `base`, may be NULL) to the module. */
 static int add_type(PyObject *m, PyType_Spec *spec, PyObject *base) {
-    PyObject *type = PyType_FromModuleAndSpec(m, spec, base);
+    /* Python 3.9 wants the bases as a tuple; later versions take a type too. */
+    PyObject *bases = base != NULL ? PyTuple_Pack(1, base) : NULL;
+    if (base != NULL && bases == NULL)
+        return -1;
+    PyObject *type = PyType_FromModuleAndSpec(m, spec, bases);
+    Py_XDECREF(bases);
     if (type == NULL)
         return -1;
     int rc = PyModule_AddType(m, (PyTypeObject *)type);
