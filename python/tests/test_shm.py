@@ -783,6 +783,16 @@ class LockTest(ShmTestCase, TempDirTestCase):
         self.lock.release()
         self.assertEqual(self.try_in_child(), "True")
 
+    def test_thread_that_dies_holding_the_lock(self):
+        t = threading.Thread(target=self.lock.acquire)  # and ends, holding it
+        t.start()
+        t.join()
+        with self.assertRaises(mmkit.OwnerDiedError):
+            self.lock.acquire()
+        self.lock.consistent()
+        self.lock.release()
+        self.assertEqual(self.try_in_child(), "True")
+
     def test_owner_died_in_with_statement_without_repair(self):
         self.kill_holder()
         ran = False
