@@ -31,12 +31,16 @@
 typedef struct {
     MmapObject base;
     PyObject *name; /* str: the name as the system knows it, "/..." */
-    int created;
+    char created;   /* T_BOOL reads a char */
 } ShmObject;
 
 /* The mmkit module's attribute `attr`, as a new reference; NULL with an
    error set if it is missing. */
 static PyObject *module_attr(PyObject *module, const char *attr) {
+    if (module == NULL) { /* only after the garbage collector cleared the object */
+        PyErr_SetString(PyExc_RuntimeError, "mmkit module gone");
+        return NULL;
+    }
     return PyObject_GetAttrString(module, attr);
 }
 
@@ -351,7 +355,8 @@ typedef struct {
     int held;         /* held through this object by thread `owner` of process `owner_pid` */
     unsigned long owner;
     long owner_pid;
-    int waiting; /* threads polling with the GIL released: close() must wait for them */
+    int waiting;      /* threads polling with the GIL released: close() must wait for them */
+    long waiting_pid; /* the process they are in (a forked child inherits the count) */
     PyObject *weakreflist;
 } LockObject;
 
@@ -520,6 +525,10 @@ static PyObject *lock_acquire_impl(LockObject *self, int blocking, double timeou
     if (rc == -EBUSY && blocking && timeout != 0) {
         double deadline = timeout > 0 ? monotonic_seconds() + timeout : 0;
         long delay = LOCK_POLL_FIRST_NS;
+        if (self->waiting_pid != (long)getpid()) {
+            self->waiting_pid = (long)getpid();
+            self->waiting = 0;
+        }
         self->waiting++;
         for (;;) {
             long nap = delay;
@@ -663,7 +672,7 @@ static PyObject *lock_close(LockObject *self, PyObject *unused) {
     (void)unused;
     if (self->view.obj == NULL)
         Py_RETURN_NONE;
-    if (self->waiting > 0) {
+    if (self->waiting > 0 && self->waiting_pid == (long)getpid()) {
         PyErr_SetString(PyExc_RuntimeError, "cannot close: a thread is waiting for the lock");
         return NULL;
     }

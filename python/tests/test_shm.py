@@ -24,6 +24,7 @@ import threading
 import time
 import traceback
 import unittest
+import weakref
 
 import mmkit
 from mmkit_testutil import TempDirTestCase
@@ -549,6 +550,9 @@ class LockTest(ShmTestCase, TempDirTestCase):
         self.assertEqual(self.try_in_child(blocking=False), "True")
         second.close()
         self.assertTrue(second.closed)
+        ref = weakref.ref(second)
+        del second
+        self.assertIsNone(ref())
 
     def test_argument_errors(self):
         sm, lock = self.sm, self.lock
