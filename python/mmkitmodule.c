@@ -85,11 +85,16 @@ static PyObject *raise_pattern_error(const mmkit_errctx *ctx) {
     if (ctx->module != NULL && mmkit_get_state(ctx->module)->pattern_error != NULL)
         exc = mmkit_get_state(ctx->module)->pattern_error;
     const mmk_pattern_error *perr = ctx->perr;
-    const char *why = perr != NULL && perr->message[0] ? perr->message : "invalid pattern";
+    int have_reason = perr != NULL && perr->message[0];
+    const char *why = have_reason ? perr->message : mmk_strerror(MMK_EPATTERN);
     long long at = perr != NULL ? (long long)perr->offset : -1;
-    PyObject *message = at >= 0
-                            ? PyUnicode_FromFormat("invalid pattern at offset %lld: %s", at, why)
-                            : PyUnicode_FromFormat("invalid pattern: %s", why);
+    PyObject *message;
+    if (at >= 0)
+        message = PyUnicode_FromFormat("invalid pattern at offset %lld: %s", at, why);
+    else if (have_reason)
+        message = PyUnicode_FromFormat("invalid pattern: %s", why);
+    else
+        message = PyUnicode_FromString(why);
     PyObject *msg = PyUnicode_FromString(why);
     PyObject *pos = at >= 0 ? PyLong_FromLongLong(at) : none_ref();
     if (message != NULL && msg != NULL && pos != NULL) {
@@ -586,10 +591,11 @@ static PyObject *mmkit_open(PyObject *module, PyObject *args, PyObject *kwds) {
     if (lies) {
         PyObject *result = NULL;
         if (opt.access == MMK_ACCESS_WRITE) {
-            PyErr_Format(PyExc_OSError,
-                         "cannot map %R for writing: it is a file whose size is not its "
-                         "content's (procfs, sysfs, ...); open it with mode 'r' or 'c'",
-                         path_obj);
+            /* ENODEV: what mmap(2) says of files it cannot map. */
+            raise_os_error(ENODEV,
+                           "cannot map for writing a file whose size is not its content's "
+                           "(procfs, sysfs, ...); open it with mode 'r' or 'c'",
+                           path_obj);
         } else {
             result = open_snapshot(module, path, path_obj, &opt);
         }
