@@ -1850,7 +1850,7 @@ PyDoc_STRVAR(mmap_doc,
              "read/write/seek, find/rfind, the buffer protocol (re works on it). Unlike\n"
              "the standard type, reading a map whose file was truncated raises OSError\n"
              "instead of crashing with SIGBUS. Extras: count(), finditer(), lines(),\n"
-             "line_count(); see also mmkit.open() and mmkit.word_counts().");
+             "line_count(), readinto(); see also mmkit.open() and mmkit.word_counts().");
 
 static PyType_Slot mmap_slots[] = {
     {Py_tp_new, mmap_new},
