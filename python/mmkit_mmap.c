@@ -129,12 +129,16 @@ static void flight_add(MmapObject *self, Py_ssize_t delta) {
 int mmkit_op_begin(MmapObject *self) {
     if (mmkit_mmap_check_valid(self) < 0)
         return -1;
+    /* Counted before the view is taken: in a forked child, the first count
+       settles the parent's stale views, and this view must not be among
+       them. */
+    flight_add(self, 1);
     int rc = mmk_view_acquire(self->map, NULL, NULL);
     if (rc < 0) {
+        flight_add(self, -1);
         mmkit_error(rc);
         return -1;
     }
-    flight_add(self, 1);
     return 0;
 }
 

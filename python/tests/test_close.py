@@ -293,6 +293,11 @@ class CloseAfterForkTest(TempDirTestCase):
         if pid == 0:
             code = 1
             try:
+                # operations in flight in the child itself work and count
+                # (the parent's stale ones are settled first)
+                if m.count(b"x", threads=1) != 0 or m[:] != bytes(SIZE):
+                    code = 3
+                    raise AssertionError("wrong results in the child")
                 m.close()
                 code = 0 if m.closed else 2
             except BaseException as e:  # noqa: BLE001 - reported through the exit status
