@@ -16,6 +16,19 @@ __version__: str
 
 error = OSError
 
+class PatternError(ValueError):
+    """An invalid pattern; attributes as re.error."""
+
+    msg: str
+    pattern: Optional[bytes]
+    pos: Optional[int]
+    offset: Optional[int]
+
+class RegexLimitError(RuntimeError):
+    """The regex is too complex for the backtracking engine on this input."""
+
+    offset: Optional[int]
+
 ACCESS_DEFAULT: int
 ACCESS_READ: int
 ACCESS_WRITE: int
@@ -102,6 +115,7 @@ class mmap:
     def __setitem__(self, key: slice, value: _Buffer, /) -> None: ...
     def __delitem__(self, key: Union[_Index, slice], /) -> NoReturn: ...
     def __iter__(self) -> Iterator[bytes]: ...
+    def __bytes__(self) -> bytes: ...
     def __contains__(self, value: object, /) -> bool: ...
     def __enter__(self) -> Self: ...
     def __exit__(self, *args: object) -> None: ...
@@ -109,6 +123,9 @@ class mmap:
         def __buffer__(self, flags: int, /) -> memoryview: ...
         def __release_buffer__(self, buffer: memoryview, /) -> None: ...
     # -- mmkit extras ---------------------------------------------------------
+    def readinto(self, buffer: _Buffer, /, offset: Optional[int] = None) -> int:
+        """Copy into a writable buffer (guarded); from the position (which
+        advances) or from offset (which leaves the position alone)."""
     def count(
         self,
         sub: _Buffer,

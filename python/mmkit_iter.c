@@ -2,23 +2,26 @@
  * mmkit_iter.c — the iterators behind mmkit.mmap.lines() and
  * mmkit.mmap.finditer().
  *
- * Both work in batches so that the per-item cost is a few memory operations
- * and one Python object, never a library call with a lock:
- * - lines: a block of the map (whole lines, up to LINES_BLOCK bytes) is copied
- *   out under the fault guard with the GIL released, and lines are cut from
- *   the private copy;
+ * Both see the map as it is when they produce an item, never a stale copy
+ * and never bytes past the current end:
+ * - lines: each line is read from the map when it is produced, at the
+ *   iterator's own position, exactly as readline() would read it there (one
+ *   guarded copy of a small block per line; CPython's own per-line costs are
+ *   of the same order, see docs/python.md);
  * - finditer: the library reports up to SPANS_BATCH matches per call (with
- *   the GIL released) into an array that the iterator then hands out.
- * Each batch holds a library view while the GIL is released, so closing the
- * map from another thread meanwhile raises there instead of unmapping memory
- * under the copy. Between batches the map may be closed: the next item then
- * raises ValueError, as every other operation on a closed map does.
+ *   the GIL released, as an operation in flight) into an array that the
+ *   iterator then hands out. The batch remembers the map's change counter;
+ *   if the map was changed through its object since (write, move, resize,
+ *   close), the rest of the batch is dropped and the search starts again
+ *   from the end of the last span produced, over the map as it is.
+ * A range given with end=None follows the map's current length. Between
+ * items the map may be closed: the next item then raises ValueError, as
+ * every other operation on a closed map does.
  */
 #include "mmkit_module.h"
 
 #include <string.h>
 
-#define LINES_BLOCK ((Py_ssize_t)256 * 1024)
 #define SPANS_BATCH 8192
 
 /* ------------------------------------------------------------------------ */
@@ -27,124 +30,31 @@
 
 typedef struct {
     PyObject_HEAD MmapObject *mm; /* strong reference; NULL once exhausted */
-    Py_ssize_t next;              /* map offset of the first byte not yet copied */
-    Py_ssize_t end;               /* end of the range */
-    char *buf;                    /* private copy of whole lines: buf[at, len) still to hand out */
-    Py_ssize_t cap, len, at;
-    int busy; /* a refill is running with the GIL released */
+    Py_ssize_t next;              /* map offset of the next line */
+    Py_ssize_t end;               /* end of the range (PY_SSIZE_T_MAX: the map's end) */
 } LinesIter;
-
-/*
- * Make `it->buf` hold at least `need` bytes. Returns 0 or -1 with
- * MemoryError. Only called with the GIL held and the iterator marked busy.
- */
-static int lines_reserve(LinesIter *it, Py_ssize_t need) {
-    if (need <= it->cap)
-        return 0;
-    char *nb = PyMem_RawRealloc(it->buf, (size_t)need);
-    if (nb == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    it->buf = nb;
-    it->cap = need;
-    return 0;
-}
-
-/*
- * Copy the next block of whole lines into the private buffer. A line longer
- * than the block is found with a guarded search and copied whole. Returns 0
- * (it->len is 0 at the end of the range) or -1 with an exception set.
- */
-static int lines_refill(LinesIter *it) {
-    MmapObject *mm = it->mm;
-    Py_ssize_t size = (Py_ssize_t)mmk_length(mm->map);
-    Py_ssize_t end = it->end < size ? it->end : size; /* the map may have shrunk */
-    it->len = it->at = 0;
-    if (it->next >= end)
-        return 0;
-    Py_ssize_t want = end - it->next;
-    if (want > LINES_BLOCK)
-        want = LINES_BLOCK;
-    if (lines_reserve(it, want) < 0)
-        return -1;
-
-    int rc = mmk_view_acquire(mm->map, NULL, NULL);
-    if (rc < 0) {
-        mmkit_error(rc);
-        return -1;
-    }
-    Py_ssize_t keep = want;
-    int64_t nl = -1;
-    int need_long_line = 0;
-    it->busy = 1;
-    Py_BEGIN_ALLOW_THREADS
-    rc = mmk_copy_out(mm->map, (uint64_t)it->next, it->buf, (size_t)want);
-    if (rc == 0 && it->next + want < end) {
-        /* Not the last block: hand out whole lines only. */
-        const char *last = memrchr(it->buf, '\n', (size_t)want);
-        if (last != NULL) {
-            keep = last - it->buf + 1;
-        } else {
-            need_long_line = 1;
-            rc = mmk_find(mm->map, "\n", 1, it->next + want, end, &nl);
-        }
-    }
-    Py_END_ALLOW_THREADS
-    if (rc == 0 && need_long_line) {
-        Py_ssize_t stop = nl < 0 ? end : (Py_ssize_t)nl + 1;
-        keep = stop - it->next;
-        if (lines_reserve(it, keep) < 0) {
-            rc = 1; /* exception already set */
-        } else {
-            Py_BEGIN_ALLOW_THREADS
-            rc = mmk_copy_out(mm->map, (uint64_t)(it->next + want), it->buf + want,
-                              (size_t)(keep - want));
-            Py_END_ALLOW_THREADS
-        }
-    }
-    it->busy = 0;
-    mmk_view_release(mm->map);
-    if (rc != 0) {
-        if (rc < 0)
-            mmkit_error(rc);
-        return -1;
-    }
-    it->len = keep;
-    it->next += keep;
-    return 0;
-}
 
 static void lines_finish(LinesIter *it) {
     Py_CLEAR(it->mm);
-    PyMem_RawFree(it->buf);
-    it->buf = NULL;
-    it->cap = it->len = it->at = 0;
 }
 
 static PyObject *lines_next(LinesIter *it) {
-    if (it->mm == NULL)
+    MmapObject *mm = it->mm;
+    if (mm == NULL)
         return NULL;
-    if (it->busy) {
-        PyErr_SetString(PyExc_ValueError, "lines iterator already executing");
+    if (mmkit_mmap_check_valid(mm) < 0)
+        return NULL;
+    Py_ssize_t size = (Py_ssize_t)mmk_length(mm->map);
+    Py_ssize_t end = it->end < size ? it->end : size;
+    if (it->next >= end) {
+        lines_finish(it);
         return NULL;
     }
-    if (mmkit_mmap_check_valid(it->mm) < 0)
-        return NULL;
-    if (it->at >= it->len) {
-        if (lines_refill(it) < 0)
-            return NULL;
-        if (it->len == 0) {
-            lines_finish(it);
-            return NULL;
-        }
-    }
-    const char *p = it->buf + it->at;
-    Py_ssize_t avail = it->len - it->at;
-    const char *nl = memchr(p, '\n', (size_t)avail);
-    Py_ssize_t n = nl != NULL ? nl - p + 1 : avail;
-    it->at += n;
-    return PyBytes_FromStringAndSize(p, n);
+    Py_ssize_t stop = it->next;
+    PyObject *line = mmkit_read_line(mm, it->next, end, &stop);
+    if (line != NULL)
+        it->next = stop;
+    return line;
 }
 
 static int lines_traverse(LinesIter *it, visitproc visit, void *arg) {
@@ -154,8 +64,7 @@ static int lines_traverse(LinesIter *it, visitproc visit, void *arg) {
 }
 
 static int lines_clear(LinesIter *it) {
-    if (!it->busy)
-        Py_CLEAR(it->mm);
+    Py_CLEAR(it->mm);
     return 0;
 }
 
@@ -163,7 +72,6 @@ static void lines_dealloc(LinesIter *it) {
     PyTypeObject *tp = Py_TYPE(it);
     PyObject_GC_UnTrack(it);
     Py_CLEAR(it->mm);
-    PyMem_RawFree(it->buf);
     tp->tp_free((PyObject *)it);
     Py_DECREF(tp);
 }
@@ -198,8 +106,9 @@ static mmkit_state *state_of(MmapObject *mm) {
     return mmkit_get_state(mm->module);
 }
 
-/* A new lines iterator over mm[start:end] (a resolved range). */
-PyObject *mmkit_lines_new(MmapObject *mm, Py_ssize_t start, Py_ssize_t end) {
+/* A new lines iterator over mm[start:end] (a resolved range; without
+   end_given the iterator follows the map's length). */
+PyObject *mmkit_lines_new(MmapObject *mm, Py_ssize_t start, Py_ssize_t end, int end_given) {
     mmkit_state *st = state_of(mm);
     if (st == NULL)
         return NULL;
@@ -209,10 +118,7 @@ PyObject *mmkit_lines_new(MmapObject *mm, Py_ssize_t start, Py_ssize_t end) {
     Py_INCREF(mm);
     it->mm = mm;
     it->next = start;
-    it->end = end;
-    it->buf = NULL;
-    it->cap = it->len = it->at = 0;
-    it->busy = 0;
+    it->end = end_given ? end : PY_SSIZE_T_MAX;
     PyObject_GC_Track(it);
     return (PyObject *)it;
 }
@@ -228,9 +134,14 @@ typedef struct {
     int empty;                    /* empty literal: a match at every position */
     int done;                     /* no more batches to scan */
     int busy;
-    Py_ssize_t next; /* where the next batch starts scanning */
-    Py_ssize_t end;
-    uint64_t *spans; /* pairs (start, end) in map offsets */
+    Py_ssize_t next;            /* where the next batch starts scanning */
+    Py_ssize_t end;             /* end of the range (PY_SSIZE_T_MAX: the map's end) */
+    Py_ssize_t resume;          /* end of the last span produced (the range start before any) */
+    int produced;               /* a span has been produced */
+    int last_empty;             /* the last span produced was empty */
+    Py_ssize_t skip_empty_at;   /* drop an empty span here from the next batch (-1: none) */
+    unsigned long long changes; /* the map's change counter when the batch was scanned */
+    uint64_t *spans;            /* pairs (start, end) in map offsets */
     size_t count, at, cap;
 } SpansIter;
 
@@ -267,6 +178,7 @@ static int span_collect(uint64_t start, uint64_t end, void *user) {
 static int spans_refill(SpansIter *it) {
     MmapObject *mm = it->mm;
     it->count = it->at = 0;
+    it->changes = mm->changes;
     if (it->done)
         return 0;
     Py_ssize_t size = (Py_ssize_t)mmk_length(mm->map);
@@ -304,23 +216,23 @@ static int spans_refill(SpansIter *it) {
     span_sink sink = {it->spans, 0, it->cap, it->batched ? SPANS_BATCH : 0, (uint64_t)it->next, 0};
     mmk_scan_options opt;
     memset(&opt, 0, sizeof opt);
+    int64_t limit_at = -1;
+    opt.error_offset = &limit_at;
     /* A batch stops early: one thread stops promptly, more would scan ahead
        for nothing. A whole-range scan uses every core. */
     opt.threads = it->batched ? 1 : 0;
     mmk_input in = mmk_input_map(mm->map, it->next, end);
     const mmk_pattern *p = mmkit_pattern_ptr(it->pat);
 
-    int rc = mmk_view_acquire(mm->map, NULL, NULL);
-    if (rc < 0) {
-        mmkit_error(rc);
+    if (mmkit_op_begin(mm) < 0)
         return -1;
-    }
+    int rc;
     it->busy = 1;
     Py_BEGIN_ALLOW_THREADS
     rc = mmk_matches(p, &in, &opt, span_collect, &sink);
     Py_END_ALLOW_THREADS
     it->busy = 0;
-    mmk_view_release(mm->map);
+    mmkit_op_end(mm);
     it->spans = sink.spans;
     it->cap = sink.cap;
     if (sink.oom) {
@@ -328,10 +240,14 @@ static int spans_refill(SpansIter *it) {
         return -1;
     }
     if (rc < 0) {
-        mmkit_error(rc);
+        mmkit_scan_error(mm, rc, limit_at, it->next);
         return -1;
     }
     it->count = sink.count;
+    if (it->skip_empty_at >= 0 && sink.count > 0 && sink.spans[0] == sink.spans[1] &&
+        sink.spans[0] == (uint64_t)it->skip_empty_at)
+        it->at = 1; /* produced before the map changed: Python's rules allow no repeat */
+    it->skip_empty_at = -1;
     if (rc == SPANS_STOP && sink.count > 0) {
         /* Batches are only used for non-empty literals: every match is
            non-empty and the search resumes right after the last one. */
@@ -356,9 +272,25 @@ static PyObject *spans_next(SpansIter *it) {
         PyErr_SetString(PyExc_ValueError, "finditer iterator already executing");
         return NULL;
     }
-    if (mmkit_mmap_check_valid(it->mm) < 0)
+    MmapObject *mm = it->mm;
+    if (mmkit_mmap_check_valid(mm) < 0)
         return NULL;
-    if (it->at >= it->count) {
+    Py_ssize_t size = (Py_ssize_t)mmk_length(mm->map);
+    if (it->changes != mm->changes ||
+        (it->at < it->count && it->spans[2 * it->at + 1] > (uint64_t)size)) {
+        /* The map changed since the batch was scanned: what is left of the
+           batch may be stale or past the end. Search again from where the
+           iteration stands, over the map as it is. */
+        it->count = it->at = 0;
+        it->done = 0;
+        if (it->empty) {
+            it->next = it->produced ? it->resume + 1 : it->resume;
+        } else {
+            it->next = it->resume;
+            it->skip_empty_at = it->produced && it->last_empty ? it->resume : -1;
+        }
+    }
+    while (it->at >= it->count) {
         if (spans_refill(it) < 0)
             return NULL;
         if (it->count == 0) {
@@ -367,6 +299,9 @@ static PyObject *spans_next(SpansIter *it) {
         }
     }
     size_t i = it->at++;
+    it->produced = 1;
+    it->resume = (Py_ssize_t)it->spans[2 * i + 1];
+    it->last_empty = it->spans[2 * i] == it->spans[2 * i + 1];
     PyObject *t = PyTuple_New(2);
     if (t == NULL)
         return NULL;
@@ -432,7 +367,7 @@ PyType_Spec mmkit_spans_spec = {
  * reference to `pat` on success only.
  */
 PyObject *mmkit_spans_new(MmapObject *mm, pymm_pattern *pat, unsigned empty, int batched,
-                          Py_ssize_t start, Py_ssize_t end) {
+                          Py_ssize_t start, Py_ssize_t end, int end_given) {
     mmkit_state *st = state_of(mm);
     if (st == NULL)
         return NULL;
@@ -447,7 +382,12 @@ PyObject *mmkit_spans_new(MmapObject *mm, pymm_pattern *pat, unsigned empty, int
     it->done = 0;
     it->busy = 0;
     it->next = start;
-    it->end = end;
+    it->end = end_given ? end : PY_SSIZE_T_MAX;
+    it->resume = start;
+    it->produced = 0;
+    it->last_empty = 0;
+    it->skip_empty_at = -1;
+    it->changes = mm->changes;
     it->spans = NULL;
     it->count = it->at = it->cap = 0;
     PyObject_GC_Track(it);

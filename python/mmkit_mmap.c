@@ -9,20 +9,24 @@
  * only raw access is the buffer protocol, which cannot be guarded.
  *
  * Threads: with the GIL held nothing else runs Python code, so short
- * operations touch the map directly. Long ones take a library view first (the
- * view makes mmk_close/mmk_resize refuse) and then release the GIL, so other
- * threads run and closing the map meanwhile raises instead of unmapping memory
- * under the reader.
+ * operations touch the map directly. Long ones are "in flight": they take a
+ * library view (mmkit_op_begin) and then release the GIL. close() and
+ * resize() never unmap memory under them: close() marks the object closing
+ * (every new operation then fails as on a closed map), releases the GIL and
+ * waits until the operations in flight have finished, then closes. Only
+ * exported buffers, which can live forever, make close() refuse.
  */
 #include "mmkit_module.h"
 
 #include <structmember.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CHECK_VALID(self, err)                                                                     \
@@ -40,11 +44,11 @@
     } while (0)
 
 /*
- * 0 if the map can be used now; -1 with ValueError if it is closed (the
- * standard module's message) or being resized by another thread.
+ * 0 if the map can be used now; -1 with ValueError if it is closed or being
+ * closed (the standard module's message) or being resized by another thread.
  */
 int mmkit_mmap_check_valid(MmapObject *self) {
-    if (self->map == NULL || mmk_is_closed(self->map)) {
+    if (self->map == NULL || self->closing || mmk_is_closed(self->map)) {
         PyErr_SetString(PyExc_ValueError, "mmap closed or invalid");
         return -1;
     }
@@ -53,6 +57,127 @@ int mmkit_mmap_check_valid(MmapObject *self) {
         return -1;
     }
     return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Operations in flight                                                      */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * One lock and condition for every map object: the counts change only
+ * around GIL releases, and the condition is broadcast only when a close() or
+ * resize() is waiting. The lock is never held while taking the GIL, and the
+ * GIL is never taken while holding it, so the two cannot deadlock; a waiter
+ * releases the GIL before it takes the lock.
+ */
+static pthread_mutex_t flight_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t flight_done = PTHREAD_COND_INITIALIZER;
+/* Bumped in a forked child: operations counted before the fork ran in
+   threads the child does not have, so their counts are void there. */
+static unsigned long fork_epoch;
+
+/* pthread_atfork child handler: the lock may have been held by a thread
+   that does not exist in the child. */
+void mmkit_fork_child(void) {
+    pthread_mutex_init(&flight_lock, NULL);
+    pthread_cond_init(&flight_done, NULL);
+    fork_epoch++;
+}
+
+/*
+ * With flight_lock held: in a forked child, forget the operations that were
+ * in flight in the parent's other threads and give back the library views
+ * they held (theirs and the ones the library took inside their scans). The
+ * child has only the forking thread, so every view of this map that is not
+ * an export (exported buffers were copied into the child and release theirs)
+ * belonged to one of them: os.fork() runs with the GIL held, so no thread was
+ * between taking a view and counting itself in flight. A resize() that was
+ * in flight will never finish here either.
+ */
+static void flight_epoch_check(MmapObject *self) {
+    if (self->flight_epoch != fork_epoch) {
+        self->flight_epoch = fork_epoch;
+        if (self->inflight > 0 && self->map != NULL) {
+            unsigned views = mmk_view_count(self->map);
+            for (unsigned i = (unsigned)self->exports; i < views; i++)
+                mmk_view_release(self->map);
+            self->busy = 0;
+        }
+        self->inflight = 0;
+        self->flight_waiters = 0;
+    }
+}
+
+static void flight_add(MmapObject *self, Py_ssize_t delta) {
+    pthread_mutex_lock(&flight_lock);
+    flight_epoch_check(self);
+    self->inflight += delta;
+    if (self->inflight < 0)
+        self->inflight = 0; /* an operation begun before a fork, ended in the child */
+    if (delta < 0 && self->flight_waiters > 0)
+        pthread_cond_broadcast(&flight_done);
+    pthread_mutex_unlock(&flight_lock);
+}
+
+/*
+ * Begin an operation that will release the GIL: the map must be usable (as
+ * CHECK_VALID), a library view is taken, and the operation counts as in
+ * flight until mmkit_op_end, which must follow with the GIL held and before
+ * any Python code runs (a close() in this thread would wait for itself).
+ * Returns 0, or -1 with an exception set.
+ */
+int mmkit_op_begin(MmapObject *self) {
+    if (mmkit_mmap_check_valid(self) < 0)
+        return -1;
+    /* Counted before the view is taken: in a forked child, the first count
+       settles the parent's stale views, and this view must not be among
+       them. */
+    flight_add(self, 1);
+    int rc = mmk_view_acquire(self->map, NULL, NULL);
+    if (rc < 0) {
+        flight_add(self, -1);
+        mmkit_error(rc);
+        return -1;
+    }
+    return 0;
+}
+
+void mmkit_op_end(MmapObject *self) {
+    mmk_view_release(self->map);
+    flight_add(self, -1);
+}
+
+/* Release the GIL and block (no spinning) until at most `allowed`
+   operations are in flight. */
+static void wait_for_flights(MmapObject *self, Py_ssize_t allowed) {
+    Py_BEGIN_ALLOW_THREADS
+    pthread_mutex_lock(&flight_lock);
+    flight_epoch_check(self);
+    self->flight_waiters++;
+    while (self->inflight > allowed)
+        pthread_cond_wait(&flight_done, &flight_lock);
+    self->flight_waiters--;
+    pthread_mutex_unlock(&flight_lock);
+    Py_END_ALLOW_THREADS
+}
+
+/* Sleep about a millisecond with the GIL released. */
+static void short_wait(void) {
+    struct timespec ts = {0, 1000 * 1000};
+    Py_BEGIN_ALLOW_THREADS
+    nanosleep(&ts, NULL);
+    Py_END_ALLOW_THREADS
+}
+
+/*
+ * Raise the exception for a failed scan over the map from `base`: the
+ * library reports MMK_ELIMIT's offset relative to the scan's input, and the
+ * exception gives it as a map offset.
+ */
+PyObject *mmkit_scan_error(MmapObject *self, int rc, int64_t input_offset, Py_ssize_t base) {
+    mmkit_errctx ctx = {self->module, NULL, input_offset >= 0 ? input_offset + base : -1, NULL,
+                        NULL};
+    return mmkit_raise(rc, &ctx);
 }
 
 static inline Py_ssize_t map_size(MmapObject *self) {
@@ -106,19 +231,14 @@ static int copy_bytes(MmapObject *self, Py_ssize_t off, void *buf, Py_ssize_t n,
     if (n <= 0)
         return 0;
     int release = n >= PYMM_NOGIL_THRESHOLD;
-    if (release) {
-        rc = mmk_view_acquire(self->map, NULL, NULL);
-        if (rc < 0) {
-            mmkit_error(rc);
-            return -1;
-        }
-    }
+    if (release && mmkit_op_begin(self) < 0)
+        return -1;
     PyThreadState *released = release ? PyEval_SaveThread() : NULL;
     rc = into_map ? mmk_copy_in(self->map, (uint64_t)off, buf, (size_t)n)
                   : mmk_copy_out(self->map, (uint64_t)off, buf, (size_t)n);
     if (release) {
         PyEval_RestoreThread(released);
-        mmk_view_release(self->map);
+        mmkit_op_end(self);
     }
     if (rc < 0) {
         mmkit_error(rc);
@@ -132,6 +252,7 @@ static int copy_out(MmapObject *self, Py_ssize_t off, void *buf, Py_ssize_t n) {
 }
 
 static int copy_in(MmapObject *self, Py_ssize_t off, const void *buf, Py_ssize_t n) {
+    self->changes++;
     return copy_bytes(self, off, (void *)buf, n, 1);
 }
 
@@ -153,17 +274,6 @@ static PyObject *bytes_from_map(MmapObject *self, Py_ssize_t off, Py_ssize_t n) 
     return b;
 }
 
-/* Take a library view so the GIL can be released; -1 with an exception if the
-   map is closed. Pair with mmk_view_release. */
-static int hold_view(MmapObject *self) {
-    int rc = mmk_view_acquire(self->map, NULL, NULL);
-    if (rc < 0) {
-        mmkit_error(rc);
-        return -1;
-    }
-    return 0;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Construction and destruction                                              */
 /* ------------------------------------------------------------------------ */
@@ -180,6 +290,12 @@ static MmapObject *mmap_alloc(PyTypeObject *type, PyObject *module) {
     self->trackfd = 1;
     self->page_rules = 0;
     self->busy = 0;
+    self->closing = 0;
+    self->snapshot = 0;
+    self->inflight = 0;
+    self->flight_waiters = 0;
+    self->flight_epoch = fork_epoch;
+    self->changes = 0;
     self->weakreflist = NULL;
     Py_INCREF(module);
     self->module = module;
@@ -400,28 +516,50 @@ static void mmap_dealloc(MmapObject *self) {
 PyDoc_STRVAR(close_doc, "close()\n\n"
                         "Close the map: unmap it and close its file descriptor. Later operations\n"
                         "raise ValueError; closing twice is allowed. Raises BufferError while\n"
-                        "buffers of the map are exported (memoryview, re match objects, ...) or\n"
-                        "while a scan in another thread is using it.");
+                        "buffers of the map are exported (memoryview, numpy arrays, ...), as the\n"
+                        "standard module does. Operations that other threads are running on the\n"
+                        "map with the GIL released are waited for (the GIL is released\n"
+                        "meanwhile); operations they start afterwards raise ValueError.");
 
 static PyObject *mmap_close_method(MmapObject *self, PyObject *unused) {
     if (self->exports > 0) {
         PyErr_SetString(PyExc_BufferError, "cannot close exported pointers exist");
         return NULL;
     }
-    if (self->busy) {
-        PyErr_SetString(PyExc_BufferError, "cannot close: the map is being resized");
-        return NULL;
-    }
-    if (self->map == NULL)
+    if (self->map == NULL || mmk_is_closed(self->map))
         Py_RETURN_NONE;
-    int rc = mmk_close(self->map);
+    /* From here on every new operation fails as on a closed map, and no new
+       buffer can be exported; then wait for the ones in flight (a resize()
+       included) to finish. They need the GIL only to end, and the wait
+       releases it. */
+    self->closing = 1;
+    self->changes++;
+    wait_for_flights(self, 0);
+    int rc;
+    for (int attempt = 0;; attempt++) {
+        rc = mmk_close(self->map);
+        /* Every view this module takes is an export (refused above, and none
+           can start while closing) or an operation in flight (finished). A
+           library that also counts its own calls in progress may still report
+           one for a moment: wait briefly, without spinning. */
+        if (rc != MMK_EVIEWS || self->exports > 0 || attempt >= 1000)
+            break;
+        short_wait();
+    }
     if (rc == MMK_EVIEWS) {
-        PyErr_SetString(PyExc_BufferError,
-                        "cannot close: a scan in another thread is using the map");
+        self->closing = 0;
+        if (self->exports > 0)
+            PyErr_SetString(PyExc_BufferError, "cannot close exported pointers exist");
+        else
+            PyErr_SetString(PyExc_BufferError,
+                            "cannot close: libmmkit reports views of the map held outside "
+                            "this object");
         return NULL;
     }
-    if (rc < 0)
+    if (rc < 0) {
+        self->closing = 0;
         return mmkit_error(rc);
+    }
     Py_RETURN_NONE;
 }
 
@@ -451,12 +589,12 @@ static Py_ssize_t line_end(MmapObject *self, Py_ssize_t from, Py_ssize_t end) {
     if (from >= end)
         return end;
     if (end - from >= PYMM_NOGIL_THRESHOLD) {
-        if (hold_view(self) < 0)
+        if (mmkit_op_begin(self) < 0)
             return -1;
         Py_BEGIN_ALLOW_THREADS
         rc = mmk_find(self->map, "\n", 1, from, end, &at);
         Py_END_ALLOW_THREADS
-        mmk_view_release(self->map);
+        mmkit_op_end(self);
     } else {
         rc = mmk_find(self->map, "\n", 1, from, end, &at);
     }
@@ -472,35 +610,52 @@ PyDoc_STRVAR(readline_doc,
              "Return the bytes from the current position up to and including the next\n"
              "newline (or to the end of the map) and advance past them. b'' at the end.");
 
-static PyObject *mmap_readline_method(MmapObject *self, PyObject *unused) {
-    CHECK_VALID(self, NULL);
+/*
+ * The line of the map that starts at `from`, up to and including its '\n'
+ * or up to `end` (at most the map's length): what readline() returns there,
+ * read from the map as it is now. *stop receives the offset after the line.
+ * Returns a new bytes object, or NULL with an exception set.
+ */
+PyObject *mmkit_read_line(MmapObject *self, Py_ssize_t from, Py_ssize_t end, Py_ssize_t *stop) {
     Py_ssize_t size = map_size(self);
-    if (self->pos >= size)
+    if (end > size)
+        end = size;
+    if (from >= end) {
+        *stop = from;
         return PyBytes_FromStringAndSize(NULL, 0);
+    }
     /* Most lines are short: copy a small block once and look for the newline
        in the copy (one guarded library call instead of a search and a copy).
        If the block reaches into pages lost to truncation, fall back to the
        exact path, which fails only if the line itself is lost. */
     char block[512];
-    Py_ssize_t want =
-        size - self->pos < (Py_ssize_t)sizeof block ? size - self->pos : (Py_ssize_t)sizeof block;
-    if (mmk_copy_out(self->map, (uint64_t)self->pos, block, (size_t)want) == 0) {
+    Py_ssize_t want = end - from < (Py_ssize_t)sizeof block ? end - from : (Py_ssize_t)sizeof block;
+    if (mmk_copy_out(self->map, (uint64_t)from, block, (size_t)want) == 0) {
         const char *nl = memchr(block, '\n', (size_t)want);
-        if (nl != NULL || self->pos + want == size) {
+        if (nl != NULL || from + want == end) {
             Py_ssize_t n = nl != NULL ? nl - block + 1 : want;
             PyObject *line = PyBytes_FromStringAndSize(block, n);
             if (line != NULL)
-                self->pos += n;
+                *stop = from + n;
             return line;
         }
     }
-    Py_ssize_t stop = line_end(self, self->pos, size);
-    if (stop < 0)
+    Py_ssize_t after = line_end(self, from, end);
+    if (after < 0)
         return NULL;
-    PyObject *result = bytes_from_map(self, self->pos, stop - self->pos);
+    PyObject *result = bytes_from_map(self, from, after - from);
     if (result != NULL)
-        self->pos = stop;
+        *stop = after;
     return result;
+}
+
+static PyObject *mmap_readline_method(MmapObject *self, PyObject *unused) {
+    CHECK_VALID(self, NULL);
+    Py_ssize_t stop = self->pos;
+    PyObject *line = mmkit_read_line(self, self->pos, map_size(self), &stop);
+    if (line != NULL)
+        self->pos = stop;
+    return line;
 }
 
 /* read()'s argument: an int, or None for "everything". */
@@ -628,13 +783,13 @@ static int find_in_map(MmapObject *self, const void *needle, Py_ssize_t len, Py_
         end -= window - (len - 1);
     }
     if (rc == 0 && *found < 0 && split) {
-        if (hold_view(self) < 0)
+        if (mmkit_op_begin(self) < 0)
             return -1;
         Py_BEGIN_ALLOW_THREADS
         rc = reverse ? mmk_rfind(self->map, needle, (size_t)len, start, end, found)
                      : mmk_find(self->map, needle, (size_t)len, start, end, found);
         Py_END_ALLOW_THREADS
-        mmk_view_release(self->map);
+        mmkit_op_end(self);
     }
     if (rc < 0) {
         mmkit_error(rc);
@@ -808,6 +963,73 @@ static PyObject *mmap_write_byte_method(MmapObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(bytes_doc, "__bytes__() -> bytes\n\n"
+                        "bytes(m): a copy of the whole map, read under the fault guard (OSError\n"
+                        "instead of SIGBUS if the file shrank; the GIL is released for large\n"
+                        "maps). bytes() calls __bytes__ before it would use the buffer.");
+
+static PyObject *mmap_bytes_method(MmapObject *self, PyObject *unused) {
+    CHECK_VALID(self, NULL);
+    return bytes_from_map(self, 0, map_size(self));
+}
+
+PyDoc_STRVAR(readinto_doc,
+             "readinto($self, buffer, /, offset=None)\n"
+             "--\n"
+             "\n"
+             "Copy bytes of the map into buffer (any writable bytes-like object:\n"
+             "bytearray, memoryview, array, numpy array) under the fault guard and\n"
+             "return how many were copied: len(buffer) bytes, fewer at the end of the\n"
+             "map, 0 there. Without offset: from the current position, which advances,\n"
+             "as io's readinto(). With offset: from that map offset; the position does\n"
+             "not move (as os.preadv). OSError if the file shrank under the map.");
+
+static PyObject *mmap_readinto_method(MmapObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"", "offset", NULL};
+    Py_buffer dst;
+    PyObject *offset_obj = Py_None;
+    CHECK_VALID(self, NULL);
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "w*|O:readinto", kwlist, &dst, &offset_obj))
+        return NULL;
+    Py_ssize_t from = 0;
+    int given = 0;
+    if (mmkit_optional_ssize(offset_obj, &from, &given) < 0) {
+        PyBuffer_Release(&dst);
+        return NULL;
+    }
+    if (given && from < 0) {
+        PyBuffer_Release(&dst);
+        PyErr_SetString(PyExc_ValueError, "readinto offset must not be negative");
+        return NULL;
+    }
+    CHECK_VALID_OR_RELEASE(self, NULL, dst);
+    Py_ssize_t size = map_size(self);
+    if (!given)
+        from = self->pos;
+    Py_ssize_t n = from < size ? size - from : 0;
+    if (n > dst.len)
+        n = dst.len;
+    int rc = 0;
+    uintptr_t base = (uintptr_t)mmk_data(self->map), target = (uintptr_t)dst.buf;
+    if (n > 0 && base != 0 && target >= base && target < base + (uintptr_t)size) {
+        /* The buffer is memory of this very map (a writable export lies
+           wholly inside it): the ranges may overlap, which only a move
+           handles. */
+        rc = mmk_move(self->map, (uint64_t)(target - base), (uint64_t)from, (uint64_t)n);
+        if (rc < 0)
+            mmkit_error(rc);
+        rc = rc < 0 ? -1 : 0;
+    } else if (n > 0) {
+        rc = copy_out(self, from, dst.buf, n);
+    }
+    PyBuffer_Release(&dst);
+    if (rc < 0)
+        return NULL;
+    if (!given)
+        self->pos = from + n;
+    return PyLong_FromSsize_t(n);
+}
+
 PyDoc_STRVAR(size_doc, "size() -> int\n\n"
                        "Return the size of the underlying file (which can differ from len(m)).\n"
                        "OSError (EBADF) for anonymous maps and maps made with trackfd=False.");
@@ -816,6 +1038,8 @@ static PyObject *mmap_size_method(MmapObject *self, PyObject *unused) {
     CHECK_VALID(self, NULL);
     if (!self->trackfd)
         return mmkit_os_error(EBADF, strerror(EBADF));
+    if (self->snapshot) /* the content read from a file whose size lies */
+        return PyLong_FromSsize_t(map_size(self));
     uint64_t size = 0;
     int rc = mmk_file_size(self->map, &size);
     if (rc < 0)
@@ -828,7 +1052,8 @@ PyDoc_STRVAR(resize_doc,
              "Change the map's length to newsize, growing or truncating the file to\n"
              "offset + newsize. Needs a writable shared map (TypeError otherwise) with\n"
              "no buffers exported (BufferError) and made with trackfd=True (ValueError).\n"
-             "The position is kept, even past the new end.");
+             "The position is kept, even past the new end. Operations other threads run\n"
+             "with the GIL released are waited for; meanwhile new ones raise ValueError.");
 
 static PyObject *mmap_resize_method(MmapObject *self, PyObject *args) {
     Py_ssize_t new_size;
@@ -858,12 +1083,19 @@ static PyObject *mmap_resize_method(MmapObject *self, PyObject *args) {
         errno = EINVAL;
         return PyErr_SetFromErrno(PyExc_OSError);
     }
+    /* New operations now fail with ValueError; the resize counts as in flight
+       (a close() waits for it) and waits for the operations already in
+       flight, then takes the map. */
     int rc;
     self->busy = 1;
+    flight_add(self, 1);
+    wait_for_flights(self, 1);
     Py_BEGIN_ALLOW_THREADS
     rc = mmk_resize(self->map, (uint64_t)new_size);
     Py_END_ALLOW_THREADS
     self->busy = 0;
+    self->changes++;
+    flight_add(self, -1);
     if (rc == MMK_EREADONLY) {
         PyErr_SetString(PyExc_TypeError,
                         "mmap can't resize a readonly or copy-on-write memory map.");
@@ -871,7 +1103,8 @@ static PyObject *mmap_resize_method(MmapObject *self, PyObject *args) {
     }
     if (rc == MMK_EVIEWS) {
         PyErr_SetString(PyExc_BufferError,
-                        "mmap can't resize while a scan in another thread is using it.");
+                        "mmap can't resize: libmmkit reports views of the map held outside "
+                        "this object");
         return NULL;
     }
     if (rc < 0)
@@ -912,13 +1145,13 @@ static PyObject *mmap_flush_method(MmapObject *self, PyObject *args) {
     }
     if (size == 0)
         Py_RETURN_NONE; /* the library reads length 0 as "to the end" */
-    if (hold_view(self) < 0)
+    if (mmkit_op_begin(self) < 0)
         return NULL;
     int rc;
     Py_BEGIN_ALLOW_THREADS
     rc = mmk_flush(self->map, (uint64_t)offset, (uint64_t)size, MMK_FLUSH_SYNC);
     Py_END_ALLOW_THREADS
-    mmk_view_release(self->map);
+    mmkit_op_end(self);
     if (rc < 0)
         return mmkit_error(rc);
     Py_RETURN_NONE;
@@ -958,13 +1191,13 @@ static PyObject *mmap_madvise_method(MmapObject *self, PyObject *args) {
     }
     if (length == 0)
         Py_RETURN_NONE; /* the library reads length 0 as "to the end" */
-    if (hold_view(self) < 0)
+    if (mmkit_op_begin(self) < 0)
         return NULL;
     int rc;
     Py_BEGIN_ALLOW_THREADS
     rc = mmk_advise_native(self->map, option, (uint64_t)start, (uint64_t)length);
     Py_END_ALLOW_THREADS
-    mmk_view_release(self->map);
+    mmkit_op_end(self);
     if (rc < 0)
         return mmkit_error(rc);
     Py_RETURN_NONE;
@@ -1036,14 +1269,15 @@ static PyObject *mmap_move_method(MmapObject *self, PyObject *args) {
     }
     if (cnt == 0)
         Py_RETURN_NONE;
+    self->changes++;
     int rc;
     if (cnt >= PYMM_NOGIL_THRESHOLD) {
-        if (hold_view(self) < 0)
+        if (mmkit_op_begin(self) < 0)
             return NULL;
         Py_BEGIN_ALLOW_THREADS
         rc = mmk_move(self->map, (uint64_t)dest, (uint64_t)src, (uint64_t)cnt);
         Py_END_ALLOW_THREADS
-        mmk_view_release(self->map);
+        mmkit_op_end(self);
     } else {
         rc = mmk_move(self->map, (uint64_t)dest, (uint64_t)src, (uint64_t)cnt);
     }
@@ -1053,7 +1287,7 @@ static PyObject *mmap_move_method(MmapObject *self, PyObject *args) {
 }
 
 static PyObject *mmap_closed_get(MmapObject *self, void *closure) {
-    return PyBool_FromLong(self->map == NULL || mmk_is_closed(self->map));
+    return PyBool_FromLong(self->map == NULL || self->closing || mmk_is_closed(self->map));
 }
 
 static PyObject *mmap_enter(MmapObject *self, PyObject *unused) {
@@ -1085,7 +1319,7 @@ static PyObject *mmap_repr(MmapObject *self) {
     const char *name = Py_TYPE(self)->tp_name;
     if (self->module != NULL && Py_TYPE(self) == mmkit_get_state(self->module)->mmap_type)
         name = "mmap.mmap";
-    if (self->map == NULL || mmk_is_closed(self->map))
+    if (self->map == NULL || self->closing || mmk_is_closed(self->map))
         return PyUnicode_FromFormat("<%s closed=True>", name);
     return PyUnicode_FromFormat("<%s closed=False, access=%s, length=%zd, pos=%zd, offset=%lld>",
                                 name, access_name(self->access), map_size(self), self->pos,
@@ -1101,8 +1335,8 @@ static PyObject *mmap_repr(MmapObject *self) {
    resolved against the current length. */
 static int parse_pattern_args(MmapObject *self, PyObject *args, PyObject *kwds, const char *fmt,
                               char **kwlist, pymm_pattern **pat, unsigned *pat_flags,
-                              Py_ssize_t *start, Py_ssize_t *end, PyObject **threads_obj,
-                              int *empty) {
+                              Py_ssize_t *start, Py_ssize_t *end, int *end_given,
+                              PyObject **threads_obj, int *empty) {
     Py_buffer sub;
     PyObject *start_obj = Py_None, *end_obj = Py_None;
     int regex = 0, icase = 0, word = 0;
@@ -1127,6 +1361,8 @@ static int parse_pattern_args(MmapObject *self, PyObject *args, PyObject *kwds, 
         return -1;
     }
     mmkit_resolve_range(map_size(self), s, s_given, e, e_given, start, end);
+    if (end_given != NULL)
+        *end_given = e_given;
     unsigned flags = 0;
     if (!regex)
         flags |= MMK_PAT_FIXED;
@@ -1137,7 +1373,7 @@ static int parse_pattern_args(MmapObject *self, PyObject *args, PyObject *kwds, 
     *pat_flags = flags;
     if (empty != NULL)
         *empty = sub.len == 0 && !regex && !word;
-    *pat = mmkit_pattern_get(sub.buf, sub.len, flags);
+    *pat = mmkit_pattern_get(self->module, sub.buf, sub.len, flags);
     PyBuffer_Release(&sub);
     return *pat == NULL ? -1 : 0;
 }
@@ -1151,9 +1387,11 @@ PyDoc_STRVAR(count_doc, "count($self, /, sub, start=None, end=None, *, regex=Fal
                         "len(re.findall(sub, m[start:end])) for a Perl/Python-syntax bytes regex.\n"
                         "ignore_case: ASCII case-insensitive. whole_word: the match is neither\n"
                         "preceded nor followed by an ASCII word character [A-Za-z0-9_].\n"
-                        "threads: worker threads (None: all cores). Runs with the GIL released;\n"
-                        "closing the map meanwhile raises BufferError in the closing thread.\n"
-                        "OSError if the file shrank under the map.");
+                        "threads: worker threads (None: all cores). Runs with the GIL released\n"
+                        "(a close() in another thread waits for it). mmkit.PatternError for an\n"
+                        "invalid regex, mmkit.RegexLimitError when the regex is too complex for\n"
+                        "the backtracking engine on this input, OSError if the file shrank under\n"
+                        "the map.");
 
 static PyObject *mmap_count_method(MmapObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"sub",         "start",      "end",     "regex",
@@ -1164,16 +1402,18 @@ static PyObject *mmap_count_method(MmapObject *self, PyObject *args, PyObject *k
     PyObject *threads_obj = Py_None;
     CHECK_VALID(self, NULL);
     if (parse_pattern_args(self, args, kwds, "y*|OO$pppO:count", kwlist, &pat, &flags, &start, &end,
-                           &threads_obj, NULL) < 0)
+                           NULL, &threads_obj, NULL) < 0)
         return NULL;
     if (mmkit_threads_arg(threads_obj, &threads) < 0 || mmkit_mmap_check_valid(self) < 0 ||
-        hold_view(self) < 0) {
+        mmkit_op_begin(self) < 0) {
         mmkit_pattern_put(pat);
         return NULL;
     }
     mmk_scan_options opt;
     memset(&opt, 0, sizeof opt);
+    int64_t limit_at = -1;
     opt.threads = threads;
+    opt.error_offset = &limit_at;
     mmk_input in = mmk_input_map(self->map, start, end);
     uint64_t n = 0;
     const mmk_pattern *p = mmkit_pattern_ptr(pat);
@@ -1185,10 +1425,10 @@ static PyObject *mmap_count_method(MmapObject *self, PyObject *args, PyObject *k
     } else {
         rc = mmk_count(p, &in, &opt, &n);
     }
-    mmk_view_release(self->map);
+    mmkit_op_end(self);
     mmkit_pattern_put(pat);
     if (rc < 0)
-        return mmkit_error(rc);
+        return mmkit_scan_error(self, rc, limit_at, start);
     return PyLong_FromUnsignedLongLong((unsigned long long)n);
 }
 
@@ -1201,30 +1441,34 @@ PyDoc_STRVAR(finditer_doc,
              "(start, end) spans in map offsets: the spans re.finditer() gives for\n"
              "re.escape(pattern) (or for the regex, with regex=True) over that slice.\n"
              "Options as count(). Matches are produced in batches with the GIL\n"
-             "released. OSError if the file shrank under the map.");
+             "released. If the map is changed through this object (write, slice\n"
+             "assignment, move, resize) during the iteration, the rest of the range is\n"
+             "searched again from the end of the last span produced, so no span ever\n"
+             "lies past len(m); end=None follows the map's current length.\n"
+             "ValueError once the map is closed, OSError if the file shrank under it.");
 
 static PyObject *mmap_finditer_method(MmapObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"pattern", "start", "end", "regex", "ignore_case", "whole_word", NULL};
     pymm_pattern *pat = NULL;
     unsigned flags = 0;
     Py_ssize_t start, end;
-    int empty = 0;
+    int empty = 0, end_given = 0;
     CHECK_VALID(self, NULL);
     if (parse_pattern_args(self, args, kwds, "y*|OO$ppp:finditer", kwlist, &pat, &flags, &start,
-                           &end, NULL, &empty) < 0)
+                           &end, &end_given, NULL, &empty) < 0)
         return NULL;
     /* Literal searches can stop after a batch and resume at the last match's
        end with the same result; a regex or a whole-word test may look at bytes
        before the resume point, so those scan the range in one go. */
     int batched = (flags & MMK_PAT_FIXED) && !(flags & MMK_PAT_WORD);
-    PyObject *it = mmkit_spans_new(self, pat, empty ? 1u : 0u, batched, start, end);
+    PyObject *it = mmkit_spans_new(self, pat, empty ? 1u : 0u, batched, start, end, end_given);
     if (it == NULL)
         mmkit_pattern_put(pat);
     return it;
 }
 
 static int parse_range(MmapObject *self, PyObject *args, PyObject *kwds, const char *fmt,
-                       Py_ssize_t *start, Py_ssize_t *end) {
+                       Py_ssize_t *start, Py_ssize_t *end, int *end_given) {
     static char *kwlist[] = {"start", "end", NULL};
     PyObject *start_obj = Py_None, *end_obj = Py_None;
     Py_ssize_t s = 0, e = 0;
@@ -1237,6 +1481,8 @@ static int parse_range(MmapObject *self, PyObject *args, PyObject *kwds, const c
     if (mmkit_mmap_check_valid(self) < 0)
         return -1;
     mmkit_resolve_range(map_size(self), s, s_given, e, e_given, start, end);
+    if (end_given != NULL)
+        *end_given = e_given;
     return 0;
 }
 
@@ -1245,17 +1491,20 @@ PyDoc_STRVAR(lines_doc, "lines($self, /, start=None, end=None)\n"
                         "\n"
                         "Iterate over the lines of m[start:end]. Each line is a bytes object that\n"
                         "includes its b'\\n', as readline() returns it; the last line has none if\n"
-                        "the range does not end with a newline. Lines are cut from large blocks\n"
-                        "copied with the GIL released, so this is much faster than a readline()\n"
-                        "loop. Does not move the position. OSError if the file shrank under the\n"
-                        "map; ValueError once the map is closed.");
+                        "the range does not end with a newline. The iterator keeps its own\n"
+                        "position (it does not move the map's): each line is read from the map as\n"
+                        "it is when the line is produced, so writes and resize() are seen, and\n"
+                        "nothing past the current end is produced (end=None follows the current\n"
+                        "length). OSError if the file shrank under the map; ValueError once the\n"
+                        "map is closed.");
 
 static PyObject *mmap_lines_method(MmapObject *self, PyObject *args, PyObject *kwds) {
     Py_ssize_t start, end;
+    int end_given = 0;
     CHECK_VALID(self, NULL);
-    if (parse_range(self, args, kwds, "|OO:lines", &start, &end) < 0)
+    if (parse_range(self, args, kwds, "|OO:lines", &start, &end, &end_given) < 0)
         return NULL;
-    return mmkit_lines_new(self, start, end);
+    return mmkit_lines_new(self, start, end, end_given);
 }
 
 PyDoc_STRVAR(line_count_doc,
@@ -1269,12 +1518,12 @@ PyDoc_STRVAR(line_count_doc,
 static PyObject *mmap_line_count_method(MmapObject *self, PyObject *args, PyObject *kwds) {
     Py_ssize_t start, end;
     CHECK_VALID(self, NULL);
-    if (parse_range(self, args, kwds, "|OO:line_count", &start, &end) < 0)
+    if (parse_range(self, args, kwds, "|OO:line_count", &start, &end, NULL) < 0)
         return NULL;
     if (start == end)
         return PyLong_FromLong(0);
     unsigned char last;
-    if (copy_out(self, end - 1, &last, 1) < 0 || hold_view(self) < 0)
+    if (copy_out(self, end - 1, &last, 1) < 0 || mmkit_op_begin(self) < 0)
         return NULL;
     mmk_input in = mmk_input_map(self->map, start, end);
     uint64_t n = 0;
@@ -1286,7 +1535,7 @@ static PyObject *mmap_line_count_method(MmapObject *self, PyObject *args, PyObje
     } else {
         rc = mmk_count_lines(&in, NULL, &n);
     }
-    mmk_view_release(self->map);
+    mmkit_op_end(self);
     if (rc < 0)
         return mmkit_error(rc);
     if (last != '\n')
@@ -1346,12 +1595,12 @@ static int mmap_contains(MmapObject *self, PyObject *x) {
         int64_t at = -1;
         int rc;
         if (size >= PYMM_NOGIL_THRESHOLD) {
-            if (hold_view(self) < 0)
+            if (mmkit_op_begin(self) < 0)
                 return -1;
             Py_BEGIN_ALLOW_THREADS
             rc = mmk_find(self->map, PyBytes_AS_STRING(x), 1, 0, size, &at);
             Py_END_ALLOW_THREADS
-            mmk_view_release(self->map);
+            mmkit_op_end(self);
         } else {
             rc = mmk_find(self->map, PyBytes_AS_STRING(x), 1, 0, size, &at);
         }
@@ -1588,6 +1837,8 @@ static PyMethodDef mmap_methods[] = {
      "__enter__() -> self\n\nContext manager entry; ValueError if closed."},
     {"__exit__", METH(mmap_exit), METH_VARARGS,
      "__exit__(*exc_info)\n\nContext manager exit: close()."},
+    {"__bytes__", METH(mmap_bytes_method), METH_NOARGS, bytes_doc},
+    {"readinto", METH(mmap_readinto_method), METH_VARARGS | METH_KEYWORDS, readinto_doc},
     {"count", METH(mmap_count_method), METH_VARARGS | METH_KEYWORDS, count_doc},
     {"finditer", METH(mmap_finditer_method), METH_VARARGS | METH_KEYWORDS, finditer_doc},
     {"lines", METH(mmap_lines_method), METH_VARARGS | METH_KEYWORDS, lines_doc},
@@ -1620,7 +1871,7 @@ PyDoc_STRVAR(mmap_doc,
              "read/write/seek, find/rfind, the buffer protocol (re works on it). Unlike\n"
              "the standard type, reading a map whose file was truncated raises OSError\n"
              "instead of crashing with SIGBUS. Extras: count(), finditer(), lines(),\n"
-             "line_count(); see also mmkit.open() and mmkit.word_counts().");
+             "line_count(), readinto(); see also mmkit.open() and mmkit.word_counts().");
 
 static PyType_Slot mmap_slots[] = {
     {Py_tp_new, mmap_new},

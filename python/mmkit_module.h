@@ -29,11 +29,13 @@ enum { PYMM_ACCESS_DEFAULT = 0, PYMM_ACCESS_READ = 1, PYMM_ACCESS_WRITE = 2, PYM
    than the work. */
 #define PYMM_NOGIL_THRESHOLD ((Py_ssize_t)1 << 20)
 
-/* Per-module state: the heap types. */
+/* Per-module state: the heap types and the module's own exceptions. */
 typedef struct {
     PyTypeObject *mmap_type;
     PyTypeObject *lines_type;
     PyTypeObject *spans_type;
+    PyObject *pattern_error; /* mmkit.PatternError(ValueError) */
+    PyObject *limit_error;   /* mmkit.RegexLimitError(RuntimeError) */
 } mmkit_state;
 
 /*
@@ -52,9 +54,31 @@ typedef struct {
     int page_rules;     /* created by the standard constructor: flush/madvise
                            offsets must be page multiples, as with mmap(2) */
     int busy;           /* a resize() with the GIL released is in progress */
+    int closing;        /* close() has begun: new operations fail as on a closed map */
+    int snapshot;       /* content read from a file whose size lies (procfs, sysfs) */
+    /* Operations running with the GIL released (each holds a library view),
+       and threads waiting for them to finish (close, resize). Both are only
+       touched under the flight lock in mmkit_mmap.c. */
+    Py_ssize_t inflight;
+    Py_ssize_t flight_waiters;
+    unsigned long flight_epoch; /* fork epoch the counts belong to */
+    unsigned long long changes; /* bumped by every change made through this object
+                                   (writes, move, resize, close): iterators compare it */
     PyObject *weakreflist;
     PyObject *module; /* strong reference: where the heap types live */
 } MmapObject;
+
+/*
+ * What a library error code refers to, for mmkit_raise(). Every field is
+ * optional (zero / NULL / -1 for "not known").
+ */
+typedef struct {
+    PyObject *module;              /* borrowed: where mmkit's own exception types live */
+    PyObject *path;                /* borrowed: the file the call was about */
+    int64_t limit_offset;          /* MMK_ELIMIT: map/input offset of the failing search */
+    const mmk_pattern_error *perr; /* MMK_EPATTERN: where and why compilation failed */
+    PyObject *pattern;             /* borrowed: the pattern (bytes) for PatternError.pattern */
+} mmkit_errctx;
 
 /* A compiled pattern shared through the module's small LRU cache. */
 typedef struct pymm_pattern pymm_pattern;
@@ -63,9 +87,11 @@ typedef struct pymm_pattern pymm_pattern;
 extern PyModuleDef mmkit_module_def;
 mmkit_state *mmkit_get_state(PyObject *module);
 PyObject *mmkit_module_of_type(PyTypeObject *type);
+PyObject *mmkit_raise(int rc, const mmkit_errctx *ctx);
 PyObject *mmkit_error(int rc);
 PyObject *mmkit_os_error(int err, const char *message);
-pymm_pattern *mmkit_pattern_get(const void *bytes, Py_ssize_t len, unsigned flags);
+pymm_pattern *mmkit_pattern_get(PyObject *module, const void *bytes, Py_ssize_t len,
+                                unsigned flags);
 const mmk_pattern *mmkit_pattern_ptr(pymm_pattern *p);
 void mmkit_pattern_put(pymm_pattern *p);
 int mmkit_optional_ssize(PyObject *obj, Py_ssize_t *out, int *given);
@@ -74,6 +100,11 @@ int mmkit_threads_arg(PyObject *obj, unsigned *out);
 /* mmkit_mmap.c */
 extern PyType_Spec mmkit_mmap_spec;
 int mmkit_mmap_check_valid(MmapObject *self);
+int mmkit_op_begin(MmapObject *self);
+void mmkit_op_end(MmapObject *self);
+PyObject *mmkit_scan_error(MmapObject *self, int rc, int64_t input_offset, Py_ssize_t base);
+PyObject *mmkit_read_line(MmapObject *self, Py_ssize_t from, Py_ssize_t end, Py_ssize_t *stop);
+void mmkit_fork_child(void);
 PyObject *mmkit_mmap_from_map(PyObject *module, mmk_map *map, int access, long long offset);
 PyObject *mmkit_mmap_from_map_type(PyObject *module, PyTypeObject *type, mmk_map *map, int access,
                                    long long offset);
@@ -83,9 +114,9 @@ void mmkit_resolve_range(Py_ssize_t size, Py_ssize_t start, int start_given, Py_
 /* mmkit_iter.c */
 extern PyType_Spec mmkit_lines_spec;
 extern PyType_Spec mmkit_spans_spec;
-PyObject *mmkit_lines_new(MmapObject *map, Py_ssize_t start, Py_ssize_t end);
+PyObject *mmkit_lines_new(MmapObject *map, Py_ssize_t start, Py_ssize_t end, int end_given);
 PyObject *mmkit_spans_new(MmapObject *map, pymm_pattern *pat, unsigned pat_flags, int batched,
-                          Py_ssize_t start, Py_ssize_t end);
+                          Py_ssize_t start, Py_ssize_t end, int end_given);
 
 /* mmkit_shm.c */
 int mmkit_shm_init(PyObject *module);

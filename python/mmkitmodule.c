@@ -11,9 +11,15 @@
 #include "mmkit_module.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <sys/vfs.h>
+#endif
 
 /* ------------------------------------------------------------------------ */
 /* Module state                                                              */
@@ -49,9 +55,87 @@ PyObject *mmkit_module_of_type(PyTypeObject *type) {
 /* Errors                                                                    */
 /* ------------------------------------------------------------------------ */
 
-/* Raise OSError(err, message); OSError picks the subclass for err. Returns NULL. */
-PyObject *mmkit_os_error(int err, const char *message) {
-    PyObject *args = Py_BuildValue("(is)", err, message);
+static PyObject *none_ref(void) {
+    Py_INCREF(Py_None);
+    return Py_None;
+}
+
+/* Set exc(message) and attach attributes: `names` and `values` pair up. */
+static void raise_with_attrs(PyObject *exc, PyObject *message, int n, const char *const *names,
+                             PyObject *const *values) {
+    PyObject *err = message != NULL ? PyObject_CallOneArg(exc, message) : NULL;
+    if (err != NULL) {
+        for (int i = 0; i < n; i++) {
+            if (PyObject_SetAttrString(err, names[i], values[i]) < 0) {
+                Py_CLEAR(err);
+                break;
+            }
+        }
+    }
+    if (err != NULL) {
+        PyErr_SetObject((PyObject *)Py_TYPE(err), err);
+        Py_DECREF(err);
+    }
+}
+
+/* MMK_EPATTERN: mmkit.PatternError(ValueError) with re.error's attributes
+   (msg, pattern, pos) and `offset` (the same as pos). */
+static PyObject *raise_pattern_error(const mmkit_errctx *ctx) {
+    PyObject *exc = PyExc_ValueError;
+    if (ctx->module != NULL && mmkit_get_state(ctx->module)->pattern_error != NULL)
+        exc = mmkit_get_state(ctx->module)->pattern_error;
+    const mmk_pattern_error *perr = ctx->perr;
+    int have_reason = perr != NULL && perr->message[0];
+    const char *why = have_reason ? perr->message : mmk_strerror(MMK_EPATTERN);
+    long long at = perr != NULL ? (long long)perr->offset : -1;
+    PyObject *message;
+    if (at >= 0)
+        message = PyUnicode_FromFormat("invalid pattern at offset %lld: %s", at, why);
+    else if (have_reason)
+        message = PyUnicode_FromFormat("invalid pattern: %s", why);
+    else
+        message = PyUnicode_FromString(why);
+    PyObject *msg = PyUnicode_FromString(why);
+    PyObject *pos = at >= 0 ? PyLong_FromLongLong(at) : none_ref();
+    if (message != NULL && msg != NULL && pos != NULL) {
+        const char *names[] = {"msg", "pattern", "pos", "offset"};
+        PyObject *values[] = {msg, ctx->pattern != NULL ? ctx->pattern : Py_None, pos, pos};
+        raise_with_attrs(exc, message, 4, names, values);
+    }
+    Py_XDECREF(message);
+    Py_XDECREF(msg);
+    Py_XDECREF(pos);
+    return NULL;
+}
+
+/* MMK_ELIMIT: mmkit.RegexLimitError(RuntimeError) saying where. */
+static PyObject *raise_limit_error(const mmkit_errctx *ctx) {
+    PyObject *exc = PyExc_RuntimeError;
+    if (ctx->module != NULL && mmkit_get_state(ctx->module)->limit_error != NULL)
+        exc = mmkit_get_state(ctx->module)->limit_error;
+    long long at = (long long)ctx->limit_offset;
+    PyObject *message =
+        at >= 0 ? PyUnicode_FromFormat("pattern too complex for the backtracking engine on this "
+                                       "input at byte %lld (PCRE2's match, depth or heap limit "
+                                       "was reached)",
+                                       at)
+                : PyUnicode_FromString("pattern too complex for the backtracking engine on this "
+                                       "input (PCRE2's match, depth or heap limit was reached)");
+    PyObject *offset = at >= 0 ? PyLong_FromLongLong(at) : none_ref();
+    if (message != NULL && offset != NULL) {
+        const char *names[] = {"offset"};
+        PyObject *values[] = {offset};
+        raise_with_attrs(exc, message, 1, names, values);
+    }
+    Py_XDECREF(message);
+    Py_XDECREF(offset);
+    return NULL;
+}
+
+/* OSError(err, text[, path]): OSError picks the subclass for err. */
+static PyObject *raise_os_error(int err, const char *text, PyObject *path) {
+    PyObject *args =
+        path != NULL ? Py_BuildValue("(isO)", err, text, path) : Py_BuildValue("(is)", err, text);
     if (args != NULL) {
         PyErr_SetObject(PyExc_OSError, args);
         Py_DECREF(args);
@@ -59,18 +143,43 @@ PyObject *mmkit_os_error(int err, const char *message) {
     return NULL;
 }
 
+/* ValueError naming the file when one is known. */
+static PyObject *raise_value_error(const char *text, PyObject *path) {
+    if (path != NULL)
+        PyErr_Format(PyExc_ValueError, "%s: %R", text, path);
+    else
+        PyErr_SetString(PyExc_ValueError, text);
+    return NULL;
+}
+
 /*
- * Raise the Python exception that matches a library error code, with the
- * standard module's exception type wherever one exists. Returns NULL.
+ * The one place where a library error code becomes a Python exception, with
+ * the standard module's exception type wherever one exists:
+ *   MMK_ECLOSED                  ValueError("mmap closed or invalid")
+ *   MMK_EFAULT                   OSError(EFAULT): the file shrank under the map
+ *   MMK_EVIEWS                   BufferError
+ *   MMK_EREADONLY                TypeError (as the standard module)
+ *   MMK_ERANGE/EOFFSET/ELENGTH   ValueError
+ *   MMK_EPATTERN                 mmkit.PatternError (a ValueError)
+ *   MMK_ELIMIT                   mmkit.RegexLimitError (a RuntimeError)
+ *   MMK_ENOTSUP                  OSError(EOPNOTSUPP)
+ *   MMK_EACCESSMODE              OSError(EACCES), as mmap(2) says
+ *   MMK_ENOTREG                  OSError(ENODEV), as mmap(2) says
+ *   MMK_EPAGEALIGN               OSError(EINVAL)
+ *   MMK_EANON                    OSError(EBADF), as the standard module's fstat(-1)
+ *   other -errno                 OSError(errno) (its subclass), with the path if known
+ * `ctx` may be NULL. Returns NULL.
  */
-PyObject *mmkit_error(int rc) {
+PyObject *mmkit_raise(int rc, const mmkit_errctx *ctx) {
+    static const mmkit_errctx none = {NULL, NULL, -1, NULL, NULL};
+    if (ctx == NULL)
+        ctx = &none;
     switch (rc) {
     case MMK_ECLOSED:
         PyErr_SetString(PyExc_ValueError, "mmap closed or invalid");
         return NULL;
     case MMK_EFAULT:
-        /* The file shrank under the map: the access would have been a SIGBUS. */
-        return mmkit_os_error(EFAULT, mmk_strerror(rc));
+        return raise_os_error(EFAULT, mmk_strerror(rc), ctx->path);
     case MMK_EVIEWS:
         PyErr_SetString(PyExc_BufferError, mmk_strerror(rc));
         return NULL;
@@ -80,31 +189,42 @@ PyObject *mmkit_error(int rc) {
     case MMK_ERANGE:
     case MMK_EOFFSET:
     case MMK_ELENGTH:
+        return raise_value_error(mmk_strerror(rc), ctx->path);
     case MMK_EPATTERN:
-        PyErr_SetString(PyExc_ValueError, mmk_strerror(rc));
-        return NULL;
+        return raise_pattern_error(ctx);
+    case MMK_ELIMIT:
+        return raise_limit_error(ctx);
     case MMK_ENOTSUP:
-        return mmkit_os_error(EOPNOTSUPP, mmk_strerror(rc));
+        return raise_os_error(EOPNOTSUPP, mmk_strerror(rc), ctx->path);
     case MMK_EACCESSMODE:
-        /* What mmap(2) says (and so the standard module) when the
-           descriptor's mode does not allow the access. */
-        return mmkit_os_error(EACCES, strerror(EACCES));
+        return raise_os_error(EACCES, strerror(EACCES), ctx->path);
     case MMK_ENOTREG:
-        return mmkit_os_error(ENODEV, strerror(ENODEV));
+        return raise_os_error(ENODEV, mmk_strerror(rc), ctx->path);
     case MMK_EPAGEALIGN:
-        return mmkit_os_error(EINVAL, mmk_strerror(rc));
+        return raise_os_error(EINVAL, mmk_strerror(rc), ctx->path);
     case MMK_EANON:
-        /* The standard module fstat()s descriptor -1 for anonymous maps. */
-        return mmkit_os_error(EBADF, strerror(EBADF));
+        return raise_os_error(EBADF, strerror(EBADF), ctx->path);
     default:
         break;
     }
     if (rc < 0 && rc > -4096) {
         errno = -rc;
+        if (ctx->path != NULL)
+            return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, ctx->path);
         return PyErr_SetFromErrno(PyExc_OSError);
     }
-    PyErr_SetString(PyExc_OSError, mmk_strerror(rc));
+    PyErr_Format(PyExc_OSError, "%s (%s)", mmk_strerror(rc), mmk_errname(rc));
     return NULL;
+}
+
+/* mmkit_raise without context. */
+PyObject *mmkit_error(int rc) {
+    return mmkit_raise(rc, NULL);
+}
+
+/* Raise OSError(err, message); OSError picks the subclass for err. Returns NULL. */
+PyObject *mmkit_os_error(int err, const char *message) {
+    return raise_os_error(err, message, NULL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -201,9 +321,10 @@ const mmk_pattern *mmkit_pattern_ptr(pymm_pattern *p) {
 /*
  * A compiled pattern for (bytes, flags), from the cache or freshly compiled.
  * The caller owns one reference (mmkit_pattern_put). Returns NULL with
- * ValueError (bad pattern) or MemoryError set.
+ * mmkit.PatternError (bad pattern; from `module`'s types) or MemoryError set.
  */
-pymm_pattern *mmkit_pattern_get(const void *bytes, Py_ssize_t len, unsigned flags) {
+pymm_pattern *mmkit_pattern_get(PyObject *module, const void *bytes, Py_ssize_t len,
+                                unsigned flags) {
     int free_slot = -1, oldest = 0;
     for (int i = 0; i < PATTERN_CACHE_SLOTS; i++) {
         pymm_pattern *e = pattern_cache[i];
@@ -244,11 +365,12 @@ pymm_pattern *mmkit_pattern_get(const void *bytes, Py_ssize_t len, unsigned flag
         PyMem_RawFree(p);
         if (rc == MMK_EPATTERN) {
             perr.message[sizeof perr.message - 1] = '\0';
-            if (perr.offset >= 0)
-                PyErr_Format(PyExc_ValueError, "invalid pattern at offset %lld: %s",
-                             (long long)perr.offset, perr.message);
-            else
-                PyErr_Format(PyExc_ValueError, "invalid pattern: %s", perr.message);
+            PyObject *pattern = PyBytes_FromStringAndSize(bytes, len);
+            if (pattern == NULL)
+                return NULL;
+            mmkit_errctx ctx = {module, NULL, -1, &perr, pattern};
+            mmkit_raise(rc, &ctx);
+            Py_DECREF(pattern);
             return NULL;
         }
         if (rc == -ENOMEM) {
@@ -274,6 +396,135 @@ pymm_pattern *mmkit_pattern_get(const void *bytes, Py_ssize_t len, unsigned flag
 /* Module functions                                                          */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * Files whose st_size is not the size of what read() returns: procfs
+ * reports 0, sysfs 4096, and the other kernel pseudo filesystems similar
+ * fictions. Mapping such a file gives an empty map (or ENODEV), so
+ * mmkit.open() reads them instead. Returns 1 for such a file, 0 otherwise
+ * (including when the path cannot be examined: mmk_open then reports why).
+ */
+static int size_lies(const char *path) {
+#ifdef __linux__
+    struct statfs sfs;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = statfs(path, &sfs);
+    Py_END_ALLOW_THREADS
+    if (rc != 0)
+        return 0;
+    switch ((unsigned long)sfs.f_type) {
+    case 0x9fa0UL:     /* PROC_SUPER_MAGIC */
+    case 0x62656572UL: /* SYSFS_MAGIC */
+    case 0x64626720UL: /* DEBUGFS_MAGIC */
+    case 0x74726163UL: /* TRACEFS_MAGIC */
+    case 0x73636673UL: /* SECURITYFS_MAGIC */
+    case 0x27e0ebUL:   /* CGROUP_SUPER_MAGIC */
+    case 0x63677270UL: /* CGROUP2_SUPER_MAGIC */
+    case 0x62656570UL: /* CONFIGFS_MAGIC */
+    case 0x6165676cUL: /* PSTOREFS_MAGIC */
+    case 0xcafe4a11UL: /* BPF_FS_MAGIC */
+    case 0xde5e81e4UL: /* EFIVARFS_MAGIC */
+        break;
+    default:
+        return 0;
+    }
+    struct stat st;
+    Py_BEGIN_ALLOW_THREADS
+    rc = stat(path, &st);
+    Py_END_ALLOW_THREADS
+    return rc == 0 && S_ISREG(st.st_mode);
+#else
+    (void)path;
+    return 0;
+#endif
+}
+
+/*
+ * Read the whole file at `path` with read() (the GIL released) into *out
+ * (PyMem_Raw, the caller frees) and *len. Returns 0 or a negative errno.
+ */
+static int read_whole_file(const char *path, char **out, size_t *len) {
+    int err = 0;
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    Py_BEGIN_ALLOW_THREADS
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        err = -errno;
+    } else {
+        for (;;) {
+            if (n == cap) {
+                size_t ncap = cap ? cap * 2 : 16384;
+                char *nb = PyMem_RawRealloc(buf, ncap);
+                if (nb == NULL) {
+                    err = -ENOMEM;
+                    break;
+                }
+                buf = nb;
+                cap = ncap;
+            }
+            ssize_t got = read(fd, buf + n, cap - n);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got < 0) {
+                err = -errno;
+                break;
+            }
+            if (got == 0)
+                break;
+            n += (size_t)got;
+        }
+        close(fd);
+    }
+    Py_END_ALLOW_THREADS
+    if (err < 0) {
+        PyMem_RawFree(buf);
+        return err;
+    }
+    *out = buf;
+    *len = n;
+    return 0;
+}
+
+/*
+ * mmkit.open() of a file whose size lies: its content, as read() gives it,
+ * in private anonymous memory; offset and length select from that content
+ * as they would from a file. The map is read-only to the user ('r') or a
+ * private writable copy ('c'); size() gives the length of the content.
+ */
+static PyObject *open_snapshot(PyObject *module, const char *path, PyObject *path_obj,
+                               const mmk_options *opt) {
+    char *data = NULL;
+    size_t len = 0;
+    mmkit_errctx ctx = {module, path_obj, -1, NULL, NULL};
+    int rc = read_whole_file(path, &data, &len);
+    if (rc < 0)
+        return mmkit_raise(rc, &ctx);
+    uint64_t from = opt->offset, n = opt->length;
+    if (from > len) {
+        rc = MMK_EOFFSET;
+    } else if (n == 0) {
+        n = len - from;
+    } else if (n > len - from) {
+        rc = MMK_ELENGTH;
+    }
+    mmk_map *map = NULL;
+    if (rc == 0)
+        rc = mmk_open_anon(&map, n, MMK_ANON_PRIVATE);
+    if (rc == 0 && n > 0)
+        rc = mmk_copy_in(map, 0, data + from, (size_t)n);
+    PyMem_RawFree(data);
+    if (rc < 0) {
+        (void)mmk_free(map);
+        return mmkit_raise(rc, &ctx);
+    }
+    int access = opt->access == MMK_ACCESS_READ ? PYMM_ACCESS_READ : PYMM_ACCESS_COPY;
+    PyObject *obj = mmkit_mmap_from_map(module, map, access, (long long)from);
+    if (obj != NULL)
+        ((MmapObject *)obj)->snapshot = 1;
+    return obj;
+}
+
 PyDoc_STRVAR(mmkit_open_doc,
              "open($module, /, path, mode='r', offset=0, length=0)\n"
              "--\n"
@@ -288,6 +539,11 @@ PyDoc_STRVAR(mmkit_open_doc,
              "offset: any byte offset (no alignment needed). length: bytes to map;\n"
              "0 maps from offset to the end of the file. Empty files are allowed and\n"
              "give a map of length 0.\n"
+             "\n"
+             "Files whose size is not their content's (procfs reports 0, sysfs 4096)\n"
+             "are read with read() to their real end instead: the map then holds what\n"
+             "open(path, 'rb').read() gives, in private memory (read-only for 'r', a\n"
+             "private copy for 'c'; 'r+' and 'w' raise OSError).\n"
              "\n"
              "Raises FileNotFoundError, PermissionError, IsADirectoryError and other\n"
              "OSErrors naming the path; ValueError for a bad mode or an offset/length\n"
@@ -330,25 +586,32 @@ static PyObject *mmkit_open(PyObject *module, PyObject *args, PyObject *kwds) {
     opt.offset = (uint64_t)offset;
     opt.length = (uint64_t)length;
 
+    const char *path = PyBytes_AS_STRING(path_bytes);
+    int lies = size_lies(path);
+    if (lies) {
+        PyObject *result = NULL;
+        if (opt.access == MMK_ACCESS_WRITE) {
+            /* ENODEV: what mmap(2) says of files it cannot map. */
+            raise_os_error(ENODEV,
+                           "cannot map for writing a file whose size is not its content's "
+                           "(procfs, sysfs, ...); open it with mode 'r' or 'c'",
+                           path_obj);
+        } else {
+            result = open_snapshot(module, path, path_obj, &opt);
+        }
+        Py_DECREF(path_bytes);
+        return result;
+    }
+
     mmk_map *map = NULL;
     int rc;
-    const char *path = PyBytes_AS_STRING(path_bytes);
     Py_BEGIN_ALLOW_THREADS
     rc = mmk_open(&map, path, &opt);
     Py_END_ALLOW_THREADS
     Py_DECREF(path_bytes);
     if (rc < 0) {
-        if (rc > -4096) {
-            errno = -rc;
-            return PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path_obj);
-        }
-        if (rc == MMK_EOFFSET || rc == MMK_ELENGTH || rc == MMK_ENOTREG) {
-            /* Name the file, as the errno errors do. */
-            PyErr_Format(rc == MMK_ENOTREG ? PyExc_OSError : PyExc_ValueError, "%s: %R",
-                         mmk_strerror(rc), path_obj);
-            return NULL;
-        }
-        return mmkit_error(rc);
+        mmkit_errctx ctx = {module, path_obj, -1, NULL, NULL};
+        return mmkit_raise(rc, &ctx);
     }
     int access = opt.access == MMK_ACCESS_READ    ? PYMM_ACCESS_READ
                  : opt.access == MMK_ACCESS_WRITE ? PYMM_ACCESS_WRITE
@@ -395,16 +658,13 @@ static PyObject *mmkit_word_counts(PyObject *module, PyObject *args, PyObject *k
         /* Read through the library, guarded: a raw buffer of the map could
            SIGBUS if the file shrank. The view keeps the map open meanwhile. */
         MmapObject *mm = (MmapObject *)obj;
-        if (mmkit_mmap_check_valid(mm) < 0)
+        if (mmkit_op_begin(mm) < 0)
             return NULL;
-        rc = mmk_view_acquire(mm->map, NULL, NULL);
-        if (rc < 0)
-            return mmkit_error(rc);
         mmk_input in = mmk_input_map(mm->map, MMK_DEFAULT_POS, MMK_DEFAULT_POS);
         Py_BEGIN_ALLOW_THREADS
         rc = mmk_word_counts(&in, NULL, &tab);
         Py_END_ALLOW_THREADS
-        mmk_view_release(mm->map);
+        mmkit_op_end(mm);
     } else {
         Py_buffer view;
         if (PyObject_GetBuffer(obj, &view, PyBUF_SIMPLE) < 0)
@@ -491,6 +751,35 @@ static int mmkit_exec(PyObject *m) {
         return -1;
     if (mmkit_shm_init(m) < 0) /* shm_open, SharedMemory, Lock (mmkit_shm.c) */
         return -1;
+
+    st->pattern_error = PyErr_NewExceptionWithDoc(
+        "mmkit.PatternError",
+        "An invalid pattern (a ValueError). Attributes as re.error: msg (PCRE2's\n"
+        "reason), pattern (the pattern as bytes), pos (byte offset in the pattern\n"
+        "where compilation failed, or None); offset is the same as pos.",
+        PyExc_ValueError, NULL);
+    if (st->pattern_error == NULL)
+        return -1;
+    Py_INCREF(st->pattern_error);
+    if (PyModule_AddObject(m, "PatternError", st->pattern_error) < 0) {
+        Py_DECREF(st->pattern_error);
+        return -1;
+    }
+    st->limit_error = PyErr_NewExceptionWithDoc(
+        "mmkit.RegexLimitError",
+        "A regex search gave up: the pattern is too complex for the backtracking\n"
+        "engine on this input (PCRE2's match, depth or heap limit was reached).\n"
+        "A RuntimeError, like RecursionError: the pattern is valid, this input\n"
+        "makes it too expensive. offset: the map offset where the search that\n"
+        "hit the limit started, or None.",
+        PyExc_RuntimeError, NULL);
+    if (st->limit_error == NULL)
+        return -1;
+    Py_INCREF(st->limit_error);
+    if (PyModule_AddObject(m, "RegexLimitError", st->limit_error) < 0) {
+        Py_DECREF(st->limit_error);
+        return -1;
+    }
 
     Py_INCREF(PyExc_OSError);
     if (PyModule_AddObject(m, "error", PyExc_OSError) < 0) {
@@ -664,6 +953,17 @@ static int mmkit_exec(PyObject *m) {
     /* Install the library's SIGBUS handler now, at import: a handler that
        is installed later (faulthandler.enable()) would take SIGBUS first. */
     (void)mmk_guard_run(guard_noop, NULL);
+
+    /* Operations in flight belong to threads; a forked child has only the
+       thread that forked (see mmkit_fork_child). Registered once. */
+    static int atfork_registered;
+    if (!atfork_registered) {
+        if (pthread_atfork(NULL, NULL, mmkit_fork_child) != 0) {
+            PyErr_SetString(PyExc_RuntimeError, "pthread_atfork failed");
+            return -1;
+        }
+        atfork_registered = 1;
+    }
     return 0;
 }
 
@@ -673,6 +973,8 @@ static int mmkit_traverse(PyObject *m, visitproc visit, void *arg) {
         Py_VISIT(st->mmap_type);
         Py_VISIT(st->lines_type);
         Py_VISIT(st->spans_type);
+        Py_VISIT(st->pattern_error);
+        Py_VISIT(st->limit_error);
     }
     return 0;
 }
@@ -683,6 +985,8 @@ static int mmkit_clear(PyObject *m) {
         Py_CLEAR(st->mmap_type);
         Py_CLEAR(st->lines_type);
         Py_CLEAR(st->spans_type);
+        Py_CLEAR(st->pattern_error);
+        Py_CLEAR(st->limit_error);
     }
     return 0;
 }

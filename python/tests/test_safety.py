@@ -4,8 +4,8 @@
   that reads (or writes) the mapped bytes, where the standard module dies of
   SIGBUS; the interpreter keeps running (all of this runs in-process);
 * long scans release the GIL, so other threads run meanwhile;
-* closing a map while another thread scans it raises instead of unmapping
-  the memory under the scan.
+* closing a map while another thread scans it waits for the scan instead of
+  unmapping the memory under it (test_close.py).
 """
 
 import errno
@@ -109,65 +109,9 @@ class TruncationTest(TempDirTestCase):
 class ThreadsTest(TempDirTestCase):
     SIZE = 1 << 26  # anonymous, never touched: reads come from the zero page
 
-    def race_close_against(self, m, scan, attempts=30):
-        """Run scan() in this thread while another thread keeps trying to
-        close the map. Returns 'refused' as soon as a close raised BufferError
-        while the scan held the map (which also proves the scan released the
-        GIL). A close that only gets through before or after the scan is
-        inconclusive on a busy machine (the closer may not have been scheduled
-        in time): the experiment is repeated, and 'never' is returned if no
-        close was ever refused."""
-        log = []
-        for _ in range(attempts):
-            state = {"go": False, "done": False, "refused": 0}
-
-            def closer():
-                while not state["go"]:
-                    pass
-                while True:
-                    try:
-                        m.close()
-                    except BufferError as e:
-                        self.assertIn("scan", str(e))
-                        state["refused"] += 1
-                        continue
-                    return
-
-            t = threading.Thread(target=closer)
-            t.start()
-            state["go"] = True
-            try:
-                scan()
-                outcome = "scan-completed"
-            except ValueError as e:
-                self.assertIn("closed", str(e))
-                outcome = "closed-first"
-            state["done"] = True
-            t.join()
-            self.assertTrue(m.closed)  # never a crash, and the close did happen
-            log.append((outcome, state["refused"]))
-            if state["refused"]:
-                return "refused", log
-            m = self.reopen()
-        return "never", log
-
     def reopen(self):
         self.m = mmkit.mmap(-1, self.SIZE)
         return self.m
-
-    def test_close_during_count_is_refused(self):
-        m = self.reopen()
-        verdict, log = self.race_close_against(
-            m, lambda: [self.m.count(b"needle", threads=1) for _ in range(3)])
-        # Three counts of 64 MiB take far longer than the closer needs to start
-        # once the GIL is free: it must have been refused at least once.
-        self.assertEqual(verdict, "refused", log)
-
-    def test_close_during_find_is_refused(self):
-        m = self.reopen()
-        verdict, log = self.race_close_against(
-            m, lambda: [self.m.find(b"needle") for _ in range(3)])
-        self.assertEqual(verdict, "refused", log)
 
     def test_other_thread_runs_during_count(self):
         # With a huge switch interval the main thread keeps the GIL until it
@@ -240,11 +184,14 @@ class ThreadsTest(TempDirTestCase):
         self.assertEqual(results, [(100000, 100000, 100000, 100000)] * 4)
         m.close()
 
-    def test_resize_while_scanning_is_refused_or_after(self):
+    def test_resize_while_scanning_waits(self):
+        # resize() waits for a count in flight instead of refusing: the
+        # resizer never sees BufferError; a count started during the resize
+        # raises ValueError, every other count is exact.
         p = self.make_file(b"abc\n" * (1 << 20))
         with open(p, "r+b") as f:
             m = mmkit.mmap(f.fileno(), 0)
-        errors = []
+        errors, resizes = [], [0]
         stop = threading.Event()
 
         def resizer():
@@ -252,8 +199,9 @@ class ThreadsTest(TempDirTestCase):
             while not stop.is_set():
                 try:
                     m.resize(size)
-                except (BufferError, ValueError) as e:
-                    errors.append(type(e))
+                    resizes[0] += 1
+                except Exception as e:  # noqa: BLE001 - any exception is a failure
+                    errors.append(e)
 
         t = threading.Thread(target=resizer)
         t.start()
@@ -266,6 +214,8 @@ class ThreadsTest(TempDirTestCase):
         finally:
             stop.set()
             t.join()
+        self.assertEqual(errors, [])
+        self.assertGreater(resizes[0], 0)
         m.close()
 
 
