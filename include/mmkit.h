@@ -215,10 +215,33 @@ MMK_API int mmk_open_anon(mmk_map **out, uint64_t length, unsigned flags);
  * operation on it returns MMK_ECLOSED (mmk_is_closed reports 1), and it must
  * still be released with mmk_free. Closing a closed map returns 0.
  *
- * Errors: MMK_EVIEWS if views are outstanding (nothing is changed), -EINVAL
- * for NULL.
+ * Safe to call while other threads use the map: it never unmaps under them.
+ * If views are outstanding, or another thread is inside a library call on the
+ * map at that moment (a copy, find, write … holds the map for its duration),
+ * it returns MMK_EVIEWS and changes nothing; try again, or use
+ * mmk_close_wait. MMK_EVIEWS also while another thread's mmk_close_wait is
+ * draining the map.
+ *
+ * Errors: MMK_EVIEWS (nothing is changed), -EINVAL for NULL.
  */
 MMK_API int mmk_close(mmk_map *m);
+
+/**
+ * Close the map, waiting for library calls in flight on it in other threads
+ * to finish first. From the moment it starts, every new operation on the map
+ * (and every new view) fails with MMK_ECLOSED, so the wait is bounded by the
+ * calls already running (a find over a large map, a copy): no new ones can
+ * join. Then it unmaps and closes as mmk_close. Returns 0 (also when the map
+ * was closed already, or another thread's mmk_close_wait closed it meanwhile).
+ * Views (mmk_view_acquire: buffers, scans) are not waited for, since their
+ * holders may never let go: if any is outstanding when it starts it returns
+ * MMK_EVIEWS at once and changes nothing. Must not be called from inside a
+ * library call on the same map (a scan callback of a scan over this map holds
+ * a view, so it gets MMK_EVIEWS). Thread-safe; this is what a waiting close()
+ * of a binding is built on.
+ * Errors: MMK_EVIEWS, -EINVAL for NULL.
+ */
+MMK_API int mmk_close_wait(mmk_map *m);
 
 /**
  * Close the map if still open and release the handle. NULL is allowed. If
