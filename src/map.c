@@ -1056,7 +1056,9 @@ static int find_prepare(const mmk_map *m, const void *needle, size_t n, int64_t 
     int rc = map_hold(m);
     if (rc < 0)
         return rc;
-    *s = slice_index(start, (int64_t)m->pos, m->length);
+    /* The cursor is read only when it is the default: a find with explicit
+       bounds may run beside the thread that owns the cursor. */
+    *s = slice_index(start, start == MMK_DEFAULT_POS ? (int64_t)m->pos : 0, m->length);
     *e = slice_index(end, (int64_t)m->length, m->length);
     if (*s > *e || n > *e - *s) {
         *pos = -1;
