@@ -28,6 +28,7 @@
  * call fail before any byte changes instead of faulting half way.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -101,13 +102,93 @@ static void map_backoff(unsigned *round) {
 }
 
 /*
- * Hold the map for the duration of one library call: until map_unhold, close
- * and resize cannot unmap it. Lock-free: one compare-and-swap in, one atomic
- * subtraction out. Waits while a resize runs (its result is what the call
- * must see). Returns 0 or MMK_ECLOSED (closed, or being closed).
+ * Holds. Every library call that touches mapped bytes holds the map for its
+ * duration, so close and resize never unmap under it. Two kinds:
+ *
+ * - fast (where the platform has a process-wide barrier: Linux membarrier):
+ *   the thread writes the map's address into its own slot, then reads the
+ *   state word; releasing is one store. No read-modify-write, no fence: a
+ *   contended cache line would cost more than the 1-byte copy it protects.
+ *   Close and resize, after publishing BUSY or CLOSING, run
+ *   mmk__os.process_barrier (a full barrier on every running thread of the
+ *   process) and then look through all slots. A thread that read the state
+ *   before BUSY was visible has its slot store visible by then, so either
+ *   the call sees BUSY and backs off, or the closer sees the slot and backs
+ *   off (the Dekker pattern with the expensive half of the fence moved to
+ *   the rare side, as userspace RCU does).
+ * - counted: a compare-and-swap on the hold count in the state word. Used
+ *   where there is no process barrier, for a thread's first call (which
+ *   makes its slot), and for a hold taken while the same thread already
+ *   holds a map.
  */
-static int map_hold(const mmk_map *cm) {
-    mmk_map *m = (mmk_map *)cm;
+typedef struct hold_slot {
+    _Atomic(const mmk_map *) map; /* the map held fast, or NULL; written by the owner */
+    atomic_int in_use;            /* owned by a live thread */
+    unsigned counted;             /* the owner's counted holds outstanding (owner only) */
+    struct hold_slot *next;       /* the list is push-only: slots are reused, never freed */
+} hold_slot;
+
+static _Atomic(hold_slot *) hold_slots;
+static _Thread_local hold_slot *hold_mine MMK__TLS_MODEL;
+static atomic_int hold_fast;    /* decided once, before the first map exists */
+static int hold_fast_available; /* the platform has the barrier (set once) */
+static pthread_once_t hold_once = PTHREAD_ONCE_INIT;
+static pthread_key_t hold_key;
+
+static void hold_thread_exit(void *p) {
+    hold_slot *slot = p;
+    /* No hold is active when a thread ends: its slot is free for the next. */
+    atomic_store_explicit(&slot->in_use, 0, memory_order_release);
+}
+
+static void hold_setup(void) {
+    if (mmk__os.process_barrier_setup() == 0 &&
+        pthread_key_create(&hold_key, hold_thread_exit) == 0) {
+        hold_fast_available = 1;
+        atomic_store_explicit(&hold_fast, 1, memory_order_release);
+    }
+}
+
+/* Tests: switch fast holds off (0) or back on (1) when the platform has
+   them; returns whether they were on. Only while no map call runs. */
+int mmk__map_fast_holds(int enable) {
+    pthread_once(&hold_once, hold_setup);
+    int was = atomic_load(&hold_fast);
+    atomic_store(&hold_fast, enable && hold_fast_available);
+    return was;
+}
+
+/* Give the calling thread a slot (a free one or a new one); best effort. */
+static void hold_register(void) {
+    hold_slot *slot;
+    for (slot = atomic_load_explicit(&hold_slots, memory_order_acquire); slot; slot = slot->next) {
+        int idle = 0;
+        if (atomic_compare_exchange_strong(&slot->in_use, &idle, 1))
+            break;
+    }
+    if (slot == NULL) {
+        slot = calloc(1, sizeof *slot);
+        if (slot == NULL)
+            return; /* this thread keeps using counted holds */
+        atomic_init(&slot->map, NULL);
+        atomic_init(&slot->in_use, 1);
+        hold_slot *head = atomic_load_explicit(&hold_slots, memory_order_relaxed);
+        do {
+            slot->next = head;
+        } while (!atomic_compare_exchange_weak_explicit(
+            &hold_slots, &head, slot, memory_order_release, memory_order_relaxed));
+    }
+    slot->counted = 0;
+    if (pthread_setspecific(hold_key, slot) != 0) {
+        atomic_store_explicit(&slot->in_use, 0, memory_order_release);
+        return;
+    }
+    hold_mine = slot;
+}
+
+/* The counted hold: waits while a resize runs (its result is what the call
+   must see). */
+static int map_hold_counted(mmk_map *m) {
     uint64_t s = atomic_load_explicit(&m->state, memory_order_relaxed);
     for (;;) {
         if (s & (ST_CLOSED | ST_CLOSING))
@@ -119,12 +200,69 @@ static int map_hold(const mmk_map *cm) {
         }
         if (atomic_compare_exchange_weak_explicit(&m->state, &s, s + ST_HOLD_ONE,
                                                   memory_order_acquire, memory_order_relaxed))
-            return 0;
+            break;
     }
+    if (hold_mine == NULL && atomic_load_explicit(&hold_fast, memory_order_relaxed))
+        hold_register();
+    if (hold_mine)
+        hold_mine->counted++;
+    return 0;
+}
+
+/*
+ * Hold the map for the duration of one library call: until map_unhold, close
+ * and resize cannot unmap it. Lock-free. Returns 0 or MMK_ECLOSED (closed,
+ * or being closed).
+ */
+static int map_hold(const mmk_map *cm) {
+    mmk_map *m = (mmk_map *)cm;
+    hold_slot *slot = hold_mine;
+    if (slot && slot->counted == 0 &&
+        atomic_load_explicit(&slot->map, memory_order_relaxed) == NULL &&
+        atomic_load_explicit(&hold_fast, memory_order_relaxed)) {
+        atomic_store_explicit(&slot->map, cm, memory_order_relaxed);
+        /* Keeps the compiler from moving the load above the store; the CPU
+           side of the fence is the closer's process barrier. */
+        atomic_signal_fence(memory_order_seq_cst);
+        uint64_t s = atomic_load_explicit(&m->state, memory_order_acquire);
+        if (!(s & (ST_CLOSED | ST_CLOSING | ST_BUSY)))
+            return 0;
+        atomic_store_explicit(&slot->map, NULL, memory_order_release);
+    }
+    return map_hold_counted(m);
 }
 
 static void map_unhold(const mmk_map *cm) {
+    hold_slot *slot = hold_mine;
+    if (slot && slot->counted == 0) {
+        /* Release: the closer that reads NULL here sees this call's accesses
+           as finished. */
+        atomic_store_explicit(&slot->map, NULL, memory_order_release);
+        return;
+    }
+    if (slot)
+        slot->counted--;
     atomic_fetch_sub_explicit(&((mmk_map *)cm)->state, ST_HOLD_ONE, memory_order_release);
+}
+
+/*
+ * After BUSY or CLOSING is published: 1 if a fast hold on `m` may still be
+ * in flight, 0 if none is, or a negative error when the barrier failed.
+ * With `barrier` 0 it only looks again (the barrier already ran).
+ */
+static int map_fast_held(const mmk_map *m, int barrier) {
+    if (!atomic_load_explicit(&hold_fast, memory_order_acquire))
+        return 0;
+    if (barrier) {
+        int rc = mmk__os.process_barrier();
+        if (rc < 0)
+            return rc;
+    }
+    for (hold_slot *slot = atomic_load_explicit(&hold_slots, memory_order_acquire); slot;
+         slot = slot->next)
+        if (atomic_load_explicit(&slot->map, memory_order_acquire) == m)
+            return 1;
+    return 0;
 }
 
 static unsigned char *map_bytes(const mmk_map *m) {
@@ -184,9 +322,15 @@ static int map_begin_exclusive(mmk_map *m) {
             sched_yield();
             continue;
         }
-        if (atomic_compare_exchange_weak_explicit(&m->state, &s, ST_BUSY, memory_order_acq_rel,
-                                                  memory_order_acquire))
+        if (!atomic_compare_exchange_weak_explicit(&m->state, &s, ST_BUSY, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;
+        int held = map_fast_held(m, 1);
+        if (held == 0)
             return 0;
+        /* A call is inside the map (or the barrier failed): give it back. */
+        atomic_store_explicit(&m->state, s, memory_order_release);
+        return held < 0 ? held : MMK_EVIEWS;
     }
 }
 
@@ -196,6 +340,8 @@ static void map_end_exclusive(mmk_map *m, uint64_t final_state) {
 
 /* A new, zeroed handle; NULL when out of memory. */
 static mmk_map *map_new(void) {
+    /* How calls hold maps is settled before the first map can be shared. */
+    pthread_once(&hold_once, hold_setup);
     mmk_map *m = calloc(1, sizeof *m);
     if (m) {
         atomic_init(&m->state, 0u);
@@ -677,8 +823,13 @@ int mmk_close_wait(mmk_map *m) {
        themselves (each is one library call). The acquire pairs with their
        release, so everything they did is visible before the unmap. */
     round = 0;
-    while (atomic_load_explicit(&m->state, memory_order_acquire) & ST_HOLDS)
+    int held;
+    while ((held = map_fast_held(m, 1)) < 0)
+        map_backoff(&round); /* no barrier, no certainty: try again */
+    while (held || (atomic_load_explicit(&m->state, memory_order_acquire) & ST_HOLDS)) {
         map_backoff(&round);
+        held = map_fast_held(m, 0);
+    }
     close_locked(m);
     map_end_exclusive(m, ST_CLOSED);
     return 0;

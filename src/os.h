@@ -104,6 +104,14 @@ typedef struct mmk__os_methods {
     int64_t (*next_hole)(int fd, uint64_t offset);
     /* Sleep about `usec` microseconds (waiting for holders of a map to leave). */
     void (*sleep_us)(unsigned usec);
+    /* Make process_barrier usable (once per process): 0, or MMK_ENOTSUP
+       where the platform or a sandbox has no such thing. */
+    int (*process_barrier_setup)(void);
+    /* Run a full memory barrier on every thread of this process that is
+       running now (Linux membarrier, private expedited); the others pass one
+       when they are scheduled again. Lets the per-call hold of a map use plain
+       stores, with the rare close paying for the ordering instead. */
+    int (*process_barrier)(void);
 } mmk__os_methods;
 
 /* The live table. Tests may replace entries (and must restore them). */

@@ -11,8 +11,12 @@
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/membarrier.h>
+#endif
 
 #include "os.h"
 
@@ -248,6 +252,24 @@ static void unix_sleep_us(unsigned usec) {
     (void)nanosleep(&ts, NULL);
 }
 
+static int unix_process_barrier_setup(void) {
+#if defined(__linux__) && defined(SYS_membarrier)
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+        return 0;
+#endif
+    return MMK_ENOTSUP;
+}
+
+static int unix_process_barrier(void) {
+#if defined(__linux__) && defined(SYS_membarrier)
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+        return 0;
+    return -errno;
+#else
+    return MMK_ENOTSUP;
+#endif
+}
+
 #define UNIX_METHODS                                                                               \
     {                                                                                              \
         .open = unix_open, .close = unix_close, .dup = unix_dup, .fd_mode = unix_fd_mode,          \
@@ -255,7 +277,8 @@ static void unix_sleep_us(unsigned usec) {
         .map = unix_map, .remap = unix_remap, .unmap = unix_unmap, .sync = unix_sync,              \
         .advise = unix_advise, .lock = unix_lock, .unlock = unix_unlock, .anon_fd = unix_anon_fd,  \
         .pread = unix_pread, .allocate = unix_allocate, .next_hole = unix_next_hole,               \
-        .sleep_us = unix_sleep_us,                                                                 \
+        .sleep_us = unix_sleep_us, .process_barrier_setup = unix_process_barrier_setup,            \
+        .process_barrier = unix_process_barrier,                                                   \
     }
 
 const mmk__os_methods mmk__os_default = UNIX_METHODS;
