@@ -141,9 +141,22 @@ static void hold_thread_exit(void *p) {
     atomic_store_explicit(&slot->in_use, 0, memory_order_release);
 }
 
+/* In the child of fork() only the forking thread lives on: the slots of the
+   others are free, whatever they held at the moment of the fork. */
+static void hold_after_fork(void) {
+    for (hold_slot *slot = atomic_load_explicit(&hold_slots, memory_order_acquire); slot;
+         slot = slot->next) {
+        if (slot == hold_mine)
+            continue;
+        atomic_store_explicit(&slot->map, NULL, memory_order_relaxed);
+        atomic_store_explicit(&slot->in_use, 0, memory_order_release);
+    }
+}
+
 static void hold_setup(void) {
     if (mmk__os.process_barrier_setup() == 0 &&
-        pthread_key_create(&hold_key, hold_thread_exit) == 0) {
+        pthread_key_create(&hold_key, hold_thread_exit) == 0 &&
+        pthread_atfork(NULL, NULL, hold_after_fork) == 0) {
         hold_fast_available = 1;
         atomic_store_explicit(&hold_fast, 1, memory_order_release);
     }
