@@ -137,7 +137,9 @@ static pthread_key_t hold_key;
 
 static void hold_thread_exit(void *p) {
     hold_slot *slot = p;
-    /* No hold is active when a thread ends: its slot is free for the next. */
+    /* The thread has left the library for good (even one cancelled inside a
+       call, at msync say): its slot holds nothing and is free for the next. */
+    atomic_store_explicit(&slot->map, NULL, memory_order_release);
     atomic_store_explicit(&slot->in_use, 0, memory_order_release);
 }
 
