@@ -18,8 +18,23 @@
  * - Offsets and lengths are 64-bit everywhere (`uint64_t` / `int64_t`), so
  *   files larger than 4 GiB work on every platform; on a 32-bit platform a map
  *   longer than the address space fails with `-ENOMEM` or `-EOVERFLOW`.
- * - A map handle (`mmk_map *`) is not thread-safe for its cursor operations
- *   (read/write/seek/readline): use one thread at a time, or your own lock.
+ * - Threads. Every map function may run in one thread while another thread
+ *   calls mmk_close, mmk_close_wait or mmk_resize on the same map: each call
+ *   that touches mapped bytes or the map's shape (copy in/out, find/rfind,
+ *   move, flush, advise, populate, lock/unlock pages, read/readline/
+ *   line_length/read_byte/write/write_byte/seek/tell, length/data/file size,
+ *   scans) holds the map for its duration, so the memory is never unmapped
+ *   under it: it either completes or returns MMK_ECLOSED, and a concurrent
+ *   mmk_close returns MMK_EVIEWS instead of unmapping (mmk_close_wait waits
+ *   for such calls). The hold costs a few nanoseconds (no atomic
+ *   read-modify-write where the platform has a process-wide barrier: Linux
+ *   membarrier). Not covered: mmk_free (no thread may use the handle once it
+ *   is freed), and raw pointers (mmk_data, views) used after a close.
+ *   The cursor is not synchronised: the cursor operations (read/write/seek/
+ *   readline/read_byte/write_byte, and find/rfind with MMK_DEFAULT_POS as
+ *   start) from two threads at once need your own lock, as for a `FILE *`.
+ *   The mapped bytes themselves are not synchronised either: two threads
+ *   writing (or one writing, one reading) the same bytes race, as in memory.
  *   `mmk_view_acquire`, `mmk_view_release`, `mmk_close` and every scan
  *   function are safe to call concurrently with each other on one map.
  *
@@ -45,6 +60,40 @@
  * - Copy-on-write maps (`MMK_ACCESS_COPY`) see the file's later changes only
  *   on pages they have not written to yet (the operating system's rule).
  * - Locked pages (`mmk_lock_pages`) count against RLIMIT_MEMLOCK.
+ * - Disk space. Writing through a shared map allocates disk blocks when a
+ *   page is first written; on a full disk the kernel can only raise SIGBUS.
+ *   mmkit therefore reserves blocks before promising them: growing a file
+ *   (mmk_resize, MMK_OPEN_GROW, MMK_OPEN_TRUNCATE with a length) allocates
+ *   what the map will cover (fallocate), and a write through a writable
+ *   file map (copy_in, write, write_byte, move) first reserves the range it
+ *   writes unless the map knows that range has no holes (it asks the
+ *   filesystem once, lseek SEEK_HOLE, and remembers the dense prefix, so an
+ *   ordinary file pays nothing per write). A full disk or quota then fails
+ *   the call with -ENOSPC / -EDQUOT (or -EIO) before any byte changes, and
+ *   a failed growth leaves file and map as they were.
+ *   Where the filesystem cannot reserve (fallocate EOPNOTSUPP: some FUSE,
+ *   network and old FAT filesystems; platforms without fallocate) growth
+ *   makes a sparse file as a plain mmap user would, and a write into a hole
+ *   on a full disk faults part way: the call then returns -ENOSPC (or -EIO),
+ *   but the bytes before the failing page may already be written.
+ *   Copy-on-write filesystems (btrfs, ZFS) need new blocks even to
+ *   overwrite, which no reservation covers: the same partial outcome is
+ *   possible there. Maps without a tracked descriptor (MMK_OPEN_NO_DUP)
+ *   cannot reserve either. Holes punched by someone else into a range the
+ *   map already knows as dense are not noticed.
+ * - Faults that are not truncations. When a guarded access faults although
+ *   the file still covers the range, the call returns -ENOSPC (the range has
+ *   a hole the disk cannot back: tmpfs raises this even for reads) or -EIO
+ *   (the page could not be read), not MMK_EFAULT; MMK_EFAULT means the file
+ *   really is shorter than the range now. A memfd-backed shared anonymous
+ *   map that cannot get a page reports -ENOMEM. (Scans report faults
+ *   themselves.)
+ * - Fork. A hold or view another thread had at the moment of fork() stays
+ *   counted in the child where it is a counted one (platforms without a
+ *   process barrier; views always), so the child's mmk_close of that map
+ *   returns MMK_EVIEWS (and mmk_close_wait would wait for a thread that does
+ *   not exist there): in a child, close maps that no other thread was using
+ *   at the fork, or just let the child exit.
  */
 #ifndef MMKIT_H
 #define MMKIT_H
@@ -89,7 +138,7 @@ MMK_API const char *mmk_version(void);
 #define MMK_ERRNO_MAP(XX)                                                                  \
     XX(EFAULT, -5001, "mapped file shrank under the map (access past the end of the file)") \
     XX(ECLOSED, -5002, "map is closed")                                                     \
-    XX(EVIEWS, -5003, "map is in use (buffers or scans still hold views of it)")          \
+    XX(EVIEWS, -5003, "map is in use (buffers, scans or calls in other threads hold it)")   \
     XX(ERANGE, -5004, "offset or length out of range of the map")                           \
     XX(EREADONLY, -5005, "map is read-only")                                                \
     XX(EOFFSET, -5006, "offset is past the end of the file")                                \
@@ -181,7 +230,10 @@ typedef struct mmk_map mmk_map;
  * -EISDIR, MMK_ENOTREG (FIFO, socket, device that cannot be mapped),
  * MMK_EOFFSET (offset > file size), MMK_ELENGTH (offset + length > file size
  * on a map that may not grow the file), -ENOMEM, -EOVERFLOW (does not fit the
- * address space), -EMFILE, any other -errno from the system.
+ * address space), -EMFILE, -ENOSPC / -EDQUOT / -EIO (MMK_OPEN_GROW could not
+ * reserve the blocks of the grown part: the file keeps its size, and a file
+ * this call created is removed again; see Caveats), any other -errno from
+ * the system.
  */
 MMK_API int mmk_open(mmk_map **out, const char *path, const mmk_options *opt);
 
@@ -209,6 +261,17 @@ enum mmk_anon_flags {
  * MMK_EANON, resize works for private maps by remapping (contents kept up to
  * the smaller length) and for shared maps where the platform supports mremap.
  *
+ * The system's memory limits apply as to a plain anonymous mmap: a length
+ * (or a growth by mmk_resize) that the kernel would refuse for
+ * MAP_PRIVATE|MAP_ANONYMOUS, respectively MAP_SHARED|MAP_ANONYMOUS, fails
+ * with -ENOMEM (Linux overcommit rules: with vm.overcommit_memory 0, more
+ * than RAM + swap at once; with 2, more than the commit limit; with 1,
+ * anything the address space holds). Shared maps are backed by a memfd on
+ * Linux, which the kernel does not account, so mmkit asks the question
+ * itself by mapping (and at once unmapping) an accounted region of that
+ * size; under strict accounting (mode 2) the commit is checked, not held
+ * for the map's life.
+ *
  * Errors: -EINVAL (NULL out, unknown flags), -ENOMEM.
  */
 MMK_API int mmk_open_anon(mmk_map **out, uint64_t length, unsigned flags);
@@ -218,10 +281,33 @@ MMK_API int mmk_open_anon(mmk_map **out, uint64_t length, unsigned flags);
  * operation on it returns MMK_ECLOSED (mmk_is_closed reports 1), and it must
  * still be released with mmk_free. Closing a closed map returns 0.
  *
- * Errors: MMK_EVIEWS if views are outstanding (nothing is changed), -EINVAL
- * for NULL.
+ * Safe to call while other threads use the map: it never unmaps under them.
+ * If views are outstanding, or another thread is inside a library call on the
+ * map at that moment (a copy, find, write … holds the map for its duration),
+ * it returns MMK_EVIEWS and changes nothing; try again, or use
+ * mmk_close_wait. MMK_EVIEWS also while another thread's mmk_close_wait is
+ * draining the map.
+ *
+ * Errors: MMK_EVIEWS (nothing is changed), -EINVAL for NULL.
  */
 MMK_API int mmk_close(mmk_map *m);
+
+/**
+ * Close the map, waiting for library calls in flight on it in other threads
+ * to finish first. From the moment it starts, every new operation on the map
+ * (and every new view) fails with MMK_ECLOSED, so the wait is bounded by the
+ * calls already running (a find over a large map, a copy): no new ones can
+ * join. Then it unmaps and closes as mmk_close. Returns 0 (also when the map
+ * was closed already, or another thread's mmk_close_wait closed it meanwhile).
+ * Views (mmk_view_acquire: buffers, scans) are not waited for, since their
+ * holders may never let go: if any is outstanding when it starts it returns
+ * MMK_EVIEWS at once and changes nothing. Must not be called from inside a
+ * library call on the same map (a scan callback of a scan over this map holds
+ * a view, so it gets MMK_EVIEWS). Thread-safe; this is what a waiting close()
+ * of a binding is built on.
+ * Errors: MMK_EVIEWS, -EINVAL for NULL.
+ */
+MMK_API int mmk_close_wait(mmk_map *m);
 
 /**
  * Close the map if still open and release the handle. NULL is allowed. If
@@ -279,6 +365,12 @@ enum mmk_whence { MMK_SEEK_SET = 0, MMK_SEEK_CUR = 1, MMK_SEEK_END = 2 };
 
 /**
  * The cursor position (0 .. length). Returns MMK_ECLOSED when closed.
+ *
+ * Faults (all functions below that read or write mapped bytes): MMK_EFAULT
+ * when the file is now shorter than the bytes touched (truncated under the
+ * map); -ENOSPC or -EIO when it is not and the page still could not be
+ * supplied (see Caveats). A function that fails this way changes nothing it
+ * reports (cursor, output counts).
  */
 MMK_API int64_t mmk_tell(const mmk_map *m);
 
@@ -318,7 +410,10 @@ MMK_API int64_t mmk_readline(mmk_map *m, void *buf, size_t cap);
 /**
  * Write `n` bytes at the cursor and advance. All or nothing: if fewer than `n`
  * bytes remain, nothing is written and MMK_ERANGE is returned. Returns `n`.
- * Errors: MMK_EREADONLY, MMK_ERANGE, MMK_ECLOSED, MMK_EFAULT, -EINVAL.
+ * On a writable file map the range is reserved on disk first (Caveats): a
+ * full disk or quota gives -ENOSPC / -EDQUOT / -EIO and nothing is written.
+ * Errors: MMK_EREADONLY, MMK_ERANGE, MMK_ECLOSED, MMK_EFAULT, -ENOSPC,
+ * -EDQUOT, -EIO, -EINVAL.
  */
 MMK_API int64_t mmk_write(mmk_map *m, const void *buf, size_t n);
 
@@ -343,15 +438,22 @@ MMK_API int mmk_rfind(const mmk_map *m, const void *needle, size_t n, int64_t st
 
 /**
  * Copy `count` bytes from offset `src` to offset `dest` (overlap allowed, as
- * memmove). Both ranges must lie within the map (MMK_ERANGE otherwise).
- * Errors: MMK_EREADONLY, MMK_ERANGE, MMK_ECLOSED, MMK_EFAULT.
+ * memmove). Both ranges must lie within the map (MMK_ERANGE otherwise). The
+ * destination is reserved on disk first, as for mmk_write.
+ * Errors: MMK_EREADONLY, MMK_ERANGE, MMK_ECLOSED, MMK_EFAULT, -ENOSPC,
+ * -EDQUOT, -EIO.
  */
 MMK_API int mmk_move(mmk_map *m, uint64_t dest, uint64_t src, uint64_t count);
 
 /** Copy n bytes at `offset` out into `buf`. Errors: MMK_ERANGE, MMK_ECLOSED, MMK_EFAULT, -EINVAL. */
 MMK_API int mmk_copy_out(const mmk_map *m, uint64_t offset, void *buf, size_t n);
 
-/** Copy n bytes from `buf` into the map at `offset`. Errors: MMK_EREADONLY, MMK_ERANGE, MMK_ECLOSED, MMK_EFAULT, -EINVAL. */
+/**
+ * Copy n bytes from `buf` into the map at `offset`. The range is reserved on
+ * disk first, as for mmk_write: a full disk fails the call before any byte
+ * changes. Errors: MMK_EREADONLY, MMK_ERANGE, MMK_ECLOSED, MMK_EFAULT,
+ * -ENOSPC, -EDQUOT, -EIO, -EINVAL.
+ */
 MMK_API int mmk_copy_in(mmk_map *m, uint64_t offset, const void *buf, size_t n);
 
 /* ------------------------------------------------------------------------ */
@@ -364,10 +466,15 @@ MMK_API int mmk_copy_in(mmk_map *m, uint64_t offset, const void *buf, size_t n);
  * remapping (anonymous maps). Uses mremap where the platform has it. The
  * cursor is clamped to the new length. A failed resize leaves the map and the
  * file exactly as they were: the file is grown before the map, and shrunk
- * only after the map was shrunk.
+ * only after the map was shrunk. Growing a file reserves the blocks of the
+ * grown part (fallocate; sparse where the filesystem cannot, see Caveats), so
+ * a full disk is -ENOSPC here rather than a fault at the first write.
+ * Growing an anonymous map is checked against the memory limits as
+ * mmk_open_anon. MMK_EVIEWS also while another thread is inside a call on the
+ * map (try again).
  * Errors: MMK_EREADONLY (read or copy maps: as Python, resize needs a writable
  * shared map), MMK_EVIEWS, MMK_ECLOSED, MMK_ENOTSUP, -ENOMEM, -ENOSPC,
- * -EFBIG, -EBADF (MMK_OPEN_NO_DUP).
+ * -EDQUOT, -EIO, -EFBIG, -EBADF (MMK_OPEN_NO_DUP).
  */
 MMK_API int mmk_resize(mmk_map *m, uint64_t new_length);
 

@@ -79,4 +79,9 @@ int mmk__guarded_move(void *dst, const void *src, size_t n);
 /* Index of the first `c` in s[0, n) into *idx, or n when absent. */
 int mmk__guarded_memchr(const void *s, int c, size_t n, size_t *idx);
 
+/* Map holds (map.c), for tests: switch the fast per-thread holds off (0) or
+   back on (1, where the platform has a process barrier); returns whether
+   they were on. Call only while no map function runs in any thread. */
+int mmk__map_fast_holds(int enable);
+
 #endif

@@ -44,10 +44,10 @@ typedef struct mmk__os_stat {
 
 /* How to map, for mmk__os.map. */
 enum mmk__os_map_flags {
-    MMK__OS_MAP_WRITE = 1u << 0,    /* writable (else read-only) */
-    MMK__OS_MAP_PRIVATE = 1u << 1,  /* copy-on-write / private anonymous (else shared) */
-    MMK__OS_MAP_ANON = 1u << 2,     /* anonymous zeroed memory; fd and offset ignored */
-    MMK__OS_MAP_POPULATE = 1u << 3  /* prefault at map time where the platform can */
+    MMK__OS_MAP_WRITE = 1u << 0,   /* writable (else read-only) */
+    MMK__OS_MAP_PRIVATE = 1u << 1, /* copy-on-write / private anonymous (else shared) */
+    MMK__OS_MAP_ANON = 1u << 2,    /* anonymous zeroed memory; fd and offset ignored */
+    MMK__OS_MAP_POPULATE = 1u << 3 /* prefault at map time where the platform can */
 };
 
 typedef struct mmk__os_methods {
@@ -87,6 +87,31 @@ typedef struct mmk__os_methods {
     int (*anon_fd)(void);
     /* Positional read; returns bytes read (0 at end of file) or -errno. */
     int64_t (*pread)(int fd, void *buf, size_t n, uint64_t offset);
+    /* Reserve disk blocks for [offset, offset + len) of the file, so that
+       later writes there cannot fail for want of space. Without `keep_size`
+       the file grows to offset + len if it is shorter (the blocks are
+       allocated, not merely promised as ftruncate does); with `keep_size` the
+       size never changes. -ENOSPC, -EDQUOT, -EIO … when the reservation
+       fails (the file may then have grown part of the way: the caller puts
+       the size back), MMK_ENOTSUP where the platform or the filesystem cannot
+       reserve (Linux EOPNOTSUPP: FAT before 6.x, some FUSE and network
+       filesystems). */
+    int (*allocate)(int fd, uint64_t offset, uint64_t len, int keep_size);
+    /* Offset of the first hole (a range without blocks) at or after `offset`;
+       the file size when there is none (a filesystem that does not track
+       holes reports none). -ENXIO when offset is at or past the end,
+       MMK_ENOTSUP where the platform cannot tell. */
+    int64_t (*next_hole)(int fd, uint64_t offset);
+    /* Sleep about `usec` microseconds (waiting for holders of a map to leave). */
+    void (*sleep_us)(unsigned usec);
+    /* Make process_barrier usable (once per process): 0, or MMK_ENOTSUP
+       where the platform or a sandbox has no such thing. */
+    int (*process_barrier_setup)(void);
+    /* Run a full memory barrier on every thread of this process that is
+       running now (Linux membarrier, private expedited); the others pass one
+       when they are scheduled again. Lets the per-call hold of a map use plain
+       stores, with the rare close paying for the ordering instead. */
+    int (*process_barrier)(void);
 } mmk__os_methods;
 
 /* The live table. Tests may replace entries (and must restore them). */

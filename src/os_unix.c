@@ -11,7 +11,12 @@
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/membarrier.h>
+#endif
 
 #include "os.h"
 
@@ -194,13 +199,86 @@ static int64_t unix_pread(int fd, void *buf, size_t n, uint64_t offset) {
     return r >= 0 ? (int64_t)r : -errno;
 }
 
-#define UNIX_METHODS                                                                        \
-    {                                                                                      \
-        .open = unix_open, .close = unix_close, .dup = unix_dup, .fd_mode = unix_fd_mode,  \
-        .fstat = unix_fstat, .stat = unix_stat, .truncate = unix_truncate,                 \
-        .unlink = unix_unlink, .map = unix_map, .remap = unix_remap, .unmap = unix_unmap,  \
-        .sync = unix_sync, .advise = unix_advise, .lock = unix_lock, .unlock = unix_unlock, \
-        .anon_fd = unix_anon_fd, .pread = unix_pread,                                     \
+static int unix_allocate(int fd, uint64_t offset, uint64_t len, int keep_size) {
+    if (offset > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - offset)
+        return -EFBIG;
+    if (len == 0)
+        return 0;
+#if defined(__linux__) && defined(FALLOC_FL_KEEP_SIZE)
+    /* fallocate() itself, not posix_fallocate(): where the filesystem cannot
+       reserve, glibc's emulation writes a byte into every block, which races
+       with other writers of a shared file; mmkit falls back to a sparse file
+       instead and says so. */
+    int rc;
+    do {
+        rc = fallocate(fd, keep_size ? FALLOC_FL_KEEP_SIZE : 0, (off_t)offset, (off_t)len);
+    } while (rc != 0 && errno == EINTR);
+    if (rc == 0)
+        return 0;
+    if (errno == EOPNOTSUPP || errno == ENOSYS)
+        return MMK_ENOTSUP;
+    return -errno;
+#elif defined(__FreeBSD__) || defined(__NetBSD__) || defined(__sun)
+    if (keep_size)
+        return MMK_ENOTSUP; /* posix_fallocate always extends the file */
+    int rc = posix_fallocate(fd, (off_t)offset, (off_t)len);
+    if (rc == EINVAL || rc == EOPNOTSUPP || rc == ENODEV)
+        return MMK_ENOTSUP; /* ZFS and others: the filesystem cannot reserve */
+    return rc == 0 ? 0 : -rc;
+#else
+    (void)fd, (void)keep_size;
+    return MMK_ENOTSUP;
+#endif
+}
+
+static int64_t unix_next_hole(int fd, uint64_t offset) {
+#ifdef SEEK_HOLE
+    if (offset > (uint64_t)INT64_MAX)
+        return -EOVERFLOW;
+    off_t r = lseek(fd, (off_t)offset, SEEK_HOLE);
+    if (r >= 0)
+        return (int64_t)r;
+    if (errno == EINVAL)
+        return MMK_ENOTSUP;
+    return -errno;
+#else
+    (void)fd, (void)offset;
+    return MMK_ENOTSUP;
+#endif
+}
+
+static void unix_sleep_us(unsigned usec) {
+    struct timespec ts = {(time_t)(usec / 1000000u), (long)(usec % 1000000u) * 1000L};
+    (void)nanosleep(&ts, NULL);
+}
+
+static int unix_process_barrier_setup(void) {
+#if defined(__linux__) && defined(SYS_membarrier)
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+        return 0;
+#endif
+    return MMK_ENOTSUP;
+}
+
+static int unix_process_barrier(void) {
+#if defined(__linux__) && defined(SYS_membarrier)
+    if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+        return 0;
+    return -errno;
+#else
+    return MMK_ENOTSUP;
+#endif
+}
+
+#define UNIX_METHODS                                                                               \
+    {                                                                                              \
+        .open = unix_open, .close = unix_close, .dup = unix_dup, .fd_mode = unix_fd_mode,          \
+        .fstat = unix_fstat, .stat = unix_stat, .truncate = unix_truncate, .unlink = unix_unlink,  \
+        .map = unix_map, .remap = unix_remap, .unmap = unix_unmap, .sync = unix_sync,              \
+        .advise = unix_advise, .lock = unix_lock, .unlock = unix_unlock, .anon_fd = unix_anon_fd,  \
+        .pread = unix_pread, .allocate = unix_allocate, .next_hole = unix_next_hole,               \
+        .sleep_us = unix_sleep_us, .process_barrier_setup = unix_process_barrier_setup,            \
+        .process_barrier = unix_process_barrier,                                                   \
     }
 
 const mmk__os_methods mmk__os_default = UNIX_METHODS;

@@ -269,6 +269,16 @@ static int fail_truncate(int fd, uint64_t size) {
     inj_calls++;
     return -ENOSPC;
 }
+static int alloc_unsupported(int fd, uint64_t off, uint64_t len, int keep) {
+    (void)fd, (void)off, (void)len, (void)keep;
+    inj_calls++;
+    return MMK_ENOTSUP;
+}
+static int alloc_enospc(int fd, uint64_t off, uint64_t len, int keep) {
+    (void)fd, (void)off, (void)len, (void)keep;
+    inj_calls++;
+    return -ENOSPC;
+}
 static int fail_remap(void *a, size_t o, size_t n, void **p) {
     (void)a, (void)o, (void)n, (void)p;
     inj_calls++;
@@ -346,12 +356,20 @@ static void scenario_resize_failures(void) {
         void *d = mmk_data(m);
         CHECK_EQ(mmk_seek(m, 7, MMK_SEEK_SET), 7);
 
-        /* grow: the file cannot grow */
+        /* grow: the file cannot grow (no blocks to reserve) */
         inj_calls = 0;
-        mmk__os.truncate = fail_truncate;
+        mmk__os.allocate = alloc_enospc;
         CHECK_RC(mmk_resize(m, len + 3 * ps), -ENOSPC);
         mmk__os = saved;
         CHECK(inj_calls > 0);
+        expect_unchanged(m, path, d, len, data + off, size);
+        /* grow on a filesystem that cannot reserve: ftruncate, which fails */
+        inj_calls = 0;
+        mmk__os.allocate = alloc_unsupported;
+        mmk__os.truncate = fail_truncate;
+        CHECK_RC(mmk_resize(m, len + 3 * ps), -ENOSPC);
+        mmk__os = saved;
+        CHECK_EQ(inj_calls, 2);
         expect_unchanged(m, path, d, len, data + off, size);
         /* grow: the file grew but the mapping cannot: the file goes back */
         inj_calls = 0;
@@ -520,8 +538,8 @@ static void scenario_large_sparse_file(void) {
     char buf[sizeof marker];
     CHECK_OK(mmk_copy_out(m, four_g + 3, buf, sizeof marker - 1));
     CHECK_MEM(buf, marker, sizeof marker - 1);
-    CHECK_OK(mmk_find(m, marker, sizeof marker - 1, (int64_t)four_g - 100, (int64_t)four_g + 100,
-                      &pos));
+    CHECK_OK(
+        mmk_find(m, marker, sizeof marker - 1, (int64_t)four_g - 100, (int64_t)four_g + 100, &pos));
     CHECK_EQ(pos, (int64_t)(four_g + 3));
     CHECK_EQ(mmk_seek(m, (int64_t)(four_g + 3), MMK_SEEK_SET), (int64_t)(four_g + 3));
     CHECK_EQ(mmk_read_byte(m), 'm');
