@@ -37,6 +37,7 @@ typedef struct mmk__chunk {
     size_t buf_cap;
     int done;
     int rc;
+    int64_t err_off; /* set by the job with a failing rc: where the failed search started */
 } mmk__chunk;
 
 typedef struct mmk__job mmk__job;
@@ -48,6 +49,10 @@ typedef struct mmk__jobspec {
     size_t before;      /* buffered sources: context bytes before s */
     size_t after;       /* buffered sources: bytes after e (a match starting before e ends there) */
     int word_cut;       /* buffered sources: extend a chunk so the word running at e ends in it */
+    int line_cut;       /* buffered sources: a chunk owns the lines that start in [s, e) and its
+                           subject holds them whole (pread: read on to the '\n' ending the last
+                           one; streams: e is cut after the last '\n' read so far, and a chunk
+                           is made of what read() returned, so lines come out as they arrive) */
     int needs_memory;   /* the job needs the whole input in memory (unbounded regex, spans) */
     /* Per-chunk work on a worker; returns 0 or a negative code. Reads subject
        bytes (guarded by the engine when they are mapped). */
