@@ -107,7 +107,9 @@ static int source_scan(const cli_options *o, source *s, scan_op op, void *ctx, i
    library says -EIO, the size now tells what happened). */
 static void report_scan(const cli_options *o, const source *s, int code, int64_t err_off) {
     const char *name = s->display ? s->display : s->path;
-    if (code == MMK_ELIMIT) {
+    /* A compiled pattern cannot become invalid during a scan: MMK_EPATTERN
+       from one is a limit too (what matchers said before MMK_ELIMIT). */
+    if (code == MMK_ELIMIT || code == MMK_EPATTERN) {
         if (err_off >= 0) {
             cli_errorf("%s: pattern '%s' is too complex for the backtracking engine on this "
                        "input (match limit reached in a search from byte %lld)",

@@ -158,6 +158,9 @@ enum { SRC_MEM = 1, SRC_PREAD = 2, SRC_STREAM = 3 };
 #define SCAN_PREAD_CHUNK ((uint64_t)1 << 16)
 #define SCAN_MAX_BUFFERED_CHUNK ((uint64_t)1 << 28)
 #define SCAN_MAX_THREADS 256
+/* pread line jobs hold a line whole up to this length; the rest of a longer
+   one is searched piecewise (lines_long_line) */
+#define SCAN_LINE_HOLD ((uint64_t)4 << 20)
 #define SCAN_PROGRESS_BYTES ((uint64_t)64 << 20)
 #define SCAN_PROGRESS_NS 100000000LL
 
@@ -195,6 +198,7 @@ struct mmk__job {
     int stream_pread;  /* a regular file read as a stream: pread at read_off (the
                           descriptor's own offset is left alone) */
     uint64_t read_off;
+    int own_stream; /* the job's stream_run reads the stream itself */
 
     /* where a matcher hit its limit (the first failing chunk's err_off) */
     int64_t err_off;
@@ -333,11 +337,17 @@ static int chunk_prepare(mmk__job *j, mmk__chunk *c, uint64_t k, uint8_t **bufp,
         }
     }
     /* Lines: when the chunk owns a line start (s == 0 or a '\n' in
-       [s - 1, e - 1)), its last line is read on to its '\n'. */
+       [s - 1, e - 1)), its last line is read on to its '\n', up to
+       SCAN_LINE_HOLD bytes past e (longer lines are the job's to finish). */
+    c->line_open = 0;
     if (rc == 0 && sp->line_cut && hi < j->total && c->e > c->s && (*bufp)[c->e - 1 - lo] != '\n' &&
         (c->s == 0 || memchr((*bufp) + (c->s - 1 - lo), '\n', (size_t)(c->e - c->s)))) {
         uint64_t step = 4096;
         while (hi < j->total) {
+            if (hi - c->e >= SCAN_LINE_HOLD) {
+                c->line_open = 1;
+                break;
+            }
             uint64_t more = j->total - hi < step ? j->total - hi : step;
             if (step < ((uint64_t)1 << 20))
                 step *= 2;
@@ -379,6 +389,15 @@ static ssize_t read_once(mmk__job *j, uint8_t *dst, size_t n) {
         j->read_off += (uint64_t)r;
         return r;
     }
+}
+
+int64_t mmk__job_read(mmk__job *j, uint8_t *dst, size_t n) {
+    ssize_t r = read_once(j, dst, n);
+    if (r > 0) {
+        j->total += (uint64_t)r;
+        report_progress(j, j->total, 0);
+    }
+    return (int64_t)r;
 }
 
 /* read() until `n` bytes or end of stream; returns bytes read or -errno. */
@@ -895,6 +914,11 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
                 j->kind = SRC_STREAM;
                 break;
             }
+            if (spec->stream_run) {
+                j->kind = SRC_STREAM;
+                j->own_stream = 1;
+                break;
+            }
             /* Pipes and /proc files with a job that needs the whole input. */
             rc = slurp_stream(j, &slurped, &j->total);
             if (rc)
@@ -919,7 +943,7 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
     if (j->kind != SRC_MEM && j->cs > SCAN_MAX_BUFFERED_CHUNK)
         j->cs = SCAN_MAX_BUFFERED_CHUNK; /* chunks that are buffers stay allocatable */
     if (j->kind == SRC_STREAM) {
-        j->nworkers = threads > 1 ? threads : 0;
+        j->nworkers = threads > 1 && !j->own_stream ? threads : 0;
     } else {
         j->nchunks = j->total == 0 ? 1 : (j->total - 1) / j->cs + 1;
         uint64_t nw = threads < j->nchunks ? threads : j->nchunks;
@@ -978,7 +1002,7 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
     }
     j->nworkers = started;
     if (rc == 0)
-        rc = job_loop(j);
+        rc = j->own_stream ? spec->stream_run(j, j->wctxs[0]) : job_loop(j);
     if (started) {
         pthread_mutex_lock(&j->mu);
         j->abort = 1;
@@ -1545,6 +1569,82 @@ static void find_job_free(find_job *fj) {
     free(fj->arena);
 }
 
+/*
+ * Counts and spans of a regex over a stream, in bounded memory, with PCRE2
+ * partial matching: the buffer keeps only the bytes from the earliest start
+ * of a match that may still need bytes not read yet (and the lookbehind
+ * before it). Memory: the read size (chunk_size, 1 MiB by default) plus the
+ * longest partial match, e.g. the whole rest of the input for `(?s)a.*b` after
+ * an 'a' with no 'b' yet; patterns whose matches are short keep a few bytes.
+ * The results are those of the whole input in memory: a complete match is
+ * reported only when no further byte can change it.
+ */
+static int find_stream_run(mmk__job *j, void *wctx) {
+    find_job *fj = mmk__job_spec(j)->user;
+    mmk__scratch *sc = wctx_scratch(wctx, fj->p);
+    if (!sc)
+        return -ENOMEM;
+    size_t back = mmk__max_lookbehind(fj->p);
+    size_t step = j->cs < ((uint64_t)1 << 30) ? (size_t)j->cs : (size_t)1 << 30;
+    uint8_t *buf = NULL;
+    size_t cap = 0, have = 0;
+    uint64_t base = 0, pos = 0; /* buf[0] is input byte base; the search is at pos */
+    int ne = 0, eof = 0, rc = 0;
+    for (;;) {
+        size_t a = 0, b = 0;
+        int f = 0;
+        if (have > 0 || eof) {
+            size_t at = (size_t)(pos - base);
+            f = eof ? mmk__find(fj->p, sc, buf, have, at, have + 1, ne, &a, &b)
+                    : mmk__find_partial(fj->p, sc, buf, have, at, have + 1, ne, &a, &b);
+            if (f < 0) {
+                j->err_off = (int64_t)pos;
+                rc = f;
+                break;
+            }
+        }
+        if (f == 1) {
+            fj->count++;
+            if (fj->mode == MODE_SPANS) {
+                rc = fj->span_cb(base + a, base + b, fj->user);
+                if (rc)
+                    break;
+            }
+            ne = a == b;
+            pos = base + b;
+            continue;
+        }
+        if (eof)
+            break; /* f == 0 at the end: no more matches */
+        /* No complete match yet: go on from the earliest start still open
+           (f == 2) or from the end of what is here (f == 0), with more bytes. */
+        uint64_t next = f == 2 ? base + a : base + have;
+        if (next != pos)
+            ne = 0;
+        pos = next;
+        uint64_t keep_from = pos - base > back ? pos - back : base;
+        size_t drop = (size_t)(keep_from - base);
+        if (drop) {
+            memmove(buf, buf + drop, have - drop);
+            have -= drop;
+            base = keep_from;
+        }
+        rc = buf_reserve(&buf, &cap, have + step);
+        if (rc)
+            break;
+        int64_t got = mmk__job_read(j, buf + have, cap - have);
+        if (got < 0) {
+            rc = (int)got;
+            break;
+        }
+        if (got == 0)
+            eof = 1;
+        have += (size_t)got;
+    }
+    free(buf);
+    return rc;
+}
+
 /* Shared set-up of the three matching jobs. */
 static int run_find(find_job *fj, const mmk_input *in, const mmk_scan_options *opt) {
     mmk__jobspec spec = {0};
@@ -1558,6 +1658,8 @@ static int run_find(find_job *fj, const mmk_input *in, const mmk_scan_options *o
     spec.merge = find_merge;
     spec.res_free = find_res_free;
     spec.wctx_free = find_wctx_free;
+    if (fj->mode != MODE_LINES)
+        spec.stream_run = find_stream_run;
     spec.user = fj;
     fj->scratch = mmk__scratch_new(fj->p);
     if (!fj->scratch)
@@ -1682,6 +1784,114 @@ static int lines_take(const find_job *fj, mmk__scratch *sc, mmk__chunk *c, lines
     return fj->mode == MODE_LINES ? lines_record(r, sub, x, y, nl, n) : 0;
 }
 
+static int lines_region(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chunk *c, lines_res *r,
+                        size_t ls, size_t le);
+
+/*
+ * The last owned line of a pread chunk, starting at subject offset x, is
+ * longer than the engine holds (c->line_open): search it as a stream of
+ * pieces read with pread, with PCRE2 partial matching, so memory stays at a
+ * piece plus the longest partial match. A matching line is then read whole
+ * for the callback (the line itself is the least a caller of mmk_match_lines
+ * gets); counts and spans never need it whole.
+ */
+static int lines_long_line(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chunk *c,
+                           lines_res *r, size_t x) {
+    const uint64_t x_abs = c->sub_off + x;
+    size_t back = mmk__max_lookbehind(fj->p);
+    const size_t step = (size_t)1 << 20;
+    uint8_t *buf = NULL;
+    size_t cap = 0, have = c->sub_len - x;
+    uint64_t base = x_abs, pos = x_abs, next_read = c->sub_off + c->sub_len, count = 0;
+    int ne = 0, end = 0, has_nl = 0, rc = buf_reserve(&buf, &cap, have + step);
+    if (rc)
+        return rc;
+    memcpy(buf, c->sub + x, have);
+    for (;;) {
+        size_t a = 0, b = 0;
+        size_t at = (size_t)(pos - base);
+        /* The subject is the line alone: a search from a cut inside it has
+           lookbehind bytes before pos, never a line start (^, \A) there. */
+        int f = end ? mmk__find(fj->p, sc, buf, have, at, have + 1, ne, &a, &b)
+                    : mmk__find_partial(fj->p, sc, buf, have, at, have + 1, ne, &a, &b);
+        if (f < 0) {
+            c->err_off = (int64_t)pos;
+            rc = f;
+            break;
+        }
+        if (f == 1) {
+            count++;
+            if (fj->mode == MODE_SPANS && (rc = span_push(&r->spans, base + a, base + b)) != 0)
+                break;
+            ne = a == b;
+            pos = base + b;
+            continue;
+        }
+        if (end)
+            break;
+        uint64_t np = f == 2 ? base + a : base + have;
+        if (np != pos)
+            ne = 0;
+        pos = np;
+        uint64_t keep_from = pos - base > back ? pos - back : base;
+        size_t drop = (size_t)(keep_from - base);
+        if (drop) {
+            memmove(buf, buf + drop, have - drop);
+            have -= drop;
+            base = keep_from;
+        }
+        if ((rc = buf_reserve(&buf, &cap, have + step)) != 0)
+            break;
+        size_t want = step;
+        if (next_read >= j->total) {
+            end = 1; /* the file ends the line */
+            continue;
+        }
+        if (j->total - next_read < want)
+            want = (size_t)(j->total - next_read);
+        if ((rc = pread_full(j->fd, buf + have, want, next_read)) != 0)
+            break;
+        const uint8_t *nlp = memchr(buf + have, '\n', want);
+        if (nlp) {
+            want = (size_t)(nlp - (buf + have));
+            end = has_nl = 1;
+        }
+        have += want;
+        next_read += want;
+    }
+    uint64_t line_end = base + have; /* the '\n' or the end of the file */
+    free(buf);
+    if (rc)
+        return rc;
+    r->count += count;
+    if (fj->mode == MODE_LINES) {
+        if (count > 0) {
+            size_t len = (size_t)(line_end - x_abs);
+            if ((rc = buf_reserve(&r->arena, &r->arena_cap, r->arena_len + len)) != 0)
+                return rc;
+            if ((rc = pread_full(j->fd, r->arena + r->arena_len, len, x_abs)) != 0)
+                return rc;
+            if (r->nlines == r->lines_cap) {
+                size_t lcap = r->lines_cap ? r->lines_cap * 2 : 64;
+                line_rec *nv = realloc(r->lines, lcap * sizeof *nv);
+                if (!nv)
+                    return -ENOMEM;
+                r->lines = nv;
+                r->lines_cap = lcap;
+            }
+            line_rec *lr = &r->lines[r->nlines++];
+            lr->off = x_abs;
+            lr->len = len;
+            lr->line_no = r->nl; /* '\n's of the chunk before it: the region's */
+            lr->matches = count;
+            lr->text = r->arena_len;
+            r->arena_len += len;
+        }
+        r->nl += (uint64_t)has_nl;
+    }
+    return 0;
+}
+
 static int lines_chunk_run(mmk__job *j, void *wctx, mmk__chunk *c) {
     find_job *fj = mmk__job_spec(j)->user;
     lines_res *r = c->res;
@@ -1714,8 +1924,28 @@ static int lines_chunk_run(mmk__job *j, void *wctx, mmk__chunk *c) {
     }
     if (ls >= e || ls >= slen)
         return 0;
-    const uint8_t *q = memchr(sub + (e - 1), '\n', slen - (e - 1));
-    le = q ? (size_t)(q - sub) + 1 : slen;
+    size_t open_at = SIZE_MAX; /* start of a line too long to hold, searched piecewise */
+    if (c->line_open) {
+        const uint8_t *q = memrchr(sub + ls, '\n', slen - ls);
+        le = q ? (size_t)(q - sub) + 1 : ls;
+        open_at = le;
+    } else {
+        const uint8_t *q = memchr(sub + (e - 1), '\n', slen - (e - 1));
+        le = q ? (size_t)(q - sub) + 1 : slen;
+    }
+    int rc = 0;
+    if (le > ls)
+        rc = lines_region(j, fj, sc, c, r, ls, le);
+    if (rc == 0 && open_at != SIZE_MAX)
+        rc = lines_long_line(j, fj, sc, c, r, open_at);
+    return rc;
+}
+
+/* The complete lines [ls, le) of chunk c's subject (le ends a line). */
+static int lines_region(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chunk *c, lines_res *r,
+                        size_t ls, size_t le) {
+    (void)j;
+    const uint8_t *sub = c->sub;
     /* The lines as one buffer: [ls, end) without the last line's '\n'. */
     size_t end = sub[le - 1] == '\n' ? le - 1 : le;
     int lines_mode = fj->mode == MODE_LINES;

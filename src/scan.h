@@ -31,6 +31,8 @@ typedef struct mmk__chunk {
     uint64_t sub_off;
     size_t sub_len;
     int sub_is_end;     /* sub ends at the end of the input (not a buffer cut) */
+    int line_open;      /* line_cut, pread: the last owned line is longer than the engine
+                           holds; sub stops inside it (the job reads the rest itself) */
     void *res;          /* the job's per-chunk result (job->res_size bytes, kept across reuse) */
     /* engine-private */
     uint8_t *buf;
@@ -70,6 +72,10 @@ typedef struct mmk__jobspec {
     /* Called once on the calling thread after the last chunk (or on error,
        with the error) while worker contexts still exist. May be NULL. */
     int (*finish)(mmk__job *j, void **wctxs, unsigned nctx, int rc);
+    /* For jobs that need the whole input in memory: run over a stream in
+       bounded memory instead of reading it whole first (calling thread, no
+       workers; read with mmk__job_read). May be NULL. */
+    int (*stream_run)(mmk__job *j, void *wctx);
     void *user; /* the job's own state */
 } mmk__jobspec;
 
@@ -81,6 +87,10 @@ int mmk__scan_run(const mmk__jobspec *spec, const mmk_input *in, const mmk_scan_
    memory that must be read under the fault guard. */
 const mmk__jobspec *mmk__job_spec(const mmk__job *j);
 int mmk__job_mapped(const mmk__job *j);
+
+/* For stream_run: one read() of the stream (pread at the stream's offset for
+   a regular file read as one); bytes read, 0 at the end, or -errno. */
+int64_t mmk__job_read(mmk__job *j, uint8_t *dst, size_t n);
 
 /* Run fn(arg) under the fault guard if the job's bytes are mapped, else
    directly. */
