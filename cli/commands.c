@@ -116,7 +116,8 @@ static void report_scan(const cli_options *o, const source *s, int code, int64_t
                        name, o->pattern, (long long)err_off);
         } else {
             cli_errorf("%s: pattern '%s' is too complex for the backtracking engine on this "
-                       "input (match limit reached)", name, o->pattern);
+                       "input (match limit reached)",
+                       name, o->pattern);
         }
         return;
     }

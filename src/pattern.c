@@ -620,7 +620,8 @@ int mmk__find_partial(const mmk_pattern *p, mmk__scratch *s, const uint8_t *subj
     }
     mmk__regex_scratch *rs = &s->rs;
     pcre2_set_offset_limit(rs->mc, limit - 1);
-    uint32_t opts = PCRE2_PARTIAL_HARD | PCRE2_NO_JIT | (notempty_at_pos ? PCRE2_NOTEMPTY_ATSTART : 0);
+    uint32_t opts =
+        PCRE2_PARTIAL_HARD | PCRE2_NO_JIT | (notempty_at_pos ? PCRE2_NOTEMPTY_ATSTART : 0);
     PCRE2_SPTR subj = subject ? (PCRE2_SPTR)subject : (PCRE2_SPTR) "";
     int rc = pcre2_match(p->re.code, subj, len, pos, opts, rs->md, rs->mc);
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(rs->md);

@@ -88,7 +88,8 @@ __attribute__((target("avx2"))) static uint64_t newlines_avx2(const uint8_t *p, 
             __m256i b = _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(p + i + 32)), nl);
             __m256i c = _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(p + i + 64)), nl);
             __m256i d = _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(p + i + 96)), nl);
-            acc = _mm256_sub_epi8(acc, _mm256_add_epi8(_mm256_add_epi8(a, b), _mm256_add_epi8(c, d)));
+            acc =
+                _mm256_sub_epi8(acc, _mm256_add_epi8(_mm256_add_epi8(a, b), _mm256_add_epi8(c, d)));
         }
         __m256i sums = _mm256_sad_epu8(acc, zero);
         total += (uint64_t)_mm256_extract_epi64(sums, 0) + (uint64_t)_mm256_extract_epi64(sums, 1) +
@@ -167,16 +168,16 @@ enum { SRC_MEM = 1, SRC_PREAD = 2, SRC_STREAM = 3 };
 struct mmk__job {
     const mmk__jobspec *spec;
     int kind;
-    int mapped;          /* subject bytes are mapped memory: read under the guard */
-    const uint8_t *mem;  /* SRC_MEM */
-    uint64_t total;      /* SRC_MEM, SRC_PREAD; streams: bytes read so far */
-    int fd;              /* SRC_PREAD, SRC_STREAM */
-    uint64_t cs;         /* chunk size */
-    uint64_t nchunks;    /* SRC_MEM, SRC_PREAD */
-    unsigned W;          /* slots: chunks in flight at most */
-    uint64_t batch;      /* chunks a worker takes at once */
+    int mapped;         /* subject bytes are mapped memory: read under the guard */
+    const uint8_t *mem; /* SRC_MEM */
+    uint64_t total;     /* SRC_MEM, SRC_PREAD; streams: bytes read so far */
+    int fd;             /* SRC_PREAD, SRC_STREAM */
+    uint64_t cs;        /* chunk size */
+    uint64_t nchunks;   /* SRC_MEM, SRC_PREAD */
+    unsigned W;         /* slots: chunks in flight at most */
+    uint64_t batch;     /* chunks a worker takes at once */
     mmk__chunk *slots;
-    unsigned nworkers;   /* 0: the calling thread does everything */
+    unsigned nworkers; /* 0: the calling thread does everything */
     void **wctxs;
 
     pthread_mutex_t mu;
@@ -195,8 +196,8 @@ struct mmk__job {
     uint64_t carry_off;
     uint64_t stream_s; /* owned start of the next chunk */
     int eof;
-    int stream_pread;  /* a regular file read as a stream: pread at read_off (the
-                          descriptor's own offset is left alone) */
+    int stream_pread; /* a regular file read as a stream: pread at read_off (the
+                         descriptor's own offset is left alone) */
     uint64_t read_off;
     int own_stream; /* the job's stream_run reads the stream itself */
 
@@ -215,8 +216,12 @@ struct mmk__job {
     struct timespec reported_at;
 };
 
-const mmk__jobspec *mmk__job_spec(const mmk__job *j) { return j->spec; }
-int mmk__job_mapped(const mmk__job *j) { return j->mapped; }
+const mmk__jobspec *mmk__job_spec(const mmk__job *j) {
+    return j->spec;
+}
+int mmk__job_mapped(const mmk__job *j) {
+    return j->mapped;
+}
 
 int mmk__job_guard(const mmk__job *j, int (*fn)(void *), void *arg) {
     return j->mapped ? mmk_guard_run(fn, arg) : fn(arg);
@@ -255,9 +260,13 @@ static int buf_reserve(uint8_t **buf, size_t *cap_io, size_t need) {
     return 0;
 }
 
-static int chunk_reserve(mmk__chunk *c, size_t need) { return buf_reserve(&c->buf, &c->buf_cap, need); }
+static int chunk_reserve(mmk__chunk *c, size_t need) {
+    return buf_reserve(&c->buf, &c->buf_cap, need);
+}
 
-static int is_space_byte(uint8_t b) { return b == ' ' || (b >= '\t' && b <= '\r'); }
+static int is_space_byte(uint8_t b) {
+    return b == ' ' || (b >= '\t' && b <= '\r');
+}
 
 /* A pread that found the end of the file before the size fstat gave: the
    file shrank during the scan, or it is a pseudo-file whose size is a guess.
@@ -314,7 +323,8 @@ static int chunk_prepare(mmk__job *j, mmk__chunk *c, uint64_t k, uint8_t **bufp,
         rc = pread_full(j->fd, (*bufp), (size_t)(hi - lo), lo);
     /* Words: a word that starts in the chunk and runs across e is read to
        its end (a chunk inside one long word owns nothing and is not extended). */
-    if (rc == 0 && sp->word_cut && hi < j->total && c->e > c->s && !is_space_byte((*bufp)[c->e - 1 - lo])) {
+    if (rc == 0 && sp->word_cut && hi < j->total && c->e > c->s &&
+        !is_space_byte((*bufp)[c->e - 1 - lo])) {
         int starts_inside = c->s == 0 || is_space_byte((*bufp)[c->s - 1 - lo]);
         for (uint64_t q = c->s; !starts_inside && q < c->e; q++)
             starts_inside = is_space_byte((*bufp)[q - lo]);
@@ -381,7 +391,8 @@ static int chunk_reload(mmk__job *j, mmk__chunk *c) {
    a stream); returns bytes read (0 at the end) or -errno. */
 static ssize_t read_once(mmk__job *j, uint8_t *dst, size_t n) {
     for (;;) {
-        ssize_t r = j->stream_pread ? pread(j->fd, dst, n, (off_t)j->read_off) : read(j->fd, dst, n);
+        ssize_t r =
+            j->stream_pread ? pread(j->fd, dst, n, (off_t)j->read_off) : read(j->fd, dst, n);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
@@ -1232,7 +1243,9 @@ static int chunk_find(const find_job *fj, mmk__scratch *sc, mmk__chunk *c, uint6
     return r;
 }
 
-static uint64_t chunk_limit(const mmk__chunk *c) { return c->last && c->sub_is_end ? c->e + 1 : c->e; }
+static uint64_t chunk_limit(const mmk__chunk *c) {
+    return c->last && c->sub_is_end ? c->e + 1 : c->e;
+}
 
 /* The speculative scan of one chunk (worker). */
 static int find_chunk(mmk__job *j, void *wctx, mmk__chunk *c) {
@@ -1456,9 +1469,8 @@ static int find_merge(mmk__job *j, mmk__chunk *c) {
             return rc;
         for (size_t i = 0; i < fj->nlines; i++) {
             line_rec *lr = &fj->lines[i];
-            const char *text = lr->text == SIZE_MAX
-                                   ? (const char *)c->sub + (lr->off - c->sub_off)
-                                   : (const char *)fj->arena + lr->text;
+            const char *text = lr->text == SIZE_MAX ? (const char *)c->sub + (lr->off - c->sub_off)
+                                                    : (const char *)fj->arena + lr->text;
             fj->matched_lines++;
             rc = fj->line_cb(text, (size_t)lr->len, lr->line_no, lr->off, lr->matches, fj->user);
             if (rc)
@@ -1690,14 +1702,14 @@ static int run_find(find_job *fj, const mmk_input *in, const mmk_scan_options *o
 
 /* What a worker leaves for the merge. */
 typedef struct lines_res {
-    uint64_t count;   /* matches in the owned lines */
-    uint64_t nl;      /* lines mode: '\n' bytes in the owned lines */
-    span_vec spans;   /* spans mode: the matches */
-    line_rec *lines;  /* lines mode: the matching lines (line_no relative: '\n's before) */
+    uint64_t count;  /* matches in the owned lines */
+    uint64_t nl;     /* lines mode: '\n' bytes in the owned lines */
+    span_vec spans;  /* spans mode: the matches */
+    line_rec *lines; /* lines mode: the matching lines (line_no relative: '\n's before) */
     size_t nlines, lines_cap;
-    uint8_t *arena;   /* copies of their bytes when the subject will be gone */
+    uint8_t *arena; /* copies of their bytes when the subject will be gone */
     size_t arena_len, arena_cap;
-    int in_place;     /* line_rec.text is an offset into the subject, not the arena */
+    int in_place; /* line_rec.text is an offset into the subject, not the arena */
     const uint8_t *sub;
     uint64_t sub_off;
 } lines_res;
@@ -1776,8 +1788,8 @@ static int lines_record(lines_res *r, const uint8_t *sub, size_t x, size_t y, ui
 static int lines_take(const find_job *fj, mmk__scratch *sc, mmk__chunk *c, lines_res *r,
                       const uint8_t *sub, size_t x, size_t y, uint64_t nl) {
     uint64_t n = 0;
-    int rc = line_alone(fj, sc, c, sub, c->sub_off, x, y,
-                        fj->mode == MODE_SPANS ? &r->spans : NULL, 0, &n);
+    int rc = line_alone(fj, sc, c, sub, c->sub_off, x, y, fj->mode == MODE_SPANS ? &r->spans : NULL,
+                        0, &n);
     if (rc || n == 0)
         return rc;
     r->count += n;
@@ -1795,8 +1807,8 @@ static int lines_region(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chunk 
  * for the callback (the line itself is the least a caller of mmk_match_lines
  * gets); counts and spans never need it whole.
  */
-static int lines_long_line(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chunk *c,
-                           lines_res *r, size_t x) {
+static int lines_long_line(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chunk *c, lines_res *r,
+                           size_t x) {
     const uint64_t x_abs = c->sub_off + x;
     size_t back = mmk__max_lookbehind(fj->p);
     const size_t step = (size_t)1 << 20;

@@ -30,10 +30,10 @@ typedef struct mmk__chunk {
     const uint8_t *sub; /* subject: sub[i] is input byte sub_off + i */
     uint64_t sub_off;
     size_t sub_len;
-    int sub_is_end;     /* sub ends at the end of the input (not a buffer cut) */
-    int line_open;      /* line_cut, pread: the last owned line is longer than the engine
-                           holds; sub stops inside it (the job reads the rest itself) */
-    void *res;          /* the job's per-chunk result (job->res_size bytes, kept across reuse) */
+    int sub_is_end; /* sub ends at the end of the input (not a buffer cut) */
+    int line_open;  /* line_cut, pread: the last owned line is longer than the engine
+                       holds; sub stops inside it (the job reads the rest itself) */
+    void *res;      /* the job's per-chunk result (job->res_size bytes, kept across reuse) */
     /* engine-private */
     uint8_t *buf;
     size_t buf_cap;
@@ -46,16 +46,16 @@ typedef struct mmk__job mmk__job;
 
 /* What a job plugs into the engine. */
 typedef struct mmk__jobspec {
-    size_t res_size;    /* bytes of per-chunk result storage (zeroed once, then reused) */
-    size_t wctx_size;   /* bytes of per-worker context (zeroed) */
-    size_t before;      /* buffered sources: context bytes before s */
-    size_t after;       /* buffered sources: bytes after e (a match starting before e ends there) */
-    int word_cut;       /* buffered sources: extend a chunk so the word running at e ends in it */
-    int line_cut;       /* buffered sources: a chunk owns the lines that start in [s, e) and its
-                           subject holds them whole (pread: read on to the '\n' ending the last
-                           one; streams: e is cut after the last '\n' read so far, and a chunk
-                           is made of what read() returned, so lines come out as they arrive) */
-    int needs_memory;   /* the job needs the whole input in memory (unbounded regex, spans) */
+    size_t res_size;  /* bytes of per-chunk result storage (zeroed once, then reused) */
+    size_t wctx_size; /* bytes of per-worker context (zeroed) */
+    size_t before;    /* buffered sources: context bytes before s */
+    size_t after;     /* buffered sources: bytes after e (a match starting before e ends there) */
+    int word_cut;     /* buffered sources: extend a chunk so the word running at e ends in it */
+    int line_cut;     /* buffered sources: a chunk owns the lines that start in [s, e) and its
+                         subject holds them whole (pread: read on to the '\n' ending the last
+                         one; streams: e is cut after the last '\n' read so far, and a chunk
+                         is made of what read() returned, so lines come out as they arrive) */
+    int needs_memory; /* the job needs the whole input in memory (unbounded regex, spans) */
     /* Per-chunk work on a worker; returns 0 or a negative code. Reads subject
        bytes (guarded by the engine when they are mapped). */
     int (*chunk)(mmk__job *j, void *wctx, mmk__chunk *c);
