@@ -399,6 +399,10 @@ static ssize_t read_once(mmk__job *j, uint8_t *dst, size_t n) {
             j->stream_pread ? pread(j->fd, dst, n, (off_t)j->read_off) : read(j->fd, dst, n);
         if (r < 0 && errno == EINTR)
             continue;
+        if (r < 0 && errno == ESPIPE && j->stream_pread) {
+            j->stream_pread = 0; /* a "regular" file without positions: read it */
+            continue;
+        }
         if (r < 0)
             return -errno;
         j->read_off += (uint64_t)r;
