@@ -26,13 +26,20 @@
  *   small buffer per worker (MMK_IO_READ, and MMK_IO_AUTO, which measured
  *   faster here) by the jobs that can work piecewise: literal counts (with
  *   max_lookbehind bytes of context before a chunk and max_match_len + 1
- *   after it), line counts and word counts (a word running past a chunk is
- *   read to its end). Regex counts, spans and matching lines map the file
- *   whatever MMK_IO_READ says: a regex match may be of any length and a line
- *   is handed to the caller whole;
- * - pipes, ttys and files whose size reads 0 (/proc) are read with read():
- *   streamed in chunks with the context carried over for the same piecewise
- *   jobs, and read completely into memory first for the others.
+ *   after it), line counts, word counts (a word running past a chunk is read
+ *   to its end) and every MMK_PAT_LINES job (line-aligned chunks: the line
+ *   running past a chunk is read to its end, up to SCAN_LINE_HOLD; the rest
+ *   of a longer one is searched piecewise). Whole-input regex counts, spans
+ *   and matching lines map the file whatever MMK_IO_READ says: such a match
+ *   may be of any length;
+ * - pipes, ttys and files whose size is a guess (procfs, sysfs: 0 or 4096)
+ *   are streamed: in chunks with the context carried over for the piecewise
+ *   jobs (for line jobs, each read() up to its last '\n' is a chunk), by
+ *   PCRE2 partial matching for whole-input regex counts and spans
+ *   (find_stream_run), and read completely into memory only for whole-input
+ *   matching lines;
+ * - a regular file that turns out shorter than its size (short pread) is
+ *   read again as a stream if no result was handed out yet, else -EIO.
  * Every read of mapped memory (workers and the merge) runs under the fault
  * guard, so a file truncated during a scan gives MMK_EFAULT.
  */
