@@ -33,6 +33,7 @@ typedef struct cli_options {
     unsigned pattern_flags; /* enum mmk_pattern_flags */
     int line_numbers;       /* grep -n */
     int count_only;         /* grep -c */
+    int line_buffered;      /* grep --line-buffered: write each line at once */
     int with_filename;      /* -1 automatic (several files), 0 never (-h), 1 always (-H) */
     int json;
     int no_progress;

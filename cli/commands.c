@@ -85,10 +85,12 @@ typedef int (*scan_op)(const mmk_input *in, const mmk_scan_options *so, void *ct
 
 /* Run `op` over an open input with the progress bar around it. --mmap on
    something that cannot be mapped falls back to reading, as ripgrep's
-   --mmap does ("when possible"). */
-static int source_scan(const cli_options *o, source *s, scan_op op, void *ctx) {
+   --mmap does ("when possible"). *err_off receives where a search hit the
+   backtracking limit (MMK_ELIMIT). */
+static int source_scan(const cli_options *o, source *s, scan_op op, void *ctx, int64_t *err_off) {
     mmk_input in = mmk_input_fd(s->fd);
     mmk_scan_options so = o->scan;
+    so.error_offset = err_off;
     progress_begin(s->display, s->size);
     int rc = op(&in, &so, ctx);
     if (rc == MMK_ENOTREG && so.io == MMK_IO_MMAP) {
@@ -97,6 +99,36 @@ static int source_scan(const cli_options *o, source *s, scan_op op, void *ctx) {
     }
     progress_end();
     return rc;
+}
+
+/* Report a failed input. Two failures get words of their own: the
+   backtracking limit (which pattern, where), and a regular file that came up
+   short of its size while it was read (it shrank during the scan: the
+   library says -EIO, the size now tells what happened). */
+static void report_scan(const cli_options *o, const source *s, int code, int64_t err_off) {
+    const char *name = s->display ? s->display : s->path;
+    /* A compiled pattern cannot become invalid during a scan: MMK_EPATTERN
+       from one is a limit too (what matchers said before MMK_ELIMIT). */
+    if (code == MMK_ELIMIT || code == MMK_EPATTERN) {
+        if (err_off >= 0) {
+            cli_errorf("%s: pattern '%s' is too complex for the backtracking engine on this "
+                       "input (match limit reached in a search from byte %lld)",
+                       name, o->pattern, (long long)err_off);
+        } else {
+            cli_errorf("%s: pattern '%s' is too complex for the backtracking engine on this "
+                       "input (match limit reached)",
+                       name, o->pattern);
+        }
+        return;
+    }
+    struct stat st;
+    if (code == -EIO && s->fd >= 0 && s->size > 0 && fstat(s->fd, &st) == 0 &&
+        S_ISREG(st.st_mode) && (uint64_t)st.st_size < s->size) {
+        cli_errorf("%s: file shrank while it was being read (from %llu to %llu bytes)", name,
+                   (unsigned long long)s->size, (unsigned long long)st.st_size);
+        return;
+    }
+    cli_error(name, mmk_strerror(code));
 }
 
 static void report(const source *s, int code) {
@@ -116,34 +148,16 @@ static void json_error_entry(const char *path, int code) {
 }
 
 /* Compile the command line's pattern, reporting failures the way grep users
-   expect: the pattern, PCRE2's reason and the offset. */
-static int compile_pattern(const cli_options *o, mmk_pattern **p, int line_anchors) {
+   expect: the pattern, PCRE2's reason and the offset. grep asks for
+   MMK_PAT_LINES: each line is its own subject, as grep -P matches it. */
+static int compile_pattern(const cli_options *o, mmk_pattern **p, int lines) {
     mmk_pattern_error err;
     memset(&err, 0, sizeof err);
     err.offset = -1;
-    /* grep is line-oriented: ^ and $ match at every line's start and end.
-       The library matches across whole inputs, so grep asks PCRE2 for
-       multi-line anchors, and only when the pattern has anchors at all (a
-       plain literal keeps the literal matcher's fast path). */
-    static const char multiline[] = "(?m)";
-    size_t prefix = 0, len = strlen(o->pattern);
-    if (line_anchors && !(o->pattern_flags & MMK_PAT_FIXED) && strpbrk(o->pattern, "^$")) {
-        prefix = sizeof multiline - 1;
-    }
-    char *text = malloc(prefix + len + 1);
-    if (!text) {
-        cli_errorf("invalid pattern '%s': %s", o->pattern, mmk_strerror(-ENOMEM));
-        return -ENOMEM;
-    }
-    memcpy(text, multiline, prefix);
-    memcpy(text + prefix, o->pattern, len + 1);
-    int rc = mmk_pattern_compile(p, text, prefix + len, o->pattern_flags, &err);
-    free(text);
+    unsigned flags = o->pattern_flags | (lines ? MMK_PAT_LINES : 0);
+    int rc = mmk_pattern_compile(p, o->pattern, strlen(o->pattern), flags, &err);
     if (rc == 0) {
         return 0;
-    }
-    if (err.offset >= (int64_t)prefix) {
-        err.offset -= (int64_t)prefix;
     }
     if (rc == MMK_EPATTERN && err.message[0]) {
         err.message[sizeof err.message - 1] = '\0';
@@ -192,17 +206,22 @@ int cmd_count(const cli_options *o) {
     for (int i = 0; i < n; i++) {
         source s;
         count_ctx c = {p, 0};
+        int64_t err_off = -1;
         int rc = source_open(&s, operand(o, i), "(standard input)");
         if (rc == 0) {
-            rc = source_scan(o, &s, count_op, &c);
+            rc = source_scan(o, &s, count_op, &c, &err_off);
+            if (rc < 0) {
+                report_scan(o, &s, rc, err_off);
+            }
             source_close(&s);
+        } else {
+            report(&s, rc);
         }
         if (o->json) {
             out_str(first ? "" : ",");
             first = 0;
         }
         if (rc < 0) {
-            report(&s, rc);
             any_error = 1;
             if (o->json) {
                 json_error_entry(s.path, rc);
@@ -243,6 +262,7 @@ typedef struct grep_ctx {
     const char *prefix; /* NULL: no file name prefix */
     uint64_t matched_lines;
     int any_error;
+    int flush_each; /* write every line at once (--line-buffered, a terminal) */
 } grep_ctx;
 
 static int grep_line(const char *line, size_t len, uint64_t line_no, uint64_t offset,
@@ -264,6 +284,9 @@ static int grep_line(const char *line, size_t len, uint64_t line_no, uint64_t of
     }
     out_write(line, len);
     out_char('\n');
+    if (g->flush_each) {
+        out_flush();
+    }
     return 0;
 }
 
@@ -286,17 +309,24 @@ int cmd_grep(const cli_options *o) {
     int with_name = o->with_filename < 0 ? n > 1 : o->with_filename;
     uint64_t total = 0;
     int any_error = 0;
+    /* Lines go out as they are found when someone watches (tail -f | mmk grep). */
+    int flush_each = o->line_buffered || isatty(STDOUT_FILENO);
     for (int i = 0; i < n; i++) {
         source s;
-        grep_ctx g = {p, o, NULL, 0, any_error};
+        grep_ctx g = {p, o, NULL, 0, any_error, flush_each};
+        int64_t err_off = -1;
         int rc = source_open(&s, operand(o, i), "(standard input)");
         if (rc == 0) {
             g.prefix = with_name ? s.display : NULL;
-            rc = source_scan(o, &s, grep_op, &g);
+            rc = source_scan(o, &s, grep_op, &g, &err_off);
+            if (rc < 0) {
+                report_scan(o, &s, rc, err_off);
+            }
             source_close(&s);
+        } else {
+            report(&s, rc);
         }
         if (rc < 0) {
-            report(&s, rc);
             any_error = 1;
             continue;
         }
@@ -362,15 +392,19 @@ int cmd_lines(const cli_options *o) {
         uint64_t lines = 0;
         int rc = source_open(&s, operand(o, i), "-");
         if (rc == 0) {
-            rc = source_scan(o, &s, lines_op, &lines);
+            rc = source_scan(o, &s, lines_op, &lines, NULL);
+            if (rc < 0) {
+                report_scan(o, &s, rc, -1);
+            }
             source_close(&s);
+        } else if (rc < 0) {
+            report(&s, rc);
         }
         if (o->json) {
             out_str(first ? "" : ",");
             first = 0;
         }
         if (rc < 0) {
-            report(&s, rc);
             any_error = 1;
             if (o->json) {
                 json_error_entry(s.path, rc);
@@ -495,13 +529,17 @@ int cmd_words(const cli_options *o) {
         mmk_wordtab *t = NULL;
         int rc = source_open(&s, operand(o, i), "(standard input)");
         if (rc == 0) {
-            rc = source_scan(o, &s, words_op, &t);
+            rc = source_scan(o, &s, words_op, &t, NULL);
+            if (rc < 0) {
+                report_scan(o, &s, rc, -1);
+            }
             source_close(&s);
+        } else {
+            report(&s, rc);
         }
         paths[i] = s.path;
         codes[i] = rc < 0 ? rc : 0;
         if (rc < 0) {
-            report(&s, rc);
             any_error = 1;
             continue;
         }

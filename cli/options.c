@@ -30,6 +30,7 @@ enum opt_id {
     OPT_NO_PROGRESS,
     OPT_CHUNK_SIZE,
     OPT_TOP,
+    OPT_LINE_BUFFERED,
     OPT_HELP
 };
 
@@ -65,6 +66,7 @@ static const opt_def options[] = {
     {0, "no-progress", OPT_NO_PROGRESS, 0, CMD_ALL},
     {0, "chunk-size", OPT_CHUNK_SIZE, 1, CMD_ALL},
     {0, "top", OPT_TOP, 1, CMD_WORDS},
+    {0, "line-buffered", OPT_LINE_BUFFERED, 0, CMD_GREP},
     {'h', "help", OPT_HELP, 0, CMD_ALL},
 };
 
@@ -194,6 +196,9 @@ static int apply(cli_options *o, const opt_def *d, const char *value, const char
             return usage_error(o->name, "invalid --top value '%s' (a count)", value);
         }
         o->top = (long long)v;
+        break;
+    case OPT_LINE_BUFFERED:
+        o->line_buffered = 1;
         break;
     case OPT_HELP:
         cli_print_help(o->command);
@@ -339,8 +344,10 @@ static const char grep_help[] =
     "Usage: mmk grep [OPTIONS] PATTERN [FILE...]\n"
     "\n"
     "Print the lines that contain a match of PATTERN (bytes, as they are).\n"
-    "PATTERN is a Perl/Python-style regular expression (PCRE2) over bytes;\n"
-    "^ and $ match at the start and end of each line.\n"
+    "PATTERN is a Perl/Python-style regular expression (PCRE2) over bytes,\n"
+    "matched against each line on its own (as grep -P): ^ and $ match at the\n"
+    "start and end of the line, and no match reaches into the next line.\n"
+    "Standard input and pipes are read as lines arrive, in bounded memory.\n"
     "\n"
     "Options:\n"
     "  -F, --fixed-strings       PATTERN is a literal string\n"
@@ -349,6 +356,7 @@ static const char grep_help[] =
     "  -e, --regexp PATTERN      the pattern (for patterns starting with -)\n"
     "  -n, --line-number         prefix each line with its line number\n"
     "  -c, --count               print the number of matching lines instead\n"
+    "      --line-buffered       write each line at once (the default on a terminal)\n"
     "  -H, --with-filename       always prefix lines with FILE:\n"
     "  -h, --no-filename         never prefix lines with FILE:\n"
     "      --help                this help (-h means --no-filename here, as in grep)\n"

@@ -748,8 +748,9 @@ typedef struct mmk_input {
     mmk_map *map;      /**< MAP: the map (a view is held during the scan) */
     int64_t start;     /**< MAP: range start (Python slice rules, MMK_DEFAULT_POS = 0) */
     int64_t end;       /**< MAP: range end (Python slice rules, MMK_DEFAULT_POS = length) */
-    int fd;            /**< FD: regular files are mapped or pread; pipes, ttys and /proc
-                            files are read with read() */
+    int fd;            /**< FD: regular files are mapped or pread (from offset 0); pipes and
+                            ttys are read with read(), procfs/sysfs files with pread()
+                            in sequence to their real end */
 } mmk_input;
 
 enum mmk_input_kind { MMK_INPUT_BYTES = 1, MMK_INPUT_MAP = 2, MMK_INPUT_FD = 3 };
@@ -794,8 +795,24 @@ typedef struct mmk_scan_options {
  * Python's len(re.findall(p, data)) and `grep -o p | wc -l` give (for
  * patterns that can match empty, Python's re rules). Exact for any chunking
  * and thread count. `opt` may be NULL.
- * Errors: MMK_EFAULT (file shrank during the scan), MMK_ECLOSED, -EINVAL,
- * -ENOMEM, -EIO and other -errno from reading.
+ * With MMK_PAT_LINES the matches are found line by line: each line (without
+ * its '\n'; the empty string after a final '\n' is no line) is its own
+ * subject, and the count is the sum over the lines of
+ * len(re.findall(p, line)) with Python's empty-match rules within the line
+ * (so `x*` counts 1 on an empty line, `^` counts once per line). mmk_matches
+ * and mmk_match_lines report these same matches.
+ * Streams (pipes, /proc and /sys files) are read in bounded memory: with
+ * MMK_PAT_LINES and for literals, a few chunks plus the longest line; for
+ * other regexes by PCRE2 partial matching, the chunk size plus the longest
+ * partial match (only bytes from the earliest place where a match may still
+ * be completing are kept). Regular files whose size is a guess (procfs,
+ * sysfs) are read as streams to their real end; a regular file that ends
+ * before its size (it shrank during a pread scan) is read again as a stream
+ * when no result was handed out yet, and fails with -EIO otherwise.
+ * Errors: MMK_EFAULT (a mapped file shrank during the scan), MMK_ELIMIT (a
+ * PCRE2 limit: opt->error_offset says where), MMK_ECLOSED, -EINVAL, -ENOMEM,
+ * -EIO (a file shrank during a pread scan, or the device) and other -errno
+ * from reading.
  */
 MMK_API int mmk_count(const mmk_pattern *p, const mmk_input *in, const mmk_scan_options *opt,
                       uint64_t *count);

@@ -62,4 +62,18 @@ int mmk__match_excludes_newline(const mmk_pattern *p);
    buffer"); 0 when each line must be searched alone. */
 int mmk__lines_buffer_safe(const mmk_pattern *p);
 
+/*
+ * Streaming search (PCRE2 partial matching): as mmk__find, but subject[0, len)
+ * is only what has arrived so far and more bytes may follow. Returns 1 with
+ * a match that no further byte can change; 0 when no match starts in [pos,
+ * limit) whatever follows; 2 when a match starting at *mstart or later may
+ * need bytes not read yet (every start before *mstart fails whatever
+ * follows): the caller keeps the bytes from *mstart - mmk__max_lookbehind(p)
+ * on, appends more and searches again from *mstart. Negative code on failure
+ * (MMK_ELIMIT for the backtracking limits). When no byte will follow, call
+ * mmk__find instead.
+ */
+int mmk__find_partial(const mmk_pattern *p, mmk__scratch *s, const uint8_t *subject, size_t len,
+                      size_t pos, size_t limit, int notempty_at_pos, size_t *mstart, size_t *mend);
+
 #endif

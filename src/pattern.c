@@ -588,3 +588,55 @@ int mmk__is_literal(const mmk_pattern *p) {
 int mmk__match_excludes_newline(const mmk_pattern *p) {
     return p->excludes_newline;
 }
+
+/* Partial matching (matcher.h). A literal needs no help from PCRE2: its
+   matches have a fixed length, so only the last n - 1 positions (and, under
+   -w, a match ending at len, whose next byte decides) wait for more bytes.
+   Regexes run PCRE2's interpreter with PCRE2_PARTIAL_HARD (the JIT code was
+   compiled for complete matches only): a hard partial result wins over a
+   complete match that more bytes could still change (a greedy run, $, \b or
+   a lookahead at the end). */
+int mmk__find_partial(const mmk_pattern *p, mmk__scratch *s, const uint8_t *subject, size_t len,
+                      size_t pos, size_t limit, int notempty_at_pos, size_t *mstart, size_t *mend) {
+    if (limit > len + 1)
+        limit = len + 1;
+    if (pos >= limit)
+        return 0;
+    if (p->kind == MMK__PAT_LITERAL) {
+        size_t n = p->lit.n;
+        size_t c = mmk__literal_find(&p->lit, subject, len, pos, limit, notempty_at_pos);
+        if (c != SIZE_MAX && !(p->lit.word && c + n == len)) {
+            *mstart = c;
+            *mend = c + n;
+            return 1;
+        }
+        if (c != SIZE_MAX) {
+            *mstart = c;
+            return 2;
+        }
+        size_t tail = len + 1 > n ? len + 1 - n : 0; /* starts not tried in full */
+        *mstart = tail > pos ? tail : pos;
+        return *mstart < limit ? 2 : 0;
+    }
+    mmk__regex_scratch *rs = &s->rs;
+    pcre2_set_offset_limit(rs->mc, limit - 1);
+    uint32_t opts =
+        PCRE2_PARTIAL_HARD | PCRE2_NO_JIT | (notempty_at_pos ? PCRE2_NOTEMPTY_ATSTART : 0);
+    PCRE2_SPTR subj = subject ? (PCRE2_SPTR)subject : (PCRE2_SPTR) "";
+    int rc = pcre2_match(p->re.code, subj, len, pos, opts, rs->md, rs->mc);
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(rs->md);
+    if (rc >= 0) {
+        *mstart = ov[0];
+        *mend = ov[1];
+        return 1;
+    }
+    if (rc == PCRE2_ERROR_PARTIAL) {
+        *mstart = ov[0] > pos ? ov[0] : pos;
+        return 2;
+    }
+    if (rc == PCRE2_ERROR_NOMATCH)
+        return 0;
+    if (rc == PCRE2_ERROR_NOMEMORY || rc == PCRE2_ERROR_HEAPLIMIT)
+        return rc == PCRE2_ERROR_NOMEMORY ? -ENOMEM : MMK_ELIMIT;
+    return MMK_ELIMIT;
+}

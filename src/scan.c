@@ -26,26 +26,38 @@
  *   small buffer per worker (MMK_IO_READ, and MMK_IO_AUTO, which measured
  *   faster here) by the jobs that can work piecewise: literal counts (with
  *   max_lookbehind bytes of context before a chunk and max_match_len + 1
- *   after it), line counts and word counts (a word running past a chunk is
- *   read to its end). Regex counts, spans and matching lines map the file
- *   whatever MMK_IO_READ says: a regex match may be of any length and a line
- *   is handed to the caller whole;
- * - pipes, ttys and files whose size reads 0 (/proc) are read with read():
- *   streamed in chunks with the context carried over for the same piecewise
- *   jobs, and read completely into memory first for the others.
+ *   after it), line counts, word counts (a word running past a chunk is read
+ *   to its end) and every MMK_PAT_LINES job (line-aligned chunks: the line
+ *   running past a chunk is read to its end, up to SCAN_LINE_HOLD; the rest
+ *   of a longer one is searched piecewise). Whole-input regex counts, spans
+ *   and matching lines map the file whatever MMK_IO_READ says: such a match
+ *   may be of any length;
+ * - pipes, ttys and files whose size is a guess (procfs, sysfs: 0 or 4096)
+ *   are streamed: in chunks with the context carried over for the piecewise
+ *   jobs (for line jobs, each read() up to its last '\n' is a chunk), by
+ *   PCRE2 partial matching for whole-input regex counts and spans
+ *   (find_stream_run), and read completely into memory only for whole-input
+ *   matching lines;
+ * - a regular file that turns out shorter than its size (short pread) is
+ *   read again as a stream if no result was handed out yet, else -EIO.
  * Every read of mapped memory (workers and the merge) runs under the fault
  * guard, so a file truncated during a scan gives MMK_EFAULT.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#ifdef __linux__
+#include <sys/vfs.h>
+#endif
 #include <time.h>
 #include <unistd.h>
 
 #include "matcher.h"
+#include "pattern.h"
 #include "scan.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -83,7 +95,8 @@ __attribute__((target("avx2"))) static uint64_t newlines_avx2(const uint8_t *p, 
             __m256i b = _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(p + i + 32)), nl);
             __m256i c = _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(p + i + 64)), nl);
             __m256i d = _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(p + i + 96)), nl);
-            acc = _mm256_sub_epi8(acc, _mm256_add_epi8(_mm256_add_epi8(a, b), _mm256_add_epi8(c, d)));
+            acc =
+                _mm256_sub_epi8(acc, _mm256_add_epi8(_mm256_add_epi8(a, b), _mm256_add_epi8(c, d)));
         }
         __m256i sums = _mm256_sad_epu8(acc, zero);
         total += (uint64_t)_mm256_extract_epi64(sums, 0) + (uint64_t)_mm256_extract_epi64(sums, 1) +
@@ -127,6 +140,8 @@ uint64_t mmk__count_newlines_avx2(const uint8_t *p, size_t n, int *ok) {
 /* Follows the literal matcher's CPU path, so forcing "scalar" for tests or
    debugging turns the vector code off here too. */
 uint64_t mmk__count_newlines(const uint8_t *p, size_t n) {
+    if (n == 0)
+        return 0; /* p may be NULL (an empty map): no arithmetic on it */
 #ifdef MMK_SCAN_X86
     if (n >= 64 && mmk_cpu_path() >= MMK_CPU_AVX2 && cpu_has_avx2())
         return newlines_avx2(p, n);
@@ -151,22 +166,25 @@ enum { SRC_MEM = 1, SRC_PREAD = 2, SRC_STREAM = 3 };
 #define SCAN_PREAD_CHUNK ((uint64_t)1 << 16)
 #define SCAN_MAX_BUFFERED_CHUNK ((uint64_t)1 << 28)
 #define SCAN_MAX_THREADS 256
+/* pread line jobs hold a line whole up to this length; the rest of a longer
+   one is searched piecewise (lines_long_line) */
+#define SCAN_LINE_HOLD ((uint64_t)4 << 20)
 #define SCAN_PROGRESS_BYTES ((uint64_t)64 << 20)
 #define SCAN_PROGRESS_NS 100000000LL
 
 struct mmk__job {
     const mmk__jobspec *spec;
     int kind;
-    int mapped;          /* subject bytes are mapped memory: read under the guard */
-    const uint8_t *mem;  /* SRC_MEM */
-    uint64_t total;      /* SRC_MEM, SRC_PREAD; streams: bytes read so far */
-    int fd;              /* SRC_PREAD, SRC_STREAM */
-    uint64_t cs;         /* chunk size */
-    uint64_t nchunks;    /* SRC_MEM, SRC_PREAD */
-    unsigned W;          /* slots: chunks in flight at most */
-    uint64_t batch;      /* chunks a worker takes at once */
+    int mapped;         /* subject bytes are mapped memory: read under the guard */
+    const uint8_t *mem; /* SRC_MEM */
+    uint64_t total;     /* SRC_MEM, SRC_PREAD; streams: bytes read so far */
+    int fd;             /* SRC_PREAD, SRC_STREAM */
+    uint64_t cs;        /* chunk size */
+    uint64_t nchunks;   /* SRC_MEM, SRC_PREAD */
+    unsigned W;         /* slots: chunks in flight at most */
+    uint64_t batch;     /* chunks a worker takes at once */
     mmk__chunk *slots;
-    unsigned nworkers;   /* 0: the calling thread does everything */
+    unsigned nworkers; /* 0: the calling thread does everything */
     void **wctxs;
 
     pthread_mutex_t mu;
@@ -185,6 +203,14 @@ struct mmk__job {
     uint64_t carry_off;
     uint64_t stream_s; /* owned start of the next chunk */
     int eof;
+    int stream_pread; /* a regular file read as a stream: pread at read_off (the
+                         descriptor's own offset is left alone) */
+    uint64_t read_off;
+    int own_stream; /* the job's stream_run reads the stream itself */
+
+    /* where a matcher hit its limit (the first failing chunk's err_off) */
+    int64_t err_off;
+    uint64_t merged; /* chunks merged so far: results were handed out */
 
     /* pread sources: the calling thread's buffer (inline chunks, reloads) */
     uint8_t *main_buf;
@@ -197,8 +223,12 @@ struct mmk__job {
     struct timespec reported_at;
 };
 
-const mmk__jobspec *mmk__job_spec(const mmk__job *j) { return j->spec; }
-int mmk__job_mapped(const mmk__job *j) { return j->mapped; }
+const mmk__jobspec *mmk__job_spec(const mmk__job *j) {
+    return j->spec;
+}
+int mmk__job_mapped(const mmk__job *j) {
+    return j->mapped;
+}
 
 int mmk__job_guard(const mmk__job *j, int (*fn)(void *), void *arg) {
     return j->mapped ? mmk_guard_run(fn, arg) : fn(arg);
@@ -237,11 +267,21 @@ static int buf_reserve(uint8_t **buf, size_t *cap_io, size_t need) {
     return 0;
 }
 
-static int chunk_reserve(mmk__chunk *c, size_t need) { return buf_reserve(&c->buf, &c->buf_cap, need); }
+static int chunk_reserve(mmk__chunk *c, size_t need) {
+    return buf_reserve(&c->buf, &c->buf_cap, need);
+}
 
-static int is_space_byte(uint8_t b) { return b == ' ' || (b >= '\t' && b <= '\r'); }
+static int is_space_byte(uint8_t b) {
+    return b == ' ' || (b >= '\t' && b <= '\r');
+}
 
-/* pread exactly n bytes at off; a short read means the file shrank. */
+/* A pread that found the end of the file before the size fstat gave: the
+   file shrank during the scan, or it is a pseudo-file whose size is a guess.
+   Internal only: mmk__scan_run turns it into a re-read as a stream (when no
+   result was handed out yet) or -EIO. */
+#define SCAN_ESHORT (-5999)
+
+/* pread exactly n bytes at off. */
 static int pread_full(int fd, uint8_t *dst, size_t n, uint64_t off) {
     while (n > 0) {
         ssize_t r = pread(fd, dst, n, (off_t)off);
@@ -251,12 +291,18 @@ static int pread_full(int fd, uint8_t *dst, size_t n, uint64_t off) {
             return -errno;
         }
         if (r == 0)
-            return MMK_EFAULT;
+            return SCAN_ESHORT;
         dst += r;
         n -= (size_t)r;
         off += (uint64_t)r;
     }
     return 0;
+}
+
+/* Input offset `off` in chunk c's subject. The subject of an empty map is
+   NULL, and NULL + 0 is undefined in C: no arithmetic on it. */
+static const uint8_t *sub_at(const mmk__chunk *c, uint64_t off) {
+    return off == c->sub_off ? c->sub : c->sub + (off - c->sub_off);
 }
 
 /* Set up chunk k of a random-access source: bounds, and for pread sources
@@ -278,13 +324,17 @@ static int chunk_prepare(mmk__job *j, mmk__chunk *c, uint64_t k, uint8_t **bufp,
     }
     const mmk__jobspec *sp = j->spec;
     uint64_t lo = c->s > sp->before ? c->s - sp->before : 0;
-    uint64_t hi = j->total - c->e > sp->after ? c->e + sp->after : j->total;
+    /* Lines: a little past e in the same pread, where the line running
+       across e usually ends (saves a second pread per chunk). */
+    uint64_t after = sp->line_cut ? 512 : sp->after;
+    uint64_t hi = j->total - c->e > after ? c->e + after : j->total;
     int rc = buf_reserve(bufp, capp, (size_t)(hi - lo));
     if (rc == 0)
         rc = pread_full(j->fd, (*bufp), (size_t)(hi - lo), lo);
     /* Words: a word that starts in the chunk and runs across e is read to
        its end (a chunk inside one long word owns nothing and is not extended). */
-    if (rc == 0 && sp->word_cut && hi < j->total && c->e > c->s && !is_space_byte((*bufp)[c->e - 1 - lo])) {
+    if (rc == 0 && sp->word_cut && hi < j->total && c->e > c->s &&
+        !is_space_byte((*bufp)[c->e - 1 - lo])) {
         int starts_inside = c->s == 0 || is_space_byte((*bufp)[c->s - 1 - lo]);
         for (uint64_t q = c->s; !starts_inside && q < c->e; q++)
             starts_inside = is_space_byte((*bufp)[q - lo]);
@@ -306,6 +356,33 @@ static int chunk_prepare(mmk__job *j, mmk__chunk *c, uint64_t k, uint8_t **bufp,
                 break;
         }
     }
+    /* Lines: when the chunk owns a line start (s == 0 or a '\n' in
+       [s - 1, e - 1)), its last line is read on to its '\n', up to
+       SCAN_LINE_HOLD bytes past e (longer lines are the job's to finish). */
+    c->line_open = 0;
+    if (rc == 0 && sp->line_cut && hi < j->total && c->e > c->s &&
+        !memchr((*bufp) + (c->e - 1 - lo), '\n', (size_t)(hi - (c->e - 1))) &&
+        (c->s == 0 || memchr((*bufp) + (c->s - 1 - lo), '\n', (size_t)(c->e - c->s)))) {
+        uint64_t step = 4096;
+        while (hi < j->total) {
+            if (hi - c->e >= SCAN_LINE_HOLD) {
+                c->line_open = 1;
+                break;
+            }
+            uint64_t more = j->total - hi < step ? j->total - hi : step;
+            if (step < ((uint64_t)1 << 20))
+                step *= 2;
+            rc = buf_reserve(bufp, capp, (size_t)(hi - lo + more));
+            if (rc == 0)
+                rc = pread_full(j->fd, (*bufp) + (hi - lo), (size_t)more, hi);
+            if (rc)
+                break;
+            int ended = memchr((*bufp) + (hi - lo), '\n', (size_t)more) != NULL;
+            hi += more;
+            if (ended)
+                break;
+        }
+    }
     c->sub = (*bufp);
     c->sub_off = lo;
     c->sub_len = (size_t)(hi - lo);
@@ -321,16 +398,41 @@ static int chunk_reload(mmk__job *j, mmk__chunk *c) {
     return chunk_prepare(j, c, c->index, &j->main_buf, &j->main_cap);
 }
 
+/* One read() (or pread() at the stream's offset for a regular file read as
+   a stream); returns bytes read (0 at the end) or -errno. */
+static ssize_t read_once(mmk__job *j, uint8_t *dst, size_t n) {
+    for (;;) {
+        ssize_t r =
+            j->stream_pread ? pread(j->fd, dst, n, (off_t)j->read_off) : read(j->fd, dst, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && errno == ESPIPE && j->stream_pread) {
+            j->stream_pread = 0; /* a "regular" file without positions: read it */
+            continue;
+        }
+        if (r < 0)
+            return -errno;
+        j->read_off += (uint64_t)r;
+        return r;
+    }
+}
+
+int64_t mmk__job_read(mmk__job *j, uint8_t *dst, size_t n) {
+    ssize_t r = read_once(j, dst, n);
+    if (r > 0) {
+        j->total += (uint64_t)r;
+        report_progress(j, j->total, 0);
+    }
+    return (int64_t)r;
+}
+
 /* read() until `n` bytes or end of stream; returns bytes read or -errno. */
-static int64_t read_some(int fd, uint8_t *dst, size_t n, int *eof) {
+static int64_t read_some(mmk__job *j, uint8_t *dst, size_t n, int *eof) {
     size_t got = 0;
     while (got < n) {
-        ssize_t r = read(fd, dst + got, n - got);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
+        ssize_t r = read_once(j, dst + got, n - got);
+        if (r < 0)
+            return (int64_t)r;
         if (r == 0) {
             *eof = 1;
             break;
@@ -338,6 +440,29 @@ static int64_t read_some(int fd, uint8_t *dst, size_t n, int *eof) {
         got += (size_t)r;
     }
     return (int64_t)got;
+}
+
+/* Keep, for the stream's next chunk, the bytes from `before` before e to
+   the end of what chunk c's buffer holds. */
+static int stream_carry(mmk__job *j, mmk__chunk *c, uint64_t e) {
+    uint64_t base = c->sub_off, have = c->sub_len;
+    uint64_t keep_from = e > j->spec->before ? e - j->spec->before : 0;
+    if (keep_from < base)
+        keep_from = base;
+    size_t keep = (size_t)(base + have - keep_from);
+    if (keep > j->carry_cap) {
+        uint8_t *nb = realloc(j->carry, keep);
+        if (!nb)
+            return -ENOMEM;
+        j->carry = nb;
+        j->carry_cap = keep;
+    }
+    if (keep)
+        memcpy(j->carry, c->buf + (keep_from - base), keep);
+    j->carry_len = keep;
+    j->carry_off = keep_from;
+    j->stream_s = e;
+    return 0;
 }
 
 /* Produce the next chunk of a stream into c (calling thread). The buffer
@@ -361,7 +486,7 @@ static int stream_produce(mmk__job *j, mmk__chunk *c, uint64_t k) {
             rc = chunk_reserve(c, want);
             if (rc)
                 return rc;
-            int64_t got = read_some(j->fd, c->buf + have, want - have, &j->eof);
+            int64_t got = read_some(j, c->buf + have, want - have, &j->eof);
             if (got < 0)
                 return (int)got;
             have += (size_t)got;
@@ -395,24 +520,57 @@ static int stream_produce(mmk__job *j, mmk__chunk *c, uint64_t k) {
     c->sub_off = base;
     c->sub_len = have;
     c->sub_is_end = j->eof;
-    /* Keep the context for the next chunk. */
-    uint64_t keep_from = e > sp->before ? e - sp->before : 0;
-    if (keep_from < base)
-        keep_from = base;
-    size_t keep = (size_t)(base + have - keep_from);
-    if (keep > j->carry_cap) {
-        uint8_t *nb = realloc(j->carry, keep);
-        if (!nb)
-            return -ENOMEM;
-        j->carry = nb;
-        j->carry_cap = keep;
+    return stream_carry(j, c, e);
+}
+
+/* Produce the next chunk of a stream for a line job: whatever read()
+   returns, cut after its last '\n', becomes a chunk at once (so a line
+   written into a pipe is searched as soon as it arrives, and `tail -f | mmk
+   grep` works); a chunk holds at most about chunk_size bytes plus the line
+   running across its end, so memory stays bounded by the longest line. */
+static int stream_produce_lines(mmk__job *j, mmk__chunk *c, uint64_t k) {
+    uint64_t s = j->stream_s, base = j->carry_off;
+    int rc = chunk_reserve(c, j->carry_len + (size_t)j->cs);
+    if (rc)
+        return rc;
+    if (j->carry_len)
+        memcpy(c->buf, j->carry, j->carry_len);
+    size_t have = j->carry_len;
+    uint64_t e;
+    for (;;) {
+        if (j->eof) {
+            e = base + have;
+            break;
+        }
+        if (c->buf_cap - have < (size_t)j->cs / 2) {
+            rc = chunk_reserve(c, have + (size_t)j->cs);
+            if (rc)
+                return rc;
+        }
+        ssize_t got = read_once(j, c->buf + have, c->buf_cap - have);
+        if (got < 0)
+            return (int)got;
+        if (got == 0) {
+            j->eof = 1;
+            continue;
+        }
+        const uint8_t *nl = memrchr(c->buf + have, '\n', (size_t)got);
+        have += (size_t)got;
+        j->total += (uint64_t)got;
+        if (nl) {
+            e = base + (uint64_t)(nl - c->buf) + 1;
+            break;
+        }
     }
-    if (keep)
-        memcpy(j->carry, c->buf + (keep_from - base), keep);
-    j->carry_len = keep;
-    j->carry_off = keep_from;
-    j->stream_s = e;
-    return 0;
+    c->index = k;
+    c->s = s;
+    c->e = e;
+    c->last = j->eof && e == base + have;
+    c->sub = c->buf;
+    c->sub_off = base;
+    c->sub_len = have;
+    c->sub_is_end = j->eof;
+    return stream_carry(j, c, e);
 }
 
 typedef struct chunk_call {
@@ -453,21 +611,26 @@ static void *worker_main(void *arg) {
         j->next = k1;
         pthread_mutex_unlock(&j->mu);
         int rc = 0;
+        int64_t err_off = -1;
         uint64_t k = k0;
         for (; k < k1 && rc == 0; k++) {
             mmk__chunk *c = &j->slots[k % j->W];
+            c->err_off = -1;
             rc = j->kind == SRC_STREAM ? 0 : chunk_prepare(j, c, k, &wa->buf, &wa->cap);
             if (rc == 0)
                 rc = chunk_run(j, wa->wctx, c);
             if (j->kind == SRC_PREAD)
                 c->sub = NULL; /* the buffer moves on; the merge reloads if it must */
             c->rc = rc;
+            if (rc)
+                err_off = c->err_off;
         }
         pthread_mutex_lock(&j->mu);
         for (uint64_t q = k0; q < k; q++)
             j->slots[q % j->W].done = 1;
         if (rc < 0 && !j->err) {
             j->err = rc;
+            j->err_off = err_off;
             j->abort = 1;
             pthread_cond_broadcast(&j->work_cv);
         }
@@ -505,10 +668,18 @@ static int wait_chunk(mmk__job *j, mmk__chunk *c, uint64_t k, uint64_t done_byte
     }
     j->main_waiting = 0;
     int rc = c->done ? c->rc : j->err;
+    if (c->done && c->rc)
+        j->err_off = c->err_off;
     if (rc == 0 && j->err)
         rc = j->err;
     pthread_mutex_unlock(&j->mu);
     return rc;
+}
+
+/* 1 when a read() of fd would not block (data or the end are there). */
+static int stream_ready(int fd) {
+    struct pollfd pf = {fd, POLLIN, 0};
+    return poll(&pf, 1, 0) != 0;
 }
 
 /* The main loop on the calling thread: produce (streams), wait, merge. */
@@ -519,9 +690,14 @@ static int job_loop(mmk__job *j) {
     for (uint64_t k = 0;; k++) {
         if (j->kind == SRC_STREAM) {
             while (!j->eof && produced < k + j->W) {
+                /* Lines: never wait for more input while a chunk that has
+                   arrived is still to be reported. */
+                if (sp->line_cut && produced > k && !stream_ready(j->fd))
+                    break;
                 mmk__chunk *pc = &j->slots[produced % j->W];
                 /* The slot's previous chunk was merged: nobody reads it now. */
-                rc = stream_produce(j, pc, produced);
+                rc = sp->line_cut ? stream_produce_lines(j, pc, produced)
+                                  : stream_produce(j, pc, produced);
                 if (rc)
                     return rc;
                 produced++;
@@ -548,12 +724,16 @@ static int job_loop(mmk__job *j) {
         if (j->nworkers) {
             rc = wait_chunk(j, c, k, merged_bytes);
         } else {
+            c->err_off = -1;
             rc = j->kind == SRC_STREAM ? 0 : chunk_prepare(j, c, k, &j->main_buf, &j->main_cap);
             if (rc == 0)
                 rc = chunk_run(j, j->wctxs[0], c);
+            if (rc)
+                j->err_off = c->err_off;
         }
         if (rc)
             return rc;
+        j->merged++;
         if (sp->merge) {
             rc = sp->merge(j, c);
             if (rc)
@@ -598,7 +778,7 @@ static void slice_range(int64_t start, int64_t end, uint64_t len, uint64_t *lo, 
 }
 
 /* Read a whole stream into memory (jobs that need every byte at once). */
-static int slurp_stream(int fd, uint8_t **out, uint64_t *len) {
+static int slurp_stream(mmk__job *j, uint8_t **out, uint64_t *len) {
     size_t cap = 1 << 16, n = 0;
     uint8_t *b = malloc(cap);
     if (!b)
@@ -613,13 +793,10 @@ static int slurp_stream(int fd, uint8_t **out, uint64_t *len) {
             b = nb;
             cap *= 2;
         }
-        ssize_t r = read(fd, b + n, cap - n);
+        ssize_t r = read_once(j, b + n, cap - n);
         if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            int e = -errno;
             free(b);
-            return e;
+            return (int)r;
         }
         if (r == 0)
             break;
@@ -635,18 +812,40 @@ static unsigned online_cores(void) {
     return n > 0 ? (unsigned)n : 1;
 }
 
-int mmk__scan_run(const mmk__jobspec *spec, const mmk_input *in, const mmk_scan_options *opt) {
-    mmk_scan_options defaults = {0};
-    if (!opt)
-        opt = &defaults;
-    if (!spec || !in)
-        return -EINVAL;
-    if (opt->io < MMK_IO_AUTO || opt->io > MMK_IO_READ)
-        return -EINVAL;
+/* 1 for files whose size fstat reports is not their length: procfs and
+   sysfs (and their kin) say 0 or 4096 whatever the contents. They are read
+   as streams to their real end. */
+static int size_is_a_guess(int fd) {
+#ifdef __linux__
+    struct statfs sf;
+    if (fstatfs(fd, &sf) != 0)
+        return 0;
+    switch ((unsigned long)sf.f_type) {
+    case 0x9fa0UL:     /* procfs */
+    case 0x62656572UL: /* sysfs */
+    case 0x64626720UL: /* debugfs */
+    case 0x74726163UL: /* tracefs */
+    case 0x73636673UL: /* securityfs */
+    case 0x27e0ebUL:   /* cgroup */
+    case 0x63677270UL: /* cgroup2 */
+    case 0x62656570UL: /* configfs */
+    case 0x6e736673UL: /* nsfs */
+        return 1;
+    default:
+        return 0;
+    }
+#else
+    (void)fd;
+    return 0;
+#endif
+}
 
+static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mmk_scan_options *opt,
+                         int force_stream, uint64_t *merged, int64_t *err_off) {
     mmk__job job;
     memset(&job, 0, sizeof job);
     mmk__job *j = &job;
+    j->err_off = -1;
     j->spec = spec;
     j->fd = -1;
     j->progress = opt->progress;
@@ -690,7 +889,7 @@ int mmk__scan_run(const mmk__jobspec *spec, const mmk_input *in, const mmk_scan_
             return -errno;
         if (S_ISDIR(st.st_mode))
             return -EISDIR;
-        if (S_ISREG(st.st_mode) && st.st_size > 0) {
+        if (S_ISREG(st.st_mode) && st.st_size > 0 && !force_stream && !size_is_a_guess(in->fd)) {
             int io = opt->io;
             /* AUTO: pread for the jobs that can work piecewise, the map for
                the others. Measured on the 2-core reference machine over the
@@ -735,13 +934,19 @@ int mmk__scan_run(const mmk__jobspec *spec, const mmk_input *in, const mmk_scan_
             }
         } else {
         as_stream:
+            j->fd = in->fd;
+            j->stream_pread = S_ISREG(st.st_mode);
             if (!spec->needs_memory) {
                 j->kind = SRC_STREAM;
-                j->fd = in->fd;
+                break;
+            }
+            if (spec->stream_run) {
+                j->kind = SRC_STREAM;
+                j->own_stream = 1;
                 break;
             }
             /* Pipes and /proc files with a job that needs the whole input. */
-            rc = slurp_stream(in->fd, &slurped, &j->total);
+            rc = slurp_stream(j, &slurped, &j->total);
             if (rc)
                 return rc;
             j->kind = SRC_MEM;
@@ -764,7 +969,7 @@ int mmk__scan_run(const mmk__jobspec *spec, const mmk_input *in, const mmk_scan_
     if (j->kind != SRC_MEM && j->cs > SCAN_MAX_BUFFERED_CHUNK)
         j->cs = SCAN_MAX_BUFFERED_CHUNK; /* chunks that are buffers stay allocatable */
     if (j->kind == SRC_STREAM) {
-        j->nworkers = threads > 1 ? threads : 0;
+        j->nworkers = threads > 1 && !j->own_stream ? threads : 0;
     } else {
         j->nchunks = j->total == 0 ? 1 : (j->total - 1) / j->cs + 1;
         uint64_t nw = threads < j->nchunks ? threads : j->nchunks;
@@ -823,7 +1028,7 @@ int mmk__scan_run(const mmk__jobspec *spec, const mmk_input *in, const mmk_scan_
     }
     j->nworkers = started;
     if (rc == 0)
-        rc = job_loop(j);
+        rc = j->own_stream ? spec->stream_run(j, j->wctxs[0]) : job_loop(j);
     if (started) {
         pthread_mutex_lock(&j->mu);
         j->abort = 1;
@@ -872,6 +1077,34 @@ out:
         mmk_view_release(view_map);
     if (own_map)
         mmk_free(own_map);
+    *merged = j->merged;
+    *err_off = j->err_off;
+    return rc;
+}
+
+int mmk__scan_run(const mmk__jobspec *spec, const mmk_input *in, const mmk_scan_options *opt) {
+    mmk_scan_options defaults = {0};
+    if (!opt)
+        opt = &defaults;
+    if (opt->error_offset)
+        *opt->error_offset = -1;
+    if (!spec || !in)
+        return -EINVAL;
+    if (opt->io < MMK_IO_AUTO || opt->io > MMK_IO_READ)
+        return -EINVAL;
+    uint64_t merged = 0;
+    int64_t err_off = -1;
+    int rc = scan_run_once(spec, in, opt, 0, &merged, &err_off);
+    if ((rc == SCAN_ESHORT || (rc == MMK_EFAULT && in->kind == MMK_INPUT_FD)) && merged == 0) {
+        /* The file ended before its size said (a short pread, or a fault in
+           the map we made of it) before any result was handed out: read it
+           as a stream to its real end instead. */
+        rc = scan_run_once(spec, in, opt, 1, &merged, &err_off);
+    }
+    if (rc == SCAN_ESHORT)
+        rc = -EIO; /* it shrank after results were given: they cannot be taken back */
+    if ((rc == MMK_ELIMIT || rc == MMK_EPATTERN) && opt->error_offset)
+        *opt->error_offset = err_off;
     return rc;
 }
 
@@ -885,7 +1118,7 @@ typedef struct lines_job {
 
 static int lines_chunk(mmk__job *j, void *wctx, mmk__chunk *c) {
     uint64_t *res = c->res;
-    *res = mmk__count_newlines(c->sub + (c->s - c->sub_off), (size_t)(c->e - c->s));
+    *res = mmk__count_newlines(sub_at(c, c->s), (size_t)(c->e - c->s));
     return 0;
 }
 
@@ -1011,11 +1244,13 @@ static void find_res_free(void *arg) {
 
 /* Leftmost match starting in [pos, limit) of the chunk's subject, in input
    offsets. The last chunk also lets a match start at the end of input. */
-static int chunk_find(const find_job *fj, mmk__scratch *sc, const mmk__chunk *c, uint64_t pos,
+static int chunk_find(const find_job *fj, mmk__scratch *sc, mmk__chunk *c, uint64_t pos,
                       uint64_t limit, int ne, uint64_t *a, uint64_t *b) {
     size_t ms, me;
     int r = mmk__find(fj->p, sc, c->sub, c->sub_len, (size_t)(pos - c->sub_off),
                       (size_t)(limit - c->sub_off), ne, &ms, &me);
+    if (r < 0)
+        c->err_off = (int64_t)pos; /* where the search that failed started */
     if (r == 1) {
         *a = ms + c->sub_off;
         *b = me + c->sub_off;
@@ -1023,7 +1258,9 @@ static int chunk_find(const find_job *fj, mmk__scratch *sc, const mmk__chunk *c,
     return r;
 }
 
-static uint64_t chunk_limit(const mmk__chunk *c) { return c->last && c->sub_is_end ? c->e + 1 : c->e; }
+static uint64_t chunk_limit(const mmk__chunk *c) {
+    return c->last && c->sub_is_end ? c->e + 1 : c->e;
+}
 
 /* The speculative scan of one chunk (worker). */
 static int find_chunk(mmk__job *j, void *wctx, mmk__chunk *c) {
@@ -1055,7 +1292,7 @@ static int find_chunk(mmk__job *j, void *wctx, mmk__chunk *c) {
                     r->nlrel = nv;
                     r->nlrel_cap = r->rec.cap;
                 }
-                nl += mmk__count_newlines(c->sub + (nl_at - c->sub_off), (size_t)(a - nl_at));
+                nl += mmk__count_newlines(sub_at(c, nl_at), (size_t)(a - nl_at));
                 nl_at = a;
                 r->nlrel[r->rec.n - 1] = nl;
             }
@@ -1068,7 +1305,7 @@ static int find_chunk(mmk__job *j, void *wctx, mmk__chunk *c) {
     r->xpos = n ? pos : c->s;
     r->xne = n ? ne : 0;
     if (fj->mode == MODE_LINES)
-        r->nl = nl + mmk__count_newlines(c->sub + (nl_at - c->sub_off), (size_t)(c->e - nl_at));
+        r->nl = nl + mmk__count_newlines(sub_at(c, nl_at), (size_t)(c->e - nl_at));
     return 0;
 }
 
@@ -1222,8 +1459,10 @@ static int find_merge(mmk__job *j, mmk__chunk *c) {
             return lr;
     }
     int rc = mmk__job_guard(j, fix_chunk, &fc);
-    if (rc)
+    if (rc) {
+        j->err_off = c->err_off;
         return rc;
+    }
     find_res *r = c->res;
     if (fj->mode == MODE_SPANS) {
         for (size_t i = 0; i < fj->fix.n; i++) {
@@ -1245,9 +1484,10 @@ static int find_merge(mmk__job *j, mmk__chunk *c) {
             return rc;
         for (size_t i = 0; i < fj->nlines; i++) {
             line_rec *lr = &fj->lines[i];
-            const char *text = lr->text == SIZE_MAX
-                                   ? (const char *)c->sub + (lr->off - c->sub_off)
-                                   : (const char *)fj->arena + lr->text;
+            /* An empty line copied from a map has no arena yet: no NULL + 0. */
+            const char *text = lr->text == SIZE_MAX ? (const char *)sub_at(c, lr->off)
+                               : fj->arena          ? (const char *)fj->arena + lr->text
+                                                    : "";
             fj->matched_lines++;
             rc = fj->line_cb(text, (size_t)lr->len, lr->line_no, lr->off, lr->matches, fj->user);
             if (rc)
@@ -1335,7 +1575,7 @@ static int lines_collect(void *arg) {
     uint64_t nl = 0, nl_at = c->s;
     for (size_t i = 0; i < fj->fix.n; i++) {
         uint64_t a = fj->fix.v[i].a;
-        nl += mmk__count_newlines(c->sub + (nl_at - c->sub_off), (size_t)(a - nl_at));
+        nl += mmk__count_newlines(sub_at(c, nl_at), (size_t)(a - nl_at));
         nl_at = a;
         int rc = lines_add(j, c, a, fj->nl_before + nl);
         if (rc)
@@ -1358,6 +1598,82 @@ static void find_job_free(find_job *fj) {
     free(fj->arena);
 }
 
+/*
+ * Counts and spans of a regex over a stream, in bounded memory, with PCRE2
+ * partial matching: the buffer keeps only the bytes from the earliest start
+ * of a match that may still need bytes not read yet (and the lookbehind
+ * before it). Memory: the read size (chunk_size, 1 MiB by default) plus the
+ * longest partial match, e.g. the whole rest of the input for `(?s)a.*b` after
+ * an 'a' with no 'b' yet; patterns whose matches are short keep a few bytes.
+ * The results are those of the whole input in memory: a complete match is
+ * reported only when no further byte can change it.
+ */
+static int find_stream_run(mmk__job *j, void *wctx) {
+    find_job *fj = mmk__job_spec(j)->user;
+    mmk__scratch *sc = wctx_scratch(wctx, fj->p);
+    if (!sc)
+        return -ENOMEM;
+    size_t back = mmk__max_lookbehind(fj->p);
+    size_t step = j->cs < ((uint64_t)1 << 30) ? (size_t)j->cs : (size_t)1 << 30;
+    uint8_t *buf = NULL;
+    size_t cap = 0, have = 0;
+    uint64_t base = 0, pos = 0; /* buf[0] is input byte base; the search is at pos */
+    int ne = 0, eof = 0, rc = 0;
+    for (;;) {
+        size_t a = 0, b = 0;
+        int f = 0;
+        if (have > 0 || eof) {
+            size_t at = (size_t)(pos - base);
+            f = eof ? mmk__find(fj->p, sc, buf, have, at, have + 1, ne, &a, &b)
+                    : mmk__find_partial(fj->p, sc, buf, have, at, have + 1, ne, &a, &b);
+            if (f < 0) {
+                j->err_off = (int64_t)pos;
+                rc = f;
+                break;
+            }
+        }
+        if (f == 1) {
+            fj->count++;
+            if (fj->mode == MODE_SPANS) {
+                rc = fj->span_cb(base + a, base + b, fj->user);
+                if (rc)
+                    break;
+            }
+            ne = a == b;
+            pos = base + b;
+            continue;
+        }
+        if (eof)
+            break; /* f == 0 at the end: no more matches */
+        /* No complete match yet: go on from the earliest start still open
+           (f == 2) or from the end of what is here (f == 0), with more bytes. */
+        uint64_t next = f == 2 ? base + a : base + have;
+        if (next != pos)
+            ne = 0;
+        pos = next;
+        uint64_t keep_from = pos - base > back ? pos - back : base;
+        size_t drop = (size_t)(keep_from - base);
+        if (drop) {
+            memmove(buf, buf + drop, have - drop);
+            have -= drop;
+            base = keep_from;
+        }
+        rc = buf_reserve(&buf, &cap, have + step);
+        if (rc)
+            break;
+        int64_t got = mmk__job_read(j, buf + have, cap - have);
+        if (got < 0) {
+            rc = (int)got;
+            break;
+        }
+        if (got == 0)
+            eof = 1;
+        have += (size_t)got;
+    }
+    free(buf);
+    return rc;
+}
+
 /* Shared set-up of the three matching jobs. */
 static int run_find(find_job *fj, const mmk_input *in, const mmk_scan_options *opt) {
     mmk__jobspec spec = {0};
@@ -1371,10 +1687,381 @@ static int run_find(find_job *fj, const mmk_input *in, const mmk_scan_options *o
     spec.merge = find_merge;
     spec.res_free = find_res_free;
     spec.wctx_free = find_wctx_free;
+    if (fj->mode != MODE_LINES)
+        spec.stream_run = find_stream_run;
     spec.user = fj;
     fj->scratch = mmk__scratch_new(fj->p);
     if (!fj->scratch)
         return -ENOMEM;
+    int rc = mmk__scan_run(&spec, in, opt);
+    find_job_free(fj);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Line-oriented matching (MMK_PAT_LINES: grep -P semantics)                  */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Every line is its own subject, so chunks that hold whole lines are
+ * independent: no speculation and no re-scan, the merge only adds up and
+ * reports in order. A chunk owns the lines that start in [s, e) (a line
+ * starts at 0 and after each '\n'; the empty string after a final '\n' is no
+ * line); the engine's line_cut makes buffered subjects hold them whole.
+ *
+ * Within a chunk, the fast path (mmk__lines_buffer_safe) searches the owned
+ * lines as one buffer and settles each candidate on its own line: a match
+ * without '\n' is a match of its line; one that holds a '\n' sends its line
+ * to be searched alone. Either way the search goes on at the next line. The
+ * slow path searches every line alone. Counts and spans are always those of
+ * the line alone (Python's re rules for empty matches within the line).
+ */
+
+/* What a worker leaves for the merge. */
+typedef struct lines_res {
+    uint64_t count;  /* matches in the owned lines */
+    uint64_t nl;     /* lines mode: '\n' bytes in the owned lines */
+    span_vec spans;  /* spans mode: the matches */
+    line_rec *lines; /* lines mode: the matching lines (line_no relative: '\n's before) */
+    size_t nlines, lines_cap;
+    uint8_t *arena; /* copies of their bytes when the subject will be gone */
+    size_t arena_len, arena_cap;
+    int in_place; /* line_rec.text is an offset into the subject, not the arena */
+    const uint8_t *sub;
+    uint64_t sub_off;
+} lines_res;
+
+static void lines_res_free(void *arg) {
+    lines_res *r = arg;
+    free(r->spans.v);
+    free(r->lines);
+    free(r->arena);
+}
+
+/* Matches of the line [x, y) of subject `sub` searched alone; offsets in
+   the input are sub_off + ... . Counts them into *n and pushes spans when
+   asked. stop_at_first: only whether there is one. */
+static int line_alone(const find_job *fj, mmk__scratch *sc, mmk__chunk *c, const uint8_t *sub,
+                      uint64_t sub_off, size_t x, size_t y, span_vec *spans, int stop_at_first,
+                      uint64_t *n) {
+    const uint8_t *line = sub + x;
+    size_t len = y - x, pos = 0, a = 0, b = 0;
+    int ne = 0;
+    *n = 0;
+    for (;;) {
+        int f = mmk__find(fj->p, sc, line, len, pos, len + 1, ne, &a, &b);
+        if (f < 0) {
+            c->err_off = (int64_t)(sub_off + x + pos);
+            return f;
+        }
+        if (f == 0)
+            return 0;
+        (*n)++;
+        if (spans) {
+            int e = span_push(spans, sub_off + x + a, sub_off + x + b);
+            if (e)
+                return e;
+        }
+        if (stop_at_first)
+            return 0;
+        ne = a == b;
+        pos = b;
+        if (pos > len || (pos == len && ne))
+            return 0;
+    }
+}
+
+/* Record the matching line [x, y) of the region (nl: '\n's before it). */
+static int lines_record(lines_res *r, const uint8_t *sub, size_t x, size_t y, uint64_t nl,
+                        uint64_t matches) {
+    if (r->nlines == r->lines_cap) {
+        size_t cap = r->lines_cap ? r->lines_cap * 2 : 64;
+        line_rec *nv = realloc(r->lines, cap * sizeof *nv);
+        if (!nv)
+            return -ENOMEM;
+        r->lines = nv;
+        r->lines_cap = cap;
+    }
+    line_rec *lr = &r->lines[r->nlines++];
+    lr->off = r->sub_off + x;
+    lr->len = y - x;
+    lr->line_no = nl;
+    lr->matches = matches;
+    if (r->in_place) {
+        lr->text = x;
+        return 0;
+    }
+    int rc = buf_reserve(&r->arena, &r->arena_cap, r->arena_len + (y - x));
+    if (rc)
+        return rc;
+    if (y > x)
+        memcpy(r->arena + r->arena_len, sub + x, y - x);
+    lr->text = r->arena_len;
+    r->arena_len += y - x;
+    return 0;
+}
+
+/* Settle the line [x, y): count its matches alone and record it. */
+static int lines_take(const find_job *fj, mmk__scratch *sc, mmk__chunk *c, lines_res *r,
+                      const uint8_t *sub, size_t x, size_t y, uint64_t nl) {
+    uint64_t n = 0;
+    int rc = line_alone(fj, sc, c, sub, c->sub_off, x, y, fj->mode == MODE_SPANS ? &r->spans : NULL,
+                        0, &n);
+    if (rc || n == 0)
+        return rc;
+    r->count += n;
+    return fj->mode == MODE_LINES ? lines_record(r, sub, x, y, nl, n) : 0;
+}
+
+static int lines_region(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chunk *c, lines_res *r,
+                        size_t ls, size_t le);
+
+/*
+ * The last owned line of a pread chunk, starting at subject offset x, is
+ * longer than the engine holds (c->line_open): search it as a stream of
+ * pieces read with pread, with PCRE2 partial matching, so memory stays at a
+ * piece plus the longest partial match. A matching line is then read whole
+ * for the callback (the line itself is the least a caller of mmk_match_lines
+ * gets); counts and spans never need it whole.
+ */
+static int lines_long_line(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chunk *c, lines_res *r,
+                           size_t x) {
+    const uint64_t x_abs = c->sub_off + x;
+    size_t back = mmk__max_lookbehind(fj->p);
+    const size_t step = (size_t)1 << 20;
+    uint8_t *buf = NULL;
+    size_t cap = 0, have = c->sub_len - x;
+    uint64_t base = x_abs, pos = x_abs, next_read = c->sub_off + c->sub_len, count = 0;
+    int ne = 0, end = 0, has_nl = 0, rc = buf_reserve(&buf, &cap, have + step);
+    if (rc)
+        return rc;
+    memcpy(buf, c->sub + x, have);
+    for (;;) {
+        size_t a = 0, b = 0;
+        size_t at = (size_t)(pos - base);
+        /* The subject is the line alone: a search from a cut inside it has
+           lookbehind bytes before pos, never a line start (^, \A) there. */
+        int f = end ? mmk__find(fj->p, sc, buf, have, at, have + 1, ne, &a, &b)
+                    : mmk__find_partial(fj->p, sc, buf, have, at, have + 1, ne, &a, &b);
+        if (f < 0) {
+            c->err_off = (int64_t)pos;
+            rc = f;
+            break;
+        }
+        if (f == 1) {
+            count++;
+            if (fj->mode == MODE_SPANS && (rc = span_push(&r->spans, base + a, base + b)) != 0)
+                break;
+            ne = a == b;
+            pos = base + b;
+            continue;
+        }
+        if (end)
+            break;
+        uint64_t np = f == 2 ? base + a : base + have;
+        if (np != pos)
+            ne = 0;
+        pos = np;
+        uint64_t keep_from = pos - base > back ? pos - back : base;
+        size_t drop = (size_t)(keep_from - base);
+        if (drop) {
+            memmove(buf, buf + drop, have - drop);
+            have -= drop;
+            base = keep_from;
+        }
+        if ((rc = buf_reserve(&buf, &cap, have + step)) != 0)
+            break;
+        size_t want = step;
+        if (next_read >= j->total) {
+            end = 1; /* the file ends the line */
+            continue;
+        }
+        if (j->total - next_read < want)
+            want = (size_t)(j->total - next_read);
+        if ((rc = pread_full(j->fd, buf + have, want, next_read)) != 0)
+            break;
+        const uint8_t *nlp = memchr(buf + have, '\n', want);
+        if (nlp) {
+            want = (size_t)(nlp - (buf + have));
+            end = has_nl = 1;
+        }
+        have += want;
+        next_read += want;
+    }
+    uint64_t line_end = base + have; /* the '\n' or the end of the file */
+    free(buf);
+    if (rc)
+        return rc;
+    r->count += count;
+    if (fj->mode == MODE_LINES) {
+        if (count > 0) {
+            size_t len = (size_t)(line_end - x_abs);
+            if ((rc = buf_reserve(&r->arena, &r->arena_cap, r->arena_len + len)) != 0)
+                return rc;
+            if ((rc = pread_full(j->fd, r->arena + r->arena_len, len, x_abs)) != 0)
+                return rc;
+            if (r->nlines == r->lines_cap) {
+                size_t lcap = r->lines_cap ? r->lines_cap * 2 : 64;
+                line_rec *nv = realloc(r->lines, lcap * sizeof *nv);
+                if (!nv)
+                    return -ENOMEM;
+                r->lines = nv;
+                r->lines_cap = lcap;
+            }
+            line_rec *lr = &r->lines[r->nlines++];
+            lr->off = x_abs;
+            lr->len = len;
+            lr->line_no = r->nl; /* '\n's of the chunk before it: the region's */
+            lr->matches = count;
+            lr->text = r->arena_len;
+            r->arena_len += len;
+        }
+        r->nl += (uint64_t)has_nl;
+    }
+    return 0;
+}
+
+static int lines_chunk_run(mmk__job *j, void *wctx, mmk__chunk *c) {
+    find_job *fj = mmk__job_spec(j)->user;
+    lines_res *r = c->res;
+    r->count = 0;
+    r->nl = 0;
+    r->spans.n = 0;
+    r->nlines = 0;
+    r->arena_len = 0;
+    r->sub_off = c->sub_off;
+    r->sub = c->sub;
+    /* Bytes of unmapped memory (bytes inputs, stream buffers) stay until the
+       merge; pread buffers move on and mapped bytes must not reach the
+       callback unguarded, so those lines are copied. */
+    r->in_place = (j->kind == SRC_MEM && !j->mapped) || j->kind == SRC_STREAM;
+    mmk__scratch *sc = wctx_scratch(wctx, fj->p);
+    if (!sc)
+        return -ENOMEM;
+    const uint8_t *sub = c->sub;
+    size_t slen = c->sub_len;
+    /* Owned region [ls, le) in subject offsets: from the first line start at
+       or after s to the first line start at or after e. */
+    size_t s = (size_t)(c->s - c->sub_off), e = (size_t)(c->e - c->sub_off), ls, le;
+    if (c->s == 0) {
+        ls = 0;
+    } else {
+        /* Only [s - 1, e - 1) is looked at: chunks inside a long line own
+           nothing and cost no walk to its end. */
+        const uint8_t *q = e > s ? memchr(sub + (s - 1), '\n', e - s) : NULL;
+        ls = q ? (size_t)(q - sub) + 1 : e;
+    }
+    if (ls >= e || ls >= slen)
+        return 0;
+    size_t open_at = SIZE_MAX; /* start of a line too long to hold, searched piecewise */
+    if (c->line_open) {
+        const uint8_t *q = memrchr(sub + ls, '\n', slen - ls);
+        le = q ? (size_t)(q - sub) + 1 : ls;
+        open_at = le;
+    } else {
+        const uint8_t *q = memchr(sub + (e - 1), '\n', slen - (e - 1));
+        le = q ? (size_t)(q - sub) + 1 : slen;
+    }
+    int rc = 0;
+    if (le > ls)
+        rc = lines_region(j, fj, sc, c, r, ls, le);
+    if (rc == 0 && open_at != SIZE_MAX)
+        rc = lines_long_line(j, fj, sc, c, r, open_at);
+    return rc;
+}
+
+/* The complete lines [ls, le) of chunk c's subject (le ends a line). */
+static int lines_region(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chunk *c, lines_res *r,
+                        size_t ls, size_t le) {
+    (void)j;
+    const uint8_t *sub = c->sub;
+    /* The lines as one buffer: [ls, end) without the last line's '\n'. */
+    size_t end = sub[le - 1] == '\n' ? le - 1 : le;
+    int lines_mode = fj->mode == MODE_LINES;
+    uint64_t nl = 0;
+    size_t nl_at = ls;
+    int rc = 0;
+    if (mmk__lines_buffer_safe(fj->p)) {
+        size_t pos = ls, a = 0, b = 0;
+        while (pos <= end) {
+            int f = mmk__find(fj->p, sc, sub, end, pos, end + 1, 0, &a, &b);
+            if (f < 0) {
+                c->err_off = (int64_t)(c->sub_off + pos);
+                return f;
+            }
+            if (f == 0)
+                break;
+            const uint8_t *lq = a > pos ? memrchr(sub + pos, '\n', a - pos) : NULL;
+            size_t x = lq ? (size_t)(lq - sub) + 1 : pos;
+            const uint8_t *yq = a < end ? memchr(sub + a, '\n', end - a) : NULL;
+            size_t y = yq ? (size_t)(yq - sub) : end;
+            if (lines_mode) {
+                nl += mmk__count_newlines(sub + nl_at, x - nl_at);
+                nl_at = x;
+            }
+            /* A match without '\n' is a match of its line; the line is
+               searched alone for its own count and spans in any case. */
+            rc = lines_take(fj, sc, c, r, sub, x, y, nl);
+            if (rc)
+                return rc;
+            pos = y + 1;
+        }
+    } else {
+        for (size_t x = ls; x <= end;) {
+            const uint8_t *yq = x < end ? memchr(sub + x, '\n', end - x) : NULL;
+            size_t y = yq ? (size_t)(yq - sub) : end;
+            rc = lines_take(fj, sc, c, r, sub, x, y, nl);
+            if (rc)
+                return rc;
+            nl++;
+            x = y + 1;
+        }
+        nl_at = le;
+        if (sub[le - 1] != '\n')
+            nl--;
+    }
+    if (lines_mode)
+        r->nl = nl + mmk__count_newlines(sub + nl_at, le - nl_at);
+    return 0;
+}
+
+static int lines_merge_run(mmk__job *j, mmk__chunk *c) {
+    find_job *fj = mmk__job_spec(j)->user;
+    lines_res *r = c->res;
+    fj->count += r->count;
+    if (fj->mode == MODE_SPANS) {
+        for (size_t i = 0; i < r->spans.n; i++) {
+            int rc = fj->span_cb(r->spans.v[i].a, r->spans.v[i].b, fj->user);
+            if (rc)
+                return rc;
+        }
+    } else if (fj->mode == MODE_LINES) {
+        for (size_t i = 0; i < r->nlines; i++) {
+            line_rec *lr = &r->lines[i];
+            const uint8_t *base = r->in_place ? r->sub : r->arena;
+            const char *text = base ? (const char *)base + lr->text : ""; /* no NULL + 0 */
+            fj->matched_lines++;
+            int rc = fj->line_cb(text, (size_t)lr->len, fj->nl_before + lr->line_no + 1, lr->off,
+                                 lr->matches, fj->user);
+            if (rc)
+                return rc;
+        }
+        fj->nl_before += r->nl;
+    }
+    return 0;
+}
+
+static int run_lines(find_job *fj, const mmk_input *in, const mmk_scan_options *opt) {
+    mmk__jobspec spec = {0};
+    spec.res_size = sizeof(lines_res);
+    spec.wctx_size = sizeof(find_wctx);
+    spec.before = 1; /* a chunk sees the byte before s: is s a line start? */
+    spec.line_cut = 1;
+    spec.chunk = lines_chunk_run;
+    spec.merge = lines_merge_run;
+    spec.res_free = lines_res_free;
+    spec.wctx_free = find_wctx_free;
+    spec.user = fj;
     int rc = mmk__scan_run(&spec, in, opt);
     find_job_free(fj);
     return rc;
@@ -1388,7 +2075,7 @@ int mmk_count(const mmk_pattern *p, const mmk_input *in, const mmk_scan_options 
     memset(&fj, 0, sizeof fj);
     fj.p = p;
     fj.mode = MODE_COUNT;
-    int rc = run_find(&fj, in, opt);
+    int rc = p->flags & MMK_PAT_LINES ? run_lines(&fj, in, opt) : run_find(&fj, in, opt);
     if (rc == 0)
         *count = fj.count;
     return rc;
@@ -1404,7 +2091,7 @@ int mmk_matches(const mmk_pattern *p, const mmk_input *in, const mmk_scan_option
     fj.mode = MODE_SPANS;
     fj.span_cb = cb;
     fj.user = user;
-    return run_find(&fj, in, opt);
+    return p->flags & MMK_PAT_LINES ? run_lines(&fj, in, opt) : run_find(&fj, in, opt);
 }
 
 int mmk_match_lines(const mmk_pattern *p, const mmk_input *in, const mmk_scan_options *opt,
@@ -1419,7 +2106,7 @@ int mmk_match_lines(const mmk_pattern *p, const mmk_input *in, const mmk_scan_op
     fj.mode = MODE_LINES;
     fj.line_cb = cb;
     fj.user = user;
-    int rc = run_find(&fj, in, opt);
+    int rc = p->flags & MMK_PAT_LINES ? run_lines(&fj, in, opt) : run_find(&fj, in, opt);
     if (rc >= 0 && matched_lines)
         *matched_lines = fj.matched_lines;
     return rc;

@@ -30,25 +30,32 @@ typedef struct mmk__chunk {
     const uint8_t *sub; /* subject: sub[i] is input byte sub_off + i */
     uint64_t sub_off;
     size_t sub_len;
-    int sub_is_end;     /* sub ends at the end of the input (not a buffer cut) */
-    void *res;          /* the job's per-chunk result (job->res_size bytes, kept across reuse) */
+    int sub_is_end; /* sub ends at the end of the input (not a buffer cut) */
+    int line_open;  /* line_cut, pread: the last owned line is longer than the engine
+                       holds; sub stops inside it (the job reads the rest itself) */
+    void *res;      /* the job's per-chunk result (job->res_size bytes, kept across reuse) */
     /* engine-private */
     uint8_t *buf;
     size_t buf_cap;
     int done;
     int rc;
+    int64_t err_off; /* set by the job with a failing rc: where the failed search started */
 } mmk__chunk;
 
 typedef struct mmk__job mmk__job;
 
 /* What a job plugs into the engine. */
 typedef struct mmk__jobspec {
-    size_t res_size;    /* bytes of per-chunk result storage (zeroed once, then reused) */
-    size_t wctx_size;   /* bytes of per-worker context (zeroed) */
-    size_t before;      /* buffered sources: context bytes before s */
-    size_t after;       /* buffered sources: bytes after e (a match starting before e ends there) */
-    int word_cut;       /* buffered sources: extend a chunk so the word running at e ends in it */
-    int needs_memory;   /* the job needs the whole input in memory (unbounded regex, spans) */
+    size_t res_size;  /* bytes of per-chunk result storage (zeroed once, then reused) */
+    size_t wctx_size; /* bytes of per-worker context (zeroed) */
+    size_t before;    /* buffered sources: context bytes before s */
+    size_t after;     /* buffered sources: bytes after e (a match starting before e ends there) */
+    int word_cut;     /* buffered sources: extend a chunk so the word running at e ends in it */
+    int line_cut;     /* buffered sources: a chunk owns the lines that start in [s, e) and its
+                         subject holds them whole (pread: read on to the '\n' ending the last
+                         one; streams: e is cut after the last '\n' read so far, and a chunk
+                         is made of what read() returned, so lines come out as they arrive) */
+    int needs_memory; /* the job needs the whole input in memory (unbounded regex, spans) */
     /* Per-chunk work on a worker; returns 0 or a negative code. Reads subject
        bytes (guarded by the engine when they are mapped). */
     int (*chunk)(mmk__job *j, void *wctx, mmk__chunk *c);
@@ -65,6 +72,10 @@ typedef struct mmk__jobspec {
     /* Called once on the calling thread after the last chunk (or on error,
        with the error) while worker contexts still exist. May be NULL. */
     int (*finish)(mmk__job *j, void **wctxs, unsigned nctx, int rc);
+    /* For jobs that need the whole input in memory: run over a stream in
+       bounded memory instead of reading it whole first (calling thread, no
+       workers; read with mmk__job_read). May be NULL. */
+    int (*stream_run)(mmk__job *j, void *wctx);
     void *user; /* the job's own state */
 } mmk__jobspec;
 
@@ -76,6 +87,10 @@ int mmk__scan_run(const mmk__jobspec *spec, const mmk_input *in, const mmk_scan_
    memory that must be read under the fault guard. */
 const mmk__jobspec *mmk__job_spec(const mmk__job *j);
 int mmk__job_mapped(const mmk__job *j);
+
+/* For stream_run: one read() of the stream (pread at the stream's offset for
+   a regular file read as one); bytes read, 0 at the end, or -errno. */
+int64_t mmk__job_read(mmk__job *j, uint8_t *dst, size_t n);
 
 /* Run fn(arg) under the fault guard if the job's bytes are mapped, else
    directly. */

@@ -168,8 +168,8 @@ static void show_failure(const char *what, const char *pat, int kind, uint64_t c
                          unsigned threads, const uint8_t *data, size_t len) {
     if (failures_shown++ > 10)
         return;
-    fprintf(stderr, "  %s differs: pattern '%s' kind %s chunk %llu threads %u input(%zu) '",
-            what, pat, ts_kind_names[kind], (unsigned long long)chunk, threads, len);
+    fprintf(stderr, "  %s differs: pattern '%s' kind %s chunk %llu threads %u input(%zu) '", what,
+            pat, ts_kind_names[kind], (unsigned long long)chunk, threads, len);
     for (size_t i = 0; i < len && i < 120; i++)
         fputc(data[i] == '\n' ? '|' : data[i], stderr);
     fputs("'\n", stderr);
@@ -299,8 +299,8 @@ static void test_random(void) {
                 cfg++;
                 uint64_t chunk = ts_chunks[cfg % TS_NCHUNKS];
                 unsigned threads = ts_threads[(cfg / TS_NCHUNKS + kind) % TS_NTHREADS];
-                check_jobs(p, pats[pi].pat, kind, data, len, chunk, threads, &want, &want_lines,
-                           kind == TS_PIPE ? 1 + 4 * (round & 1) : 7);
+                /* pipes: counts and spans run through partial matching */
+                check_jobs(p, pats[pi].pat, kind, data, len, chunk, threads, &want, &want_lines, 7);
             }
             free(want.v);
             free(want_lines.v);
@@ -308,6 +308,225 @@ static void test_random(void) {
         }
         mmk_pattern_free(p);
     }
+}
+
+/* ---- line-oriented patterns (MMK_PAT_LINES, grep -P) ---------------------- */
+
+/* The per-line reference: every line searched alone with ref_walk, using the
+   pattern compiled without MMK_PAT_LINES (a line holds no '\n', so multi-line
+   mode changes nothing there). */
+static void ref_per_line(const mmk_pattern *plain, const uint8_t *s, size_t len, spans *sp,
+                         lines *ln) {
+    memset(sp, 0, sizeof *sp);
+    memset(ln, 0, sizeof *ln);
+    uint64_t line_no = 1;
+    for (size_t x = 0; x < len; line_no++) {
+        const uint8_t *q = memchr(s + x, '\n', len - x);
+        size_t y = q ? (size_t)(q - s) : len;
+        spans l = ref_walk(plain, s + x, y - x);
+        for (size_t i = 0; i < l.n; i++)
+            spans_push(sp, x + l.v[2 * i], x + l.v[2 * i + 1]);
+        if (l.n) {
+            line_rec r = {line_no, x, y - x, l.n};
+            lines_push(ln, r);
+        }
+        free(l.v);
+        x = y + 1;
+    }
+}
+
+static const pat_case line_pats[] = {
+    {"b\\sc", 0},
+    {"[^x]", 0},
+    {"[^x]+", 0},
+    {"\\s", 0},
+    {"\\s+", 0},
+    {"\\n", 0},
+    {"a\nb", 0},
+    {"^", 0},
+    {"$", 0},
+    {"^$", 0},
+    {"a$", 0},
+    {"^b", 0},
+    {"\\Aa", 0},
+    {"b\\z", 0},
+    {"a\\Z", 0},
+    {"(?<=a)b", 0},
+    {"(?<!a)b", 0},
+    {"a(?=\\n)", 0},
+    {"(?<=\\n)a", 0},
+    {"x*", 0},
+    {"", 0},
+    {"\\bab\\b", 0},
+    {"a.b", 0},
+    {"(?s)a.b", 0},
+    {"a[\\s\\S]b", 0},
+    {"[ab]{2,}", 0},
+    {"a|$", 0},
+    {"\\W+", 0},
+    {"(a|\\n)+b", 0},
+    {"ab", MMK_PAT_WORD},
+    {"ab", MMK_PAT_FIXED},
+    {"ab", MMK_PAT_FIXED | MMK_PAT_WORD},
+    {"AB", MMK_PAT_FIXED | MMK_PAT_ICASE},
+    {"b\na", MMK_PAT_FIXED},
+    {"", MMK_PAT_FIXED},
+    {"a b", MMK_PAT_FIXED},
+    {"B", MMK_PAT_ICASE},
+};
+#define NLINE_PATS (sizeof line_pats / sizeof line_pats[0])
+
+/* Counts, spans and matching lines of MMK_PAT_LINES patterns equal the
+   per-line reference over every input kind, chunk sizes from 1 byte and 1-3
+   threads (the buffer fast path for the patterns it accepts, the per-line
+   path for the others). */
+static void test_lines_mode(void) {
+    static const char *const line_alphabets[] = {"ab", "ab \n", "ab\n\n", "a b\nx\t", "aB \nb"};
+    unsigned cfg = 0;
+    for (size_t pi = 0; pi < NLINE_PATS; pi++) {
+        const char *pat = line_pats[pi].pat;
+        mmk_pattern *p = compile(pat, strlen(pat), line_pats[pi].flags | MMK_PAT_LINES);
+        mmk_pattern *plain = compile(pat, strlen(pat), line_pats[pi].flags);
+        if (!p || !plain)
+            continue;
+        for (int round = 0; round < TS_ROUNDS(12); round++) {
+            const char *alpha = line_alphabets[round % 5];
+            size_t len = round == 0 ? 0 : round == 1 ? 1 : check_rnd_below(200);
+            uint8_t *data = ts_random_text(len, alpha, strlen(alpha));
+            if (round == 2 && len)
+                data[len - 1] = '\n';
+            spans want;
+            lines want_lines;
+            ref_per_line(plain, data, len, &want, &want_lines);
+            for (int kind = TS_BYTES; kind < TS_NKINDS; kind++) {
+                for (unsigned threads = 1; threads <= 3; threads++) {
+                    cfg++;
+                    uint64_t chunk = ts_chunks[cfg % TS_NCHUNKS];
+                    if (kind != TS_BYTES && threads != 1 + cfg % 3)
+                        continue;
+                    check_jobs(p, pat, kind, data, len, chunk, threads, &want, &want_lines, 7);
+                }
+            }
+            free(want.v);
+            free(want_lines.v);
+            free(data);
+        }
+        mmk_pattern_free(p);
+        mmk_pattern_free(plain);
+    }
+}
+
+/* Lines longer than the searcher holds at once for pread (4 MiB): the rest
+   of such a line is searched piecewise with partial matching; results equal
+   the per-line reference, with matches at its start, its end, across the
+   piece boundaries and nowhere. */
+static void test_lines_long(void) {
+    size_t big = ((size_t)5 << 20) + 4096;
+    size_t len = 3 + big + 1 + 4;
+    uint8_t *data = malloc(len);
+    memcpy(data, "ab\n", 3);
+    memset(data + 3, 'x', big);
+    memcpy(data + 3 + big, "\nend\n", 5);
+    len = 3 + big + 5;
+    static const struct {
+        const char *pat;
+        unsigned flags;
+    } cases[] = {{"needle", MMK_PAT_FIXED},
+                 {"ne+dle$", 0},
+                 {"^x+ne", 0},
+                 {"x{5}y", 0},
+                 {"(?<=x)ne", 0},
+                 {"dle\\b", 0},
+                 {"xq", MMK_PAT_FIXED},
+                 {"^e", 0},
+                 {"x$", 0}};
+    size_t where[] = {3, 3 + (1 << 20) - 3, 3 + big - 6, SIZE_MAX};
+    for (size_t wi = 0; wi < sizeof where / sizeof where[0]; wi++) {
+        memset(data + 3, 'x', big);
+        if (where[wi] != SIZE_MAX)
+            memcpy(data + where[wi], "needle", 6);
+        for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+            if ((wi + ci) % 2)
+                continue;
+            mmk_pattern *p =
+                compile(cases[ci].pat, strlen(cases[ci].pat), cases[ci].flags | MMK_PAT_LINES);
+            mmk_pattern *plain = compile(cases[ci].pat, strlen(cases[ci].pat), cases[ci].flags);
+            spans want;
+            lines want_lines;
+            ref_per_line(plain, data, len, &want, &want_lines);
+            check_jobs(p, cases[ci].pat, TS_FD_READ, data, len, 0, 1 + (unsigned)(ci % 2), &want,
+                       &want_lines, 7);
+            check_jobs(p, cases[ci].pat, TS_FD_READ, data, len, 65536, 2, &want, &want_lines, 5);
+            free(want.v);
+            free(want_lines.v);
+            mmk_pattern_free(p);
+            mmk_pattern_free(plain);
+        }
+    }
+    free(data);
+}
+
+/* error_offset: -1 after a scan that went well; where the failing search
+   started when the backtracking limit is reached (line mode: the line's
+   start; whole-input mode: the search's start). */
+static void test_error_offset(void) {
+    const char *text = "ok line\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab c\nmore\n";
+    const char *pat = "(*LIMIT_MATCH=1000)(a+)+c";
+    for (int lines_mode = 0; lines_mode <= 1; lines_mode++) {
+        mmk_pattern *p = compile(pat, strlen(pat), lines_mode ? MMK_PAT_LINES : 0);
+        for (unsigned threads = 1; threads <= 2; threads++) {
+            mmk_input in = mmk_input_bytes(text, strlen(text));
+            mmk_scan_options o = {0};
+            int64_t off = 77;
+            o.threads = threads;
+            o.chunk_size = threads == 1 ? 0 : 4;
+            o.error_offset = &off;
+            uint64_t n = 0;
+            int rc = mmk_count(p, &in, &o, &n);
+            CHECK(rc == MMK_ELIMIT || rc == MMK_EPATTERN);
+            if (lines_mode)
+                CHECK_EQ(off, 8); /* the second line is searched alone from its start */
+            else
+                CHECK(off >= 0 && off <= 8);
+            mmk_pattern *fine = compile("ok", 2, lines_mode ? MMK_PAT_LINES : 0);
+            CHECK_RC(mmk_count(fine, &in, &o, &n), 0);
+            CHECK_EQ(off, -1);
+            CHECK_EQ(n, 1);
+            mmk_pattern_free(fine);
+        }
+        mmk_pattern_free(p);
+    }
+}
+
+/* An empty map is a NULL subject: every job handles it without pointer
+   arithmetic on NULL (clang's UBSan reports NULL + 0). */
+static void test_empty_map(void) {
+    const char *path = ts_path("empty");
+    CHECK_EQ(ts_write_file(path, "", 0), 0);
+    mmk_map *m = NULL;
+    CHECK_OK(mmk_open(&m, path, NULL));
+    mmk_input in = mmk_input_map(m, 0, MMK_DEFAULT_POS);
+    uint64_t n = 9;
+    CHECK_RC(mmk_count_lines(&in, NULL, &n), 0);
+    CHECK_EQ(n, 0);
+    static const char *const ps[] = {"a", "x*", "^"};
+    for (int lm = 0; lm <= 1; lm++)
+        for (size_t i = 0; i < 3; i++) {
+            mmk_pattern *p = compile(ps[i], strlen(ps[i]), lm ? MMK_PAT_LINES : 0);
+            CHECK_RC(mmk_count(p, &in, NULL, &n), 0);
+            CHECK_EQ(n, lm ? 0 : (uint64_t)(i > 0));
+            collect c = {0};
+            CHECK_RC(mmk_match_lines(p, &in, NULL, on_line, &c, &n), 0);
+            CHECK_EQ(n, 0);
+            free(c.ln.v);
+            mmk_pattern_free(p);
+        }
+    mmk_wordtab *wt = NULL;
+    CHECK_RC(mmk_word_counts(&in, NULL, &wt), 0);
+    CHECK_EQ(mmk_wordtab_size(wt), 0);
+    mmk_wordtab_free(wt);
+    CHECK_OK(mmk_free(m));
+    unlink(path);
 }
 
 /* Adversarial: self-overlapping literals in runs longer than what a chunk
@@ -777,6 +996,10 @@ int main(void) {
     test_proc_file();
     test_extreme_knobs();
     test_random();
+    test_lines_mode();
+    test_lines_long();
+    test_error_offset();
+    test_empty_map();
     test_adversarial();
     test_stops_and_progress();
     test_views_held();
