@@ -443,13 +443,54 @@ MMK_API unsigned mmk_view_count(const mmk_map *m);
 /* Fault guard                                                               */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * The guard's contract with other SIGBUS handlers (POSIX)
+ * -------------------------------------------------------
+ * The guard needs its own SIGBUS handler to be the one the kernel calls. It
+ * installs it on first use and puts it back on top at the start of every
+ * guarded operation (the outermost guard of a thread; nested ones are
+ * covered): one sigaction() call per operation, whatever was installed in
+ * the meantime (a sigaction() of your own, Python's signal.signal() or
+ * faulthandler.enable(), a crash reporter). So the guard works in every
+ * installation order and in every thread.
+ *
+ * Chaining: a SIGBUS outside any guard is not mmkit's. It goes to the
+ * handlers installed after mmkit's, most recent first, as if they were still
+ * installed (with their sa_mask and SA_SIGINFO form; SA_RESETHAND is not
+ * emulated); when such a handler passes the signal on to its predecessor
+ * (which is mmkit's), it goes to the next one down, and finally to the action
+ * that was in place before mmkit's handler (a handler, SIG_IGN for a signal
+ * sent with kill(), or SIG_DFL). SIG_DFL at any point ends the chain: the
+ * default disposition is restored and the process dies of SIGBUS as it would
+ * have without mmkit. Each handler sees a fault at most once. A handler that
+ * returns from a real fault without removing its cause sees it again at once
+ * without mmkit; with mmkit that repeat goes one further down the chain (so
+ * in the end the process dies of SIGBUS instead of faulting forever). Up to
+ * 7 handlers above mmkit's (16 distinct ones in a process's life) are kept.
+ *
+ * If you install a SIGBUS handler: nothing to do, it keeps receiving the
+ * faults that are not mmkit's. It is only installed for the kernel until the
+ * next guarded operation, so do not rely on reading it back with sigaction().
+ */
+
+/**
+ * Install the fault guard's SIGBUS handler now, or put it back on top if
+ * something was installed over it (that handler is then chained to, see
+ * above). Every guarded operation does this itself; call it to have the
+ * handler in place at a time of your choosing (at start-up, before creating
+ * threads, or right after installing your own handler, so that even a fault
+ * before the next guarded operation follows the chaining above) and to learn
+ * of a failure. Thread-safe. Returns 0 or -errno from sigaction().
+ */
+MMK_API int mmk_guard_install(void);
+
 /**
  * Run fn(arg) under the fault guard: a SIGBUS (or Windows in-page error)
  * raised in this thread while fn runs stops fn and makes mmk_guard_run return
  * MMK_EFAULT; otherwise it returns what fn returned. fn must not hold locks or
  * allocate in a way that a jump out of it would leak (the jump skips the rest
- * of fn). Nesting is allowed. Thread-safe; the handler is installed once and
- * passes faults that are not inside a guard on to the previous handler.
+ * of fn). Nesting is allowed. Thread-safe. Costs one sigaction() call when
+ * it is not nested in another guard.
  */
 MMK_API int mmk_guard_run(int (*fn)(void *arg), void *arg);
 

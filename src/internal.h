@@ -49,15 +49,15 @@ typedef struct mmk__guard {
 /* The innermost guard of the calling thread (NULL outside any guard). */
 extern _Thread_local mmk__guard *mmk__guard_top MMK__TLS_MODEL;
 
-/* Nonzero once the SIGBUS handler is installed (process-wide). */
-extern atomic_int mmk__guard_ready;
-
-/* Install the handler once per process (pthread_once). */
-void mmk__guard_install(void);
+/* Puts the library's SIGBUS handler on top again (installing it the first
+   time) and records a handler someone installed over it, so that a fault in
+   the guard that follows reaches us. One sigaction() call; only the outermost
+   guard of a thread calls it (inner ones are covered by that call). */
+void mmk__guard_arm(void);
 
 static inline void mmk__guard_push(mmk__guard *g) {
-    if (!atomic_load_explicit(&mmk__guard_ready, memory_order_acquire))
-        mmk__guard_install();
+    if (mmk__guard_top == NULL)
+        mmk__guard_arm();
     g->prev = mmk__guard_top;
     /* The compiler must not move accesses to mapped memory above these
        stores: the handler reads mmk__guard_top in this same thread. */
