@@ -45,21 +45,22 @@
 _Thread_local mmk__guard *mmk__guard_top MMK__TLS_MODEL;
 
 enum {
-    GUARD_SLOTS = 16,    /* distinct handlers ever recorded (4-bit indices) */
-    GUARD_ABOVE_MAX = 7, /* handlers above ours that are passed faults */
+    GUARD_SLOTS = 16,    /* distinct actions ever recorded (4-bit indices) */
+    GUARD_CHAIN_MAX = 7, /* actions a fault that is not ours is passed along */
 };
 
-/* All of these are written before guard_installed / guard_above publish
+/* All of these are written before guard_installed / guard_chain publish
    them (release) and never change afterwards, so the signal handler reads
-   them without a lock (acquire). */
-static struct sigaction guard_ours;  /* our own action */
-static struct sigaction guard_below; /* the action ours displaced first */
+   them without a lock (acquire). Slot 0 is the action ours displaced when it
+   was first installed ("below"); the others were found installed over ours. */
+static struct sigaction guard_ours;
 static struct sigaction guard_slots[GUARD_SLOTS];
 static atomic_int guard_installed;
-/* Bits 0-2: how many handlers are above ours; then 4 bits per handler, the
-   index of its slot, the most recently found first. One word, so that the
-   signal handler always sees a consistent list. */
-static atomic_uint guard_above;
+/* The chain a fault that is not ours is passed along. Bits 0-2: its length;
+   then 4 bits per action, the index of its slot, the most recently found
+   first and "below" last. One word, so that the signal handler always sees a
+   consistent chain. */
+static atomic_uint guard_chain;
 /* Writers of the above (never the signal handler) hold this flag. A spin flag,
    not a mutex: a guarded call from inside a signal handler must not block. */
 static atomic_flag guard_writing = ATOMIC_FLAG_INIT;
@@ -162,9 +163,8 @@ static void guard_call(const struct sigaction *a, int sig, siginfo_t *info, void
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-/* A SIGBUS that is not ours: hand it to the handler at `level` of the chain
-   (the handlers above ours, most recent first, then the one below ours, then
-   the default action). */
+/* A SIGBUS that is not ours: hand it to the action at `level` of the chain,
+   or past its end to the default action. */
 static void guard_pass_on(int sig, siginfo_t *info, void *ctx) {
     void *frame = __builtin_frame_address(0);
     struct guard_pass outer = guard_pass_state;
@@ -187,13 +187,10 @@ static void guard_pass_on(int sig, siginfo_t *info, void *ctx) {
     guard_pass_state.frame = frame;
     guard_pass_state.level = level;
 
-    unsigned above = atomic_load_explicit(&guard_above, memory_order_acquire);
-    unsigned n = above & 7u;
+    unsigned chain = atomic_load_explicit(&guard_chain, memory_order_acquire);
     const struct sigaction *a = NULL;
-    if (level < n)
-        a = &guard_slots[(above >> (3 + 4 * level)) & 15u];
-    else if (level == n && atomic_load_explicit(&guard_installed, memory_order_acquire))
-        a = &guard_below;
+    if (level < (chain & 7u))
+        a = &guard_slots[(chain >> (3 + 4 * level)) & 15u];
     guard_call(a, sig, info, ctx);
 
     guard_pass_state = outer;
@@ -222,31 +219,40 @@ static void guard_handler(int sig, siginfo_t *info, void *ctx) {
     siglongjmp(g->env, 1);
 }
 
-/* Record `found`, an action that was installed after ours, as the most recent
-   handler above ours. Never blocks: if another thread is recording at the
-   same moment, this one gives up (the other re-arm has put ours on top). */
+/* Publish `chain` with the action of `slot` put at its front (moved there if
+   it was in it already: the latest installation is what its installer wants
+   first). When the chain is full, the oldest entry above "below" goes. */
+static void guard_chain_push(unsigned slot) {
+    unsigned old = atomic_load_explicit(&guard_chain, memory_order_relaxed);
+    unsigned keep[GUARD_CHAIN_MAX], n = 0;
+    for (unsigned i = 0; i < (old & 7u); i++) {
+        unsigned s = (old >> (3 + 4 * i)) & 15u;
+        if (s != slot)
+            keep[n++] = s;
+    }
+    if (n == GUARD_CHAIN_MAX) {
+        keep[n - 2] = keep[n - 1];
+        n--;
+    }
+    unsigned list = slot;
+    for (unsigned i = 0; i < n; i++)
+        list |= keep[i] << (4 * (i + 1));
+    atomic_store_explicit(&guard_chain, (n + 1) | list << 3, memory_order_release);
+}
+
+/* Record `found`, an action that was installed over ours, at the front of
+   the chain. Never blocks: if another thread is recording at the same moment,
+   this one gives up (that other re-arm has put ours on top too). */
 static void guard_note_above(const struct sigaction *found) {
     if (atomic_flag_test_and_set_explicit(&guard_writing, memory_order_acquire))
         return;
-    /* The action ours displaced, put back by someone (faulthandler.disable()
-       restores what it found): it is reached as "below" already. */
-    if (!action_same(found, &guard_below)) {
-        unsigned slot = 0;
-        while (slot < guard_nslots && !action_same(found, &guard_slots[slot]))
-            slot++;
-        if (slot == guard_nslots && guard_nslots < GUARD_SLOTS)
-            guard_slots[guard_nslots++] = *found;
-        if (slot < guard_nslots) {
-            unsigned old = atomic_load_explicit(&guard_above, memory_order_relaxed);
-            unsigned list = slot, n = 1;
-            for (unsigned i = 0; i < (old & 7u) && n < GUARD_ABOVE_MAX; i++) {
-                unsigned s = (old >> (3 + 4 * i)) & 15u;
-                if (s != slot)
-                    list |= s << (4 * n++);
-            }
-            atomic_store_explicit(&guard_above, n | list << 3, memory_order_release);
-        }
-    }
+    unsigned slot = 0;
+    while (slot < guard_nslots && !action_same(found, &guard_slots[slot]))
+        slot++;
+    if (slot == guard_nslots && guard_nslots < GUARD_SLOTS)
+        guard_slots[guard_nslots++] = *found;
+    if (slot < guard_nslots)
+        guard_chain_push(slot);
     atomic_flag_clear_explicit(&guard_writing, memory_order_release);
 }
 
@@ -268,7 +274,11 @@ static void guard_install_once(void) {
         guard_install_rc = -errno;
         return;
     }
-    guard_below = prev;
+    /* Nobody else writes the slots before guard_installed is set: re-arms
+       only record once it is. */
+    guard_slots[0] = prev;
+    guard_nslots = 1;
+    atomic_store_explicit(&guard_chain, 1u, memory_order_release); /* [slot 0] */
     atomic_store_explicit(&guard_installed, 1, memory_order_release);
 }
 
