@@ -149,17 +149,34 @@ static void guard_call(const struct sigaction *a, int sig, siginfo_t *info, void
         guard_default(sig, info);
         return;
     }
-    sigset_t block = a->sa_mask, old;
+    /* The mask the kernel would give it: the interrupted code's, plus its
+       sa_mask, plus the signal unless SA_NODEFER. Built from the context, not
+       from the mask in force here: wrappers that call our handler for the
+       kernel (TSan) block every signal around it, which would hold back a
+       raise() in the handler until we return and lose its place in the
+       chain. */
+    sigset_t during, old;
+    if (ctx != NULL)
+        during = ((const ucontext_t *)ctx)->uc_sigmask;
+    else
+        pthread_sigmask(SIG_BLOCK, NULL, &during);
+    for (int s = 1; s < 65; s++)
+        if (sigismember(&a->sa_mask, s) == 1)
+            sigaddset(&during, s);
     if (!(a->sa_flags & SA_NODEFER))
-        sigaddset(&block, sig);
-    pthread_sigmask(SIG_BLOCK, &block, &old);
+        sigaddset(&during, sig);
+    pthread_sigmask(SIG_SETMASK, &during, &old);
     if (siginfo)
         a->sa_sigaction(sig, info, ctx);
     else
         a->sa_handler(sig);
-    /* A signal the handler raised while blocked arrives here, re-entering
-       guard_pass_on one level further down, as it would have reached the
-       handler's predecessor when the handler returned. */
+    /* A signal the handler raised while it was blocked arrives here, with
+       our own mask back (that of the interrupted code: SA_NODEFER, empty
+       sa_mask), re-entering guard_pass_on one level further down, as it
+       would have reached the handler's predecessor when the handler
+       returned. */
+    if (ctx != NULL)
+        pthread_sigmask(SIG_SETMASK, &((const ucontext_t *)ctx)->uc_sigmask, NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 

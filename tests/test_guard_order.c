@@ -388,38 +388,62 @@ static int threads(void) {
 
 /* ---- main ------------------------------------------------------------------ */
 
-static void expect(const char *name, struct outcome o, const char *seen, int exit_code, int sig) {
-    if (strcmp(o.seen, seen) != 0) {
-        fprintf(stderr, "%s: handlers saw \"%s\", expected \"%s\"\n", name, o.seen, seen);
+struct scenario {
+    const char *name;
+    int (*fn)(void);
+    const char *seen; /* what the handlers must have reported */
+    int exit_code;    /* how the child must end: this exit code... */
+    int sig;          /* ...or, if nonzero, death by this signal */
+};
+
+static const struct scenario scenarios[] = {
+    {"after_plain", after_plain, "|P", 42, 0},
+    {"after_info", after_info, "|I", 43, 0},
+    {"before", before, "|P", 42, 0},
+    {"stacked", stacked, "|BAI", 43, 0},
+    {"raise_again", raise_again, "|R", 0, SIGBUS},
+    {"raise_again_deferred", raise_again_deferred, "|R", 0, SIGBUS},
+    {"flag_only", flag_only, "|F", 0, SIGBUS},
+    {"fixed_up", fixed_up, "|U", 50, 0},
+    {"default_after", default_after, "|", 0, SIGBUS},
+    {"ignore_after", ignore_after, "S|", 0, SIGBUS},
+    {"threads", threads, "|TI", 43, 0},
+};
+
+static void expect(const struct scenario *sc, struct outcome o) {
+    const char *name = sc->name;
+    if (strcmp(o.seen, sc->seen) != 0) {
+        fprintf(stderr, "%s: handlers saw \"%s\", expected \"%s\"\n", name, o.seen, sc->seen);
         CHECK(0);
     }
-    if (sig) {
-        if (!CHILD_KILLED_BY(o.status, sig))
-            fprintf(stderr, "%s: status %#x, expected death by signal %d\n", name, o.status, sig);
-        CHECK(CHILD_KILLED_BY(o.status, sig));
+    if (sc->sig) {
+        if (!CHILD_KILLED_BY(o.status, sc->sig))
+            fprintf(stderr, "%s: status %#x, expected death by signal %d\n", name, o.status,
+                    sc->sig);
+        CHECK(CHILD_KILLED_BY(o.status, sc->sig));
     } else {
-        if (!CHILD_EXITED_WITH(o.status, exit_code))
-            fprintf(stderr, "%s: status %#x, expected exit %d\n", name, o.status, exit_code);
-        CHECK(CHILD_EXITED_WITH(o.status, exit_code));
+        if (!CHILD_EXITED_WITH(o.status, sc->exit_code))
+            fprintf(stderr, "%s: status %#x, expected exit %d\n", name, o.status, sc->exit_code);
+        CHECK(CHILD_EXITED_WITH(o.status, sc->exit_code));
     }
 }
 
-int main(void) {
+/* Usage: test_guard_order [scenario [here]] (all by default; `here`: run it in
+   this process, its handlers' letters on stderr). */
+int main(int argc, char **argv) {
     ps = mmk_page_size();
     snprintf(order_path, sizeof order_path, "%s", tpath("order"));
     /* This process never uses a guard: every child starts without mmkit's
        handler, so "before" really is before. */
-    expect("after_plain", run_scenario(after_plain), "|P", 42, 0);
-    expect("after_info", run_scenario(after_info), "|I", 43, 0);
-    expect("before", run_scenario(before), "|P", 42, 0);
-    expect("stacked", run_scenario(stacked), "|BAI", 43, 0);
-    expect("raise_again", run_scenario(raise_again), "|R", 0, SIGBUS);
-    expect("raise_again_deferred", run_scenario(raise_again_deferred), "|R", 0, SIGBUS);
-    expect("flag_only", run_scenario(flag_only), "|F", 0, SIGBUS);
-    expect("fixed_up", run_scenario(fixed_up), "|U", 50, 0);
-    expect("default_after", run_scenario(default_after), "|", 0, SIGBUS);
-    expect("ignore_after", run_scenario(ignore_after), "S|", 0, SIGBUS);
-    expect("threads", run_scenario(threads), "|TI", 43, 0);
+    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
+        if (argc >= 2 && strcmp(argv[1], scenarios[i].name) != 0)
+            continue;
+        if (argc >= 3 && strcmp(argv[2], "here") == 0) { /* debugging: no child */
+            report_fd = 2;
+            return scenarios[i].fn();
+        }
+        expect(&scenarios[i], run_scenario(scenarios[i].fn));
+    }
     unlink(scenario_path());
     return CHECK_DONE();
 }
