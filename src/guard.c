@@ -16,22 +16,30 @@
  * (Python's handler returns and the access faults forever; faulthandler
  * prints a false fatal error). So the outermost guard of each operation
  * re-arms: one sigaction() call installs ours and returns what was there. If
- * that was not ours, it was installed after ours and is recorded as a handler
- * "above" ours (most recent first).
+ * that was not ours, it was installed over ours and goes to the front of the
+ * chain below. No cheaper check exists: the disposition lives in the kernel
+ * and reading it is the same system call as replacing it. mmk_guard_rearm(0)
+ * turns the re-arm off for programs that keep the order themselves.
  *
- * Passing on. A SIGBUS in a thread with no guard is not ours. It goes to the
- * most recent handler above ours, as if that one were still installed; when
- * that handler passes it on to its own predecessor (which is ours: we were on
- * top when it was installed), the re-entry is recognised (deeper on the same
- * stack) and the fault goes one further down: to the next handler above, and
- * after them to the action mmkit displaced when it first installed ("below").
- * Past that the default action applies: the default disposition is restored,
- * a hardware fault re-runs and kills the process with a truthful SIGBUS, a
- * sent signal is raised again. Every handler therefore sees a fault at most
- * once and the chain always ends. A handler that returns from a hardware
- * fault without fixing its cause (Python's C-level handler only sets a flag)
- * sees the same fault again at once: that repeat goes one further down too,
- * so the process dies of SIGBUS instead of spinning forever.
+ * Passing on. A SIGBUS in a thread with no guard is not ours. It is passed
+ * along the chain: the actions found installed over ours, most recent first,
+ * then the one ours displaced when it was first installed. The first gets it
+ * as if it were still installed; when it passes the signal on to its own
+ * predecessor (ours: we were on top when it was installed), the re-entry is
+ * recognised (deeper on the same stack) and goes one step further. Past the
+ * end the default action applies: the default disposition is restored, a
+ * hardware fault re-runs and kills the process with a truthful SIGBUS, a sent
+ * signal is raised again. Every handler therefore sees a fault at most once
+ * and the chain always ends. A handler that returns from a hardware fault
+ * without fixing its cause (Python's C-level handler only sets a flag) sees
+ * the same fault again at once: that repeat goes one step further too, so the
+ * process dies of SIGBUS instead of spinning forever.
+ *
+ * Limits: a handler that was taken out by putting ours back (faulthandler.
+ * disable() does) stays in the chain (a disabled faulthandler just returns);
+ * a handler installed by another thread between a guard's re-arm and its
+ * fault gets that fault (it works if it passes faults on, as all the above
+ * do).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -43,6 +51,7 @@
 #include "internal.h"
 
 _Thread_local mmk__guard *mmk__guard_top MMK__TLS_MODEL;
+atomic_int mmk__guard_manual;
 
 enum {
     GUARD_SLOTS = 16,    /* distinct actions ever recorded (4-bit indices) */
@@ -311,6 +320,12 @@ int mmk_guard_install(void) {
     if (!action_is_ours(&old))
         guard_note_above(&old);
     return 0;
+}
+
+int mmk_guard_rearm(int automatic) {
+    int was_manual = atomic_exchange_explicit(&mmk__guard_manual, !automatic, memory_order_relaxed);
+    int rc = mmk_guard_install(); /* on top now, whichever mode */
+    return rc < 0 ? rc : !was_manual;
 }
 
 void mmk__guard_arm(void) {

@@ -304,6 +304,41 @@ static int ignore_after(void) {
     return unguarded_touch(m) + 100;
 }
 
+/* Re-arming turned off, then the program puts mmkit's back itself after
+   installing its own: the contract of mmk_guard_rearm(0). */
+static int manual_then_install(void) {
+    mmk_map *m = truncated_map(2, ps);
+    if (mmk_guard_rearm(0) != 1 || mmk_guard_rearm(0) != 0)
+        return 2;
+    install(0, flag_and_return, NULL, NULL);
+    if (mmk_guard_install() != 0)
+        return 2;
+    if (guarded_reads_fail(m))
+        return 3;
+    return unguarded_touch(m) + 100;
+}
+
+/* Off means off: a handler installed over mmkit's gets the guarded fault. */
+static int manual_is_off(void) {
+    mmk_map *m = truncated_map(2, ps);
+    if (mmk_guard_rearm(0) != 1)
+        return 2;
+    install(0, exit_plain, NULL, NULL);
+    note('G');
+    return guarded_reads_fail(m) + 10;
+}
+
+/* And back to automatic. */
+static int manual_then_automatic(void) {
+    mmk_map *m = truncated_map(2, ps);
+    if (mmk_guard_rearm(0) != 1 || mmk_guard_rearm(1) != 0)
+        return 2;
+    install(0, exit_plain, NULL, NULL);
+    if (guarded_reads_fail(m))
+        return 3;
+    return unguarded_touch(m) + 100;
+}
+
 /* ---- threads --------------------------------------------------------------- */
 
 static atomic_int stop_installing;
@@ -407,6 +442,9 @@ static const struct scenario scenarios[] = {
     {"fixed_up", fixed_up, "|U", 50, 0},
     {"default_after", default_after, "|", 0, SIGBUS},
     {"ignore_after", ignore_after, "S|", 0, SIGBUS},
+    {"manual_then_install", manual_then_install, "|F", 0, SIGBUS},
+    {"manual_is_off", manual_is_off, "GP", 42, 0},
+    {"manual_then_automatic", manual_then_automatic, "|P", 42, 0},
     {"threads", threads, "|TI", 43, 0},
 };
 
