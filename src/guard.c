@@ -47,6 +47,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -80,6 +81,7 @@ static unsigned guard_nslots; /* slots in use; only read/written under the flag 
    last hardware fault passed on that returned (so a repeat can be told). */
 struct guard_pass {
     void *frame;
+    const siginfo_t *info; /* what it was given */
     unsigned level;
 };
 struct guard_last {
@@ -197,13 +199,20 @@ static void guard_pass_on(int sig, siginfo_t *info, void *ctx) {
     uintptr_t addr = (uintptr_t)info->si_addr, pc, sp;
     fault_context(ctx, &pc, &sp);
     unsigned level = 0;
-    /* Stacks grow down: a frame below the one passing on is a re-entry from
-       the handler it called. Anything else is a new fault (the earlier pass
-       either returned or was left with a jump). */
-    if (outer.frame != NULL && (uintptr_t)frame < (uintptr_t)outer.frame) {
+    /* A re-entry from the handler we called is deeper on the stack (stacks
+       grow down) and is either a call of ours with the siginfo we gave it,
+       or a signal this process sent itself (restore and raise). A real fault
+       is always a new one, as for the kernel (it re-enters a handler that
+       faults itself only with SA_NODEFER; without it, the fault is fatal).
+       This keeps a pass that was left with a jump (a handler with its own
+       siglongjmp recovery) from being mistaken for an enclosing one. */
+    int self_sent = info->si_code <= 0 && info->si_pid == getpid();
+    if (outer.frame != NULL && (uintptr_t)frame < (uintptr_t)outer.frame &&
+        (info == outer.info || self_sent)) {
         level = outer.level + 1;
     } else {
         outer.frame = NULL;
+        outer.info = NULL;
         outer.level = 0;
         const struct guard_last *last = &guard_last_fault;
         if (info->si_code > 0 && last->valid && last->addr == addr && last->pc == pc &&
@@ -211,6 +220,7 @@ static void guard_pass_on(int sig, siginfo_t *info, void *ctx) {
             level = last->level + 1; /* re-run of a fault a handler returned from */
     }
     guard_pass_state.frame = frame;
+    guard_pass_state.info = info;
     guard_pass_state.level = level;
 
     unsigned chain = atomic_load_explicit(&guard_chain, memory_order_acquire);
@@ -228,6 +238,14 @@ static void guard_handler(int sig, siginfo_t *info, void *ctx) {
     mmk__guard *g = mmk__guard_top;
     if (g == NULL) {
         int saved = errno;
+        siginfo_t none;
+        if (info == NULL) { /* called by a handler that had no siginfo to pass */
+            memset(&none, 0, sizeof none);
+            none.si_signo = sig;
+            none.si_code = SI_USER;
+            none.si_pid = getpid();
+            info = &none;
+        }
         guard_pass_on(sig, info, ctx);
         errno = saved;
         return;

@@ -7,6 +7,7 @@
  * parent checks.
  */
 #include <pthread.h>
+#include <setjmp.h>
 #include <stdatomic.h>
 
 #include "test_core_util.h"
@@ -178,6 +179,24 @@ static void fix_up(int sig) {
         _exit(90);
 }
 
+/* A program with its own recovery: its handler jumps back into the program
+   (sigsetjmp/siglongjmp), leaving mmkit's pass of the fault unfinished. */
+static sigjmp_buf recover_env;
+
+static void jump_back(int sig) {
+    (void)sig;
+    note('J');
+    siglongjmp(recover_env, 1);
+}
+
+static int __attribute__((noinline)) touch_at_depth(const mmk_map *m, int depth) {
+    volatile char pad[256];
+    pad[0] = (char)depth;
+    if (depth > 0)
+        return touch_at_depth(m, depth - 1) + pad[0] - depth;
+    return *((const volatile unsigned char *)mmk_data(m) + ps);
+}
+
 /* ---- scenarios ------------------------------------------------------------- */
 
 /* mmkit first, then the program's handler (sa_handler form). */
@@ -276,6 +295,27 @@ static int fixed_up(void) {
         return 3;
     int v = unguarded_touch(m);
     return v == 0 ? 50 : 51;
+}
+
+/* Each fault reaches the recovering handler, however much deeper on the stack
+   than the pass it jumped out of: a left pass is not taken for an enclosing
+   one. Then, with mmkit's on top again, the next one above gets a fault. */
+static int jumped_out(void) {
+    mmk_map *m = truncated_map(2, ps);
+    if (mmk_guard_install() != 0)
+        return 2;
+    install(0, jump_back, NULL, NULL);
+    if (guarded_reads_fail(m))
+        return 3;
+    note('|');
+    int depths[] = {0, 4, 40, 1, 80};
+    for (int i = 0; i < 5; i++)
+        if (sigsetjmp(recover_env, 1) == 0)
+            return touch_at_depth(m, depths[i]) + 100; /* must jump back */
+    install(0, exit_plain, NULL, NULL);
+    if (guarded_reads_fail(m))
+        return 4;
+    return touch_at_depth(m, 60) + 100;
 }
 
 /* SIG_DFL installed after mmkit's: guarded faults are still errors, an
@@ -440,6 +480,7 @@ static const struct scenario scenarios[] = {
     {"raise_again_deferred", raise_again_deferred, "|R", 0, SIGBUS},
     {"flag_only", flag_only, "|F", 0, SIGBUS},
     {"fixed_up", fixed_up, "|U", 50, 0},
+    {"jumped_out", jumped_out, "|JJJJJP", 42, 0},
     {"default_after", default_after, "|", 0, SIGBUS},
     {"ignore_after", ignore_after, "S|", 0, SIGBUS},
     {"manual_then_install", manual_then_install, "|F", 0, SIGBUS},
