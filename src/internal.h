@@ -20,7 +20,9 @@
  * read on the fault path must be volatile (better: read none there). The
  * signal handler unlinks the guard before jumping, so the fault path needs no
  * cleanup. sigsetjmp(…, 0) saves no signal mask (no system call): the handler
- * runs with SA_NODEFER, so SIGBUS is never left blocked after the jump.
+ * runs with SA_NODEFER, so SIGBUS is never left blocked after the jump. The
+ * outermost push of a thread makes one system call (mmk__guard_arm), unless
+ * re-arming was turned off with mmk_guard_rearm(0).
  */
 #ifndef MMK_INTERNAL_H
 #define MMK_INTERNAL_H
@@ -49,15 +51,19 @@ typedef struct mmk__guard {
 /* The innermost guard of the calling thread (NULL outside any guard). */
 extern _Thread_local mmk__guard *mmk__guard_top MMK__TLS_MODEL;
 
-/* Nonzero once the SIGBUS handler is installed (process-wide). */
-extern atomic_int mmk__guard_ready;
+/* Puts the library's SIGBUS handler on top again (installing it the first
+   time) and records a handler someone installed over it, so that a fault in
+   the guard that follows reaches us. One sigaction() call; only the outermost
+   guard of a thread calls it (inner ones are covered by that call). */
+void mmk__guard_arm(void);
 
-/* Install the handler once per process (pthread_once). */
-void mmk__guard_install(void);
+/* Nonzero after mmk_guard_rearm(0): guards no longer re-arm (the handler was
+   installed by that call). Read relaxed: it is a setting, not a publication. */
+extern atomic_int mmk__guard_manual;
 
 static inline void mmk__guard_push(mmk__guard *g) {
-    if (!atomic_load_explicit(&mmk__guard_ready, memory_order_acquire))
-        mmk__guard_install();
+    if (mmk__guard_top == NULL && !atomic_load_explicit(&mmk__guard_manual, memory_order_relaxed))
+        mmk__guard_arm();
     g->prev = mmk__guard_top;
     /* The compiler must not move accesses to mapped memory above these
        stores: the handler reads mmk__guard_top in this same thread. */
