@@ -48,7 +48,8 @@ if libs is None:
 extension = Extension(
     "mmkit",
     sources=[rel("python", "mmkitmodule.c"), rel("python", "mmkit_mmap.c"),
-             rel("python", "mmkit_iter.c"), rel("python", "mmkit_shm.c")] + library_sources(),
+             rel("python", "mmkit_iter.c"), rel("python", "mmkit_shm.c"),
+             rel("python", "mmkit_guard.c")] + library_sources(),
     include_dirs=["include", "src"],
     define_macros=[("_GNU_SOURCE", None), ("_FILE_OFFSET_BITS", "64")],
     extra_compile_args=["-std=gnu11", "-fvisibility=hidden", "-pthread"] + cflags,

@@ -120,5 +120,7 @@ PyObject *mmkit_spans_new(MmapObject *map, pymm_pattern *pat, unsigned pat_flags
 
 /* mmkit_shm.c */
 int mmkit_shm_init(PyObject *module);
+/* mmkit_guard.c: guard_install/guard_rearm, and the re-arm after signal.signal() and faulthandler. */
+int mmkit_guard_init(PyObject *module);
 
 #endif

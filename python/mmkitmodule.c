@@ -730,11 +730,6 @@ static int add_int(PyObject *m, const char *name, long long value) {
     return 0;
 }
 
-static int guard_noop(void *arg) {
-    (void)arg;
-    return 0;
-}
-
 static int mmkit_exec(PyObject *m) {
     mmkit_state *st = mmkit_get_state(m);
 
@@ -950,9 +945,10 @@ static int mmkit_exec(PyObject *m) {
 #endif
 #undef ADD_CONST
 
-    /* Install the library's SIGBUS handler now, at import: a handler that
-       is installed later (faulthandler.enable()) would take SIGBUS first. */
-    (void)mmk_guard_run(guard_noop, NULL);
+    /* The fault guard: installed now, re-armed after Python changes SIGBUS
+       handling (mmkit_guard.c). */
+    if (mmkit_guard_init(m) < 0)
+        return -1;
 
     /* Operations in flight belong to threads; a forked child has only the
        thread that forked (see mmkit_fork_child). Registered once. */

@@ -244,3 +244,65 @@ class GuardOrderTest(TempDirTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class GuardBehindTheWrappersTest(GuardOrderTest):
+    """The module re-arms after signal.signal() and faulthandler by wrapping
+    them, so small operations pay no system call. A handler installed behind
+    those wrappers (a reference to signal.signal taken before the import
+    stands in for a C extension's sigaction) is put under the guard again by
+    mmkit.guard_install(), or by mmkit.guard_rearm(True)."""
+
+    def test_signal_is_wrapped_and_still_works(self):
+        proc = self.run_child(
+            """
+            import signal, faulthandler
+            before = signal.signal
+            import mmkit
+            assert signal.signal is not before
+            h = lambda sig, frame: None
+            old = signal.signal(signal.SIGUSR1, h)
+            assert old is signal.SIG_DFL, old
+            assert signal.getsignal(signal.SIGUSR1) is h
+            assert signal.signal(signal.SIGUSR1, signal.SIG_DFL) is h
+            faulthandler.enable(); assert faulthandler.is_enabled()
+            faulthandler.disable(); assert not faulthandler.is_enabled()
+            import importlib; importlib.reload(mmkit)  # a second exec wraps nothing twice
+            print("DONE", flush=True)
+            """
+        )
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("DONE", proc.stdout)
+
+    def test_handler_behind_the_wrappers_then_guard_install(self):
+        proc = self.run_child(
+            """
+            import signal
+            raw_signal = signal.signal
+            import mmkit
+            seen = []
+            raw_signal(signal.SIGBUS, lambda sig, frame: seen.append(sig))
+            mmkit.guard_install()
+            m = truncated_map(mmkit)
+            guarded_reads(m)
+            assert seen == [], seen
+            print("DONE", flush=True)
+            """
+        )
+        self.assert_guarded_clean_exit(proc)
+
+    def test_handler_behind_the_wrappers_with_rearm_per_call(self):
+        proc = self.run_child(
+            """
+            import signal
+            raw_signal = signal.signal
+            import mmkit
+            assert mmkit.guard_rearm(True) is False
+            raw_signal(signal.SIGBUS, lambda sig, frame: None)
+            m = truncated_map(mmkit)
+            guarded_reads(m)
+            assert mmkit.guard_rearm(False) is True
+            print("DONE", flush=True)
+            """
+        )
+        self.assert_guarded_clean_exit(proc)
