@@ -6,7 +6,10 @@ CMAKE_FLAGS ?=
 # build/python/ holds the module for the python3 on PATH (pyenv's, where present)
 PYTHON ?= $(shell command -v python3)
 
-.PHONY: all build deps configure test demo bench install clean format
+# make fuzz: each libFuzzer target runs FUZZ_SECONDS (tests/fuzz/, clang only)
+FUZZ_SECONDS ?= 300
+
+.PHONY: all build deps configure test demo bench install clean format fuzz
 
 all: build
 
@@ -24,6 +27,10 @@ build: deps configure
 test: build
 	@sh scripts/deps.sh test
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+fuzz: build
+	@sh scripts/deps.sh test
+	@sh tests/fuzz/fuzz.sh $(BUILD) $(FUZZ_SECONDS)
 
 demo: build
 	@sh scripts/deps.sh demo
