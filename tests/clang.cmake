@@ -38,7 +38,7 @@ if(MMK_SANITIZERS AND MMK_CLANG_TESTS AND NOT CMAKE_C_COMPILER_ID MATCHES "Clang
     endforeach()
     add_test(NAME clang_build
       COMMAND sh ${PROJECT_SOURCE_DIR}/tests/fuzz/clang-tree.sh ${PROJECT_SOURCE_DIR}
-        ${MMK_CLANG_DIR} ${targets})
+        ${MMK_CLANG_DIR} -DMMK_FUZZ_LINES=${MMK_FUZZ_LINES} ${targets})
     set_tests_properties(clang_build PROPERTIES LABELS "clang" TIMEOUT 1200
       SKIP_RETURN_CODE 77 FIXTURES_SETUP mmk_clang)
   endfunction()
