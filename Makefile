@@ -28,7 +28,7 @@ test: build
 	@sh scripts/deps.sh test
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-fuzz: build
+fuzz: configure
 	@sh scripts/deps.sh test
 	@sh tests/fuzz/fuzz.sh $(BUILD) $(FUZZ_SECONDS)
 
@@ -44,7 +44,7 @@ install: build
 	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
 
 format:
-	clang-format -i include/*.h src/*.c src/*.h cli/*.c python/*.c tests/*.c tests/*.h examples/*.c
+	clang-format -i include/*.h src/*.c src/*.h cli/*.c python/*.c tests/*.c tests/*.h examples/*.c tests/fuzz/*.c
 
 clean:
 	rm -rf $(BUILD)

@@ -16,7 +16,9 @@ if grep -q '^CMAKE_C_COMPILER_ID:.*Clang' "$build/CMakeCache.txt" 2>/dev/null ||
   bin="$build/tests"
 else
   rc=0
-  sh "$src/tests/fuzz/clang-tree.sh" "$src" "$build/clang" $targets || rc=$?
+  # The main tree's MMK_FUZZ_LINES holds for the clang tree too.
+  lines=$(sed -n 's/^MMK_FUZZ_LINES:BOOL=//p' "$build/CMakeCache.txt" 2>/dev/null)
+  sh "$src/tests/fuzz/clang-tree.sh" "$src" "$build/clang" -DMMK_FUZZ_LINES=${lines:-ON} $targets || rc=$?
   [ $rc = 77 ] && exit 0
   [ $rc = 0 ] || exit $rc
   bin="$build/clang/tests"
