@@ -6,7 +6,10 @@ CMAKE_FLAGS ?=
 # build/python/ holds the module for the python3 on PATH (pyenv's, where present)
 PYTHON ?= $(shell command -v python3)
 
-.PHONY: all build deps configure test demo bench install clean format
+# make fuzz: each libFuzzer target runs FUZZ_SECONDS (tests/fuzz/, clang only)
+FUZZ_SECONDS ?= 300
+
+.PHONY: all build deps configure test demo bench install clean format fuzz
 
 all: build
 
@@ -25,6 +28,10 @@ test: build
 	@sh scripts/deps.sh test
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+fuzz: configure
+	@sh scripts/deps.sh test
+	@sh tests/fuzz/fuzz.sh $(BUILD) $(FUZZ_SECONDS)
+
 demo: build
 	@sh scripts/deps.sh demo
 	@sh scripts/demo.sh $(BUILD)
@@ -37,7 +44,7 @@ install: build
 	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
 
 format:
-	clang-format -i include/*.h src/*.c src/*.h cli/*.c python/*.c tests/*.c tests/*.h examples/*.c
+	clang-format -i include/*.h src/*.c src/*.h cli/*.c python/*.c tests/*.c tests/*.h examples/*.c tests/fuzz/*.c
 
 clean:
 	rm -rf $(BUILD)

@@ -7,7 +7,9 @@ set -e
 need=""
 case "$1" in
   build) pkgs="cmake make gcc pkg-config libpcre2-dev" ;;
-  test)  pkgs="bible-kjv bible-kjv-text" ;;
+  # clang + its runtime: the clang sanitizer tests and libFuzzer targets
+  # (tests/clang.cmake); without them those tests are skipped.
+  test)  pkgs="bible-kjv bible-kjv-text clang libclang-rt-14-dev" ;;
   demo)  pkgs="bible-kjv bible-kjv-text" ;;
   bench) pkgs="bible-kjv bible-kjv-text ripgrep ugrep hyperfine gnuplot-nox" ;;
   *) echo "usage: deps.sh build|test|demo|bench" >&2; exit 2 ;;
