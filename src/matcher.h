@@ -36,8 +36,8 @@ void mmk__scratch_free(mmk__scratch *s);
  * limit stopped the search (catastrophic backtracking), -ENOMEM.
  * Reads mapped memory: callers run it under the fault guard.
  */
-int mmk__find(const mmk_pattern *p, mmk__scratch *s, const uint8_t *subject, size_t len, size_t pos,
-              size_t limit, int notempty_at_pos, size_t *mstart, size_t *mend);
+int mmk__find(const mmk_pattern *p, mmk__scratch *s, const uint8_t *subject, size_t len,
+              size_t pos, size_t limit, int notempty_at_pos, size_t *mstart, size_t *mend);
 
 /* Longest possible match in bytes, or SIZE_MAX when unbounded (most regexes). */
 size_t mmk__max_match_len(const mmk_pattern *p);
