@@ -231,10 +231,11 @@ static int compile_buf(const xbuf *x, size_t user_len, uint32_t opts, pcre2_comp
 typedef struct {
     const uint8_t *p; /* the pattern as compiled */
     size_t n;
-    unsigned items;  /* MMK__RX_* */
-    size_t first;    /* lowest item position */
-    size_t bad;      /* position of the first refused item, or SIZE_MAX */
-    const char *why; /* and why it is refused */
+    unsigned items;     /* MMK__RX_* */
+    size_t first;       /* lowest item position */
+    size_t bad;         /* position of the first refused item, or SIZE_MAX */
+    const char *why;    /* and why it is refused */
+    size_t options_end; /* just past the leading (*OPTION)s */
 } item_scan;
 
 static int text_starts(const uint8_t *t, size_t n, const char *what) {
@@ -345,13 +346,14 @@ static void scan_start_options(item_scan *st, size_t end) {
             st->items |= MMK__RX_START_OPTION; /* newline conventions, \R ... */
         i = j + 1;
     }
+    st->options_end = i;
 }
 
 /* Read the compiled text x with PCRE2's tokens: fill r->items, and refuse
    what makes answers depend on where a search starts. Returns 0, -ENOMEM or
    MMK_EPATTERN (err filled). */
 static int scan_items(mmk__regex *r, const xbuf *x, size_t user_len, uint32_t opts,
-                      pcre2_compile_context *cc, mmk_pattern_error *err) {
+                      pcre2_compile_context *cc, size_t *options_end, mmk_pattern_error *err) {
     pcre2_code *code = NULL;
     int rc = compile_buf(x, user_len, opts | PCRE2_AUTO_CALLOUT, cc, &code, err);
     if (rc == MMK_EPATTERN) {
@@ -366,13 +368,14 @@ static int scan_items(mmk__regex *r, const xbuf *x, size_t user_len, uint32_t op
     }
     if (rc < 0)
         return rc;
-    item_scan st = {x->n ? x->b : (const uint8_t *)"", x->n, 0, SIZE_MAX, SIZE_MAX, NULL};
+    item_scan st = {x->n ? x->b : (const uint8_t *)"", x->n, 0, SIZE_MAX, SIZE_MAX, NULL, 0};
     rc = pcre2_callout_enumerate(code, item_cb, &st);
     pcre2_code_free(code);
     if (rc != 0)
         return rc == PCRE2_ERROR_NOMEMORY ? -ENOMEM : MMK_EPATTERN;
     scan_start_options(&st, st.first == SIZE_MAX ? st.n : st.first);
     r->items = st.items;
+    *options_end = st.options_end;
     if (st.bad != SIZE_MAX) {
         set_error(err, st.bad < x->n ? (int64_t)x->src[st.bad] : (int64_t)user_len, st.why);
         return MMK_EPATTERN;
@@ -501,10 +504,22 @@ int mmk__regex_compile(mmk__regex *r, const uint8_t *pattern, size_t len, int ic
         opts |= PCRE2_MULTILINE;
 
     pcre2_code *code = NULL;
+    size_t options_end = 0;
     rc = compile_buf(&x, len, opts, cc, &code, err);
     /* The user's pattern alone: the -w wrapper's assertions are known. */
     if (rc == 0)
-        rc = scan_items(r, &x, len, opts, cc, err);
+        rc = scan_items(r, &x, len, opts, cc, &options_end, err);
+    if (rc == 0 && (r->items & MMK__RX_VERB)) {
+        /* PCRE2 lets a leading .* anchor a pattern to line starts (an attempt
+           that fails at p would fail at p + 1 too) and turns that off for
+           (*PRUNE) and (*SKIP), but not for (*THEN), which can fail an
+           attempt just as (*PRUNE) does: `.*?(*THEN)c` then finds nothing in
+           "abc" from 0 but "c" from 1. Without the shortcut every start is tried. */
+        opts |= PCRE2_NO_DOTSTAR_ANCHOR;
+        pcre2_code_free(code);
+        code = NULL;
+        rc = compile_buf(&x, len, opts, cc, &code, err);
+    }
     if (rc < 0) {
         pcre2_code_free(code);
         code = NULL;
@@ -517,11 +532,16 @@ int mmk__regex_compile(mmk__regex *r, const uint8_t *pattern, size_t len, int ic
         pcre2_code_free(code);
         code = NULL;
         for (int attempt = 0; attempt < 2 && !code; attempt++) {
+            /* Leading (*OPTION)s must stay at the very start. */
             xbuf w = {0};
+            xput(&w, x.b, options_end, 0);
             xput(&w, pre, sizeof pre - 1, 0);
-            xput(&w, x.b, x.n, 0);
-            if (x.n && !w.oom) /* the user's bytes keep their own offsets */
-                memcpy(w.src + (sizeof pre - 1), x.src, x.n * sizeof *x.src);
+            xput(&w, x.b + options_end, x.n - options_end, 0);
+            if (x.n && !w.oom) { /* the user's bytes keep their own offsets */
+                memcpy(w.src, x.src, options_end * sizeof *x.src);
+                memcpy(w.src + options_end + (sizeof pre - 1), x.src + options_end,
+                       (x.n - options_end) * sizeof *x.src);
+            }
             if (attempt == 0)
                 xput(&w, post, sizeof post - 1, len);
             else

@@ -7,7 +7,8 @@
  * patterns outside the class keep their JIT code, and then compares the JIT
  * path with PCRE2's interpreter (the reference) on random patterns from a
  * grammar with atomic groups, possessive and lazy quantifiers, classes,
- * negated classes, alternation, anchors, back references and lookaround,
+ * negated classes, alternation, anchors, back references, lookaround and the
+ * backtracking verbs mmkit accepts,
  * under every pattern flag, over random subjects, start positions, limits and
  * the empty-match rule. Fixed seed (MMK_TEST_SEED picks another), fixed
  * number of patterns: bounded run time.
@@ -239,6 +240,7 @@ static void gen_atom(gen *g, int depth) {
                                       "\\S",  "\\d",  "\\D",   ".",    "[^\\n]", "\\N"};
     static const char *const anchors[] = {"^", "$", "\\b", "\\B", "\\A", "\\z", "\\Z"};
     static const char *const looks[] = {"(?=", "(?!", "(?<=", "(?<!"};
+    static const char *const verbs[] = {"(*PRUNE)", "(*THEN)", "(*ACCEPT)", "(*FAIL)"};
     size_t k = depth > 3 ? check_rnd_below(3) : check_rnd_below(12);
     switch (k) {
     case 0:
@@ -250,7 +252,10 @@ static void gen_atom(gen *g, int depth) {
         put(g, cls[check_rnd_below(13)]);
         break;
     case 3:
-        put(g, anchors[check_rnd_below(7)]);
+        if (check_rnd_below(3) == 0)
+            put(g, verbs[check_rnd_below(4)]);
+        else
+            put(g, anchors[check_rnd_below(7)]);
         break;
     case 4:
         put(g, "(?>");
