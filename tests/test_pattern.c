@@ -11,7 +11,6 @@
 #include "check.h"
 #include "pattern.h"
 
-
 static mmk_pattern *compile(const char *pat, unsigned flags) {
     mmk_pattern *p = NULL;
     mmk_pattern_error e;
@@ -448,7 +447,8 @@ static void test_prefilter_vs_plain(void) {
                 int bad = 0;
                 for (int t = 0; t < 150 && !bad; t++) {
                     size_t sub = t % 3 ? len : check_rnd_below(len + 1);
-                    size_t a = check_rnd_below(sub + 1), b = a + check_rnd_below(t % 2 ? 64 : sub - a + 2);
+                    size_t a = check_rnd_below(sub + 1),
+                           b = a + check_rnd_below(t % 2 ? 64 : sub - a + 2);
                     if (b > sub + 1)
                         b = sub + 1;
                     int ne = (int)(check_rnd() & 1);
@@ -644,13 +644,55 @@ static void test_context(void) {
     mmk_pattern_free(p);
 }
 
-/* A regex too expensive for PCRE2's match limit reports an error, not a wrong count. */
+/* A regex too expensive for PCRE2's limits reports MMK_ELIMIT, not a wrong
+   count and not "invalid pattern": from the matcher, JIT and interpreter alike,
+   and from a count over bytes whatever the chunking. */
 static void test_match_limit(void) {
+    static uint8_t s[4097];
+    static const struct {
+        const char *pat;
+        size_t len; /* subject: len - 1 times 'a', then 'b' */
+    } cases[] = {{"(a+)+$", 64},
+                 {"(a+)+$", sizeof s},
+                 {"(?:a|aa)+$", sizeof s},
+                 {"(*LIMIT_MATCH=1000)(?:a|aa)+$", 40},
+                 {"(*LIMIT_DEPTH=10)(?:a|aa)+$", 40}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memset(s, 'a', sizeof s);
+        s[cases[i].len - 1] = 'b';
+        for (int interp = 0; interp < 2; interp++) {
+            mmk_pattern *p = compile(cases[i].pat, 0);
+            if (!p)
+                continue;
+            if (interp)
+                p->re.jit = 0;
+            mmk__scratch *sc = mmk__scratch_new(p);
+            size_t ms, me;
+            CHECK_RC(mmk__find(p, sc, s, cases[i].len, 0, cases[i].len + 1, 0, &ms, &me),
+                     MMK_ELIMIT);
+            mmk__scratch_free(sc);
+            CHECK_RC(walk(p, s, cases[i].len, NULL, 0), -1);
+            mmk_pattern_free(p);
+        }
+    }
+    memset(s, 'a', sizeof s - 1);
+    s[sizeof s - 1] = 'b';
     mmk_pattern *p = compile("(a+)+$", 0);
-    uint8_t s[64];
-    memset(s, 'a', sizeof s);
-    s[63] = 'b';
-    CHECK_RC(walk(p, s, sizeof s, NULL, 0), -1);
+    for (unsigned threads = 1; threads <= 2; threads++) {
+        for (uint64_t chunk = 0; chunk <= 1000; chunk += 1000) {
+            mmk_scan_options o = {0};
+            o.threads = threads;
+            o.chunk_size = chunk;
+            mmk_input in = mmk_input_bytes(s, sizeof s);
+            uint64_t n = 7;
+            CHECK_RC(mmk_count(p, &in, &o, &n), MMK_ELIMIT);
+        }
+    }
+    /* Without the 'b' the same pattern matches at once. */
+    mmk_input in = mmk_input_bytes(s, sizeof s - 1);
+    uint64_t n = 0;
+    CHECK_OK(mmk_count(p, &in, NULL, &n));
+    CHECK_EQ(n, 1);
     mmk_pattern_free(p);
 }
 
