@@ -319,13 +319,19 @@ static int item_cb(pcre2_callout_enumerate_block *b, void *user) {
             st->items |= MMK__RX_OPTION_M;
     }
     /* A quantifier belongs to the item it follows, so a possessive one shows
-       as a '+' in the item's text; after ')' it makes the group atomic. A '+'
-       that is a class member or a quoted character is counted too: more
-       caution, never less. */
-    if (memchr(t, '+', n)) {
-        st->items |= MMK__RX_POSSESSIVE;
-        if (t[0] == ')')
-            st->items |= MMK__RX_ATOMIC;
+       in the item's text as a '+' after a quantifier character ("a*+",
+       "){2}+", "a* +" in extended mode); after ')' it makes the group atomic.
+       A class member, quoted character or comment may look the same: that
+       costs caution, never correctness. */
+    int quantifier = 0;
+    for (size_t k = 1; k < n; k++) {
+        if (t[k] == '+' && quantifier) {
+            st->items |= MMK__RX_POSSESSIVE;
+            if (t[0] == ')')
+                st->items |= MMK__RX_ATOMIC;
+            break;
+        }
+        quantifier |= t[k] == '*' || t[k] == '+' || t[k] == '?' || t[k] == '}';
     }
     return 0;
 }

@@ -186,9 +186,10 @@ static void test_class_members(void) {
 /* Outside the class the JIT stays on, and the class is found whatever the
    spelling: PCRE2's items, not the text, decide. */
 static void test_which_patterns(void) {
-    static const char *const jit_kept[] = {"a+b",      "(?:a|b)*c", "(?=a)b",        "[^a]+?a",
-                                           "\\w*+x",   "(a)\\1",    "a{2,}+b",       "\\Q(?>\\E",
-                                           "[(?>)]+x", "(?#(?>)a",  "(?x)a # (?>a)", "(?:ab)*?c"};
+    static const char *const jit_kept[] = {"a+b",       "(?:a|b)*c",  "(?=a)b",        "[^a]+?a",
+                                           "\\w*+x",    "(a)\\1",     "a{2,}+b",       "\\Q(?>\\E",
+                                           "[(?>)]+x",  "(?#(?>)a",   "(?x)a # (?>a)", "(?:ab)*?c",
+                                           "(?:a|)b*a", "(?:ab|x)+c", "(a)?b",         "(ab)+"};
     static const char *const jit_off[] = {"(?>a+?)b",    "(a)*+b",          "(?:ab){2,}+",
                                           "(*atomic:a)", "(?x)( a )  *+ b", "(a){1}+",
                                           "(?|(a)|b)++", "(?>(?>x))"};
