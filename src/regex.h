@@ -21,7 +21,8 @@ enum {
     MMK__RX_VERB = 1u << 4,           /* (*PRUNE), (*THEN), (*ACCEPT), (*FAIL) */
     MMK__RX_OPTION_M = 1u << 5,       /* an option setting that may turn (?m) off */
     MMK__RX_START_OPTION = 1u << 6,   /* a leading (*OPTION) other than limits and NO_... */
-    MMK__RX_ALTERNATION = 1u << 7     /* a '|' */
+    MMK__RX_ALTERNATION = 1u << 7,    /* a '|' */
+    MMK__RX_ACCEPT = 1u << 8          /* (*ACCEPT) */
 };
 
 typedef struct mmk__regex {
@@ -68,8 +69,8 @@ int mmk__regex_find(const mmk__regex *r, mmk__regex_scratch *rs, const uint8_t *
                     size_t pos, size_t limit, int notempty_at_pos, size_t *mstart, size_t *mend);
 
 /* 1 when this PCRE2's JIT is known to answer wrongly for atomic and
-   possessive groups, and with its start-up optimisation after alternations
-   (before 10.43, or a known case still fails). */
+   possessive groups, (*ACCEPT), and with its start-up optimisation after
+   alternations (before 10.43, or a known case still fails). */
 int mmk__regex_jit_atomic_unreliable(void);
 
 /* The known JIT cases, for tests: the i-th pattern (NULL past the end), its
