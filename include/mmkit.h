@@ -550,7 +550,7 @@ typedef struct mmk_pattern_error {
  * (*COMMIT), (*SKIP) and a leading (*NOTEMPTY_ATSTART). (*PRUNE), (*THEN),
  * (*ACCEPT), (*FAIL), (*MARK) and leading options such as (*LIMIT_MATCH=n)
  * work. Where the PCRE2 in use has known JIT bugs (before 10.43: atomic and
- * possessive groups, alternations), such patterns are matched by PCRE2's
+ * possessive groups, (*ACCEPT), alternations), such patterns are matched by PCRE2's
  * interpreter or without its start-up optimisation, so answers stay exact.
  * The caller owns *out (mmk_pattern_free). `err` may be NULL.
  * Errors: MMK_EPATTERN (err says where and why: a syntax error PCRE2 reports,
