@@ -789,8 +789,17 @@ typedef struct mmk_pattern_error {
  * semantics: no UTF-8 validity is required of the pattern's subject. A pattern
  * that is a plain literal is searched with the SIMD literal matcher; a regex
  * with a required literal uses it as a prefilter.
+ * Scans start a search at chunk boundaries and after every match, so items
+ * whose answer depends on where a search starts are refused, wherever they
+ * appear (also inside groups, after comments, in extended mode): \K, \G,
+ * (*COMMIT), (*SKIP) and a leading (*NOTEMPTY_ATSTART). (*PRUNE), (*THEN),
+ * (*ACCEPT), (*FAIL), (*MARK) and leading options such as (*LIMIT_MATCH=n)
+ * work. Where the PCRE2 in use has known JIT bugs (before 10.43: atomic and
+ * possessive groups, (*ACCEPT), alternations), such patterns are matched by PCRE2's
+ * interpreter or without its start-up optimisation, so answers stay exact.
  * The caller owns *out (mmk_pattern_free). `err` may be NULL.
- * Errors: MMK_EPATTERN (err says where and why), -EINVAL, -ENOMEM.
+ * Errors: MMK_EPATTERN (err says where and why: a syntax error PCRE2 reports,
+ * or one of the refused items above), -EINVAL, -ENOMEM.
  */
 MMK_API int mmk_pattern_compile(mmk_pattern **out, const void *pattern, size_t len, unsigned flags,
                                 mmk_pattern_error *err);
@@ -847,7 +856,8 @@ typedef struct mmk_scan_options {
     void (*progress)(uint64_t done, uint64_t total, void *user);
     void *progress_user;
     /** If non-NULL: set to -1 when the scan starts; when it fails with MMK_ELIMIT,
-        the input offset at which the search that hit the limit started. */
+        the input offset (relative to the input's start, as match offsets are)
+        at which the search that hit the limit started; -1 otherwise. */
     int64_t *error_offset;
 } mmk_scan_options;
 
@@ -870,10 +880,14 @@ typedef struct mmk_scan_options {
  * sysfs) are read as streams to their real end; a regular file that ends
  * before its size (it shrank during a pread scan) is read again as a stream
  * when no result was handed out yet, and fails with -EIO otherwise.
- * Errors: MMK_EFAULT (a mapped file shrank during the scan), MMK_ELIMIT (a
- * PCRE2 limit: opt->error_offset says where), MMK_ECLOSED, -EINVAL, -ENOMEM,
- * -EIO (a file shrank during a pread scan, or the device) and other -errno
- * from reading.
+ * Errors: MMK_EFAULT (a mapped file shrank during the scan), MMK_ECLOSED,
+ * -EINVAL, -ENOMEM, -EIO (a file shrank during a pread scan, or the device)
+ * and other -errno from reading; MMK_ELIMIT when PCRE2's match, depth, heap
+ * or JIT-stack limit is reached on this input (catastrophic backtracking,
+ * e.g. `(a+)+$` on a long run of 'a' followed by 'b'; nothing is counted,
+ * opt->error_offset says where; a leading (*LIMIT_MATCH=n) in the pattern
+ * sets the limit); MMK_EPATTERN when PCRE2 refuses the pattern while
+ * matching (a recursion that would loop without consuming input).
  */
 MMK_API int mmk_count(const mmk_pattern *p, const mmk_input *in, const mmk_scan_options *opt,
                       uint64_t *count);
@@ -881,7 +895,8 @@ MMK_API int mmk_count(const mmk_pattern *p, const mmk_input *in, const mmk_scan_
 /**
  * Report each match [start, end) (offsets relative to the input's start), in
  * order, from the calling thread. Returning non-zero from `cb` stops the scan
- * and mmk_matches returns that value. Errors as mmk_count.
+ * and mmk_matches returns that value. Errors as mmk_count (MMK_ELIMIT and
+ * MMK_EPATTERN included; matches reported before the error stand).
  */
 MMK_API int mmk_matches(const mmk_pattern *p, const mmk_input *in, const mmk_scan_options *opt,
                         int (*cb)(uint64_t start, uint64_t end, void *user), void *user);
@@ -892,7 +907,7 @@ MMK_API int mmk_matches(const mmk_pattern *p, const mmk_input *in, const mmk_sca
  * `line_no` is 1-based, `offset` is the line's start in the input, and
  * `matches` how many matches it holds. Non-zero from `cb` stops the scan and is
  * returned. *matched_lines (may be NULL) receives the number of lines
- * reported. Errors as mmk_count.
+ * reported. Errors as mmk_count (MMK_ELIMIT and MMK_EPATTERN included).
  */
 MMK_API int mmk_match_lines(const mmk_pattern *p, const mmk_input *in, const mmk_scan_options *opt,
                             int (*cb)(const char *line, size_t len, uint64_t line_no,
@@ -900,7 +915,8 @@ MMK_API int mmk_match_lines(const mmk_pattern *p, const mmk_input *in, const mmk
                             void *user, uint64_t *matched_lines);
 
 /**
- * Count '\n' bytes (what `wc -l` prints). Errors as mmk_count.
+ * Count '\n' bytes (what `wc -l` prints). Errors as mmk_count, except the
+ * pattern ones (MMK_ELIMIT, MMK_EPATTERN).
  */
 MMK_API int mmk_count_lines(const mmk_input *in, const mmk_scan_options *opt, uint64_t *lines);
 
@@ -912,7 +928,8 @@ typedef struct mmk_wordtab mmk_wordtab;
  * whitespace (space, \t, \n, \v, \f, \r), lowercased in ASCII — the result of
  * collections.Counter(data.lower().split()) on bytes. The table is sorted by
  * count descending, then by word ascending (bytewise). The caller owns *out
- * (mmk_wordtab_free). Errors as mmk_count.
+ * (mmk_wordtab_free). Errors as mmk_count, except the pattern ones
+ * (MMK_ELIMIT, MMK_EPATTERN).
  */
 MMK_API int mmk_word_counts(const mmk_input *in, const mmk_scan_options *opt, mmk_wordtab **out);
 

@@ -32,7 +32,8 @@ void mmk__scratch_free(mmk__scratch *s);
  * match further on, is): that is how Python's re continues after an empty match.
  *
  * Returns 1 and sets *mstart, *mend when found; 0 when there is none; a negative
- * code (-ENOMEM, MMK_EPATTERN for a PCRE2 match-limit error) on failure.
+ * code on failure: MMK_ELIMIT when PCRE2's match, depth, heap or JIT-stack
+ * limit stopped the search (catastrophic backtracking), -ENOMEM.
  * Reads mapped memory: callers run it under the fault guard.
  */
 int mmk__find(const mmk_pattern *p, mmk__scratch *s, const uint8_t *subject, size_t len,
@@ -57,9 +58,11 @@ int mmk__match_excludes_newline(const mmk_pattern *p);
 
 /* For MMK_PAT_LINES patterns: 1 when searching a buffer of many lines and
    then confirming each candidate's line on its own finds every line that has
-   a match (the pattern has no lookaround, \A, \z, \Z, \G or other item
-   whose answer differs between "this line alone" and "this line inside a
-   buffer"); 0 when each line must be searched alone. */
+   a match (the pattern has no lookaround, \A, \z, \Z, (?-m), leading
+   (*OPTION) other than limits, and no atomic or possessive item or verb that
+   could commit to a way through a '\n': no item whose answer differs between
+   "this line alone" and "this line inside a buffer"); 0 when each line must
+   be searched alone. Decided from PCRE2's own tokens of the pattern. */
 int mmk__lines_buffer_safe(const mmk_pattern *p);
 
 /*

@@ -575,10 +575,30 @@ int mmk__can_match_empty(const mmk_pattern *p) {
     return p->re.min_length == 0;
 }
 
+/*
+ * Searching a buffer of lines at once (multi-line ^ and $) agrees with
+ * searching each line alone when every item sees the same thing either way.
+ * Ordinary items only look at the bytes they consume, ^ and $ answer the same
+ * at a line boundary as at a subject boundary, and \b, \B and the -w
+ * assertions see a '\n' neighbour as they see no neighbour. Then a way through
+ * the pattern that matches on the line alone also matches in the buffer, and
+ * a match in the buffer without '\n' is one on the line alone. What breaks it:
+ * lookaround (sees the next line), \A \z \Z (see the buffer's ends), (?-m)
+ * and leading (*OPTION)s such as other newline conventions, and, when an item
+ * can consume '\n', anything that commits to a way (atomic and possessive
+ * groups and quantifiers, (*PRUNE), (*THEN) ...): in the buffer it may commit
+ * to a way through the '\n' where the line alone would have matched.
+ */
 int mmk__lines_buffer_safe(const mmk_pattern *p) {
-    /* Conservative until the pattern is read with PCRE2's own tokens: only
-       literals (whose -w check sees a '\n' neighbour as it sees a line end). */
-    return p->kind == MMK__PAT_LITERAL;
+    if (p->kind == MMK__PAT_LITERAL)
+        return 1;
+    unsigned items = p->re.items;
+    if (items &
+        (MMK__RX_LOOKAROUND | MMK__RX_SUBJECT_ANCHOR | MMK__RX_OPTION_M | MMK__RX_START_OPTION))
+        return 0;
+    if (items & (MMK__RX_ATOMIC | MMK__RX_POSSESSIVE | MMK__RX_VERB))
+        return p->excludes_newline;
+    return 1;
 }
 
 int mmk__is_literal(const mmk_pattern *p) {

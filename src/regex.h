@@ -12,9 +12,23 @@
 
 #include "mmkit.h"
 
+/* What PCRE2's own reading of the user's pattern shows (mmk__regex.items). */
+enum {
+    MMK__RX_ATOMIC = 1u << 0,         /* an atomic group, or a group with a possessive quantifier */
+    MMK__RX_POSSESSIVE = 1u << 1,     /* an item that may have a possessive quantifier */
+    MMK__RX_LOOKAROUND = 1u << 2,     /* a lookahead or lookbehind assertion */
+    MMK__RX_SUBJECT_ANCHOR = 1u << 3, /* \A, \z or \Z */
+    MMK__RX_VERB = 1u << 4,           /* (*PRUNE), (*THEN), (*ACCEPT), (*FAIL) */
+    MMK__RX_OPTION_M = 1u << 5,       /* an option setting that may turn (?m) off */
+    MMK__RX_START_OPTION = 1u << 6,   /* a leading (*OPTION) other than limits and NO_... */
+    MMK__RX_ALTERNATION = 1u << 7,    /* a '|' */
+    MMK__RX_ACCEPT = 1u << 8          /* (*ACCEPT) */
+};
+
 typedef struct mmk__regex {
     pcre2_code *code; /* owned */
     int jit;          /* 1 when JIT-compiled (pcre2_jit_match may be used) */
+    unsigned items;   /* MMK__RX_* */
     size_t max_lookbehind;
     size_t min_length; /* PCRE2's lower bound on a match's length */
 } mmk__regex;
@@ -30,9 +44,11 @@ typedef struct mmk__regex_scratch {
  * Compile `pattern` (Python/Perl syntax, bytes) into `r`. Python spellings
  * PCRE2 reads differently are translated first (\Z, \v, {,n}); -w wraps the
  * pattern in ASCII word-boundary assertions; `multiline` compiles with
- * PCRE2_MULTILINE (MMK_PAT_LINES). Returns 0, -ENOMEM, or
- * MMK_EPATTERN with `err` (may be NULL) holding the offset in the caller's
- * pattern and PCRE2's message.
+ * PCRE2_MULTILINE (MMK_PAT_LINES). Items whose answer depends on where a
+ * search starts (\K, \G, (*COMMIT), (*SKIP), (*NOTEMPTY_ATSTART)) are refused,
+ * as found by PCRE2's own tokenisation. JIT is not used where this PCRE2's JIT
+ * is known to answer wrongly. Returns 0, -ENOMEM, or MMK_EPATTERN with `err`
+ * (may be NULL) holding the offset in the caller's pattern and the reason.
  */
 int mmk__regex_compile(mmk__regex *r, const uint8_t *pattern, size_t len, int icase, int word,
                        int multiline, mmk_pattern_error *err);
@@ -45,9 +61,20 @@ void mmk__regex_scratch_destroy(mmk__regex_scratch *rs);
 /*
  * Leftmost match starting in [pos, limit) (limit <= len + 1), with the whole
  * subject s[0, len) visible as context. notempty_at_pos forbids an empty
- * match at pos. Returns 1 (and the span), 0, or a negative code.
+ * match at pos. Returns 1 (and the span), 0, or a negative code: MMK_ELIMIT
+ * when PCRE2's match, depth, heap or JIT-stack limit stopped the search,
+ * -ENOMEM.
  */
 int mmk__regex_find(const mmk__regex *r, mmk__regex_scratch *rs, const uint8_t *s, size_t len,
                     size_t pos, size_t limit, int notempty_at_pos, size_t *mstart, size_t *mend);
+
+/* 1 when this PCRE2's JIT is known to answer wrongly for atomic and
+   possessive groups, (*ACCEPT), and with its start-up optimisation after
+   alternations (before 10.43, or a known case still fails). */
+int mmk__regex_jit_atomic_unreliable(void);
+
+/* The known JIT cases, for tests: the i-th pattern (NULL past the end), its
+   subject, start offset and whether an empty match at the start is barred. */
+const char *mmk__regex_jit_case(size_t i, const char **subj, size_t *start, int *notempty);
 
 #endif

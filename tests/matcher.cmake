@@ -13,3 +13,8 @@ target_compile_definitions(test_match_oom PRIVATE _GNU_SOURCE _FILE_OFFSET_BITS=
 target_link_libraries(test_match_oom PRIVATE mmkit_static)
 add_test(NAME test_match_oom COMMAND test_match_oom)
 set_tests_properties(test_match_oom PROPERTIES ENVIRONMENT "${MMK_TEST_ENV}" LABELS "c;plain" TIMEOUT 300)
+# PCRE2's JIT against its interpreter: mmkit never reports a wrong JIT answer.
+mmk_add_c_test(test_regex_jit)
+# Items whose answer depends on where a search starts are refused; every other
+# pattern counts the same for every chunk size and thread count.
+mmk_add_c_test(test_regex_chunks THREADS)

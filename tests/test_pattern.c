@@ -11,7 +11,6 @@
 #include "check.h"
 #include "pattern.h"
 
-
 static mmk_pattern *compile(const char *pat, unsigned flags) {
     mmk_pattern *p = NULL;
     mmk_pattern_error e;
@@ -420,7 +419,8 @@ static void test_prefilter_vs_plain(void) {
                     text[k] = ' ';
         }
         for (size_t i = 0; i < sizeof prefilter_patterns / sizeof prefilter_patterns[0]; i++) {
-            for (unsigned flags = 0; flags < 8; flags += 2) {
+            /* none, ICASE, WORD, both; and each with LINES (multi-line ^ $) */
+            for (unsigned flags = 0; flags < 16; flags += 2) {
                 const char *pat = prefilter_patterns[i];
                 char ref_pat[128];
                 snprintf(ref_pat, sizeof ref_pat, "(?:%s)", pat);
@@ -448,7 +448,8 @@ static void test_prefilter_vs_plain(void) {
                 int bad = 0;
                 for (int t = 0; t < 150 && !bad; t++) {
                     size_t sub = t % 3 ? len : check_rnd_below(len + 1);
-                    size_t a = check_rnd_below(sub + 1), b = a + check_rnd_below(t % 2 ? 64 : sub - a + 2);
+                    size_t a = check_rnd_below(sub + 1),
+                           b = a + check_rnd_below(t % 2 ? 64 : sub - a + 2);
                     if (b > sub + 1)
                         b = sub + 1;
                     int ne = (int)(check_rnd() & 1);
@@ -644,14 +645,249 @@ static void test_context(void) {
     mmk_pattern_free(p);
 }
 
-/* A regex too expensive for PCRE2's match limit reports an error, not a wrong count. */
+/* A regex too expensive for PCRE2's limits reports MMK_ELIMIT, not a wrong
+   count and not "invalid pattern": from the matcher, JIT and interpreter alike,
+   and from a count over bytes whatever the chunking. */
 static void test_match_limit(void) {
+    static uint8_t s[4097];
+    static const struct {
+        const char *pat;
+        size_t len; /* subject: len - 1 times 'a', then 'b' */
+    } cases[] = {{"(a+)+$", 64},
+                 {"(a+)+$", sizeof s},
+                 {"(?:a|aa)+$", sizeof s},
+                 {"(*LIMIT_MATCH=1000)(?:a|aa)+$", 40},
+                 {"(*LIMIT_DEPTH=10)(?:a|aa)+$", 40}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memset(s, 'a', sizeof s);
+        s[cases[i].len - 1] = 'b';
+        for (int interp = 0; interp < 2; interp++) {
+            mmk_pattern *p = compile(cases[i].pat, 0);
+            if (!p)
+                continue;
+            if (interp)
+                p->re.jit = 0;
+            mmk__scratch *sc = mmk__scratch_new(p);
+            size_t ms, me;
+            CHECK_RC(mmk__find(p, sc, s, cases[i].len, 0, cases[i].len + 1, 0, &ms, &me),
+                     MMK_ELIMIT);
+            mmk__scratch_free(sc);
+            CHECK_RC(walk(p, s, cases[i].len, NULL, 0), -1);
+            mmk_pattern_free(p);
+        }
+    }
+    memset(s, 'a', sizeof s - 1);
+    s[sizeof s - 1] = 'b';
     mmk_pattern *p = compile("(a+)+$", 0);
-    uint8_t s[64];
-    memset(s, 'a', sizeof s);
-    s[63] = 'b';
-    CHECK_RC(walk(p, s, sizeof s, NULL, 0), -1);
+    for (unsigned threads = 1; threads <= 2; threads++) {
+        for (uint64_t chunk = 0; chunk <= 1000; chunk += 1000) {
+            mmk_scan_options o = {0};
+            o.threads = threads;
+            o.chunk_size = chunk;
+            mmk_input in = mmk_input_bytes(s, sizeof s);
+            uint64_t n = 7;
+            CHECK_RC(mmk_count(p, &in, &o, &n), MMK_ELIMIT);
+        }
+    }
+    /* Without the 'b' the same pattern matches at once. */
+    mmk_input in = mmk_input_bytes(s, sizeof s - 1);
+    uint64_t n = 0;
+    CHECK_OK(mmk_count(p, &in, NULL, &n));
+    CHECK_EQ(n, 1);
     mmk_pattern_free(p);
+}
+
+/* ------------------------------------------------------------------------ */
+/* MMK_PAT_LINES: searching a buffer of lines against each line alone         */
+/* ------------------------------------------------------------------------ */
+
+/* Lines [start, end) of text (no '\n'; no line after a final '\n'). */
+static size_t split_lines(const uint8_t *t, size_t len, size_t *starts, size_t *ends, size_t cap) {
+    size_t n = 0, ls = 0;
+    for (size_t i = 0; i <= len && n < cap; i++) {
+        if (i == len || t[i] == '\n') {
+            if (i == len && ls == len && len > 0)
+                break;
+            starts[n] = ls;
+            ends[n++] = i;
+            ls = i + 1;
+        }
+    }
+    return n;
+}
+
+static int line_alone_matches(const mmk_pattern *p, mmk__scratch *sc, const uint8_t *t, size_t ls,
+                              size_t le) {
+    size_t ms, me;
+    return mmk__find(p, sc, t + ls, le - ls, 0, le - ls + 1, 0, &ms, &me);
+}
+
+/* The selected lines both ways: each line alone (the reference), and the
+   buffer search that re-searches a line alone only when its match holds a
+   '\n'. Returns 1 when they agree, 0 when not, -1 on a search error. */
+static int lines_agree(const mmk_pattern *p, const uint8_t *t, size_t len) {
+    size_t starts[256], ends[256];
+    size_t n = split_lines(t, len, starts, ends, 256);
+    mmk__scratch *sc = mmk__scratch_new(p);
+    char want[256] = {0}, got[256] = {0};
+    int rc = 1;
+    for (size_t i = 0; i < n && rc == 1; i++) {
+        int f = line_alone_matches(p, sc, t, starts[i], ends[i]);
+        if (f < 0)
+            rc = -1;
+        want[i] = (char)(f == 1);
+    }
+    size_t pos = 0, line = 0;
+    while (rc == 1 && line < n) {
+        size_t ms, me;
+        int f = mmk__find(p, sc, t, len, pos, len + 1, 0, &ms, &me);
+        if (f < 0)
+            rc = -1;
+        if (f != 1)
+            break;
+        while (line < n && ends[line] < ms)
+            line++;
+        if (line >= n)
+            break; /* the empty place after a final '\n' is no line */
+        if (memchr(t + ms, '\n', me - ms)) {
+            int g = line_alone_matches(p, sc, t, starts[line], ends[line]);
+            if (g < 0)
+                rc = -1;
+            got[line] = (char)(g == 1);
+        } else {
+            got[line] = 1;
+        }
+        pos = ends[line] + 1;
+        line++;
+    }
+    mmk__scratch_free(sc);
+    if (rc == 1 && memcmp(want, got, n) != 0)
+        rc = 0;
+    return rc;
+}
+
+static size_t random_lines(uint8_t *t, size_t cap) {
+    static const char alpha[] = "aabbx  _\n\n";
+    size_t len = check_rnd_below(cap);
+    for (size_t i = 0; i < len; i++)
+        t[i] = (uint8_t)alpha[check_rnd_below(sizeof alpha - 1)];
+    return len;
+}
+
+static void test_lines_buffer_safe(void) {
+    static const struct {
+        const char *pat;
+        unsigned flags;
+        int safe;
+        int show; /* for unsafe ones: random text shows the buffer search wrong */
+    } cases[] = {
+        {"LORD", 0, 1, 0},
+        {"the", MMK_PAT_WORD, 1, 0},
+        {"a b", MMK_PAT_FIXED | MMK_PAT_ICASE, 1, 0},
+        {"^a", 0, 1, 0},
+        {"b$", 0, 1, 0},
+        {"^$", 0, 1, 0},
+        {"\\ba\\b", 0, 1, 0},
+        {"a+b", MMK_PAT_WORD, 1, 0},
+        {"a.*b", 0, 1, 0},
+        {"a\\s*b", 0, 1, 0},
+        {"(?:ab|x)+\\s", 0, 1, 0},
+        {"(a|b)\\s*\\1", 0, 1, 0},
+        {"(?m)^b", 0, 1, 0},
+        {"(?i)^A", 0, 1, 0},
+        {"a++b", 0, 1, 0},
+        {"(?>ab|a)x", 0, 1, 0},
+        {"[ab]*+x", 0, 1, 0},
+        {"(*LIMIT_MATCH=100000)^a", 0, 1, 0},
+        {"(*ACCEPT)a|b", 0, 0, 0},
+        {"a(?=\\n)", 0, 0, 1},
+        {"a(?!\\s)", 0, 0, 1},
+        {"(?<=\\n)a", 0, 0, 1},
+        {"(?<!x)\\na", 0, 0, 0},
+        {"\\Aa", 0, 0, 1},
+        {"b\\z", 0, 0, 1},
+        {"b\\Z", 0, 0, 1},
+        {"(?-m)^a", 0, 0, 1},
+        {"(?^)b$", 0, 0, 1},
+        {"(*CR)a", 0, 0, 0},
+        {"b(?>\\s*)$", 0, 0, 1},
+        {"b\\s*+$", 0, 0, 1},
+        {"b[^a]++$", 0, 0, 1},
+        {"b(?:\\s|x)*+$", 0, 0, 1},
+        {"b\\s*(*PRUNE)$", 0, 0, 1},
+        {"(*atomic:b\\s*)$", 0, 0, 1},
+    };
+    static uint8_t text[400];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mmk_pattern *p = compile(cases[i].pat, cases[i].flags | MMK_PAT_LINES);
+        if (!p)
+            continue;
+        if (mmk__lines_buffer_safe(p) != cases[i].safe) {
+            fprintf(stderr, "/%s/ flags %u: lines_buffer_safe %d, expected %d\n", cases[i].pat,
+                    cases[i].flags, mmk__lines_buffer_safe(p), cases[i].safe);
+            CHECK(0);
+        }
+        int disagreed = 0;
+        for (int t = 0; t < 300; t++) {
+            size_t len = random_lines(text, sizeof text);
+            int a = lines_agree(p, text, len);
+            CHECK(a >= 0);
+            disagreed |= a == 0;
+            if (a == 0 && cases[i].safe) {
+                fprintf(stderr, "/%s/: buffer search differs from lines alone\n", cases[i].pat);
+                CHECK(0);
+                break;
+            }
+        }
+        if (cases[i].show && !disagreed) {
+            fprintf(stderr, "/%s/: expected a text where the buffer search is wrong\n",
+                    cases[i].pat);
+            CHECK(0);
+        }
+        mmk_pattern_free(p);
+    }
+
+    /* Random patterns: whatever is claimed safe is safe. */
+    static const char *const atoms[] = {
+        "a",    "b",        "x",     " ",      "\\s", "\\S",        ".",
+        "[^a]", "\\n",      "^",     "$",      "\\b", "(?:a|b)",    "(a)",
+        "\\1",  "(?>a\\s)", "(?=a)", "(?<=b)", "\\z", "(?:ab|\\n)", "\\w"};
+    static const char *const quants[] = {"", "", "*", "+", "?", "*?", "*+", "++", "{0,2}"};
+    unsigned long safe = 0, unsafe = 0, texts = 0;
+    for (int round = 0; round < 1500; round++) {
+        char pat[128];
+        size_t n = 0;
+        size_t natoms = 1 + check_rnd_below(4);
+        for (size_t k = 0; k < natoms; k++)
+            n += (size_t)snprintf(pat + n, sizeof pat - n, "%s%s",
+                                  atoms[check_rnd_below(sizeof atoms / sizeof atoms[0])],
+                                  quants[check_rnd_below(sizeof quants / sizeof quants[0])]);
+        unsigned flags = MMK_PAT_LINES | (check_rnd_below(3) == 0 ? MMK_PAT_WORD : 0);
+        mmk_pattern *p = NULL;
+        if (mmk_pattern_compile(&p, pat, n, flags, NULL) != 0)
+            continue;
+        if (!mmk__lines_buffer_safe(p)) {
+            unsafe++;
+            mmk_pattern_free(p);
+            continue;
+        }
+        safe++;
+        for (int t = 0; t < 20; t++) {
+            size_t len = random_lines(text, sizeof text);
+            texts++;
+            int a = lines_agree(p, text, len);
+            if (a == 0) {
+                fprintf(stderr, "/%s/ flags %u claimed buffer-safe, differs on a text\n", pat,
+                        flags);
+                CHECK(0);
+                break;
+            }
+        }
+        mmk_pattern_free(p);
+    }
+    CHECK(safe > 300 && unsafe > 100);
+    printf("lines: %lu random patterns buffer-safe (%lu texts compared), %lu not\n", safe, texts,
+           unsafe);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -706,6 +942,7 @@ int main(void) {
     test_subject_bytes();
     test_context();
     test_match_limit();
+    test_lines_buffer_safe();
     test_threads();
     return CHECK_DONE();
 }
