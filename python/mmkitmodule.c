@@ -876,6 +876,16 @@ static int mmkit_exec(PyObject *m) {
 #ifdef MAP_TPRO
     ADD_CONST(MAP_TPRO);
 #endif
+/* flush(flags=...), as Python 3.15 */
+#ifdef MS_SYNC
+    ADD_CONST(MS_SYNC);
+#endif
+#ifdef MS_ASYNC
+    ADD_CONST(MS_ASYNC);
+#endif
+#ifdef MS_INVALIDATE
+    ADD_CONST(MS_INVALIDATE);
+#endif
 #ifdef MADV_NORMAL
     ADD_CONST(MADV_NORMAL);
 #endif

@@ -998,7 +998,7 @@ int mmk_flush(mmk_map *m, uint64_t offset, uint64_t length, unsigned flags) {
         return -EINVAL;
     if (map_closed(m))
         return MMK_ECLOSED;
-    if (flags & ~(unsigned)MMK_FLUSH_ASYNC)
+    if (flags & ~(unsigned)(MMK_FLUSH_ASYNC | MMK_FLUSH_INVALIDATE))
         return -EINVAL;
     uint64_t len;
     int rc = map_range(m, offset, length, &len);
@@ -1010,7 +1010,7 @@ int mmk_flush(mmk_map *m, uint64_t offset, uint64_t length, unsigned flags) {
     void *addr;
     size_t plen;
     map_page_range(m, offset, len, &addr, &plen);
-    return mmk__os.sync(addr, plen, (flags & MMK_FLUSH_ASYNC) != 0);
+    return mmk__os.sync(addr, plen, (int)flags);
 }
 
 int mmk_advise_native(mmk_map *m, int native_advice, uint64_t offset, uint64_t length) {
@@ -1164,4 +1164,30 @@ unsigned mmk_view_count(const mmk_map *m) {
     if (m == NULL)
         return 0;
     return map_state(m) & ST_VIEWS;
+}
+
+/* ---- naming anonymous memory -------------------------------------------- */
+
+int mmk_set_name(mmk_map *m, const char *name) {
+    if (m == NULL || name == NULL)
+        return -EINVAL;
+    if (map_closed(m))
+        return MMK_ECLOSED;
+    size_t n = strlen(name);
+    if (n > MMK_NAME_MAX)
+        return -ENAMETOOLONG;
+    /* Checked here, so that the kernel's EINVAL can only mean "no support". */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x20 || c > 0x7e || strchr("\\`$[]", c) != NULL)
+            return -EINVAL;
+    }
+    if (m->kind == KIND_FILE)
+        return -EBADF;
+    if (m->length == 0)
+        return 0;
+    void *addr;
+    size_t plen;
+    map_page_range(m, 0, m->length, &addr, &plen);
+    return mmk__os_set_anon_name(addr, plen, name);
 }
