@@ -79,6 +79,17 @@ def main():
     except ImportError:
         print("SKIPPED: mypy is not installed for %s (Debian: python3-mypy)" % sys.executable)
         return 77
+    missing = []
+    for tool, package in (("pip", "python3-pip"), ("setuptools", "python3-setuptools"),
+                          ("wheel", "python3-wheel")):
+        try:
+            __import__(tool)
+        except ImportError:
+            missing.append(package)
+    if missing:
+        print("SKIPPED: cannot pip install offline with %s: missing %s"
+              % (sys.executable, " ".join(missing)))
+        return 77
     print("mypy %s under %s" % (mypy.version.__version__, sys.executable))
 
     work = os.path.abspath(args.work)
