@@ -21,6 +21,7 @@ printed); anything else: failed. Run by CTest as python_typing_system.
 
 import argparse
 import glob
+import importlib.util
 import os
 import re
 import shutil
@@ -82,9 +83,9 @@ def main():
     missing = []
     for tool, package in (("pip", "python3-pip"), ("setuptools", "python3-setuptools"),
                           ("wheel", "python3-wheel")):
-        try:
-            __import__(tool)
-        except ImportError:
+        # Looked up, not imported: setuptools must not be imported after mypy
+        # has imported distutils.
+        if importlib.util.find_spec(tool) is None:
             missing.append(package)
     if missing:
         print("SKIPPED: cannot pip install offline with %s: missing %s"
