@@ -3,7 +3,8 @@
 The module is compiled from python/*.c together with the library sources
 src/*.c (the static library the CMake build links, compiled in), against
 include/mmkit.h, and linked with PCRE2 (found with pkg-config). The type
-stubs (python/mmkit.pyi) are installed beside the module.
+stubs (python/mmkit.pyi) are installed beside the module and as the
+stub-only package mmkit-stubs, which is where type checkers find them.
 
     pip install --no-build-isolation .      # offline, with the setuptools at hand
     python setup.py build_ext --inplace      # for a quick local build
@@ -57,24 +58,42 @@ extension = Extension(
 )
 
 
+# Where the stubs go in the installed tree. `mmkit` is one extension module,
+# not a package, so that `import mmkit as mmap` is the whole drop-in and the
+# CMake build, the tests and CPython's test_mmap use the very same file. PEP
+# 561 gives a single module no place for py.typed, so type checkers do not
+# read a mmkit.pyi lying next to it in site-packages; they do read a
+# stub-only package named mmkit-stubs, which is what a pip install ships
+# (mmkit-stubs/__init__.pyi). mmkit.pyi stays next to the module as well, for
+# tools that look there (and for build/python with MYPYPATH).
+STUB_FILES = [("mmkit.pyi",), ("mmkit-stubs", "__init__.pyi")]
+
+
 class build_ext_with_stubs(build_ext):
-    """build_ext that also puts mmkit.pyi next to the built module."""
+    """build_ext that also puts the type stubs next to the built module."""
+
+    def stub_targets(self):
+        if self.inplace:
+            return []  # a local build: python/mmkit.pyi is the stub
+        target_dir = os.path.dirname(self.get_ext_fullpath(self.extensions[0].name))
+        return [os.path.join(target_dir, *parts) for parts in STUB_FILES]
 
     def run(self):
         super().run()
-        for ext in self.extensions:
-            target_dir = os.path.dirname(self.get_ext_fullpath(ext.name))
-            os.makedirs(target_dir, exist_ok=True)
-            shutil.copyfile(os.path.join(HERE, "python", "mmkit.pyi"),
-                            os.path.join(target_dir, "mmkit.pyi"))
+        for target in self.stub_targets():
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copyfile(os.path.join(HERE, "python", "mmkit.pyi"), target)
 
     def get_outputs(self):
-        outputs = super().get_outputs()
-        for ext in self.extensions:
-            outputs.append(os.path.join(os.path.dirname(self.get_ext_fullpath(ext.name)),
-                                        "mmkit.pyi"))
-        return outputs
+        return super().get_outputs() + self.stub_targets()
 
+
+SETUP_OPTIONS = {"build": {"build_base": "build-setuptools"}}
+if os.environ.get("MMK_SETUPTOOLS_BUILD"):
+    # Everything setuptools writes (objects, egg-info) goes there.
+    _base = os.path.abspath(os.environ["MMK_SETUPTOOLS_BUILD"])
+    os.makedirs(_base, exist_ok=True)
+    SETUP_OPTIONS = {"build": {"build_base": _base}, "egg_info": {"egg_base": _base}}
 
 setup(
     name="mmkit",
@@ -93,6 +112,7 @@ setup(
         "Topic :: System :: Filesystems",
     ],
     zip_safe=False,
-    # Keep setuptools out of build/, which is the CMake build directory.
-    options={"build": {"build_base": "build-setuptools"}},
+    # Keep setuptools out of build/, which is the CMake build directory
+    # (MMK_SETUPTOOLS_BUILD=DIR: in DIR, as the typing test does).
+    options=SETUP_OPTIONS,
 )

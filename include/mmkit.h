@@ -480,15 +480,19 @@ MMK_API int mmk_resize(mmk_map *m, uint64_t new_length);
 
 /** Flags for mmk_flush. */
 enum mmk_flush_flags {
-    MMK_FLUSH_SYNC = 0,       /**< wait until written (msync MS_SYNC) */
-    MMK_FLUSH_ASYNC = 1u << 0 /**< schedule the write and return (MS_ASYNC) */
+    MMK_FLUSH_SYNC = 0,            /**< wait until written (msync MS_SYNC) */
+    MMK_FLUSH_ASYNC = 1u << 0,     /**< schedule the write and return (MS_ASYNC) */
+    MMK_FLUSH_INVALIDATE = 1u << 1 /**< also invalidate other maps of the file (MS_INVALIDATE;
+                                        ignored where the platform has no such flag) */
 };
 
 /**
  * Write modified pages in [offset, offset + length) back to the file.
  * length 0 means to the end of the map. Anonymous and copy-on-write maps
  * return 0 without doing anything (there is nothing to write back).
- * Errors: MMK_ERANGE, MMK_ECLOSED, -EIO and other -errno.
+ * Errors: MMK_ERANGE, MMK_ECLOSED, -EINVAL (a flag other than those of enum
+ * mmk_flush_flags), -EBUSY (MMK_FLUSH_INVALIDATE over locked pages), -EIO and
+ * other -errno.
  */
 MMK_API int mmk_flush(mmk_map *m, uint64_t offset, uint64_t length, unsigned flags);
 
@@ -528,6 +532,26 @@ MMK_API int mmk_populate(mmk_map *m, uint64_t offset, uint64_t length);
  */
 MMK_API int mmk_lock_pages(mmk_map *m, uint64_t offset, uint64_t length);
 MMK_API int mmk_unlock_pages(mmk_map *m, uint64_t offset, uint64_t length);
+
+/** Longest name mmk_set_name accepts, in bytes (the kernel's limit, without the NUL). */
+#define MMK_NAME_MAX 79
+
+/**
+ * Name the anonymous memory of map `m` (from mmk_open_anon) so that it shows
+ * as `[anon:NAME]` (private) or `[anon_shmem:NAME]` (shared) in
+ * /proc/PID/maps and smaps: Linux 5.17+ built with CONFIG_ANON_VMA_NAME
+ * (PR_SET_VMA_ANON_NAME). The name is copied by the kernel; a later call
+ * replaces it, and it goes away with the memory. A map of length 0 has no
+ * memory to name: 0 and nothing done.
+ * `name`: 0 to MMK_NAME_MAX bytes of printable ASCII (0x20-0x7e) other than
+ * `\`, `` ` ``, `$`, `[` and `]` (what the kernel accepts).
+ * Errors: -EINVAL (NULL map or name, a byte the kernel refuses), -ENAMETOOLONG
+ * (longer than MMK_NAME_MAX), MMK_ECLOSED, -EBADF (a file-backed map: only
+ * anonymous memory can be named), MMK_ENOTSUP (the platform or the kernel
+ * cannot name memory, or the shared anonymous memory is a memfd, which the
+ * kernel does not name), other -errno from the kernel.
+ */
+MMK_API int mmk_set_name(mmk_map *m, const char *name);
 
 /* ------------------------------------------------------------------------ */
 /* Views                                                                     */

@@ -3,14 +3,28 @@
 import os
 import sys
 from collections.abc import Iterator
-from typing import NoReturn, Optional, Union, overload
+from typing import Literal, NoReturn, Optional, Union, overload
 
+# Self and TypeAlias: typing_extensions is only read here, by the type checker,
+# which always has its stubs (typeshed's stdlib); nothing is imported at run time.
+from typing_extensions import Self, TypeAlias
+
+# Bytes-like arguments, as typeshed types them. On 3.12+ any object with the
+# buffer protocol (collections.abc.Buffer, which mmkit.mmap is). Before 3.12
+# typeshed's own alias, _typeshed.ReadableBuffer / WriteableBuffer (a
+# protocol in recent typeshed, a union of the builtin buffer types in older
+# ones), plus mmkit.mmap itself, which older unions cannot list.
 if sys.version_info >= (3, 12):
-    from collections.abc import Buffer as _Buffer
-else:
-    from typing import Any as _Buffer
+    from collections.abc import Buffer
 
-from typing_extensions import Self
+    _ReadableBuffer: TypeAlias = Buffer
+    _WriteableBuffer: TypeAlias = Buffer
+else:
+    from _typeshed import ReadableBuffer as _TSReadableBuffer
+    from _typeshed import WriteableBuffer as _TSWriteableBuffer
+
+    _ReadableBuffer: TypeAlias = Union[_TSReadableBuffer, mmap]
+    _WriteableBuffer: TypeAlias = Union[_TSWriteableBuffer, mmap]
 
 __version__: str
 
@@ -67,6 +81,10 @@ MADV_NOHUGEPAGE: int
 MADV_DONTDUMP: int
 MADV_DODUMP: int
 MADV_FREE: int
+# flush(flags=...), as Python 3.15's module.
+MS_SYNC: int
+MS_ASYNC: int
+MS_INVALIDATE: int
 
 _Index = int
 _Path = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
@@ -89,9 +107,13 @@ class mmap:
     def close(self) -> None: ...
     @property
     def closed(self) -> bool: ...
-    def find(self, sub: _Buffer, start: int = ..., end: int = ..., /) -> int: ...
-    def rfind(self, sub: _Buffer, start: int = ..., end: int = ..., /) -> int: ...
-    def flush(self, offset: int = ..., size: int = ..., /) -> None: ...
+    def find(self, sub: _ReadableBuffer, start: int = ..., end: int = ..., /) -> int: ...
+    def rfind(self, sub: _ReadableBuffer, start: int = ..., end: int = ..., /) -> int: ...
+    def flush(self, offset: int = ..., size: int = ..., /, *, flags: int = ...) -> None:
+        """Write back [offset, offset+size); flags: MS_SYNC (default) or
+        MS_ASYNC, optionally | MS_INVALIDATE (as Python 3.15)."""
+    def set_name(self, name: str, /) -> None:
+        """Name anonymous memory for /proc/PID/maps (as Python 3.15)."""
     def madvise(self, option: int, start: int = ..., length: int = ..., /) -> None: ...
     def move(self, dest: int, src: int, count: int, /) -> None: ...
     def read(self, n: Optional[int] = ..., /) -> bytes: ...
@@ -102,7 +124,7 @@ class mmap:
     def seekable(self) -> bool: ...
     def size(self) -> int: ...
     def tell(self) -> int: ...
-    def write(self, bytes: _Buffer, /) -> int: ...
+    def write(self, bytes: _ReadableBuffer, /) -> int: ...
     def write_byte(self, byte: int, /) -> None: ...
     def __len__(self) -> int: ...
     @overload
@@ -112,23 +134,24 @@ class mmap:
     @overload
     def __setitem__(self, key: _Index, value: int, /) -> None: ...
     @overload
-    def __setitem__(self, key: slice, value: _Buffer, /) -> None: ...
+    def __setitem__(self, key: slice, value: _ReadableBuffer, /) -> None: ...
     def __delitem__(self, key: Union[_Index, slice], /) -> NoReturn: ...
     def __iter__(self) -> Iterator[bytes]: ...
     def __bytes__(self) -> bytes: ...
     def __contains__(self, value: object, /) -> bool: ...
     def __enter__(self) -> Self: ...
     def __exit__(self, *args: object) -> None: ...
-    if sys.version_info >= (3, 12):
-        def __buffer__(self, flags: int, /) -> memoryview: ...
-        def __release_buffer__(self, buffer: memoryview, /) -> None: ...
+    # In every version, as typeshed's mmap.mmap: checkers test bytes-likeness
+    # with this protocol.
+    def __buffer__(self, flags: int, /) -> memoryview: ...
+    def __release_buffer__(self, buffer: memoryview, /) -> None: ...
     # -- mmkit extras ---------------------------------------------------------
-    def readinto(self, buffer: _Buffer, /, offset: Optional[int] = None) -> int:
+    def readinto(self, buffer: _WriteableBuffer, /, offset: Optional[int] = None) -> int:
         """Copy into a writable buffer (guarded); from the position (which
         advances) or from offset (which leaves the position alone)."""
     def count(
         self,
-        sub: _Buffer,
+        sub: _ReadableBuffer,
         start: Optional[int] = None,
         end: Optional[int] = None,
         *,
@@ -140,7 +163,7 @@ class mmap:
         """Non-overlapping occurrences of sub in self[start:end]."""
     def finditer(
         self,
-        pattern: _Buffer,
+        pattern: _ReadableBuffer,
         start: Optional[int] = None,
         end: Optional[int] = None,
         *,
@@ -154,10 +177,12 @@ class mmap:
     def line_count(self, start: Optional[int] = None, end: Optional[int] = None) -> int:
         """How many lines lines(start, end) yields."""
 
-def open(path: _Path, mode: str = "r", offset: int = 0, length: int = 0) -> mmap:
+_OpenMode: TypeAlias = Literal["r", "r+", "w", "c"]
+
+def open(path: _Path, mode: _OpenMode = "r", offset: int = 0, length: int = 0) -> mmap:
     """Map a file by path: 'r', 'r+', 'w' (create/grow) or 'c' (copy-on-write)."""
 
-def word_counts(buffer: Union[_Buffer, mmap], top: Optional[int] = None) -> list[tuple[bytes, int]]:
+def word_counts(buffer: _ReadableBuffer, top: Optional[int] = None) -> list[tuple[bytes, int]]:
     """Counter(data.lower().split()) as pairs sorted by count desc, word asc."""
 
 # -- shared memory between processes ------------------------------------------
@@ -205,7 +230,7 @@ class Lock:
 
     def __new__(
         cls,
-        buffer: _Buffer,
+        buffer: _WriteableBuffer,
         offset: int = 0,
         *,
         init: bool = False,

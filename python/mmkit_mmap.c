@@ -1119,24 +1119,58 @@ static PyObject *mmap_tell_method(MmapObject *self, PyObject *unused) {
     return PyLong_FromSsize_t(self->pos);
 }
 
-PyDoc_STRVAR(flush_doc, "flush([offset[, size]])\n\n"
-                        "Write changes in [offset, offset+size) back to the file (default: the\n"
-                        "whole map) and wait until written. offset must be a multiple of PAGESIZE\n"
-                        "(OSError otherwise, as with msync(2)). Does nothing for ACCESS_READ and\n"
-                        "ACCESS_COPY maps. Runs with the GIL released.");
+PyDoc_STRVAR(flush_doc,
+             "flush([offset[, size]], *, flags=MS_SYNC)\n\n"
+             "Write changes in [offset, offset+size) back to the file (default: from\n"
+             "offset to the end) and wait until written. offset must be a multiple of\n"
+             "PAGESIZE (OSError otherwise, as with msync(2)). flags (as Python 3.15):\n"
+             "MS_SYNC (0 means the same) or MS_ASYNC (schedule the write and return),\n"
+             "either one optionally | MS_INVALIDATE; anything else is OSError(EINVAL).\n"
+             "Does nothing for ACCESS_READ and ACCESS_COPY maps. Runs with the GIL\n"
+             "released.");
 
-static PyObject *mmap_flush_method(MmapObject *self, PyObject *args) {
+/* Python's MS_* flags (the platform's msync values, as 3.15 exports them) to
+   enum mmk_flush_flags; -1 for a combination msync(2) refuses. */
+static int flush_flags_from_python(int flags, unsigned *out) {
+#if defined(MS_SYNC) && defined(MS_ASYNC) && defined(MS_INVALIDATE)
+    if (flags & ~(MS_SYNC | MS_ASYNC | MS_INVALIDATE))
+        return -1;
+    if ((flags & MS_SYNC) && (flags & MS_ASYNC))
+        return -1;
+    /* As msync(2) on Linux: MS_INVALIDATE alone does not wait. */
+    int sync = (flags & MS_SYNC) || flags == 0;
+    *out = (sync ? MMK_FLUSH_SYNC : MMK_FLUSH_ASYNC) |
+           ((flags & MS_INVALIDATE) ? MMK_FLUSH_INVALIDATE : 0);
+    return 0;
+#else
+    if (flags != 0)
+        return -1;
+    *out = MMK_FLUSH_SYNC;
+    return 0;
+#endif
+}
+
+static PyObject *mmap_flush_method(MmapObject *self, PyObject *args, PyObject *kwargs) {
+    static char *kwlist[] = {"", "", "flags", NULL};
     Py_ssize_t offset = 0;
+    Py_ssize_t size = -1;
+    int flags = 0;
     CHECK_VALID(self, NULL);
-    Py_ssize_t size = map_size(self);
-    if (!PyArg_ParseTuple(args, "|nn:flush", &offset, &size))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|nn$i:flush", kwlist, &offset, &size, &flags))
         return NULL;
+    int size_given = PyTuple_GET_SIZE(args) >= 2;
     CHECK_VALID(self, NULL);
     Py_ssize_t msize = map_size(self);
+    if (!size_given)
+        size = msize - offset; /* as 3.15: flush(offset) flushes to the end */
     if (size < 0 || offset < 0 || msize - offset < size) {
         PyErr_SetString(PyExc_ValueError, "flush values out of range");
         return NULL;
     }
+    unsigned lib_flags;
+    if (flush_flags_from_python(flags, &lib_flags) < 0)
+        return mmkit_os_error(EINVAL, "flush flags must be MS_SYNC or MS_ASYNC, optionally "
+                                      "| MS_INVALIDATE");
     if (self->access == PYMM_ACCESS_READ || self->access == PYMM_ACCESS_COPY)
         Py_RETURN_NONE;
     if (self->page_rules && offset % (Py_ssize_t)mmk_page_size() != 0) {
@@ -1149,9 +1183,60 @@ static PyObject *mmap_flush_method(MmapObject *self, PyObject *args) {
         return NULL;
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = mmk_flush(self->map, (uint64_t)offset, (uint64_t)size, MMK_FLUSH_SYNC);
+    rc = mmk_flush(self->map, (uint64_t)offset, (uint64_t)size, lib_flags);
     Py_END_ALLOW_THREADS
     mmkit_op_end(self);
+    if (rc < 0)
+        return mmkit_error(rc);
+    Py_RETURN_NONE;
+}
+
+/* Python 3.15's limit: its 13-byte prefix "cpython:mmap:" and the name share
+   the kernel's 80 bytes. mmkit names the memory NAME itself, but keeps the
+   limit so that a name is valid for both modules. */
+#define PYMM_NAME_MAX 66
+
+PyDoc_STRVAR(set_name_doc,
+             "set_name(name, /)\n\n"
+             "Name the map's anonymous memory, shown as [anon:NAME] (or\n"
+             "[anon_shmem:NAME]) in /proc/PID/maps (Linux 5.17+ with\n"
+             "CONFIG_ANON_VMA_NAME). name: str of at most 66 bytes of printable ASCII\n"
+             "other than \\ ` $ [ ]. ValueError for a longer name or a file-backed map,\n"
+             "OSError(EINVAL) where the kernel cannot name the memory.");
+
+static PyObject *mmap_set_name_method(MmapObject *self, PyObject *arg) {
+    if (!PyUnicode_Check(arg)) {
+        PyErr_Format(PyExc_TypeError, "set_name() argument must be str, not %.50s",
+                     Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    Py_ssize_t n;
+    const char *name = PyUnicode_AsUTF8AndSize(arg, &n);
+    if (name == NULL)
+        return NULL;
+    if ((size_t)n != strlen(name)) {
+        PyErr_SetString(PyExc_ValueError, "embedded null character");
+        return NULL;
+    }
+    CHECK_VALID(self, NULL);
+    /* The order of 3.15's checks: length, then file-backed, then the kernel. */
+    if (n > PYMM_NAME_MAX) {
+        PyErr_SetString(PyExc_ValueError, "name is too long");
+        return NULL;
+    }
+    uint64_t file_size;
+    if (mmk_file_size(self->map, &file_size) != MMK_EANON) {
+        PyErr_SetString(PyExc_ValueError, "Cannot set annotation on non-anonymous mappings");
+        return NULL;
+    }
+    int rc = mmk_set_name(self->map, name);
+    if (rc == -EINVAL)
+        return mmkit_os_error(EINVAL, "set_name(): the name may hold only printable ASCII "
+                                      "other than \\ ` $ [ ]");
+    if (rc == MMK_ENOTSUP)
+        return mmkit_os_error(EINVAL, "set_name(): this kernel cannot name this memory "
+                                      "(needs Linux 5.17+ built with CONFIG_ANON_VMA_NAME; "
+                                      "a memfd-backed shared map cannot be named)");
     if (rc < 0)
         return mmkit_error(rc);
     Py_RETURN_NONE;
@@ -1820,7 +1905,7 @@ static PyMethodDef mmap_methods[] = {
     {"close", METH(mmap_close_method), METH_NOARGS, close_doc},
     {"find", METH(mmap_find_method), METH_FASTCALL, find_doc},
     {"rfind", METH(mmap_rfind_method), METH_FASTCALL, rfind_doc},
-    {"flush", METH(mmap_flush_method), METH_VARARGS, flush_doc},
+    {"flush", METH(mmap_flush_method), METH_VARARGS | METH_KEYWORDS, flush_doc},
     {"madvise", METH(mmap_madvise_method), METH_VARARGS, madvise_doc},
     {"move", METH(mmap_move_method), METH_VARARGS, move_doc},
     {"read", METH(mmap_read_method), METH_VARARGS, read_doc},
@@ -1829,6 +1914,7 @@ static PyMethodDef mmap_methods[] = {
     {"resize", METH(mmap_resize_method), METH_VARARGS, resize_doc},
     {"seek", METH(mmap_seek_method), METH_VARARGS, seek_doc},
     {"seekable", METH(mmap_seekable_method), METH_NOARGS, seekable_doc},
+    {"set_name", METH(mmap_set_name_method), METH_O, set_name_doc},
     {"size", METH(mmap_size_method), METH_NOARGS, size_doc},
     {"tell", METH(mmap_tell_method), METH_NOARGS, tell_doc},
     {"write", METH(mmap_write_method), METH_VARARGS, write_doc},

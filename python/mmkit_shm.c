@@ -167,7 +167,11 @@ static PyObject *mmkit_shm_open(PyObject *module, PyObject *args, PyObject *kwds
     /* The C library reads mode 0 as 0600; in Python 0 would read as "no
        access at all", so it is refused rather than silently changed. */
     if (mode < 1 || mode > 0777) {
-        PyErr_Format(PyExc_ValueError, "mode must be between 0o1 and 0o777, not %#o", mode);
+        /* PyErr_Format has no %o before 3.12: format the octal here. */
+        char msg[80];
+        PyOS_snprintf(msg, sizeof msg, "mode must be between 0o1 and 0o777, not %s0o%lo",
+                      mode < 0 ? "-" : "", (unsigned long)(mode < 0 ? -(long)mode : (long)mode));
+        PyErr_SetString(PyExc_ValueError, msg);
         return NULL;
     }
 

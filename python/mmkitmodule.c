@@ -559,12 +559,14 @@ static PyObject *mmkit_open(PyObject *module, PyObject *args, PyObject *kwds) {
         return NULL;
     mmk_options opt;
     memset(&opt, 0, sizeof opt);
-    if (strcmp(mode, "r") == 0 || strcmp(mode, "rb") == 0) {
+    /* Exactly the four documented modes (and the stub's Literal): no aliases
+       such as 'rb' or 'w+', whose meaning for open() ('w' truncates) would
+       mislead here. */
+    if (strcmp(mode, "r") == 0) {
         opt.access = MMK_ACCESS_READ;
-    } else if (strcmp(mode, "r+") == 0 || strcmp(mode, "r+b") == 0) {
+    } else if (strcmp(mode, "r+") == 0) {
         opt.access = MMK_ACCESS_WRITE;
-    } else if (strcmp(mode, "w") == 0 || strcmp(mode, "w+") == 0 || strcmp(mode, "wb") == 0 ||
-               strcmp(mode, "w+b") == 0) {
+    } else if (strcmp(mode, "w") == 0) {
         opt.access = MMK_ACCESS_WRITE;
         opt.flags = MMK_OPEN_CREATE | MMK_OPEN_GROW;
     } else if (strcmp(mode, "c") == 0) {
@@ -870,6 +872,16 @@ static int mmkit_exec(PyObject *m) {
 #endif
 #ifdef MAP_TPRO
     ADD_CONST(MAP_TPRO);
+#endif
+/* flush(flags=...), as Python 3.15 */
+#ifdef MS_SYNC
+    ADD_CONST(MS_SYNC);
+#endif
+#ifdef MS_ASYNC
+    ADD_CONST(MS_ASYNC);
+#endif
+#ifdef MS_INVALIDATE
+    ADD_CONST(MS_INVALIDATE);
 #endif
 #ifdef MADV_NORMAL
     ADD_CONST(MADV_NORMAL);

@@ -1492,7 +1492,7 @@ int mmk_resize(mmk_map *m, uint64_t new_length) {
 int mmk_flush(mmk_map *m, uint64_t offset, uint64_t length, unsigned flags) {
     if (m == NULL)
         return -EINVAL;
-    if (flags & ~(unsigned)MMK_FLUSH_ASYNC)
+    if (flags & ~(unsigned)(MMK_FLUSH_ASYNC | MMK_FLUSH_INVALIDATE))
         return map_closed(m) ? MMK_ECLOSED : -EINVAL;
     int rc = map_hold(m);
     if (rc < 0)
@@ -1504,7 +1504,7 @@ int mmk_flush(mmk_map *m, uint64_t offset, uint64_t length, unsigned flags) {
         void *addr;
         size_t plen;
         map_page_range(m, offset, len, &addr, &plen);
-        rc = mmk__os.sync(addr, plen, (flags & MMK_FLUSH_ASYNC) != 0);
+        rc = mmk__os.sync(addr, plen, (int)flags);
     }
     map_unhold(m);
     return rc;
@@ -1651,4 +1651,30 @@ unsigned mmk_view_count(const mmk_map *m) {
     if (m == NULL)
         return 0;
     return (unsigned)(map_state(m) & ST_VIEWS);
+}
+
+/* ---- naming anonymous memory -------------------------------------------- */
+
+int mmk_set_name(mmk_map *m, const char *name) {
+    if (m == NULL || name == NULL)
+        return -EINVAL;
+    if (map_closed(m))
+        return MMK_ECLOSED;
+    size_t n = strlen(name);
+    if (n > MMK_NAME_MAX)
+        return -ENAMETOOLONG;
+    /* Checked here, so that the kernel's EINVAL can only mean "no support". */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x20 || c > 0x7e || strchr("\\`$[]", c) != NULL)
+            return -EINVAL;
+    }
+    if (m->kind == KIND_FILE)
+        return -EBADF;
+    if (m->length == 0)
+        return 0;
+    void *addr;
+    size_t plen;
+    map_page_range(m, 0, m->length, &addr, &plen);
+    return mmk__os_set_anon_name(addr, plen, name);
 }

@@ -74,8 +74,8 @@ typedef struct mmk__os_methods {
        old mapping is unchanged. */
     int (*remap)(void *addr, size_t old_len, size_t new_len, void **new_addr);
     int (*unmap)(void *addr, size_t len);
-    /* Write back [addr, addr+len) (addr page-aligned). */
-    int (*sync)(void *addr, size_t len, int async);
+    /* Write back [addr, addr+len) (addr page-aligned); `flags`: enum mmk_flush_flags. */
+    int (*sync)(void *addr, size_t len, int flags);
     /* Pass an advice value through (addr page-aligned). */
     int (*advise)(void *addr, size_t len, int native_advice);
     int (*lock)(void *addr, size_t len);
@@ -131,5 +131,11 @@ int mmk__os_advice(int advice, int *native);
    MADV_POPULATE_READ; MADV_POPULATE_WRITE when `for_write`, which also
    allocates anonymous memory), or MMK_ENOTSUP. */
 int mmk__os_populate_advice(int for_write, int *native);
+
+/* Name anonymous memory [addr, addr+len) (addr page-aligned) for
+   /proc/PID/maps: 0, MMK_ENOTSUP where the platform or the kernel cannot name
+   it (no PR_SET_VMA_ANON_NAME, or memory the kernel does not name, such as a
+   memfd), or -errno. `name` was checked by the caller. */
+int mmk__os_set_anon_name(void *addr, size_t len, const char *name);
 
 #endif

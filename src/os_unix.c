@@ -153,8 +153,14 @@ static int unix_unmap(void *addr, size_t len) {
     return munmap(addr, len) == 0 ? 0 : -errno;
 }
 
-static int unix_sync(void *addr, size_t len, int async) {
-    return msync(addr, len, async ? MS_ASYNC : MS_SYNC) == 0 ? 0 : -errno;
+/* `flags` are enum mmk_flush_flags. */
+static int unix_sync(void *addr, size_t len, int flags) {
+    int native = (flags & MMK_FLUSH_ASYNC) ? MS_ASYNC : MS_SYNC;
+#ifdef MS_INVALIDATE
+    if (flags & MMK_FLUSH_INVALIDATE)
+        native |= MS_INVALIDATE;
+#endif
+    return msync(addr, len, native) == 0 ? 0 : -errno;
 }
 
 static int unix_advise(void *addr, size_t len, int native_advice) {
@@ -352,6 +358,31 @@ int mmk__os_populate_advice(int for_write, int *native) {
     return 0;
 #else
     (void)for_write, (void)native;
+    return MMK_ENOTSUP;
+#endif
+}
+
+#if defined(__linux__)
+#include <sys/prctl.h>
+#endif
+/* Linux 5.17+ (older headers lack the constants: the values are the ABI). */
+#if defined(__linux__) && !defined(PR_SET_VMA)
+#define PR_SET_VMA 0x53564d41
+#define PR_SET_VMA_ANON_NAME 0
+#endif
+
+int mmk__os_set_anon_name(void *addr, size_t len, const char *name) {
+#if defined(__linux__)
+    if (prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)addr, (unsigned long)len,
+              (unsigned long)name) == 0)
+        return 0;
+    /* EINVAL (the name was checked): a kernel without the feature; EBADF:
+       memory that is not anonymous to the kernel (a memfd). */
+    if (errno == EINVAL || errno == EBADF)
+        return MMK_ENOTSUP;
+    return -errno;
+#else
+    (void)addr, (void)len, (void)name;
     return MMK_ENOTSUP;
 #endif
 }

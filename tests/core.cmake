@@ -4,6 +4,7 @@
 mmk_add_c_test(test_error)
 mmk_add_c_test(test_guard THREADS)
 mmk_add_c_test(test_map)
+mmk_add_c_test(test_map_name)
 mmk_add_c_test(test_scenarios)
 mmk_add_c_test(test_core_views THREADS)
 mmk_add_c_test(test_map_space)

@@ -117,3 +117,45 @@ print('%d.%d' % sys.version_info[:2])"
       "package (test_mmap.py is not installed)")
   endif()
 endforeach()
+
+# Debian's own python3 (/usr/bin/python3) is where Debian's python3-numpy and
+# python3-mypy install. When it exists and has its development headers, the
+# module is also built for it (build/python-system) and, unless it is the
+# default python3, its unit tests run as python_unit_system: among them the
+# numpy recipes of docs/python.md (python/tests/test_numpy.py), which skip
+# with a message under interpreters without numpy. python_typing_system
+# installs the package with pip into a temporary directory and runs mypy over
+# python/tests/typing (exit status 77, reported as skipped, without mypy).
+set(mmk_system_python /usr/bin/python3)
+if(EXISTS ${mmk_system_python})
+  execute_process(COMMAND ${mmk_system_python} -c
+"import sysconfig
+print(sysconfig.get_paths()['include'])
+print(sysconfig.get_config_var('EXT_SUFFIX'))"
+    OUTPUT_VARIABLE info OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc ERROR_QUIET)
+  if(rc EQUAL 0)
+    string(REPLACE "\n" ";" info "${info}")
+    list(GET info 0 inc)
+    list(GET info 1 suffix)
+  endif()
+  if(NOT rc EQUAL 0 OR NOT EXISTS ${inc}/Python.h)
+    message(STATUS "mmkit: ${mmk_system_python} has no development headers (Debian: "
+      "python3-dev): no numpy or typing tests for it")
+  else()
+    set(outdir ${CMAKE_BINARY_DIR}/python-system)
+    add_library(mmkit_python_system MODULE ${MMK_PYTHON_SOURCES})
+    target_include_directories(mmkit_python_system PRIVATE ${inc})
+    set_target_properties(mmkit_python_system PROPERTIES SUFFIX ${suffix})
+    mmk_python_module_setup(mmkit_python_system ${outdir})
+    get_filename_component(sys_real ${mmk_system_python} REALPATH)
+    if(NOT sys_real STREQUAL mmk_default_real)
+      mmk_add_python_unit_test(python_unit_system ${mmk_system_python} ${outdir})
+    endif()
+    add_test(NAME python_typing_system
+      COMMAND ${mmk_system_python} ${PROJECT_SOURCE_DIR}/python/tests/typing/check_typing.py
+        --source ${PROJECT_SOURCE_DIR} --work ${MMK_PY_TEST_TMP}/typing)
+    set_tests_properties(python_typing_system PROPERTIES
+      ENVIRONMENT "PYTHONDONTWRITEBYTECODE=1"
+      LABELS "python" TIMEOUT 600 SKIP_RETURN_CODE 77)
+  endif()
+endif()
