@@ -9,7 +9,7 @@ case "$1" in
   build) pkgs="cmake make gcc pkg-config libpcre2-dev" ;;
   # clang + its runtime: the clang sanitizer tests and libFuzzer targets
   # (tests/clang.cmake); without them those tests are skipped.
-  test)  pkgs="bible-kjv bible-kjv-text clang libclang-rt-14-dev" ;;
+  test)  pkgs="bible-kjv bible-kjv-text clang libclang-rt-14-dev python3-dev python3-numpy python3-mypy python3-pip python3-setuptools python3-wheel" ;;
   demo)  pkgs="bible-kjv bible-kjv-text" ;;
   bench) pkgs="bible-kjv bible-kjv-text ripgrep ugrep hyperfine gnuplot-nox" ;;
   *) echo "usage: deps.sh build|test|demo|bench" >&2; exit 2 ;;
