@@ -24,8 +24,11 @@ configure: $(BUILD)/CMakeCache.txt
 build: deps configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: build
+# The test step's packages (clang, Debian's python3-dev, numpy, mypy) come
+# first: configuring looks for them.
+test:
 	@sh scripts/deps.sh test
+	@$(MAKE) --no-print-directory build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 fuzz: configure
