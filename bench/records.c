@@ -8,10 +8,11 @@
  * FILE is created (or re-made when its size differs) as MIB MiB of 64-byte
  * records and read once, so every method reads the page cache. Each method
  * runs RUNS times round-robin over the same random record numbers (drawn
- * before timing; a new set each round) and the median ns/op is printed, one
- * line per method:
+ * before timing; a new set each round) and the median CPU ns/op of the
+ * thread (user + system; the median wall-clock ns/op beside it) is printed,
+ * one line per method:
  *
- *   METHOD ns_per_op=F runs=R ops=N
+ *   METHOD ns_per_op=F runs=R ops=N wall_ns_per_op=W
  *
  * Methods: syscall (getppid: the price of entering the kernel here), pread, map_copy_out
  * (mmk_copy_out: fault-guarded, holds the map), map_pointer (memcpy from mmk_data() inside one
@@ -42,9 +43,12 @@ static uint64_t n_records;  /* records in the file */
 static uint64_t sink;       /* what reads xor together */
 static unsigned char *base; /* the map's bytes for the pointer methods */
 
-static double now_ns(void) {
+/* CPU time of this thread (user + system, page faults included): on a
+   machine shared with other work, wall time would add the time other
+   processes ran. The wall time is printed beside it. */
+static double now_ns(clockid_t clock) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock, &ts);
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
@@ -221,6 +225,7 @@ typedef struct method {
     int (*run)(void);
     int writes;
     double *samples;
+    double *walls;
 } method;
 
 static int cmp_double(const void *a, const void *b) {
@@ -239,16 +244,18 @@ static int open_map(void) {
     return 0;
 }
 
-/* One timed pass of `run` over freshly drawn records. */
-static double timed(int (*run)(void), int writes) {
+/* One timed pass of `run` over freshly drawn records: CPU ns per operation
+   (*wall: wall-clock ns per operation). */
+static double timed(int (*run)(void), int writes, double *wall) {
     draw_indices();
     stamp_g++;
-    double t0 = now_ns();
+    double w0 = now_ns(CLOCK_MONOTONIC), t0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
     if (run() != 0) {
         fprintf(stderr, "records: a run failed\n");
         exit(1);
     }
-    double t = (now_ns() - t0) / (double)n_ops;
+    double t = (now_ns(CLOCK_THREAD_CPUTIME_ID) - t0) / (double)n_ops;
+    *wall = (now_ns(CLOCK_MONOTONIC) - w0) / (double)n_ops;
     if (writes && check_last_update() != 0)
         exit(1);
     return t;
@@ -291,8 +298,9 @@ int main(int argc, char **argv) {
        touches first (and a write fault for the first write of a page). */
     if (open_map() != 0)
         return 1;
-    double first_read = timed(run_pointer, 0);
-    double first_write = timed(run_pointer_write, 1);
+    double first_read_wall, first_write_wall;
+    double first_read = timed(run_pointer, 0, &first_read_wall);
+    double first_write = timed(run_pointer_write, 1, &first_write_wall);
     mmk_free(map_g);
     if (fsync(fd_g) != 0)
         return 1;
@@ -306,27 +314,29 @@ int main(int argc, char **argv) {
         vb[off + 63] = vb[off + 63]; /* write fault once per page */
 
     method methods[] = {
-        {"syscall", run_syscall, 0, NULL},
-        {"pread", run_pread, 0, NULL},
-        {"map_copy_out", run_copy_out, 0, NULL},
-        {"map_pointer", run_pointer, 0, NULL},
-        {"pwrite", run_pwrite, 1, NULL},
-        {"map_copy_in", run_copy_in, 1, NULL},
-        {"map_pointer_write", run_pointer_write, 1, NULL},
+        {"syscall", run_syscall, 0, NULL, NULL},
+        {"pread", run_pread, 0, NULL, NULL},
+        {"map_copy_out", run_copy_out, 0, NULL, NULL},
+        {"map_pointer", run_pointer, 0, NULL, NULL},
+        {"pwrite", run_pwrite, 1, NULL, NULL},
+        {"map_copy_in", run_copy_in, 1, NULL, NULL},
+        {"map_pointer_write", run_pointer_write, 1, NULL, NULL},
     };
     size_t nm = sizeof methods / sizeof methods[0];
     /* Reads first (no dirty pages being written back under them), then
        writes; within each group round-robin, the order rotating, so noise
        hits every method alike. */
     size_t groups[][2] = {{0, 4}, {4, nm}};
-    for (size_t k = 0; k < nm; k++)
+    for (size_t k = 0; k < nm; k++) {
         methods[k].samples = calloc((size_t)runs, sizeof(double));
+        methods[k].walls = calloc((size_t)runs, sizeof(double));
+    }
     for (size_t g = 0; g < 2; g++) {
         size_t lo = groups[g][0], cnt = groups[g][1] - lo;
         for (int r = 0; r < runs; r++)
             for (size_t j = 0; j < cnt; j++) {
                 method *mt = &methods[lo + (j + (size_t)r) % cnt];
-                mt->samples[r] = timed(mt->run, mt->writes);
+                mt->samples[r] = timed(mt->run, mt->writes, &mt->walls[r]);
             }
     }
 
@@ -335,14 +345,17 @@ int main(int argc, char **argv) {
            (unsigned long long)sink);
     for (size_t k = 0; k < nm; k++) {
         qsort(methods[k].samples, (size_t)runs, sizeof(double), cmp_double);
-        printf("%s ns_per_op=%.1f runs=%d ops=%llu\n", methods[k].name,
-               methods[k].samples[runs / 2], runs, (unsigned long long)n_ops);
+        qsort(methods[k].walls, (size_t)runs, sizeof(double), cmp_double);
+        printf("%s ns_per_op=%.1f runs=%d ops=%llu wall_ns_per_op=%.1f\n", methods[k].name,
+               methods[k].samples[runs / 2], runs, (unsigned long long)n_ops,
+               methods[k].walls[runs / 2]);
         free(methods[k].samples);
+        free(methods[k].walls);
     }
-    printf("map_first_touch_read ns_per_op=%.1f runs=1 ops=%llu\n", first_read,
-           (unsigned long long)n_ops);
-    printf("map_first_touch_write ns_per_op=%.1f runs=1 ops=%llu\n", first_write,
-           (unsigned long long)n_ops);
+    printf("map_first_touch_read ns_per_op=%.1f runs=1 ops=%llu wall_ns_per_op=%.1f\n", first_read,
+           (unsigned long long)n_ops, first_read_wall);
+    printf("map_first_touch_write ns_per_op=%.1f runs=1 ops=%llu wall_ns_per_op=%.1f\n",
+           first_write, (unsigned long long)n_ops, first_write_wall);
     mmk_free(map_g);
     close(fd_g);
     free(idx);

@@ -2,14 +2,16 @@
 """The database use, measured: random 64-byte record reads and in-place
 updates through a map, side by side with pread/pwrite, in C and in Python.
 
-    python3 bench/records.py BUILD_DIR [--mib 1024] [--ops 200000]
-        [--py-ops 200000] [--runs 3] [--file PATH] [--update BENCHMARKS.md]
+    python3 bench/records.py BUILD_DIR [--mib 64,1024] [--ops 100000]
+        [--py-ops 50000] [--runs 3] [--dir DIR] [--update BENCHMARKS.md]
 
 BUILD_DIR must hold bench/records (target mmk_bench_records; `make bench`
-builds it) and python/ with the mmkit module. The file (default
-BUILD_DIR/bench-records/records.bin, MIB MiB) should be larger than the L3
-cache and smaller than memory; the C program makes it and reads it into the
-page cache. Then, in this process, the Python cases run round-robin over the
+builds it) and python/ with the mmkit module. For each size in --mib a file
+of that many MiB (DIR/records-MIB.bin, DIR defaulting to
+BUILD_DIR/bench-records) is measured; the large one should be larger than
+the L3 cache and smaller than memory, the small one shows the same access
+within a small working set. The C program makes each file and reads it into
+the page cache. Then, in this process, the Python cases run round-robin over the
 same kind of random record numbers:
 
     reads:   os.pread(fd, 64, off)   mmkit mm[off:off+64]   mmap mm[off:off+64]
@@ -54,11 +56,12 @@ def py_cases(path, ops, runs, mmkit):
     sm = stdmmap.mmap(f.fileno(), 0)
     page = stdmmap.PAGESIZE
     # Steady state: every page of both maps mapped and written once (a
-    # shared map takes a write fault the first time a clean page is written).
+    # shared map takes a write fault the first time a clean page is written;
+    # an fsync would make every page clean again, so none follows).
+    os.fsync(fd)
     for mm in (mk, sm):
         for off in range(0, size, page):
             mm[off + 63:off + 64] = mm[off + 63:off + 64]
-    os.fsync(fd)
     rng = random.Random(20261130)
     stamp = [0]
 
@@ -112,9 +115,11 @@ def py_cases(path, ops, runs, mmkit):
                 name, fn, writes = group[(j + r) % len(group)]
                 offs = offsets()
                 rec = record()
-                t0 = time.perf_counter_ns()
+                # CPU time of this thread (user + system): wall time on a
+                # shared machine would add the time other processes ran.
+                t0 = time.thread_time_ns()
                 fn(offs, rec)
-                t = (time.perf_counter_ns() - t0) / ops
+                t = (time.thread_time_ns() - t0) / ops
                 if writes and os.pread(fd, REC, offs[-1]) != rec:
                     sys.exit(f"records.py: {name}: the last update is not in the file")
                 samples.setdefault(name, []).append(t)
@@ -135,7 +140,11 @@ def machine():
                     break
     except OSError:
         pass
-    l3 = os.sysconf("SC_LEVEL3_CACHE_SIZE") if "SC_LEVEL3_CACHE_SIZE" in os.sysconf_names else 0
+    try:
+        l3 = int(subprocess.run(["getconf", "LEVEL3_CACHE_SIZE"], capture_output=True,
+                                text=True).stdout.strip() or 0)
+    except (OSError, ValueError):
+        l3 = 0
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return cpu, os.cpu_count(), l3, mem
 
@@ -144,38 +153,56 @@ def fmt(x):
     return f"{x:,.0f}" if x >= 100 else f"{x:.1f}"
 
 
-def report(c, py, args, load_before, load_after, size):
+def report(results, args, load_before, load_after):
     cpu, ncpu, l3, mem = machine()
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    L = []
-    L.append(BEGIN)
-    L.append("## The database use: random 64-byte records, map vs pread/pwrite")
-    L.append("")
+    sizes = [mib for mib, _, _ in results]
+    c0 = results[0][1]
+    L = [BEGIN, "## The database use: random 64-byte records, map vs pread/pwrite", ""]
     L.append(f"Written by `python3 bench/records.py BUILD_DIR --update BENCHMARKS.md` on {when} "
              "(bench/run.sh rewrites the sections above; run records.py after it).")
     L.append("")
     L.append(f"- Machine: {cpu}, {ncpu} logical cores, L3 {l3 / 2**20:.0f} MiB (as the system "
              f"reports it), {mem / 2**30:.1f} GiB RAM; Python {platform.python_version()}. "
              f"Load average before / after: {load_before} / {load_after}.")
-    L.append(f"- File: {size / 2**20:.0f} MiB of 64-byte records (larger than L3, smaller than "
-             "memory), in the page cache (read once, fsync'ed before timing). Every operation "
+    L.append("- Files: " + " and ".join(f"{m} MiB" for m in sizes) + " of 64-byte records, in "
+             "the page cache (written, fsync'ed and read once before timing). Every operation "
              "reads or overwrites one whole record at a random record number, drawn before the "
-             "timing (a new set per run). Median ns per operation of "
-             f"{c['pread'][1]} runs × {c['pread'][2]:,} operations (C) and "
+             "timing (a new set per run). Median CPU ns (user + system, of the measuring thread; "
+             "the machine was shared, so wall time would add other processes' time) per "
+             "operation of "
+             f"{c0['pread'][1]} runs × {c0['pread'][2]:,} operations (C) and "
              f"{args.runs} runs × {args.py_ops:,} (Python), round-robin within reads and "
              "within updates. Maps are in steady state (every page mapped and written once "
              "before timing) except the *first touch* rows. Updates are not synced per "
              "operation (neither side is).")
     L.append("- *syscall* is one `getppid` system call: what entering the kernel costs on "
-             "this machine. It is high here (a virtual machine, 2 cores shared with other "
-             "work); where a system call costs ~100 ns, pread/pwrite cost less and the "
-             "ratios below shrink accordingly.")
+             "this machine (a virtual machine; 2 cores shared with other work).")
     L.append("")
-    L.append("### C (`bench/records.c`)")
-    L.append("")
-    L.append("| Operation | ns/op | vs pread / pwrite |")
-    L.append("|---|---:|---:|")
-    names = [
+
+    def table(title, names, key_of, ref_label):
+        L.append(f"### {title}")
+        L.append("")
+        head = "| Operation |" + "".join(f" {m} MiB ns/op | vs {ref_label} |" for m in sizes)
+        L.append(head)
+        L.append("|---|" + "---:|---:|" * len(sizes))
+        for key, label, ref in names:
+            row = f"| {label} |"
+            for _, c, py in results:
+                d = key_of(c, py)
+                if key not in d:
+                    row += " | |"
+                    continue
+                v = d[key][0]
+                ratio = ""
+                if ref and key != ref and ref in d:
+                    r = d[ref][0]
+                    ratio = f"{r / v:.1f}× faster" if v <= r else f"{v / r:.1f}× slower"
+                row += f" {fmt(v)} | {ratio} |"
+            L.append(row)
+        L.append("")
+
+    table("C (`bench/records.c`)", [
         ("syscall", "one system call (getppid)", None),
         ("pread", "`pread` 64 B", "pread"),
         ("map_copy_out", "`mmk_copy_out` 64 B (guarded, holds the map)", "pread"),
@@ -188,20 +215,8 @@ def report(c, py, args, load_before, load_after, size):
         ("map_pointer_write", "`memcpy` into `mmk_data()`", "pwrite"),
         ("map_first_touch_write", "the same, first writes to clean pages (write faults)",
          "pwrite"),
-    ]
-    for key, label, ref in names:
-        if key not in c:
-            continue
-        ratio = f"{c[ref][0] / c[key][0]:.1f}× faster" if ref and key != ref else ""
-        if ref and key != ref and c[key][0] > c[ref][0]:
-            ratio = f"{c[key][0] / c[ref][0]:.1f}× slower"
-        L.append(f"| {label} | {fmt(c[key][0])} | {ratio} |")
-    L.append("")
-    L.append("### Python (`bench/records.py`)")
-    L.append("")
-    L.append("| Operation | ns/op | vs os.pread / os.pwrite |")
-    L.append("|---|---:|---:|")
-    pnames = [
+    ], lambda c, py: c, "pread / pwrite")
+    table("Python (`bench/records.py`)", [
         ("py_loop", "`for off in offs: pass` (the loop alone)", None),
         ("py_pread", "`os.pread(fd, 64, off)`", "py_pread"),
         ("py_mmkit_slice", "mmkit `mm[off:off+64]`", "py_pread"),
@@ -209,14 +224,7 @@ def report(c, py, args, load_before, load_after, size):
         ("py_pwrite", "`os.pwrite(fd, rec, off)`", "py_pwrite"),
         ("py_mmkit_assign", "mmkit `mm[off:off+64] = rec`", "py_pwrite"),
         ("py_mmap_assign", "standard `mmap` `mm[off:off+64] = rec`", "py_pwrite"),
-    ]
-    for key, label, ref in pnames:
-        if key not in py:
-            continue
-        ratio = f"{py[ref][0] / py[key][0]:.1f}× faster" if ref and key != ref else ""
-        if ref and key != ref and py[key][0] > py[ref][0]:
-            ratio = f"{py[key][0] / py[ref][0]:.1f}× slower"
-        L.append(f"| {label} | {fmt(py[key][0])} | {ratio} |")
+    ], lambda c, py: py, "os.pread / os.pwrite")
     L.append(END)
     return "\n".join(L) + "\n"
 
@@ -236,30 +244,36 @@ def update(path, section):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("build")
-    ap.add_argument("--mib", type=int, default=1024)
-    ap.add_argument("--ops", type=int, default=200000)
-    ap.add_argument("--py-ops", type=int, default=200000)
+    ap.add_argument("--mib", default="64,1024")
+    ap.add_argument("--ops", type=int, default=100000)
+    ap.add_argument("--py-ops", type=int, default=50000)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--file")
+    ap.add_argument("--dir")
     ap.add_argument("--update")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
     exe = os.path.join(build, "bench", "records")
     if not os.access(exe, os.X_OK):
         subprocess.run(["cmake", "--build", build, "--target", "mmk_bench_records"], check=True)
-    path = args.file or os.path.join(build, "bench-records", "records.bin")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    folder = args.dir or os.path.join(build, "bench-records")
+    os.makedirs(folder, exist_ok=True)
     sys.path.insert(0, os.path.join(build, "python"))
     import mmkit
 
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    out = subprocess.run([exe, "-s", str(args.mib), "-n", str(args.ops), "-r", str(args.runs), path],
-                         check=True, capture_output=True, text=True).stdout
-    sys.stderr.write(out)
-    c = parse_c(out)
-    py = py_cases(path, args.py_ops, args.runs, mmkit)
+    results = []
+    for mib in (int(x) for x in args.mib.split(",")):
+        path = os.path.join(folder, f"records-{mib}.bin")
+        out = subprocess.run([exe, "-s", str(mib), "-n", str(args.ops), "-r", str(args.runs),
+                              path], check=True, capture_output=True, text=True).stdout
+        sys.stderr.write(out)
+        c = parse_c(out)
+        py = py_cases(path, args.py_ops, args.runs, mmkit)
+        for k, v in py.items():
+            sys.stderr.write(f"{k} ns_per_op={v[0]:.1f} runs={v[1]} ops={v[2]}\n")
+        results.append((mib, c, py))
     load_after = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    section = report(c, py, args, load_before, load_after, os.path.getsize(path))
+    section = report(results, args, load_before, load_after)
     sys.stdout.write(section)
     if args.update:
         update(args.update, section)
