@@ -210,6 +210,8 @@ def report(results, args, load_before, load_after):
          "pread"),
         ("map_first_touch_read", "the same, first pass over a fresh map (minor faults)",
          "pread"),
+        ("anon_pointer", "the same loop over anonymous memory of the file's size (no file)",
+         "pread"),
         ("pwrite", "`pwrite` 64 B", "pwrite"),
         ("map_copy_in", "`mmk_copy_in` 64 B", "pwrite"),
         ("map_pointer_write", "`memcpy` into `mmk_data()`", "pwrite"),
