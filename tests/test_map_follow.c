@@ -3,8 +3,13 @@
  * someone else grows or shrinks, without the file being touched. Growth by
  * another process (fork), shrinking, offsets past the new end, views and
  * holds, closed/anonymous/NO_DUP maps, copy-on-write pages, injected
- * failures, and random interleavings compared with pread of the file.
+ * failures, random interleavings compared with pread of the file, and
+ * another thread reading while the map follows (ASan/TSan variants).
  */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+
 #include "os.h"
 #include "test_core_util.h"
 
@@ -382,6 +387,81 @@ static void random_interleavings(void) {
     unlink(path);
 }
 
+/* ---- another thread reads while the map follows growth ----------------- */
+
+static unsigned char pattern_byte(uint64_t i) {
+    return (unsigned char)(i * 7 + 3);
+}
+
+static _Atomic int growing_done; /* the main thread grew the file for the last time */
+
+static void *reader_thread(void *arg) {
+    mmk_map *m = arg;
+    uint64_t rng = 0x1234567ull;
+    unsigned long bad = 0;
+    unsigned long reads = 0;
+    while (!atomic_load(&growing_done) || reads < 1000) {
+        reads++;
+        uint64_t len = mmk_length(m);
+        if (len < 16)
+            continue;
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        uint64_t off = (rng >> 11) % (len - 15);
+        unsigned char b[16];
+        int rc = mmk_copy_out(m, off, b, 16);
+        if (rc == MMK_ERANGE)
+            continue; /* cannot happen: the file only grows here */
+        if (rc != 0)
+            bad++;
+        for (int k = 0; k < 16 && rc == 0; k++)
+            if (b[k] != pattern_byte(off + (uint64_t)k))
+                bad++;
+    }
+    return (void *)(uintptr_t)bad;
+}
+
+static void follow_while_reading(void) {
+    const char *path = tpath("threads");
+    size_t chunk = 1000;
+    unsigned char *buf = malloc(chunk * 400);
+    CHECK(buf != NULL);
+    for (uint64_t i = 0; i < chunk * 400; i++)
+        buf[i] = pattern_byte(i);
+    CHECK_OK(write_file(path, buf, chunk));
+    mmk_map *m = NULL;
+    CHECK_OK(mmk_open(&m, path, NULL));
+    pthread_t t;
+    atomic_store(&growing_done, 0);
+    CHECK_EQ(pthread_create(&t, NULL, reader_thread, m), 0);
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    CHECK(fd >= 0);
+    unsigned long grown = 0, refused = 0;
+    for (size_t n = 1; n < 400; n++) {
+        CHECK_EQ(pwrite(fd, buf + n * chunk, chunk, (off_t)(n * chunk)), (ssize_t)chunk);
+        uint64_t len = 0;
+        int rc;
+        /* A call of the reader may be in flight: MMK_EVIEWS, nothing changed. */
+        while ((rc = mmk_follow_file(m, &len)) == MMK_EVIEWS) {
+            refused++;
+            sched_yield();
+        }
+        CHECK_OK(rc);
+        CHECK_EQ(len, (n + 1) * chunk);
+        grown++;
+    }
+    atomic_store(&growing_done, 1);
+    void *bad = NULL;
+    CHECK_EQ(pthread_join(t, &bad), 0);
+    CHECK_EQ((uintptr_t)bad, 0);
+    CHECK_EQ(grown, 399);
+    CHECK_EQ(mmk_length(m), 400 * chunk);
+    printf("follow while reading: grew %lu times, refused %lu times\n", grown, refused);
+    close(fd);
+    CHECK_OK(mmk_free(m));
+    free(buf);
+    unlink(path);
+}
+
 int main(void) {
     ps = mmk_page_size();
     saved = mmk__os;
@@ -391,5 +471,6 @@ int main(void) {
     write_map_follows();
     copy_map_follows();
     random_interleavings();
+    follow_while_reading();
     return CHECK_DONE();
 }
