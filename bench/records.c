@@ -21,7 +21,9 @@
  * touched). Reads xor what they read into a sink that is printed, so no load is optimised away;
  * every update writes a record that is checked afterwards through pread. Not a test: it only times.
  */
-#define _GNU_SOURCE
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* syscall */
+#endif
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
