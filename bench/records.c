@@ -7,19 +7,22 @@
  *
  * FILE is created (or re-made when its size differs) as MIB MiB of 64-byte
  * records and read once, so every method reads the page cache. Each method
- * runs RUNS times round-robin over the same random record numbers (drawn
- * before timing; a new set each round) and the median CPU ns/op of the
- * thread (user + system; the median wall-clock ns/op beside it) is printed,
- * one line per method:
+ * runs RUNS times, round-robin (reads first, then updates), each run over
+ * OPS random record numbers drawn before its timing, and the median CPU
+ * ns/op of the thread (user + system; the median wall-clock ns/op beside it)
+ * is printed, one line per method:
  *
  *   METHOD ns_per_op=F runs=R ops=N wall_ns_per_op=W
  *
- * Methods: syscall (getppid: the price of entering the kernel here), pread, map_copy_out
- * (mmk_copy_out: fault-guarded, holds the map), map_pointer (memcpy from mmk_data() inside one
- * mmk_guard_run), the same three for writes (pwrite, map_copy_in, map_pointer_write), and the cost
- * of a fresh map's first random pass (map_first_touch_read/_write: one minor fault per page first
- * touched). Reads xor what they read into a sink that is printed, so no load is optimised away;
- * every update writes a record that is checked afterwards through pread. Not a test: it only times.
+ * Methods: syscall (getppid: the price of entering the kernel here); pread;
+ * map_copy_out (mmk_copy_out: fault-guarded, holds the map); map_pointer
+ * (memcpy from mmk_data() inside one mmk_guard_run); anon_pointer (the same
+ * loop over anonymous memory of the file's size); pwrite, map_copy_in and
+ * map_pointer_write for updates; and a fresh map's first random pass
+ * (map_first_touch_read/_write: a minor fault per page first touched, a
+ * write fault per page first written). Reads xor what they read into a sink
+ * that is printed, so no load is optimised away; the last update of every
+ * run is checked through pread. Not a test: it only times.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* syscall */
