@@ -4,7 +4,7 @@
 #   cmake -DEXAMPLE=hello_map -DEXE=build/examples/hello_map -DWORKDIR=/tmp/x -P run_example.cmake
 #   cmake -DEXAMPLE=hello_map -DPYTHON=python3 -DSCRIPT=examples/hello_map.py -DWORKDIR=/tmp/x -P ...
 #
-# EXAMPLE  hello_map | count_word | shared_counter | image_invert
+# EXAMPLE  hello_map | count_word | shared_counter | image_invert | record_store
 # EXE      the C example's executable, or
 # PYTHON + SCRIPT  an interpreter and the Python example
 # WORKDIR  a scratch directory (emptied first)
@@ -162,6 +162,30 @@ elseif(EXAMPLE STREQUAL "image_invert")
   run_ok(out image.pgm)
   file(READ "${WORKDIR}/image.pgm" twice HEX)
   expect_equal("file after two inversions (hex)" "${twice}" "${original}")
+
+elseif(EXAMPLE STREQUAL "record_store")
+  # 200 appends and 300 in-place updates (seed 7): every version counts once,
+  # so the versions of the published records add up to 500.
+  run_ok(out write store.db 200 300 7)
+  expect_equal("output" "${out}"
+    "published 200 records, capacity 256, 200 appends, 300 updates\n")
+  file(SIZE "${WORKDIR}/store.db" size)
+  expect_equal("size of store.db (64 + 256 records of 128 bytes)" "${size}" "32832")
+  file(READ "${WORKDIR}/store.db" header LIMIT 24 HEX)
+  # "MMKREC01", slot size 64, 2 slots, published count 200 (little-endian)
+  expect_equal("header (hex)" "${header}"
+    "4d4d4b52454330314000000002000000c800000000000000")
+  run_ok(out verify store.db)
+  expect_equal("verify" "${out}" "200 published records, 500 versions, 0 bad\n")
+  # The writer SIGKILLed at random moments while a reader follows the file.
+  run_ok(out torture crash.db 25)
+  if(NOT out MATCHES "torture: 25 rounds, writer killed 25 times, every published record valid, reader agreed")
+    message(FATAL_ERROR "record_store (${lang}) torture:\n${out}")
+  endif()
+  run_ok(out verify crash.db)
+  if(NOT out MATCHES "^[1-9][0-9]* published records, [0-9]+ versions, 0 bad\n$")
+    message(FATAL_ERROR "record_store (${lang}) verify after torture:\n${out}")
+  endif()
 
 else()
   message(FATAL_ERROR "run_example.cmake: unknown EXAMPLE '${EXAMPLE}'")

@@ -56,7 +56,7 @@
  * - Growth while mapped: a map covers the length it had when it was opened or
  *   last resized. Bytes another process appends to the file afterwards are not
  *   visible through the map; `mmk_file_size()` shows the new size and
- *   `mmk_resize()` (on a writable map) or re-opening extends the view.
+ *   `mmk_follow_file()` (any file map) extends the view to it.
  * - Copy-on-write maps (`MMK_ACCESS_COPY`) see the file's later changes only
  *   on pages they have not written to yet (the operating system's rule).
  * - Locked pages (`mmk_lock_pages`) count against RLIMIT_MEMLOCK.
@@ -477,6 +477,37 @@ MMK_API int mmk_copy_in(mmk_map *m, uint64_t offset, const void *buf, size_t n);
  * -EDQUOT, -EIO, -EFBIG, -EBADF (MMK_OPEN_NO_DUP).
  */
 MMK_API int mmk_resize(mmk_map *m, uint64_t new_length);
+
+/**
+ * Fit the map's length to the file's current size: file size - offset, or 0
+ * when the file is now shorter than the map's offset. The file is never
+ * changed, so this works on every file map: MMK_ACCESS_READ, WRITE and COPY.
+ * It is how a reader follows a file another process grows (or shrinks)
+ * without re-opening it; mmk_resize instead sets the file to the map. The
+ * cursor is clamped to the new length; mmk_data() may move. On success
+ * *new_length (may be NULL) receives the new length.
+ *
+ * When the size has not changed it returns at once without taking the map,
+ * so polling it is cheap (one fstat) and succeeds while views are out. When
+ * the length must change it takes the map as mmk_resize does: MMK_EVIEWS
+ * while views are outstanding or another thread is inside a call on the map
+ * (nothing is changed; try again). Other threads' calls afterwards see the
+ * new length; the fault guard works as before (a file shrunk again after
+ * this call gives MMK_EFAULT past its end).
+ *
+ * Copy-on-write maps keep the pages they wrote that still lie within the new
+ * length (the mapping is moved with mremap, private pages and all); pages a
+ * shrink cuts off lose their private contents, and growing again shows the
+ * file's bytes there. Where the platform has no mremap, changing the length
+ * of a non-empty copy-on-write map returns MMK_ENOTSUP rather than drop its
+ * writes.
+ *
+ * Errors: MMK_EANON (anonymous maps have no file), MMK_ECLOSED, MMK_EVIEWS,
+ * -EBADF (MMK_OPEN_NO_DUP: the map does not track the file), MMK_ENOTSUP
+ * (above), -ENOMEM, -EOVERFLOW (does not fit the address space), -EINVAL
+ * (NULL map), other -errno from fstat/mremap. On error the map is unchanged.
+ */
+MMK_API int mmk_follow_file(mmk_map *m, uint64_t *new_length);
 
 /** Flags for mmk_flush. */
 enum mmk_flush_flags {

@@ -1112,6 +1112,52 @@ static PyObject *mmap_resize_method(MmapObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(follow_file_doc,
+             "follow_file() -> int\n\n"
+             "Fit the map's length to the file's current size (size() - offset, 0 when\n"
+             "the file is now shorter than the offset) and return the new length. The\n"
+             "file is never changed, so read, write and copy maps can all follow a file\n"
+             "another process grows or shrinks. As resize(): BufferError while buffers\n"
+             "are exported, ValueError with trackfd=False; OSError (EBADF) for anonymous\n"
+             "maps. A copy map keeps the pages it wrote that stay within the new length.\n"
+             "The position is kept, even past the new end.");
+
+static PyObject *mmap_follow_file_method(MmapObject *self, PyObject *unused) {
+    (void)unused;
+    CHECK_VALID(self, NULL);
+    if (self->exports > 0) {
+        PyErr_SetString(PyExc_BufferError,
+                        "mmap can't follow the file with extant buffers exported.");
+        return NULL;
+    }
+    if (!self->trackfd) {
+        PyErr_SetString(PyExc_ValueError, "mmap can't follow the file with trackfd=False.");
+        return NULL;
+    }
+    /* As resize(): new operations fail with ValueError while the map may
+       move, and the ones in flight (GIL released) finish first. */
+    int rc;
+    uint64_t length = 0;
+    self->busy = 1;
+    flight_add(self, 1);
+    wait_for_flights(self, 1);
+    Py_BEGIN_ALLOW_THREADS
+    rc = mmk_follow_file(self->map, &length);
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    self->changes++;
+    flight_add(self, -1);
+    if (rc == MMK_EVIEWS) {
+        PyErr_SetString(PyExc_BufferError,
+                        "mmap can't follow the file: libmmkit reports views of the map held "
+                        "outside this object");
+        return NULL;
+    }
+    if (rc < 0)
+        return mmkit_error(rc);
+    return PyLong_FromUnsignedLongLong((unsigned long long)length);
+}
+
 PyDoc_STRVAR(tell_doc, "tell() -> int\n\nReturn the current position.");
 
 static PyObject *mmap_tell_method(MmapObject *self, PyObject *unused) {
@@ -1912,6 +1958,7 @@ static PyMethodDef mmap_methods[] = {
     {"read_byte", METH(mmap_read_byte_method), METH_NOARGS, read_byte_doc},
     {"readline", METH(mmap_readline_method), METH_NOARGS, readline_doc},
     {"resize", METH(mmap_resize_method), METH_VARARGS, resize_doc},
+    {"follow_file", METH(mmap_follow_file_method), METH_NOARGS, follow_file_doc},
     {"seek", METH(mmap_seek_method), METH_VARARGS, seek_doc},
     {"seekable", METH(mmap_seekable_method), METH_NOARGS, seekable_doc},
     {"set_name", METH(mmap_set_name_method), METH_O, set_name_doc},

@@ -1487,6 +1487,85 @@ int mmk_resize(mmk_map *m, uint64_t new_length) {
     return rc;
 }
 
+/*
+ * The length a file map should have for a file of `size` bytes: what lies
+ * past the map's offset, 0 when the file now ends before it.
+ */
+static uint64_t follow_length(const mmk_map *m, uint64_t size) {
+    return size > m->offset ? size - m->offset : 0;
+}
+
+/*
+ * Fits the view of a file map to the file's current size, never touching
+ * the file. A copy-on-write map keeps the pages it wrote only through mremap,
+ * so without it such a map refuses rather than silently dropping them.
+ */
+int mmk_follow_file(mmk_map *m, uint64_t *new_length) {
+    if (m == NULL)
+        return -EINVAL;
+    if (map_closed(m))
+        return MMK_ECLOSED;
+    if (m->kind != KIND_FILE)
+        return MMK_EANON;
+    if (m->fd < 0)
+        return -EBADF;
+
+    /* A reader polls this: when the size has not moved, answer under a
+       plain hold (no process barrier, views and other threads' calls do not
+       refuse it). */
+    int rc = map_hold(m);
+    if (rc < 0)
+        return rc;
+    mmk__os_stat st;
+    rc = mmk__os.fstat(m->fd, &st);
+    uint64_t have = m->length;
+    map_unhold(m);
+    if (rc < 0)
+        return rc;
+    if (follow_length(m, st.size) == have) {
+        if (new_length)
+            *new_length = have;
+        return 0;
+    }
+
+    rc = map_begin_exclusive(m);
+    if (rc < 0)
+        return rc;
+    /* Asked again: the file may have moved while the map was being taken. */
+    rc = mmk__os.fstat(m->fd, &st);
+    uint64_t want = follow_length(m, st.size);
+    if (rc == 0 && m->access == MMK_ACCESS_COPY && m->base && want > 0 && want != m->length) {
+        /* Only mremap carries the private pages over; remap_region's
+           fallback (a fresh mapping) would show the file's bytes instead. */
+        size_t old_span, new_span;
+        void *p = NULL;
+        rc = map_span(m->delta, m->length, &old_span);
+        if (rc == 0)
+            rc = map_span(m->delta, want, &new_span);
+        if (rc == 0)
+            rc = mmk__os.remap(m->base, old_span, new_span, &p);
+        if (rc == 0) {
+            m->base = p;
+            m->length = want;
+        }
+    } else if (rc == 0) {
+        rc = remap_region(m, want);
+    }
+    if (m->pos > m->length)
+        m->pos = m->length;
+    /* A new shape: what the map knew about holes is looked up again (another
+       process may have grown the file sparse). */
+    atomic_store_explicit(&m->backed_end, 0, memory_order_relaxed);
+    atomic_store_explicit(&m->reserve, RESERVE_UNPROBED, memory_order_relaxed);
+    uint64_t len = m->length;
+    map_end_exclusive(m, 0);
+    if (rc < 0)
+        return rc;
+    if (new_length)
+        *new_length = len;
+    return 0;
+}
+
 /* ---- flush / advice / populate / lock ----------------------------------- */
 
 int mmk_flush(mmk_map *m, uint64_t offset, uint64_t length, unsigned flags) {
