@@ -17,4 +17,10 @@ root=$(cd "$here/.." && pwd)
 if [ ! -x "$build/bench/limit" ]; then
   cmake --build "$build" --target mmk_bench_limit >&2
 fi
-exec python3 "$here/bench.py" --build "$build" --root "$root" "$@"
+python3 "$here/bench.py" --build "$build" --root "$root" "$@"
+# A full run rewrites BENCHMARKS.md; the random-record section comes from
+# its own benchmark and is written back after it.
+case " $* " in
+  *" --quick "*|*" --out "*) ;;
+  *) python3 "$here/records.py" "$build" --update "$root/BENCHMARKS.md" ;;
+esac
