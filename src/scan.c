@@ -1981,10 +1981,21 @@ static int lines_region(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chunk 
     uint64_t nl = 0;
     size_t nl_at = ls;
     int rc = 0;
+    /* Where the line-by-line search starts: at once for patterns that are
+       not buffer-safe; where a buffer search hit PCRE2's limit otherwise (a
+       search across many lines can reach a limit that no line alone reaches,
+       and grep -P answers per line: the lines then settle it, and a limit
+       they reach is reported at that line's start). */
+    size_t slow_from = ls;
     if (mmk__lines_buffer_safe(fj->p)) {
         size_t pos = ls, a = 0, b = 0;
+        slow_from = SIZE_MAX;
         while (pos <= end) {
             int f = mmk__find(fj->p, sc, sub, end, pos, end + 1, 0, &a, &b);
+            if (f == MMK_ELIMIT) {
+                slow_from = pos; /* a line start */
+                break;
+            }
             if (f < 0) {
                 c->err_off = (int64_t)(c->sub_off + pos);
                 return f;
@@ -2006,8 +2017,10 @@ static int lines_region(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chunk 
                 return rc;
             pos = y + 1;
         }
-    } else {
-        for (size_t x = ls; x <= end;) {
+    }
+    if (slow_from != SIZE_MAX) {
+        nl += mmk__count_newlines(sub + nl_at, slow_from - nl_at);
+        for (size_t x = slow_from; x <= end;) {
             const uint8_t *yq = x < end ? memchr(sub + x, '\n', end - x) : NULL;
             size_t y = yq ? (size_t)(yq - sub) : end;
             rc = lines_take(fj, sc, c, r, sub, x, y, nl);
