@@ -19,6 +19,10 @@ Jobs (FILE is always the last argument):
   mmkit-count NEEDLE FILE mm.count(NEEDLE) over mmkit.mmap
   mmkit-lines FILE        for line in mm.lines() over mmkit.mmap
   mmkit-find NEEDLE FILE  the find loop over mmkit.mmap
+  grep-loop NEEDLE FILE   the reference grep: [l for l in iter(mm.readline, b"")
+                          if re.search(NEEDLE, l)] over mmap.mmap; count is the
+                          number of lines
+  mmkit-grep NEEDLE FILE  list(mm.grep(NEEDLE)) over mmkit.mmap (a literal)
   words-check FILE        print the Counter table as "word count" lines,
                           most frequent first, ties in byte order (used to
                           verify `mmk words`, not timed)
@@ -90,6 +94,21 @@ def job_mmkit_lines(path):
     return n, None
 
 
+def job_grep_loop(needle, path):
+    rx = re.compile(re.escape(needle))
+    f, mm = _open_map(mmap, path)
+    with f, mm:
+        return len([line for line in iter(mm.readline, b"") if rx.search(line)]), None
+
+
+def job_mmkit_grep(needle, path):
+    import mmkit
+
+    f, mm = _open_map(mmkit, path)
+    with f, mm:
+        return len(list(mm.grep(needle))), None
+
+
 def words_check(path):
     with open(path, "rb") as f:
         c = collections.Counter(f.read().lower().split())
@@ -119,6 +138,10 @@ def main(argv):
         count, extra = job_mmkit_count(args[0].encode(), args[1])
     elif job == "mmkit-lines":
         count, extra = job_mmkit_lines(args[0])
+    elif job == "grep-loop":
+        count, extra = job_grep_loop(args[0].encode(), args[1])
+    elif job == "mmkit-grep":
+        count, extra = job_mmkit_grep(args[0].encode(), args[1])
     elif job == "mmkit-find":
         import mmkit
 
