@@ -13,7 +13,8 @@ import threading
 import mmkit
 from mmkit_testutil import TempDirTestCase, split_lines
 
-# grep() searches windows of this many bytes (GREP_WINDOW in mmkit_iter.c).
+# grep() searches a first window of this many bytes, then windows twice as
+# large up to 64 MiB (GREP_WINDOW_MIN/MAX in mmkit_iter.c).
 WINDOW = 8 << 20
 
 
@@ -151,16 +152,23 @@ class GrepTest(TempDirTestCase):
     def test_windows_and_long_lines(self):
         # More than two windows, a line longer than a window, and a window
         # boundary in every position relative to the lines.
+        # Windows of 8 + 16 + ... MiB: three windows and more.
         rng = random.Random(23)
+        noise = bytes(rng.randrange(256) for _ in range(1 << 16)).translate(
+            bytes(b"ab \x00"[i % 4] for i in range(256))
+        )
         parts = []
         size = 0
-        while size < 2 * WINDOW + 100000:
-            if rng.random() < 0.001:
-                line = b"q" * (WINDOW + 1000) + b" Zerubbabel\n"
+        while size < 3 * WINDOW + 100000:
+            if rng.random() < 0.0005:
+                line = b"q" * (WINDOW + 1000) + b" Zerubbabel\n"  # longer than the first window
             else:
-                line = random_lines(rng, rng.randrange(0, 300), b"ab \x00") + (b" Zerubbabel" if rng.random() < 0.01 else b"") + b"\n"
+                at = rng.randrange(len(noise) - 300)
+                line = noise[at : at + rng.randrange(0, 300)]
+                line += (b" Zerubbabel" if rng.random() < 0.01 else b"") + b"\n"
             parts.append(line)
             size += len(line)
+        parts.insert(len(parts) // 3, b"q" * (WINDOW + 1000) + b"\n")  # and one without a match
         data = b"".join(parts) + b"tail Zerubbabel"
         m = self.map_bytes(data)
         want = ref_grep(data, b"Zerubbabel")
