@@ -403,23 +403,32 @@ PyObject *mmkit_spans_new(MmapObject *mm, pymm_pattern *pat, unsigned empty, int
 /* ------------------------------------------------------------------------ */
 
 /*
- * The range is searched a window at a time: from the next unsearched line,
- * GREP_WINDOW_MIN bytes for the first window and twice as many for each next
- * one up to GREP_WINDOW_MAX, cut just after a newline (a line longer than
- * that is one window), by one mmk_match_lines call with every core and the
- * GIL released. Windows grow because each search pays a set-up (threads,
- * per-chunk result buffers: measured, 8 MiB windows cost about a third more
- * than 64 MiB ones over the 1.1 GB text), while an iteration stopped after
- * the first lines should not pay for a large first window. Lines are independent subjects
- * (MMK_PAT_LINES), so searching window after window gives exactly the lines one search of the whole
- * range gives, and memory holds one window's results (invert: its bytes) at most. Why windows
- * rather than a background thread feeding a queue: a producer blocked on a full queue would hold
- * the map in flight, and a close() from the consumer's thread would then wait for it forever. Why
- * not stop a whole- range search after a batch and resume: the workers scan ahead (up to 16 chunks
- * each) and that work is thrown away at every stop.
+ * Matching lines (the default): one mmk_match_lines call searches from the
+ * next unsearched line to the end of the range with every core and the GIL
+ * released, and the callback copies the lines into the iterator; it stops
+ * the search when GREP_BATCH_BYTES or GREP_BATCH_LINES are held, and the next
+ * search resumes at the line after the last one taken (its number tells how
+ * many lines lie before). Lines are independent subjects (MMK_PAT_LINES), so
+ * the batches give exactly what one search would, and memory stays bounded.
+ * A selective pattern runs as one search: measured, cutting the range into
+ * 8 MiB windows made grep over the 1.1 GB text two to three times slower
+ * (each search allocates and faults in per-chunk result buffers anew). A
+ * stop throws away what the workers had read ahead (at most a few dozen
+ * MiB), which only dense results pay, and they cost far more in objects.
+ * invert=True needs the bytes of the lines without a match: the range is
+ * copied a window at a time (GREP_WINDOW_MIN bytes, doubling up to
+ * GREP_WINDOW_MAX, cut just after a newline; a longer line is one window)
+ * and the window is searched in memory.
+ * Why not a background thread feeding a queue: a producer blocked on a full
+ * queue would hold the map in flight, and a close() from the consumer's
+ * thread would then wait for it forever.
  */
 #define GREP_WINDOW_MIN ((Py_ssize_t)8 << 20)
 #define GREP_WINDOW_MAX ((Py_ssize_t)64 << 20)
+/* Matching lines: a search stops after this many bytes or lines. */
+#define GREP_BATCH_BYTES ((size_t)16 << 20)
+#define GREP_BATCH_LINES ((size_t)1 << 18)
+#define GREP_BATCH_FULL 2 /* grep_collect's "batch full" return value */
 
 typedef struct {
     uint64_t off;     /* the line's map offset */
@@ -489,6 +498,8 @@ static int grep_collect(const char *line, size_t len, uint64_t line_no, uint64_t
         it->arena_len += len;
     }
     it->nrec++;
+    if (!it->invert && (it->arena_len >= GREP_BATCH_BYTES || it->nrec >= GREP_BATCH_LINES))
+        return GREP_BATCH_FULL;
     return 0;
 }
 
@@ -523,7 +534,7 @@ static int grep_load_window(GrepIter *it, const mmk_input *in, size_t n) {
 static int grep_scan_window(GrepIter *it, Py_ssize_t end, int64_t *limit_at) {
     mmk_map *map = it->mm->map;
     Py_ssize_t cut = end;
-    if (end - it->next > it->window) {
+    if (it->invert && end - it->next > it->window) {
         int64_t nl = -1;
         int rc = mmk_find(map, "\n", 1, it->next + it->window - 1, end, &nl);
         if (rc < 0)
@@ -554,8 +565,6 @@ static int grep_scan_window(GrepIter *it, Py_ssize_t end, int64_t *limit_at) {
         for (;;) {
             it->nrec = it->arena_len = 0;
             rc = mmk_match_lines(p, &in, &opt, grep_collect, it, NULL);
-            if (rc == 0 && it->numbers)
-                rc = mmk_count_lines(&in, &opt, &newlines);
             if (rc < 0 && from_file && rc != MMK_ELIMIT && !it->oom) {
                 /* The file no longer holds the window: the map decides. */
                 from_file = 0;
@@ -564,6 +573,16 @@ static int grep_scan_window(GrepIter *it, Py_ssize_t end, int64_t *limit_at) {
             }
             break;
         }
+        if (rc == GREP_BATCH_FULL && it->nrec > 0) {
+            /* Resume at the line after the last one taken; the lines
+               before it are known from its number. */
+            const grep_rec *last = &it->recs[it->nrec - 1];
+            uint64_t stop = last->off + last->len;
+            cut = stop < (uint64_t)end ? (Py_ssize_t)stop + 1 : end;
+            newlines = last->line_no;
+            rc = 0;
+        }
+        it->win_hi = cut;
     }
     if (it->oom)
         return -ENOMEM;

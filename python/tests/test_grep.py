@@ -177,10 +177,21 @@ class GrepTest(TempDirTestCase):
         inv = ref_grep(data, b"Zerubbabel", invert=True)
         self.assertEqual(list(m.grep(b"Zerubbabel", invert=True, line_numbers=True)), inv)
         self.assertEqual(len(want) + len(inv), len(split_lines(data)))
-        # every line matches: windows of results
-        self.assertEqual(list(m.grep(rb"^", regex=True)), split_lines(data))
+        # every line matches: the search stops after 16 MiB of lines and resumes
+        every = list(m.grep(rb"^", regex=True, line_numbers=True))
+        self.assertEqual(every, ref_grep(data, rb"^", regex=True))
         start = WINDOW - 17
         self.check(m, data, rb"a b", start, None, regex=True)
+
+    def test_batches_of_many_short_lines(self):
+        # More matching lines than one batch holds (2**18): the search stops
+        # and resumes at the next line, line numbers continue.
+        data = b"x\n\n" * 200000 + b"x"
+        m = self.map_bytes(data)
+        for pattern, opts in ((rb"^$", {"regex": True}), (b"x", {})):
+            for invert in (False, True):
+                self.check(m, data, pattern, invert=invert, **opts)
+            self.check(m, data, pattern, 3, -2, **opts)
 
     def test_map_kinds(self):
         rng = random.Random(24)
