@@ -1152,6 +1152,9 @@ static void test_fd_ranges(void) {
     CHECK(pfd >= 0);
     mmk_input pin = mmk_input_fd_range(pfd, 0, 10);
     CHECK_RC(mmk_count(lit, &pin, NULL, &n), -EINVAL);
+    char drain[256]; /* the child writes all it has before it exits */
+    while (read(pfd, drain, sizeof drain) > 0) {
+    }
     close(pfd);
     CHECK_EQ(ts_reap(child), 0);
     int dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
