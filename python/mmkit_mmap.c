@@ -1480,9 +1480,9 @@ PyDoc_STRVAR(grep_doc,
              "Options as count(). invert: the lines without a match instead.\n"
              "line_numbers: yield (line_number, offset, line) tuples: line_number counts\n"
              "from 1 at start, offset is the line's map offset. The range is searched\n"
-             "with every core and the GIL released, a window of a few MiB at a time\n"
-             "(cut after a newline), so memory stays bounded whatever the map's size.\n"
-             "Each window's lines are as the map held them when it was searched.\n"
+             "with every core and the GIL released, in batches of at most 16 MiB of\n"
+             "lines, so memory stays bounded whatever the map's size. A batch's lines\n"
+             "are as the map held them when it was searched.\n"
              "ValueError once the map is closed, OSError if the file shrank under it.");
 
 static PyObject *mmap_grep_method(MmapObject *self, PyObject *args, PyObject *kwds) {
