@@ -433,7 +433,11 @@ def build_jobs(a, big, small, mmk, mmk_why, nthreads, pymod, pywhy):
                  "mmap: for line in iter(mm.readline, b'')", 3.0),
                 ("py-find", "Python module: find every `b\"LORD\"` by repeated mm.find (44 MB)",
                  small, ["mmkit-find", "LORD"], ["find", "LORD"],
-                 "mmkit: mm.find loop", "mmap: mm.find loop", 1.0)):
+                 "mmkit: mm.find loop", "mmap: mm.find loop", 1.0),
+                ("py-grep", "Python module: lines holding `b\"Zerubbabel\"`", big,
+                 ["mmkit-grep", "Zerubbabel"], ["grep-loop", "Zerubbabel"],
+                 "mmkit: for line in mm.grep(b'Zerubbabel')",
+                 "mmap: for l in iter(mm.readline, b'') if re.search(p, l)", 20.0)):
             tools = [Tool("mmkit", label_a, "mmkit-py", [interp, pyjobs] + a_args + [path], path,
                           role="mmk", env=env, inproc=True),
                      Tool("mmap", label_b, "mmap-py", [interp, pyjobs] + b_args + [path], path,
@@ -444,6 +448,18 @@ def build_jobs(a, big, small, mmk, mmk_why, nthreads, pymod, pywhy):
             jobs.append(Job(jid, title, path, tools,
                             [("mmkit ≥ %g× the standard module" % factor, "speedup", "mmkit",
                               "mmap", factor)], inproc=True))
+        # 12. mm.count() against the CLI, whole process: the map of a regular
+        # file is read with pread as mmk count reads the file.
+        tools = [mmk_tool("mmk", "mmk count Zerubbabel", ["count", "--no-progress", "Zerubbabel",
+                                                             big], big),
+                 Tool("mmkit", "python3: mmkit.open(FILE).count(b'Zerubbabel')", "mmkit-py",
+                      [interp, pyjobs, "mmkit-count", "Zerubbabel", big], big, role="peer",
+                      env=env)]
+        if not pymod:
+            tools[1].error, tools[1].missing = "module mmkit not available: %s" % pywhy, True
+        jobs.append(Job("py-count-cli", "Python mm.count vs `mmk count` (whole process)", big,
+                        tools, [("mm.count within 1.2× of mmk count", "speedup", "mmkit", "mmk",
+                                 1 / 1.2)]))
     return jobs
 
 

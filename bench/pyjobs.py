@@ -19,6 +19,13 @@ Jobs (FILE is always the last argument):
   mmkit-count NEEDLE FILE mm.count(NEEDLE) over mmkit.mmap
   mmkit-lines FILE        for line in mm.lines() over mmkit.mmap
   mmkit-find NEEDLE FILE  the find loop over mmkit.mmap
+  grep-loop NEEDLE FILE   the reference grep: the lines of iter(mm.readline, b"")
+                          for which re.search(NEEDLE, l), over mmap.mmap; count
+                          is the number of lines (streamed, not kept: building
+                          a list of them costs the same for both and is timed
+                          by grep-loop-list / mmkit-grep-list)
+  mmkit-grep NEEDLE FILE  the lines of mm.grep(NEEDLE) over mmkit.mmap (a literal)
+  grep-loop-list, mmkit-grep-list NEEDLE FILE  the same, kept in a list
   words-check FILE        print the Counter table as "word count" lines,
                           most frequent first, ties in byte order (used to
                           verify `mmk words`, not timed)
@@ -90,6 +97,25 @@ def job_mmkit_lines(path):
     return n, None
 
 
+def job_grep_loop(needle, path, keep):
+    rx = re.compile(re.escape(needle))
+    f, mm = _open_map(mmap, path)
+    with f, mm:
+        if keep:
+            return len([line for line in iter(mm.readline, b"") if rx.search(line)]), None
+        return sum(1 for line in iter(mm.readline, b"") if rx.search(line)), None
+
+
+def job_mmkit_grep(needle, path, keep):
+    import mmkit
+
+    f, mm = _open_map(mmkit, path)
+    with f, mm:
+        if keep:
+            return len(list(mm.grep(needle))), None
+        return sum(1 for _line in mm.grep(needle)), None
+
+
 def words_check(path):
     with open(path, "rb") as f:
         c = collections.Counter(f.read().lower().split())
@@ -119,6 +145,10 @@ def main(argv):
         count, extra = job_mmkit_count(args[0].encode(), args[1])
     elif job == "mmkit-lines":
         count, extra = job_mmkit_lines(args[0])
+    elif job in ("grep-loop", "grep-loop-list"):
+        count, extra = job_grep_loop(args[0].encode(), args[1], job.endswith("-list"))
+    elif job in ("mmkit-grep", "mmkit-grep-list"):
+        count, extra = job_mmkit_grep(args[0].encode(), args[1], job.endswith("-list"))
     elif job == "mmkit-find":
         import mmkit
 

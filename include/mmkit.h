@@ -864,32 +864,52 @@ MMK_API void mmk_pattern_free(mmk_pattern *p);
 
 /**
  * What bytes a scan reads. Build one with mmk_input_bytes / mmk_input_map /
- * mmk_input_fd. The input does not own what it points to.
+ * mmk_input_fd / mmk_input_fd_range. The input does not own what it points to.
  */
 typedef struct mmk_input {
     int kind;          /**< MMK_INPUT_BYTES, MMK_INPUT_MAP or MMK_INPUT_FD */
     const void *data;  /**< BYTES: the bytes */
     uint64_t size;     /**< BYTES: their count */
     mmk_map *map;      /**< MAP: the map (a view is held during the scan) */
-    int64_t start;     /**< MAP: range start (Python slice rules, MMK_DEFAULT_POS = 0) */
-    int64_t end;       /**< MAP: range end (Python slice rules, MMK_DEFAULT_POS = length) */
+    int64_t start;     /**< MAP: range start (Python slice rules, MMK_DEFAULT_POS = 0);
+                            FD with MMK_INPUT_RANGE: file offset of the first byte */
+    int64_t end;       /**< MAP: range end (Python slice rules, MMK_DEFAULT_POS = length);
+                            FD with MMK_INPUT_RANGE: file offset past the last byte */
     int fd;            /**< FD: regular files are mapped or pread (from offset 0); pipes and
                             ttys are read with read(), procfs/sysfs files with pread()
                             in sequence to their real end */
+    unsigned flags;    /**< FD: MMK_INPUT_RANGE, or 0 for the whole file */
 } mmk_input;
 
 enum mmk_input_kind { MMK_INPUT_BYTES = 1, MMK_INPUT_MAP = 2, MMK_INPUT_FD = 3 };
 
+/**
+ * mmk_input.flags. MMK_INPUT_RANGE (FD only): scan exactly the file bytes
+ * [start, end), read with pread (or a map of the file); the offsets a scan
+ * reports (matches, lines, MMK_ELIMIT's error_offset) are relative to
+ * `start`. The descriptor must be a readable regular file with positions
+ * (else -EINVAL, or the error of the first read). The range is never read as
+ * a stream, never extended or cut: a file that does not hold the whole range
+ * when the scan starts or while it runs (it was truncated) fails with -EIO.
+ */
+enum mmk_input_flags { MMK_INPUT_RANGE = 1u << 0 };
+
 static inline mmk_input mmk_input_bytes(const void *data, uint64_t size) {
-    mmk_input in = {MMK_INPUT_BYTES, data, size, NULL, 0, 0, -1};
+    mmk_input in = {MMK_INPUT_BYTES, data, size, NULL, 0, 0, -1, 0};
     return in;
 }
 static inline mmk_input mmk_input_map(mmk_map *m, int64_t start, int64_t end) {
-    mmk_input in = {MMK_INPUT_MAP, NULL, 0, m, start, end, -1};
+    mmk_input in = {MMK_INPUT_MAP, NULL, 0, m, start, end, -1, 0};
     return in;
 }
 static inline mmk_input mmk_input_fd(int fd) {
-    mmk_input in = {MMK_INPUT_FD, NULL, 0, NULL, 0, 0, fd};
+    mmk_input in = {MMK_INPUT_FD, NULL, 0, NULL, 0, 0, fd, 0};
+    return in;
+}
+/** The bytes [offset, offset + length) of the regular file `fd` (MMK_INPUT_RANGE). */
+static inline mmk_input mmk_input_fd_range(int fd, uint64_t offset, uint64_t length) {
+    mmk_input in = {MMK_INPUT_FD, NULL, 0, NULL, (int64_t)offset, (int64_t)(offset + length),
+                    fd, MMK_INPUT_RANGE};
     return in;
 }
 

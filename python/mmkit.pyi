@@ -162,6 +162,39 @@ class mmap:
         threads: Optional[int] = None,
     ) -> int:
         """Non-overlapping occurrences of sub in self[start:end]."""
+    @overload
+    def grep(
+        self,
+        pattern: _Buffer,
+        start: Optional[int] = None,
+        end: Optional[int] = None,
+        *,
+        regex: bool = False,
+        ignore_case: bool = False,
+        whole_word: bool = False,
+        invert: bool = False,
+        line_numbers: Literal[False] = False,
+        threads: Optional[int] = None,
+    ) -> Iterator[bytes]:
+        """The lines of self[start:end] (each with its b'\\n') holding a match
+        of pattern (invert: holding none); each line is matched without its
+        b'\\n', as grep does."""
+    @overload
+    def grep(
+        self,
+        pattern: _Buffer,
+        start: Optional[int] = None,
+        end: Optional[int] = None,
+        *,
+        regex: bool = False,
+        ignore_case: bool = False,
+        whole_word: bool = False,
+        invert: bool = False,
+        line_numbers: Literal[True],
+        threads: Optional[int] = None,
+    ) -> Iterator[tuple[int, int, bytes]]:
+        """(line_number, map_offset, line) for the lines grep() yields; the
+        line number counts from 1 at start."""
     def finditer(
         self,
         pattern: _ReadableBuffer,

@@ -1545,13 +1545,21 @@ static PyObject *mmap_count_method(MmapObject *self, PyObject *args, PyObject *k
     int64_t limit_at = -1;
     opt.threads = threads;
     opt.error_offset = &limit_at;
-    mmk_input in = mmk_input_map(self->map, start, end);
+    mmk_input in;
+    int from_file = mmkit_scan_input(self, start, end, &in);
     uint64_t n = 0;
     const mmk_pattern *p = mmkit_pattern_ptr(pat);
     int rc;
     if (end - start >= PYMM_NOGIL_THRESHOLD / 16) {
         Py_BEGIN_ALLOW_THREADS
         rc = mmk_count(p, &in, &opt, &n);
+        if (rc < 0 && from_file && rc != MMK_ELIMIT) {
+            /* The file no longer holds the range (or would not be read):
+               the map gives its own answer, as if the file had not been
+               used (OSError past the file's end, zeros in a cut last page). */
+            in = mmk_input_map(self->map, start, end);
+            rc = mmk_count(p, &in, &opt, &n);
+        }
         Py_END_ALLOW_THREADS
     } else {
         rc = mmk_count(p, &in, &opt, &n);
@@ -1561,6 +1569,89 @@ static PyObject *mmap_count_method(MmapObject *self, PyObject *args, PyObject *k
     if (rc < 0)
         return mmkit_scan_error(self, rc, limit_at, start);
     return PyLong_FromUnsignedLongLong((unsigned long long)n);
+}
+
+/*
+ * The input a scan of m[start:end] reads. Where the map's content is the
+ * file's page cache (ACCESS_READ and ACCESS_WRITE maps of a regular file,
+ * shared, with the descriptor kept), a long range is read from the file
+ * range [offset + start, offset + end) with pread: faulting the map in costs
+ * about twice as much as pread (measured with mmk count --mmap / --no-mmap,
+ * see docs/python.md). Copy-on-write maps (their written pages are private),
+ * anonymous maps and snapshots are scanned in place. Returns 1 for a file
+ * range: a scan that fails on it is then run again over the map (the file
+ * may have been truncated; the map decides what that means).
+ */
+int mmkit_scan_input(MmapObject *self, Py_ssize_t start, Py_ssize_t end, mmk_input *in) {
+    int access = mmk_access(self->map);
+    int fd = mmk_fd(self->map);
+    if (end - start >= PYMM_NOGIL_THRESHOLD / 16 && self->trackfd && !self->snapshot && fd >= 0 &&
+        (access == MMK_ACCESS_READ || access == MMK_ACCESS_WRITE)) {
+        *in = mmk_input_fd_range(fd, mmk_offset(self->map) + (uint64_t)start,
+                                 (uint64_t)(end - start));
+        return 1;
+    }
+    *in = mmk_input_map(self->map, start, end);
+    return 0;
+}
+
+PyDoc_STRVAR(grep_doc,
+             "grep($self, /, pattern, start=None, end=None, *, regex=False,\n"
+             "     ignore_case=False, whole_word=False, invert=False, line_numbers=False,\n"
+             "     threads=None)\n"
+             "--\n"
+             "\n"
+             "Iterate over the lines of m[start:end] that contain a match of pattern\n"
+             "(grep): each line as bytes with its b'\\n' (the last line has none if the\n"
+             "range does not end with one), as lines() and readline() give it. Each\n"
+             "line is matched without its b'\\n', as grep does: the lines are those of\n"
+             "[l for l in m.lines(start, end) if re.search(p, l.rstrip(b'\\n'))], which\n"
+             "is the same as re.search(p, l) unless the pattern itself matches or looks\n"
+             "at the newline (\\n, \\s, [^...], \\Z at the end of a line).\n"
+             "Options as count(). invert: the lines without a match instead.\n"
+             "line_numbers: yield (line_number, offset, line) tuples: line_number counts\n"
+             "from 1 at start, offset is the line's map offset. The range is searched\n"
+             "with every core and the GIL released, in batches of at most 16 MiB of\n"
+             "lines, so memory stays bounded whatever the map's size. A batch's lines\n"
+             "are as the map held them when it was searched.\n"
+             "ValueError once the map is closed, OSError if the file shrank under it.");
+
+static PyObject *mmap_grep_method(MmapObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"pattern",    "start",  "end",          "regex",   "ignore_case",
+                             "whole_word", "invert", "line_numbers", "threads", NULL};
+    Py_buffer sub;
+    PyObject *start_obj = Py_None, *end_obj = Py_None, *threads_obj = Py_None;
+    int regex = 0, icase = 0, word = 0, invert = 0, numbers = 0;
+    Py_ssize_t s = 0, e = 0, start, end;
+    int s_given = 0, e_given = 0;
+    unsigned threads = 0;
+    CHECK_VALID(self, NULL);
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*|OO$pppppO:grep", kwlist, &sub, &start_obj,
+                                     &end_obj, &regex, &icase, &word, &invert, &numbers,
+                                     &threads_obj))
+        return NULL;
+    if (mmkit_optional_ssize(start_obj, &s, &s_given) < 0 ||
+        mmkit_optional_ssize(end_obj, &e, &e_given) < 0 ||
+        mmkit_threads_arg(threads_obj, &threads) < 0 || mmkit_mmap_check_valid(self) < 0) {
+        PyBuffer_Release(&sub);
+        return NULL;
+    }
+    mmkit_resolve_range(map_size(self), s, s_given, e, e_given, &start, &end);
+    unsigned flags = MMK_PAT_LINES;
+    if (!regex)
+        flags |= MMK_PAT_FIXED;
+    if (icase)
+        flags |= MMK_PAT_ICASE;
+    if (word)
+        flags |= MMK_PAT_WORD;
+    pymm_pattern *pat = mmkit_pattern_get(self->module, sub.buf, sub.len, flags);
+    PyBuffer_Release(&sub);
+    if (pat == NULL)
+        return NULL;
+    PyObject *it = mmkit_grep_new(self, pat, invert, numbers, threads, start, end, e_given);
+    if (it == NULL)
+        mmkit_pattern_put(pat);
+    return it;
 }
 
 PyDoc_STRVAR(finditer_doc,
@@ -1973,6 +2064,7 @@ static PyMethodDef mmap_methods[] = {
     {"__bytes__", METH(mmap_bytes_method), METH_NOARGS, bytes_doc},
     {"readinto", METH(mmap_readinto_method), METH_VARARGS | METH_KEYWORDS, readinto_doc},
     {"count", METH(mmap_count_method), METH_VARARGS | METH_KEYWORDS, count_doc},
+    {"grep", METH(mmap_grep_method), METH_VARARGS | METH_KEYWORDS, grep_doc},
     {"finditer", METH(mmap_finditer_method), METH_VARARGS | METH_KEYWORDS, finditer_doc},
     {"lines", METH(mmap_lines_method), METH_VARARGS | METH_KEYWORDS, lines_doc},
     {"line_count", METH(mmap_line_count_method), METH_VARARGS | METH_KEYWORDS, line_count_doc},

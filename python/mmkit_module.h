@@ -34,6 +34,7 @@ typedef struct {
     PyTypeObject *mmap_type;
     PyTypeObject *lines_type;
     PyTypeObject *spans_type;
+    PyTypeObject *grep_type;
     PyObject *pattern_error; /* mmkit.PatternError(ValueError) */
     PyObject *limit_error;   /* mmkit.RegexLimitError(RuntimeError) */
 } mmkit_state;
@@ -105,6 +106,7 @@ void mmkit_op_end(MmapObject *self);
 PyObject *mmkit_scan_error(MmapObject *self, int rc, int64_t input_offset, Py_ssize_t base);
 PyObject *mmkit_read_line(MmapObject *self, Py_ssize_t from, Py_ssize_t end, Py_ssize_t *stop);
 void mmkit_fork_child(void);
+int mmkit_scan_input(MmapObject *self, Py_ssize_t start, Py_ssize_t end, mmk_input *in);
 PyObject *mmkit_mmap_from_map(PyObject *module, mmk_map *map, int access, long long offset);
 PyObject *mmkit_mmap_from_map_type(PyObject *module, PyTypeObject *type, mmk_map *map, int access,
                                    long long offset);
@@ -114,9 +116,12 @@ void mmkit_resolve_range(Py_ssize_t size, Py_ssize_t start, int start_given, Py_
 /* mmkit_iter.c */
 extern PyType_Spec mmkit_lines_spec;
 extern PyType_Spec mmkit_spans_spec;
+extern PyType_Spec mmkit_grep_spec;
 PyObject *mmkit_lines_new(MmapObject *map, Py_ssize_t start, Py_ssize_t end, int end_given);
 PyObject *mmkit_spans_new(MmapObject *map, pymm_pattern *pat, unsigned pat_flags, int batched,
                           Py_ssize_t start, Py_ssize_t end, int end_given);
+PyObject *mmkit_grep_new(MmapObject *map, pymm_pattern *pat, int invert, int numbers,
+                         unsigned threads, Py_ssize_t start, Py_ssize_t end, int end_given);
 
 /* mmkit_shm.c */
 int mmkit_shm_init(PyObject *module);

@@ -744,6 +744,9 @@ static int mmkit_exec(PyObject *m) {
     st->spans_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &mmkit_spans_spec, NULL);
     if (st->spans_type == NULL)
         return -1;
+    st->grep_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &mmkit_grep_spec, NULL);
+    if (st->grep_type == NULL)
+        return -1;
     if (PyModule_AddType(m, st->mmap_type) < 0)
         return -1;
     if (mmkit_shm_init(m) < 0) /* shm_open, SharedMemory, Lock (mmkit_shm.c) */
@@ -981,6 +984,7 @@ static int mmkit_traverse(PyObject *m, visitproc visit, void *arg) {
         Py_VISIT(st->mmap_type);
         Py_VISIT(st->lines_type);
         Py_VISIT(st->spans_type);
+        Py_VISIT(st->grep_type);
         Py_VISIT(st->pattern_error);
         Py_VISIT(st->limit_error);
     }
@@ -993,6 +997,7 @@ static int mmkit_clear(PyObject *m) {
         Py_CLEAR(st->mmap_type);
         Py_CLEAR(st->lines_type);
         Py_CLEAR(st->spans_type);
+        Py_CLEAR(st->grep_type);
         Py_CLEAR(st->pattern_error);
         Py_CLEAR(st->limit_error);
     }

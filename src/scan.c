@@ -39,7 +39,11 @@
  *   (find_stream_run), and read completely into memory only for whole-input
  *   matching lines;
  * - a regular file that turns out shorter than its size (short pread) is
- *   read again as a stream if no result was handed out yet, else -EIO.
+ *   read again as a stream if no result was handed out yet, else -EIO;
+ * - a file range (MMK_INPUT_RANGE) is read like a regular file, pread at
+ *   the range's offset plus the input offset (job_pread), or mapped whole
+ *   and scanned from the range's start; it is never streamed, and a file
+ *   that does not hold the range gives -EIO.
  * Every read of mapped memory (workers and the merge) runs under the fault
  * guard, so a file truncated during a scan gives MMK_EFAULT.
  */
@@ -179,6 +183,7 @@ struct mmk__job {
     const uint8_t *mem; /* SRC_MEM */
     uint64_t total;     /* SRC_MEM, SRC_PREAD; streams: bytes read so far */
     int fd;             /* SRC_PREAD, SRC_STREAM */
+    uint64_t base;      /* SRC_PREAD: file offset of input byte 0 (MMK_INPUT_RANGE) */
     uint64_t cs;        /* chunk size */
     uint64_t nchunks;   /* SRC_MEM, SRC_PREAD */
     unsigned W;         /* slots: chunks in flight at most */
@@ -299,6 +304,11 @@ static int pread_full(int fd, uint8_t *dst, size_t n, uint64_t off) {
     return 0;
 }
 
+/* pread exactly n bytes at input offset off of a pread source. */
+static int job_pread(const mmk__job *j, uint8_t *dst, size_t n, uint64_t off) {
+    return pread_full(j->fd, dst, n, j->base + off);
+}
+
 /* Input offset `off` in chunk c's subject. The subject of an empty map is
    NULL, and NULL + 0 is undefined in C: no arithmetic on it. */
 static const uint8_t *sub_at(const mmk__chunk *c, uint64_t off) {
@@ -330,7 +340,7 @@ static int chunk_prepare(mmk__job *j, mmk__chunk *c, uint64_t k, uint8_t **bufp,
     uint64_t hi = j->total - c->e > after ? c->e + after : j->total;
     int rc = buf_reserve(bufp, capp, (size_t)(hi - lo));
     if (rc == 0)
-        rc = pread_full(j->fd, (*bufp), (size_t)(hi - lo), lo);
+        rc = job_pread(j, (*bufp), (size_t)(hi - lo), lo);
     /* Words: a word that starts in the chunk and runs across e is read to
        its end (a chunk inside one long word owns nothing and is not extended). */
     if (rc == 0 && sp->word_cut && hi < j->total && c->e > c->s &&
@@ -345,7 +355,7 @@ static int chunk_prepare(mmk__job *j, mmk__chunk *c, uint64_t k, uint8_t **bufp,
                 step *= 2;
             rc = buf_reserve(bufp, capp, (size_t)(hi - lo + more));
             if (rc == 0)
-                rc = pread_full(j->fd, (*bufp) + (hi - lo), (size_t)more, hi);
+                rc = job_pread(j, (*bufp) + (hi - lo), (size_t)more, hi);
             if (rc)
                 break;
             int ended = 0;
@@ -374,7 +384,7 @@ static int chunk_prepare(mmk__job *j, mmk__chunk *c, uint64_t k, uint8_t **bufp,
                 step *= 2;
             rc = buf_reserve(bufp, capp, (size_t)(hi - lo + more));
             if (rc == 0)
-                rc = pread_full(j->fd, (*bufp) + (hi - lo), (size_t)more, hi);
+                rc = job_pread(j, (*bufp) + (hi - lo), (size_t)more, hi);
             if (rc)
                 break;
             int ended = memchr((*bufp) + (hi - lo), '\n', (size_t)more) != NULL;
@@ -889,6 +899,48 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
             return -errno;
         if (S_ISDIR(st.st_mode))
             return -EISDIR;
+        if (in->flags & MMK_INPUT_RANGE) {
+            /* An exact range of a regular file (the Python module scans a
+               map's file range this way: pread costs about half of faulting
+               the map in). Never a stream: the range is the input. */
+            if (!S_ISREG(st.st_mode) || size_is_a_guess(in->fd) || in->start < 0 ||
+                in->end < in->start)
+                return -EINVAL;
+            if ((uint64_t)st.st_size < (uint64_t)in->end)
+                return -EIO; /* the file no longer holds the range */
+            j->total = (uint64_t)(in->end - in->start);
+            if (j->total == 0) {
+                j->kind = SRC_MEM; /* nothing to read */
+                break;
+            }
+            if (spec->needs_memory || opt->io == MMK_IO_MMAP) {
+                mmk_options mo = {0};
+                mo.access = MMK_ACCESS_READ;
+                rc = mmk_open_fd(&own_map, in->fd, &mo);
+                if (rc)
+                    return rc;
+                void *data = NULL;
+                uint64_t len = 0;
+                rc = mmk_view_acquire(own_map, &data, &len);
+                if (rc == 0 && len < (uint64_t)in->end) {
+                    mmk_view_release(own_map);
+                    rc = -EIO; /* shrank between fstat and the map */
+                }
+                if (rc) {
+                    mmk_free(own_map);
+                    return rc;
+                }
+                view_map = own_map;
+                j->kind = SRC_MEM;
+                j->mapped = 1;
+                j->mem = (const uint8_t *)data + in->start;
+            } else {
+                j->kind = SRC_PREAD;
+                j->fd = in->fd;
+                j->base = (uint64_t)in->start;
+            }
+            break;
+        }
         if (S_ISREG(st.st_mode) && st.st_size > 0 && !force_stream && !size_is_a_guess(in->fd)) {
             int io = opt->io;
             /* AUTO: pread for the jobs that can work piecewise, the map for
@@ -1092,6 +1144,20 @@ int mmk__scan_run(const mmk__jobspec *spec, const mmk_input *in, const mmk_scan_
         return -EINVAL;
     if (opt->io < MMK_IO_AUTO || opt->io > MMK_IO_READ)
         return -EINVAL;
+    if (in->kind == MMK_INPUT_FD && (in->flags & ~(unsigned)MMK_INPUT_RANGE))
+        return -EINVAL;
+    if (in->kind == MMK_INPUT_FD && (in->flags & MMK_INPUT_RANGE)) {
+        /* A range is exact: a file that shrank under it is an error, never
+           re-read as a stream (that would scan other bytes). */
+        int64_t err_off_r = -1;
+        uint64_t merged_r = 0;
+        int rc = scan_run_once(spec, in, opt, 0, &merged_r, &err_off_r);
+        if (rc == SCAN_ESHORT || rc == MMK_EFAULT)
+            rc = -EIO;
+        if ((rc == MMK_ELIMIT || rc == MMK_EPATTERN) && opt->error_offset)
+            *opt->error_offset = err_off_r;
+        return rc;
+    }
     uint64_t merged = 0;
     int64_t err_off = -1;
     int rc = scan_run_once(spec, in, opt, 0, &merged, &err_off);
@@ -1878,7 +1944,7 @@ static int lines_long_line(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chu
         }
         if (j->total - next_read < want)
             want = (size_t)(j->total - next_read);
-        if ((rc = pread_full(j->fd, buf + have, want, next_read)) != 0)
+        if ((rc = job_pread(j, buf + have, want, next_read)) != 0)
             break;
         const uint8_t *nlp = memchr(buf + have, '\n', want);
         if (nlp) {
@@ -1898,7 +1964,7 @@ static int lines_long_line(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chu
             size_t len = (size_t)(line_end - x_abs);
             if ((rc = buf_reserve(&r->arena, &r->arena_cap, r->arena_len + len)) != 0)
                 return rc;
-            if ((rc = pread_full(j->fd, r->arena + r->arena_len, len, x_abs)) != 0)
+            if ((rc = job_pread(j, r->arena + r->arena_len, len, x_abs)) != 0)
                 return rc;
             if (r->nlines == r->lines_cap) {
                 size_t lcap = r->lines_cap ? r->lines_cap * 2 : 64;

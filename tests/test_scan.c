@@ -990,6 +990,205 @@ static void test_truncated(void) {
     free(d);
 }
 
+/* ---- file ranges (MMK_INPUT_RANGE) --------------------------------------- */
+
+/* Run the three jobs over [pre, pre + len) of a file holding junk around
+   `data`, read with `io`, and compare with the references. */
+static void check_fd_range(const mmk_pattern *p, const char *pat, const uint8_t *data, size_t len,
+                           const spans *want, const lines *want_lines, int io, uint64_t chunk,
+                           unsigned threads) {
+    const char *path = ts_path("range");
+    size_t pre = check_rnd_below(2) ? 4096 + check_rnd_below(9) : check_rnd_below(9);
+    size_t post = check_rnd_below(9);
+    uint8_t *b = malloc(pre + len + post + 1);
+    for (size_t i = 0; i < pre + len + post; i++)
+        b[i] = "ab\nJ"[i % 4]; /* junk that would match if it were read */
+    if (len)
+        memcpy(b + pre, data, len);
+    CHECK_EQ(ts_write_file(path, b, pre + len + post), 0);
+    free(b);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    unlink(path);
+    CHECK(fd >= 0);
+    mmk_input in = mmk_input_fd_range(fd, pre, len);
+    mmk_scan_options o = {0};
+    o.threads = threads;
+    o.chunk_size = chunk;
+    o.io = io;
+    uint64_t n = 12345;
+    CHECK_RC(mmk_count(p, &in, &o, &n), 0);
+    CHECK_EQ(n, want->n);
+    collect c = {0};
+    CHECK_RC(mmk_matches(p, &in, &o, on_span, &c), 0);
+    int ok = spans_equal(&c.sp, want);
+    CHECK(ok);
+    collect cl = {0};
+    cl.data = data;
+    cl.len = len;
+    uint64_t nlines = 999;
+    CHECK_RC(mmk_match_lines(p, &in, &o, on_line, &cl, &nlines), 0);
+    CHECK_EQ(nlines, cl.ln.n);
+    CHECK_EQ(cl.bad_text, 0);
+    ok = ok && lines_equal(&cl.ln, want_lines);
+    CHECK(lines_equal(&cl.ln, want_lines));
+    uint64_t want_nl = 0;
+    for (size_t i = 0; i < len; i++)
+        want_nl += data[i] == '\n';
+    CHECK_RC(mmk_count_lines(&in, &o, &n), 0);
+    CHECK_EQ(n, want_nl);
+    if (!ok)
+        show_failure("fd range", pat, TS_FD_READ, chunk, threads, data, len);
+    free(c.sp.v);
+    free(cl.ln.v);
+    close(fd);
+}
+
+/* A range of a file gives what the same bytes give, for every job, with
+   pread and with a map, and nothing of the bytes around it; a file that does
+   not hold the range is -EIO, never a shorter or longer scan. */
+static void test_fd_ranges(void) {
+    static const int ios[] = {MMK_IO_READ, MMK_IO_MMAP, MMK_IO_AUTO};
+    unsigned cfg = 0;
+    for (size_t pi = 0; pi < NPATS + NLINE_PATS; pi++) {
+        const pat_case *pc = pi < NPATS ? &pats[pi] : &line_pats[pi - NPATS];
+        unsigned lines_flag = pi < NPATS ? 0 : MMK_PAT_LINES;
+        mmk_pattern *p = compile(pc->pat, strlen(pc->pat), pc->flags | lines_flag);
+        mmk_pattern *plain = compile(pc->pat, strlen(pc->pat), pc->flags);
+        if (!p || !plain)
+            continue;
+        for (int round = 0; round < TS_ROUNDS(6); round++) {
+            const char *alpha = alphabets[round % 4];
+            size_t len = round == 0 ? 0 : round == 1 ? 1 : check_rnd_below(400);
+            uint8_t *data = ts_random_text(len, alpha, strlen(alpha));
+            spans want;
+            lines want_lines;
+            if (lines_flag) {
+                ref_per_line(plain, data, len, &want, &want_lines);
+            } else {
+                want = ref_walk(p, data, len);
+                want_lines = ref_lines(data, len, &want);
+            }
+            for (int k = 0; k < 3; k++) {
+                cfg++;
+                check_fd_range(p, pc->pat, data, len, &want, &want_lines, ios[cfg % 3],
+                               ts_chunks[cfg % TS_NCHUNKS], 1 + cfg % 3);
+            }
+            free(want.v);
+            free(want_lines.v);
+            free(data);
+        }
+        mmk_pattern_free(p);
+        mmk_pattern_free(plain);
+    }
+
+    /* A line longer than pread chunks hold (searched piecewise, at the
+       range's offset), matches at its start, end and inside. */
+    {
+        size_t big = ((size_t)5 << 20) + 77;
+        uint8_t *data = ts_random_text(big, "ab ", 3);
+        memcpy(data, "xyz", 3);
+        memcpy(data + big / 2, "xyz", 3);
+        memcpy(data + big - 4, "xyz\n", 4);
+        mmk_pattern *p = compile("xyz", 3, MMK_PAT_LINES);
+        mmk_pattern *plain = compile("xyz", 3, 0);
+        spans want;
+        lines want_lines;
+        ref_per_line(plain, data, big, &want, &want_lines);
+        CHECK_EQ(want.n, 3);
+        check_fd_range(p, "xyz (long line)", data, big, &want, &want_lines, MMK_IO_READ, 0, 2);
+        check_fd_range(p, "xyz (long line)", data, big, &want, &want_lines, MMK_IO_MMAP, 0, 1);
+        free(want.v);
+        free(want_lines.v);
+        mmk_pattern_free(p);
+        mmk_pattern_free(plain);
+        free(data);
+    }
+
+    /* Errors. */
+    const char *path = ts_path("range-err");
+    size_t len = 1 << 20;
+    uint8_t *d = ts_random_text(len, "ab \n", 4);
+    CHECK_EQ(ts_write_file(path, d, len), 0);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    CHECK(fd >= 0);
+    mmk_pattern *lit = compile("ab", 2, 0);
+    mmk_pattern *re = compile("a[ab]*b", 7, 0);
+    mmk_pattern *ln = compile("ab", 2, MMK_PAT_LINES | MMK_PAT_FIXED);
+    const mmk_pattern *all[] = {lit, re, ln};
+    uint64_t n = 0;
+    for (int io = 0; io < 3; io++) {
+        mmk_scan_options o = {0};
+        o.io = ios[io];
+        for (int k = 0; k < 3; k++) {
+            /* past the end, partly past the end */
+            mmk_input in = mmk_input_fd_range(fd, len + 1, 10);
+            CHECK_RC(mmk_count(all[k], &in, &o, &n), -EIO);
+            in = mmk_input_fd_range(fd, len - 10, 11);
+            CHECK_RC(mmk_count(all[k], &in, &o, &n), -EIO);
+            /* ending exactly at the end: fine; an empty range: nothing */
+            in = mmk_input_fd_range(fd, len - 10, 10);
+            CHECK_RC(mmk_count(all[k], &in, &o, &n), 0);
+            in = mmk_input_fd_range(fd, 5, 0);
+            n = 7;
+            CHECK_RC(mmk_count(all[k], &in, &o, &n), 0);
+            CHECK_EQ(n, 0);
+            /* bad ranges and flags */
+            in = mmk_input_fd_range(fd, 0, 10);
+            in.start = -1;
+            CHECK_RC(mmk_count(all[k], &in, &o, &n), -EINVAL);
+            in = mmk_input_fd_range(fd, 10, 0);
+            in.end = 5;
+            CHECK_RC(mmk_count(all[k], &in, &o, &n), -EINVAL);
+            in = mmk_input_fd_range(fd, 0, 10);
+            in.flags |= 2u;
+            CHECK_RC(mmk_count(all[k], &in, &o, &n), -EINVAL);
+            in = mmk_input_fd_range(-1, 0, 10);
+            CHECK_RC(mmk_count(all[k], &in, &o, &n), -EBADF);
+        }
+    }
+    /* Not a regular file. */
+    pid_t child = -1;
+    int pfd = ts_pipe_from_child(d, 100, &child);
+    CHECK(pfd >= 0);
+    mmk_input pin = mmk_input_fd_range(pfd, 0, 10);
+    CHECK_RC(mmk_count(lit, &pin, NULL, &n), -EINVAL);
+    char drain[256]; /* the child writes all it has before it exits */
+    while (read(pfd, drain, sizeof drain) > 0) {
+    }
+    close(pfd);
+    CHECK_EQ(ts_reap(child), 0);
+    int dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    pin = mmk_input_fd_range(dfd, 0, 10);
+    CHECK_RC(mmk_count(lit, &pin, NULL, &n), -EISDIR);
+    close(dfd);
+    /* Truncated during a pread scan, after results were handed out: -EIO
+       (the range is never re-read as a stream, so nothing else is scanned). */
+    size_t big = (size_t)36 << 20;
+    uint8_t *bd = malloc(big);
+    for (size_t i = 0; i < big; i++)
+        bd[i] = "ab cd\n"[i % 6];
+    for (int k = 0; k < 2; k++) {
+        CHECK_EQ(ts_write_file(path, bd, big), 0);
+        int bfd = open(path, O_RDONLY | O_CLOEXEC);
+        CHECK(bfd >= 0);
+        mmk_input in = mmk_input_fd_range(bfd, 4096, big - 8192);
+        mmk_scan_options o = {0};
+        o.io = MMK_IO_READ;
+        o.chunk_size = 65536;
+        o.threads = 1 + (unsigned)k;
+        trunc_ctx tc = {path, 0};
+        CHECK_RC(mmk_matches(k ? ln : lit, &in, &o, on_span_truncate, &tc), -EIO);
+        close(bfd);
+    }
+    free(bd);
+    unlink(path);
+    close(fd);
+    mmk_pattern_free(lit);
+    mmk_pattern_free(re);
+    mmk_pattern_free(ln);
+    free(d);
+}
+
 int main(void) {
     test_bad_arguments();
     test_count_lines();
@@ -1004,5 +1203,6 @@ int main(void) {
     test_stops_and_progress();
     test_views_held();
     test_truncated();
+    test_fd_ranges();
     return CHECK_DONE();
 }
