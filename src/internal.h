@@ -90,4 +90,9 @@ int mmk__guarded_memchr(const void *s, int c, size_t n, size_t *idx);
    they were on. Call only while no map function runs in any thread. */
 int mmk__map_fast_holds(int enable);
 
+/* A guarded access to [off, off + len) of map m faulted: MMK_EFAULT when the
+   file shrank under the range, -ENOSPC when the range has a hole the kernel
+   could not back, -EIO otherwise (map.c). The caller holds a view or hold. */
+int mmk__map_fault_cause(const mmk_map *m, uint64_t off, uint64_t len);
+
 #endif

@@ -483,6 +483,10 @@ static int fault_cause(const mmk_map *m, uint64_t off, uint64_t len) {
     return -EIO;
 }
 
+int mmk__map_fault_cause(const mmk_map *m, uint64_t off, uint64_t len) {
+    return fault_cause(m, off, len);
+}
+
 /* rc from a guarded access to [off, off + len): MMK_EFAULT is made precise. */
 static int guarded_result(const mmk_map *m, int rc, uint64_t off, uint64_t len) {
     return rc == MMK_EFAULT ? fault_cause(m, off, len) : rc;

@@ -61,6 +61,7 @@
 #include <unistd.h>
 
 #include "matcher.h"
+#include "internal.h"
 #include "pattern.h"
 #include "scan.h"
 
@@ -863,6 +864,7 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
     clock_gettime(CLOCK_MONOTONIC, &j->reported_at);
 
     mmk_map *view_map = NULL; /* a view we hold and must release */
+    uint64_t map_lo = 0, map_len = 0; /* MAP inputs: the range scanned, for a fault's cause */
     mmk_map *own_map = NULL;  /* a map we opened and must free */
     uint8_t *slurped = NULL;
     int rc = 0;
@@ -885,6 +887,8 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
             return rc;
         view_map = in->map;
         slice_range(in->start, in->end, len, &lo, &hi);
+        map_lo = lo;
+        map_len = hi - lo;
         j->kind = SRC_MEM;
         j->mapped = 1;
         j->mem = data ? (const uint8_t *)data + lo : NULL;
@@ -1125,6 +1129,11 @@ out:
     free(j->carry);
     free(j->main_buf);
     free(slurped);
+    /* A fault in the caller's map: the file shrank (MMK_EFAULT), or the
+       kernel could not supply a page of a file that did not (full disk,
+       I/O error): the map knows which. */
+    if (rc == MMK_EFAULT && view_map && view_map == in->map)
+        rc = mmk__map_fault_cause(view_map, map_lo, map_len);
     if (view_map)
         mmk_view_release(view_map);
     if (own_map)

@@ -216,6 +216,18 @@ static void full_disk_fault_causes(const char *dir) {
         CHECK_RC(mmk_line_length(m), -ENOSPC);
         int64_t pos;
         CHECK_RC(mmk_find(m, "q", 1, 0, MMK_DEFAULT_POS, &pos), -ENOSPC);
+        /* a scan over the map names the same cause (one thread and many) */
+        mmk_pattern *pat = NULL;
+        CHECK_OK(mmk_pattern_compile(&pat, "q", 1, MMK_PAT_FIXED, NULL));
+        for (unsigned threads = 1; threads <= 2; threads++) {
+            mmk_input in = mmk_input_map(m, MMK_DEFAULT_POS, MMK_DEFAULT_POS);
+            mmk_scan_options so = {0};
+            so.threads = threads;
+            so.chunk_size = 4096;
+            uint64_t n = 0;
+            CHECK_RC(mmk_count(pat, &in, &so, &n), -ENOSPC);
+        }
+        mmk_pattern_free(pat);
         /* the same fault where the filesystem shows no hole is a read error */
         mmk__os.next_hole = no_holes;
         CHECK_RC(mmk_copy_out(m, 10 * 4096, buf, sizeof buf), -EIO);
