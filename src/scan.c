@@ -60,8 +60,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "matcher.h"
 #include "internal.h"
+#include "matcher.h"
 #include "pattern.h"
 #include "scan.h"
 
@@ -863,9 +863,9 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
     j->progress_user = opt->progress_user;
     clock_gettime(CLOCK_MONOTONIC, &j->reported_at);
 
-    mmk_map *view_map = NULL; /* a view we hold and must release */
+    mmk_map *view_map = NULL;         /* a view we hold and must release */
     uint64_t map_lo = 0, map_len = 0; /* MAP inputs: the range scanned, for a fault's cause */
-    mmk_map *own_map = NULL;  /* a map we opened and must free */
+    mmk_map *own_map = NULL;          /* a map we opened and must free */
     uint8_t *slurped = NULL;
     int rc = 0;
 
