@@ -576,7 +576,8 @@ int mmk__regex_compile(mmk__regex *r, const uint8_t *pattern, size_t len, int ic
             xbuf w = {0};
             xput(&w, x.b, options_end, 0);
             xput(&w, pre, sizeof pre - 1, 0);
-            xput(&w, x.b + options_end, x.n - options_end, 0);
+            if (x.n > options_end) /* an empty pattern has no buffer: no NULL + 0 */
+                xput(&w, x.b + options_end, x.n - options_end, 0);
             if (x.n && !w.oom) { /* the user's bytes keep their own offsets */
                 memcpy(w.src, x.src, options_end * sizeof *x.src);
                 memcpy(w.src + options_end + (sizeof pre - 1), x.src + options_end,
