@@ -1674,6 +1674,29 @@ static void find_job_free(find_job *fj) {
 }
 
 /*
+ * The partial-match walks (a stream, a line longer than a chunk): a search
+ * found no complete match in buf[0, *have) (input bytes from *base). Go on
+ * from the earliest start still open (f == 2: at a) or from the end of the
+ * bytes held (f == 0), keep `back` bytes of lookbehind before that, drop the
+ * rest, and make room for `step` more bytes. 0 or -ENOMEM.
+ */
+static int partial_slide(int f, size_t a, size_t back, size_t step, uint8_t **buf, size_t *cap,
+                         size_t *have, uint64_t *base, uint64_t *pos, int *ne) {
+    uint64_t next = f == 2 ? *base + a : *base + *have;
+    if (next != *pos)
+        *ne = 0;
+    *pos = next;
+    uint64_t keep_from = *pos - *base > back ? *pos - back : *base;
+    size_t drop = (size_t)(keep_from - *base);
+    if (drop) {
+        memmove(*buf, *buf + drop, *have - drop);
+        *have -= drop;
+        *base = keep_from;
+    }
+    return buf_reserve(buf, cap, *have + step);
+}
+
+/*
  * Counts and spans of a regex over a stream, in bounded memory, with PCRE2
  * partial matching: the buffer keeps only the bytes from the earliest start
  * of a match that may still need bytes not read yet (and the lookbehind
@@ -1720,20 +1743,8 @@ static int find_stream_run(mmk__job *j, void *wctx) {
         }
         if (eof)
             break; /* f == 0 at the end: no more matches */
-        /* No complete match yet: go on from the earliest start still open
-           (f == 2) or from the end of what is here (f == 0), with more bytes. */
-        uint64_t next = f == 2 ? base + a : base + have;
-        if (next != pos)
-            ne = 0;
-        pos = next;
-        uint64_t keep_from = pos - base > back ? pos - back : base;
-        size_t drop = (size_t)(keep_from - base);
-        if (drop) {
-            memmove(buf, buf + drop, have - drop);
-            have -= drop;
-            base = keep_from;
-        }
-        rc = buf_reserve(&buf, &cap, have + step);
+        /* No complete match yet: more bytes. */
+        rc = partial_slide(f, a, back, step, &buf, &cap, &have, &base, &pos, &ne);
         if (rc)
             break;
         int64_t got = mmk__job_read(j, buf + have, cap - have);
@@ -1933,18 +1944,7 @@ static int lines_long_line(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chu
         }
         if (end)
             break;
-        uint64_t np = f == 2 ? base + a : base + have;
-        if (np != pos)
-            ne = 0;
-        pos = np;
-        uint64_t keep_from = pos - base > back ? pos - back : base;
-        size_t drop = (size_t)(keep_from - base);
-        if (drop) {
-            memmove(buf, buf + drop, have - drop);
-            have -= drop;
-            base = keep_from;
-        }
-        if ((rc = buf_reserve(&buf, &cap, have + step)) != 0)
+        if ((rc = partial_slide(f, a, back, step, &buf, &cap, &have, &base, &pos, &ne)) != 0)
             break;
         size_t want = step;
         if (next_read >= j->total) {
