@@ -173,8 +173,8 @@ class Tool:
 
     def display_cmd(self):
         if isinstance(self.cmd, str):
-            return self.cmd
-        return " ".join(shlex.quote(c) for c in self.cmd)
+            return portable(self.cmd)
+        return portable(" ".join(shlex.quote(c) for c in self.cmd))
 
 
 class Job:
@@ -271,6 +271,23 @@ def measure(job, runs, quick, env, log):
 
 def sh_quote(s):
     return shlex.quote(s)
+
+
+# Prefixes of this machine's absolute paths and what the written results say
+# instead, so BENCHMARKS.md and results.json name commands as a reader runs
+# them from the repository: the interpreter as python3, the repository's own
+# files relative to it, a build directory outside it as BUILD. Set by main().
+PATH_ALIASES = []
+
+
+def portable(text):
+    """text with this machine's absolute paths replaced (see PATH_ALIASES)."""
+    if not isinstance(text, str):
+        return text
+    for prefix, alias in PATH_ALIASES:
+        text = text.replace(prefix, alias)
+    # any other interpreter (another CPython the module was built for)
+    return re.sub(r"/[^\s`'\"]*/bin/(python3[\d.]*)", r"\1", text)
 
 
 def find_mmk(build):
@@ -863,6 +880,11 @@ def main():
     if not a.build:
         ap.error("--build is required")
     a.build = os.path.abspath(a.build)
+    root = os.path.abspath(a.root)
+    PATH_ALIASES[:] = [(os.path.realpath(sys.executable), "python3"), (sys.executable, "python3")]
+    if not a.build.startswith(root + os.sep):
+        PATH_ALIASES.append((a.build + os.sep, "BUILD/"))
+    PATH_ALIASES.append((root + os.sep, ""))
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
@@ -997,8 +1019,9 @@ def main():
         "elapsed_s": round(time.time() - started, 1),
         "big": os.path.basename(big), "big_bytes": os.path.getsize(big),
         "small": os.path.basename(small), "small_bytes": os.path.getsize(small),
-        "scale": scale, "mmk": mmk, "pymod": ("`%s` with %s" % (pymod[1], pymod[0])) if pymod
-        else "not available (%s)" % pywhy,
+        "scale": scale, "mmk": portable(mmk),
+        "pymod": portable("`%s` with %s" % (pymod[1], pymod[0])) if pymod
+        else "not available (%s)" % portable(pywhy),
         "limit": limit, "targets": all_targets, "jobs": results_jobs,
         "extra_checks": extra_checks, "missing": missing, "json_name": json_name}
     with tempfile.TemporaryDirectory() as td:
