@@ -151,7 +151,9 @@ MMK_API const char *mmk_version(void);
     XX(EANON, -5014, "operation needs a file-backed map")                                   \
     XX(EPAGEALIGN, -5015, "offset must be a multiple of the allocation granularity")       \
     XX(ELIMIT, -5016, "pattern too complex for the backtracking engine on this input (match, depth or heap limit reached)") \
-    XX(EOWNER, -5017, "existing shared memory object is owned by another user or its mode is wider than requested")
+    XX(EOWNER, -5017, "existing shared memory object is owned by another user or its mode is wider than requested") \
+    XX(ECORRUPT, -5018, "compressed data is corrupt or ends early")                         \
+    XX(ENOTIME, -5019, "no line carries a timestamp of the expected format")
 
 enum mmk_errno {
 #define MMK__ERR_ENUM(name, value, text) MMK_##name = value,
@@ -826,7 +828,9 @@ enum mmk_pattern_flags {
                                   ^ and $ match at line boundaries (PCRE2's multi-line mode),
                                   no match contains '\n', lookaround does not see the
                                   neighbouring lines. Scans with such a pattern count and
-                                  report matches line by line */
+                                  report matches line by line */,
+    MMK_PAT_LINE_EXACT = 1u << 4 /**< with MMK_PAT_LINES: the match must be the whole line
+                                      (grep -x); for a list, any one pattern of the list */
 };
 
 /** A compiled pattern: immutable, shareable between threads. */
@@ -836,6 +840,7 @@ typedef struct mmk_pattern mmk_pattern;
 typedef struct mmk_pattern_error {
     int64_t offset;      /**< byte offset in the pattern, or -1 */
     char message[160];   /**< PCRE2's reason, NUL-terminated */
+    int64_t index;       /**< mmk_pattern_compile_list: which pattern failed (else 0) */
 } mmk_pattern_error;
 
 /**
@@ -859,6 +864,30 @@ typedef struct mmk_pattern_error {
 MMK_API int mmk_pattern_compile(mmk_pattern **out, const void *pattern, size_t len, unsigned flags,
                                 mmk_pattern_error *err);
 
+/**
+ * Compile a list of patterns into one that matches where any of them matches
+ * (grep -e P1 -e P2, grep -f FILE): at each position the leftmost match of
+ * any pattern, the first listed winning a tie as in an alternation. n >= 1;
+ * patterns[i] has lens[i] bytes (NUL bytes allowed; an empty pattern matches
+ * the empty string everywhere, as in grep). `flags` apply to each (with
+ * MMK_PAT_FIXED every pattern is a literal). Capture groups are numbered
+ * across the list in order (the first pattern's groups first). On
+ * MMK_EPATTERN, err->index (when err is not NULL) names the failing pattern.
+ * Errors as mmk_pattern_compile, and -EINVAL for n == 0.
+ */
+MMK_API int mmk_pattern_compile_list(mmk_pattern **out, const void *const *patterns,
+                                     const size_t *lens, size_t n, unsigned flags,
+                                     mmk_pattern_error *err);
+
+/** Number of capture groups of a pattern (0 for literals). */
+MMK_API int mmk_pattern_groups(const mmk_pattern *p);
+
+/**
+ * The number of the capture group named `name` (NUL-terminated), or
+ * MMK_EPATTERN when the pattern has no group of that name.
+ */
+MMK_API int mmk_pattern_group_number(const mmk_pattern *p, const char *name);
+
 /** Release a pattern. NULL allowed. */
 MMK_API void mmk_pattern_free(mmk_pattern *p);
 
@@ -879,9 +908,20 @@ typedef struct mmk_input {
                             ttys are read with read(), procfs/sysfs files with pread()
                             in sequence to their real end */
     unsigned flags;    /**< FD: MMK_INPUT_RANGE, or 0 for the whole file */
+    /** READER: the next bytes of a stream (a decompressor, a socket the caller
+        reads): up to n bytes into buf; returns how many (> 0), 0 at the end,
+        or a negative code, which the scan returns. Called from one thread at a
+        time, in order. The input is searched as a pipe is: in bounded memory. */
+    int64_t (*read)(void *read_user, void *buf, size_t n);
+    void *read_user;   /**< READER: handed to read */
 } mmk_input;
 
-enum mmk_input_kind { MMK_INPUT_BYTES = 1, MMK_INPUT_MAP = 2, MMK_INPUT_FD = 3 };
+enum mmk_input_kind {
+    MMK_INPUT_BYTES = 1,
+    MMK_INPUT_MAP = 2,
+    MMK_INPUT_FD = 3,
+    MMK_INPUT_READER = 4
+};
 
 /**
  * mmk_input.flags. MMK_INPUT_RANGE (FD only): scan exactly the file bytes
@@ -895,21 +935,27 @@ enum mmk_input_kind { MMK_INPUT_BYTES = 1, MMK_INPUT_MAP = 2, MMK_INPUT_FD = 3 }
 enum mmk_input_flags { MMK_INPUT_RANGE = 1u << 0 };
 
 static inline mmk_input mmk_input_bytes(const void *data, uint64_t size) {
-    mmk_input in = {MMK_INPUT_BYTES, data, size, NULL, 0, 0, -1, 0};
+    mmk_input in = {MMK_INPUT_BYTES, data, size, NULL, 0, 0, -1, 0, NULL, NULL};
     return in;
 }
 static inline mmk_input mmk_input_map(mmk_map *m, int64_t start, int64_t end) {
-    mmk_input in = {MMK_INPUT_MAP, NULL, 0, m, start, end, -1, 0};
+    mmk_input in = {MMK_INPUT_MAP, NULL, 0, m, start, end, -1, 0, NULL, NULL};
     return in;
 }
 static inline mmk_input mmk_input_fd(int fd) {
-    mmk_input in = {MMK_INPUT_FD, NULL, 0, NULL, 0, 0, fd, 0};
+    mmk_input in = {MMK_INPUT_FD, NULL, 0, NULL, 0, 0, fd, 0, NULL, NULL};
     return in;
 }
 /** The bytes [offset, offset + length) of the regular file `fd` (MMK_INPUT_RANGE). */
 static inline mmk_input mmk_input_fd_range(int fd, uint64_t offset, uint64_t length) {
     mmk_input in = {MMK_INPUT_FD, NULL, 0, NULL, (int64_t)offset, (int64_t)(offset + length),
-                    fd, MMK_INPUT_RANGE};
+                    fd, MMK_INPUT_RANGE, NULL, NULL};
+    return in;
+}
+/** A stream the caller produces (MMK_INPUT_READER), e.g. mmk_decoder_read. */
+static inline mmk_input mmk_input_reader(int64_t (*read)(void *read_user, void *buf, size_t n),
+                                         void *read_user) {
+    mmk_input in = {MMK_INPUT_READER, NULL, 0, NULL, 0, 0, -1, 0, read, read_user};
     return in;
 }
 
@@ -989,14 +1035,221 @@ MMK_API int mmk_match_lines(const mmk_pattern *p, const mmk_input *in, const mmk
                                       uint64_t offset, uint64_t matches, void *user),
                             void *user, uint64_t *matched_lines);
 
+/* ------------------------------------------------------------------------ */
+/* The searcher and its sinks (what `mmk grep` is built of)                  */
+/* ------------------------------------------------------------------------ */
+
+/**
+ * A search walks an input (bytes, map, file, pipe, reader) in chunks over
+ * threads and hands lines, in input order and from the calling thread, to a
+ * sink; printers (mmk's, a Python caller's) format them. Lines follow the
+ * MMK_PAT_LINES rules: a line ends at '\n' (not part of it), the empty string
+ * after a final '\n' is no line, a last line without '\n' is a line.
+ */
+
+/** A table of distinct byte strings and their counts, sorted (mmk_word_counts,
+    mmk_count_by). */
+typedef struct mmk_wordtab mmk_wordtab;
+
+/** A match inside a line: bytes [start, end) of mmk_line.bytes. */
+typedef struct mmk_span {
+    size_t start, end;
+} mmk_span;
+
+/** mmk_line.kind */
+enum mmk_line_kind {
+    MMK_LINE_SELECTED = 1, /**< a line the search selects: one that matches, or with
+                                MMK_SEARCH_INVERT one that does not (grep's ':' lines) */
+    MMK_LINE_CONTEXT = 2   /**< a context line around selected ones (grep's '-' lines) */
+};
+
+/** One line handed to a sink; valid only during the call. */
+typedef struct mmk_line {
+    const char *bytes;   /**< the line, without its '\n' */
+    size_t len;
+    uint64_t line_no;    /**< 1-based, counted from the input's start */
+    uint64_t offset;     /**< byte offset of the line's start, relative to the input's start */
+    int kind;            /**< enum mmk_line_kind */
+    int newline;         /**< 1 when the line ends with '\n' in the input, 0 for a last line
+                              without one */
+    uint64_t matches;    /**< matches in the line (leftmost non-overlapping, Python's
+                              empty-match rules; 0 for a line that does not match) */
+    const mmk_span *spans; /**< with MMK_SEARCH_SPANS: the matches' spans in order, for
+                                every line that matches (selected, or context with
+                                MMK_SEARCH_INVERT), empty matches included;
+                                else NULL */
+    size_t nspans;       /**< number of spans (== matches when spans are given) */
+} mmk_line;
+
+/** Where a search's lines go. Each callback may be NULL; a non-zero return stops
+    the search and mmk_search returns that value. */
+typedef struct mmk_sink {
+    int (*line)(const mmk_line *line, void *user);
+    /** Called between two groups of lines that are not adjacent when context is
+        asked for (grep's "--"), never before the first group. */
+    int (*gap)(void *user);
+    void *user;
+} mmk_sink;
+
+/** mmk_search_options.flags */
+enum mmk_search_flags {
+    MMK_SEARCH_INVERT = 1u << 0,    /**< select the lines that do not match (grep -v) */
+    MMK_SEARCH_SPANS = 1u << 1,     /**< fill mmk_line.spans (grep -o, --color) */
+    MMK_SEARCH_MAX_COUNT = 1u << 2, /**< stop after max_count selected lines (grep -m;
+                                         max_count 0 selects none); trailing context after
+                                         the last one is still given, as grep does */
+    MMK_SEARCH_COUNT_ONLY = 1u << 3 /**< hand no lines to the sink; only the result's counts
+                                         (grep -c, -l, -q: fastest path) */
+};
+
+/** Options of mmk_search; zero-initialise for defaults (no context, no limit). */
+typedef struct mmk_search_options {
+    unsigned flags;      /**< enum mmk_search_flags */
+    uint64_t max_count;  /**< with MMK_SEARCH_MAX_COUNT */
+    uint32_t before;     /**< context lines before each selected line (grep -B) */
+    uint32_t after;      /**< context lines after each selected line (grep -A) */
+} mmk_search_options;
+
+/** What a search found. */
+typedef struct mmk_search_result {
+    uint64_t selected;   /**< selected lines (what grep -c prints, with -m applied) */
+    uint64_t matches;    /**< matches in the selected lines (0 with MMK_SEARCH_INVERT) */
+    int stopped;         /**< 1 when max_count ended the search before the input did */
+} mmk_search_result;
+
+/**
+ * Search `in` for the lines of `p` and hand them to `sink` in input order from
+ * the calling thread. `p` must have MMK_PAT_LINES (else -EINVAL). `so`, `sink`
+ * and `res` may be NULL. The counts of a search are those of mmk_count /
+ * mmk_match_lines; the selected lines, context and gaps are those of
+ * `grep -P` with the same options. Streams are read in bounded memory (a few
+ * chunks, the longest line and the context lines). Errors as mmk_match_lines;
+ * res holds what was found before an error or a stop.
+ */
+MMK_API int mmk_search(const mmk_pattern *p, const mmk_input *in, const mmk_scan_options *opt,
+                       const mmk_search_options *so, const mmk_sink *sink,
+                       mmk_search_result *res);
+
+/**
+ * Counts per value (`mmk count --by`): for each match of `p` (an
+ * MMK_PAT_LINES pattern; leftmost non-overlapping per line, empty matches
+ * skipped as grep -o skips them) the bytes of capture group `group` (0: the
+ * whole match; a match where the group did not take part is not counted) are
+ * tallied. The table is sorted by count descending, then by value ascending
+ * (bytewise), and read with mmk_wordtab_size / _total / _get / _free. Exact,
+ * one pass, all threads: the same as `grep -oP ... | sort | uniq -c`.
+ * Errors as mmk_count, and -EINVAL when group is out of range.
+ */
+MMK_API int mmk_count_by(const mmk_pattern *p, int group, const mmk_input *in,
+                         const mmk_scan_options *opt, mmk_wordtab **out);
+
+/* ------------------------------------------------------------------------ */
+/* Compressed inputs                                                         */
+/* ------------------------------------------------------------------------ */
+
+/** Compression formats, recognised by their magic bytes. */
+enum mmk_compression {
+    MMK_COMP_NONE = 0,
+    MMK_COMP_GZIP = 1,  /**< 1f 8b (gzip; several members are read on, as zcat does) */
+    MMK_COMP_ZSTD = 2,  /**< 28 b5 2f fd */
+    MMK_COMP_XZ = 3,    /**< fd 37 7a 58 5a 00 */
+    MMK_COMP_BZIP2 = 4  /**< "BZh" and a block size digit */
+};
+
+/** The format whose magic starts `head` (n bytes, n >= 6 is enough), or MMK_COMP_NONE. */
+MMK_API int mmk_compression_detect(const void *head, size_t n);
+
+/** "gzip", "zstd", "xz", "bzip2", or "none". */
+MMK_API const char *mmk_compression_name(int format);
+
+/** 1 if this build can decode the format, else 0. */
+MMK_API int mmk_compression_supported(int format);
+
+/** A decompressing stream over a file descriptor. */
+typedef struct mmk_decoder mmk_decoder;
+
+/**
+ * Open a decoder reading `fd` from its current position. `format` is an enum
+ * mmk_compression, or MMK_COMP_NONE to detect it from the first bytes (input
+ * that is not compressed then passes through unchanged). Memory is bounded
+ * (buffers of a few hundred KiB and the format's window). Errors: -EINVAL,
+ * -ENOMEM, MMK_ENOTSUP (the format's library is not in this build), -errno.
+ */
+MMK_API int mmk_decoder_open(mmk_decoder **out, int fd, int format);
+
+/**
+ * The next decompressed bytes: up to n into buf. Returns how many (> 0), 0 at
+ * the end of the data, or a negative code: MMK_ECORRUPT (not valid data of the
+ * format, or it ends early), -ENOMEM, -errno of read(). Its signature fits
+ * mmk_input_reader: mmk_input_reader((int64_t (*)(void *, void *, size_t))
+ * mmk_decoder_read, d) — or use mmk_input_decoder.
+ */
+MMK_API int64_t mmk_decoder_read(void *decoder, void *buf, size_t n);
+
+/** The format being decoded (after detection). */
+MMK_API int mmk_decoder_format(const mmk_decoder *d);
+
+/** Release a decoder (does not close fd). NULL allowed. */
+MMK_API void mmk_decoder_free(mmk_decoder *d);
+
+/** The decompressed bytes of a decoder as a scan input. */
+static inline mmk_input mmk_input_decoder(mmk_decoder *d) {
+    return mmk_input_reader(mmk_decoder_read, d);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Time ranges of logs                                                       */
+/* ------------------------------------------------------------------------ */
+
+/** Timestamp formats of log lines. */
+enum mmk_time_format {
+    MMK_TIME_AUTO = 0,    /**< the first of the formats below found in the input */
+    MMK_TIME_ISO8601 = 1, /**< 2026-11-30T08:29:57(.123)(Z|+01:00) or with a space for T,
+                               at the line's start or after a '[' */
+    MMK_TIME_SYSLOG = 2,  /**< Nov 30 08:29:57 at the line's start (the year: see
+                               mmk_time_options.year) */
+    MMK_TIME_CLF = 3      /**< [30/Nov/2026:08:29:57 +0000] anywhere in the line (the
+                               common and combined log formats) */
+};
+
+/** Options of mmk_time_range; zero-initialise for defaults. */
+typedef struct mmk_time_options {
+    int format;          /**< enum mmk_time_format */
+    int year;            /**< the year of syslog timestamps; 0 = the current year */
+    int64_t utc_offset;  /**< seconds east of UTC of timestamps without a zone (0: UTC) */
+} mmk_time_options;
+
+/**
+ * Parse one timestamp (a --since / --until argument): the formats above, or a
+ * prefix of ISO 8601 (2026-11-30, 2026-11-30T08, 2026-11-30 08:29). Sets *ns
+ * to nanoseconds since 1970-01-01 UTC. Returns 0 or -EINVAL.
+ */
+MMK_API int mmk_time_parse(const char *text, size_t len, const mmk_time_options *opt,
+                           int64_t *ns);
+
+/**
+ * Find, by binary search over the map `m` (a log ordered by time), the byte
+ * range [*start, *end) of the lines whose time t is since <= t < until
+ * (INT64_MIN / INT64_MAX for an open side). A line without a timestamp belongs
+ * to the line before; lines before the first timestamp belong to the first.
+ * Reads only the pages the search probes (O(log n) lines). The range starts
+ * at a line start and ends after a '\n' or at the end. When the log is not in
+ * order the range is that of a binary search over it (some lines in the
+ * window may be missed or extra); `*sorted` (may be NULL) is set to 0 when a
+ * probe saw time go backwards, else 1.
+ * Errors: -EINVAL, MMK_ECLOSED, MMK_EFAULT (the file shrank), and
+ * MMK_ENOTIME when no line of the map carries a timestamp of the format.
+ */
+MMK_API int mmk_time_range(mmk_map *m, int64_t since, int64_t until,
+                           const mmk_time_options *opt, uint64_t *start, uint64_t *end,
+                           int *sorted);
+
 /**
  * Count '\n' bytes (what `wc -l` prints). Errors as mmk_count, except the
  * pattern ones (MMK_ELIMIT, MMK_EPATTERN).
  */
 MMK_API int mmk_count_lines(const mmk_input *in, const mmk_scan_options *opt, uint64_t *lines);
 
-/** A word-frequency table: distinct words and their counts, sorted. */
-typedef struct mmk_wordtab mmk_wordtab;
 
 /**
  * Count word frequencies: words are maximal runs of bytes that are not ASCII
