@@ -10,8 +10,9 @@ awk | sort | uniq -c on a generated log corpus (bench/logs/gen_logs.py).
 Run through `sh bench/run.sh BUILD --logs` (or --logs-only). Standard library
 only; the timing method is bench/bench.py's (its helpers are imported):
 
-- every time is a whole process (a `sh -c` command line, pipes included),
-  start to exit, on page-cached files (read once with cat first);
+- every time is a whole process, start to exit (a pipeline through `sh -c`,
+  pipes included; a single command directly), on page-cached files (read
+  once with cat first);
 - one untimed warm-up run per tool, whose output is the tool's answer; the
   answers of all tools of a job must agree (counts equal, tables of counts per
   value equal, file lists equal as sets, printed lines equal byte for byte)
@@ -220,6 +221,22 @@ def build_jobs(c, mmk, by_order):
     ], single(), needs=(("grep", "-C"),),
         note="The printed lines (with `--` between groups) must be the same bytes for every tool."))
 
+    # 3b. a syslog's stack traces: the line and the 6 continuation lines after it
+    if "syslog" in c["bytes"]:
+        p, S = r"ERROR unhandled exception in worker \d+", "syslog"
+        jobs.append(Job("syslog-after", "Stack traces in a syslog: `grep -A 6 '%s'`" % p,
+                        c["bytes"]["syslog"], [
+                            Tool("mmk", "mmk grep -A 6", "mmk", "%s grep -A 6 %s %s" % (M, q(p), S),
+                                 "mmk", "digest"),
+                            Tool("rg", "rg -A 6", "rg", "rg -A 6 %s %s" % (q(p), S), parse="digest"),
+                            Tool("grep", "grep -A 6 -P", "grep", "grep -A 6 -P %s %s" % (q(p), S),
+                                 "ref", "digest"),
+                            Tool("ugrep", "ugrep -A 6 -P", "ugrep", "ugrep -A 6 -P %s %s" % (q(p), S),
+                                 parse="digest"),
+                        ], single(), needs=(("grep", "-A"),),
+                        note="The syslog is a tenth of the access log's size; its errors are "
+                             "followed by indented traceback lines."))
+
     # 4. which files of the tree match
     p = "ERROR unhandled"
     nt = c["tree_files"]
@@ -354,8 +371,12 @@ def answer_of(tool, out):
 
 
 def run_cmd(cmd, cwd, env):
+    """Run one command line: through sh when it is a pipeline, else directly
+    (so a 10 ms job does not also time a shell's start-up)."""
+    shell = "|" in cmd
+    argv = cmd if shell else shlex.split(cmd)
     r0 = time.perf_counter()
-    p = subprocess.run(cmd, shell=True, cwd=cwd, env=env, stdout=subprocess.PIPE,
+    p = subprocess.run(argv, shell=shell, cwd=cwd, env=env, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE)
     dt = time.perf_counter() - r0
     if p.returncode not in (0, 1):
@@ -526,8 +547,8 @@ def section(results, chart_rel):
       "log. Read once with `cat` first (page-cached)." % (
           results["seed"], results["access_desc"], format(results["tree_files"], ","),
           format(results["tree_bytes"], ",")))
-    w("- Every time is a whole process (a `sh -c` command line, pipes included), start to "
-      "exit; tools round-robin, one untimed warm-up each, median of %d timed runs (slow tools "
+    w("- Every time is a whole process, start to exit (a pipeline runs under `sh -c`, pipes "
+      "included; a single command runs directly); tools round-robin, one untimed warm-up each, median of %d timed runs (slow tools "
       "fewer). Environment `LC_ALL=C` for every tool (GNU grep's fast byte mode; `sort` "
       "bytewise)." % results["runs"])
     w("- Before any timing, every tool's answer is checked against the reference (GNU grep or "
@@ -679,7 +700,7 @@ def main():
         manifest = json.load(f)
     files = manifest["files"]
     nbytes = {name: info["bytes"] for name, info in files.items()}
-    subprocess.run("cat access.log access.log.gz access.log.zst > /dev/null 2>&1; "
+    subprocess.run("cat access.log access.log.gz access.log.zst syslog > /dev/null 2>&1; "
                    "find tree -type f -exec cat {} + > /dev/null", shell=True, cwd=cdir)
 
     env = dict(os.environ, LC_ALL="C")
