@@ -788,6 +788,8 @@ def main():
             f.write(section(results, chart_rel))
     log("bench_logs: wrote %s, %s, %s (%.0f s)" % (md, js, png, time.time() - started))
     for t in all_targets:
+        if t["shown"].startswith("skipped"):
+            continue  # said once above
         log("  target %-12s %-40s %-28s %s" % (t["job"], t["target"], t["shown"],
                                                {True: "reached", False: "NOT reached",
                                                 None: "not measured"}[t["reached"]]))
