@@ -147,7 +147,73 @@ def self_test():
     assert ratio_ok("below", 0.01, 0.02) and not ratio_ok("below", 0.03, 0.02)
     assert ratio_ok("atleast", 2.0, 2.0) and ratio_ok("atleast", None, 1) is None
     assert digest("a\nb\n").startswith("2 lines")
+    check_corpus()
     print("bench_logs.py self-test: ok")
+
+
+CLF_LINE = re.compile(
+    rb'^(\d{1,3}(?:\.\d{1,3}){3}) - (\S+) \[(\d\d)/Nov/2026:(\d\d):(\d\d):(\d\d) \+0000\] '
+    rb'"([A-Z]+) (/\S*) (HTTP/[0-9.]+)" (\d{3}) (\d+) "([^"]*)" "([^"]*)"$')
+SYSLOG_LINE = re.compile(rb"^Nov ([ \d]\d) (\d\d):(\d\d):(\d\d) (\S+) ([\w/]+)\[(\d+)\]: .+$")
+
+
+def check_corpus():
+    """gen_logs.py on a small corpus: every line has its format, times never go
+    back and span the month, the compressed copies hold the same bytes, the
+    tree has its files, and the same seed gives the same bytes."""
+    import gzip
+    gen = os.path.join(HERE, "gen_logs.py")
+    with tempfile.TemporaryDirectory() as td:
+        outs = []
+        for d in ("a", "b"):
+            p = subprocess.run([sys.executable, gen, os.path.join(td, d), "--size", "1M",
+                                "--syslog-size", "200K", "--tree-files", "60",
+                                "--tree-file-size", "1K"], capture_output=True, check=True)
+            outs.append(p.stdout.decode().strip().splitlines()[-1])
+        a = os.path.join(td, "a")
+        with open(outs[0]) as f:
+            man = json.load(f)["files"]
+        acc = open(os.path.join(a, "access.log"), "rb").read()
+        assert acc == open(os.path.join(td, "b", "access.log"), "rb").read(), "not deterministic"
+        assert abs(len(acc) - (1 << 20)) < 1000 and man["access.log"]["bytes"] == len(acc)
+        last, statuses, hours = -1, {}, set()
+        for line in acc.splitlines():
+            m = CLF_LINE.match(line)
+            assert m, "not a combined-format line: %r" % line[:120]
+            t = ((int(m.group(3)) - 1) * 24 + int(m.group(4))) * 3600 + int(m.group(5)) * 60 + \
+                int(m.group(6))
+            assert t >= last, "time goes back: %r" % line[:60]
+            last = t
+            statuses[m.group(10)] = statuses.get(m.group(10), 0) + 1
+            hours.add(t // 3600)
+        n = acc.count(b"\n")
+        assert n == man["access.log"]["lines"]
+        assert man["access.log"]["first"].startswith("01/Nov/2026:00:00")
+        assert man["access.log"]["last"].startswith("30/Nov/2026:23:5")
+        assert len(hours) > 690, "a month of hours: %d" % len(hours)  # evenly spread
+        assert 0.7 < statuses[b"200"] / n < 0.9 and len(statuses) >= 8, statuses
+        if "access.log.gz" in man:
+            assert gzip.decompress(open(os.path.join(a, "access.log.gz"), "rb").read()) == acc
+        if "access.log.zst" in man:
+            p = subprocess.run(["zstd", "-dc", os.path.join(a, "access.log.zst")],
+                               capture_output=True, check=True)
+            assert p.stdout == acc
+        syslog = open(os.path.join(a, "syslog"), "rb").read()
+        last, cont = (0, 0), 0
+        for line in syslog.splitlines():
+            if line.startswith(b"\t"):
+                cont += 1
+                continue
+            m = SYSLOG_LINE.match(line)
+            assert m, "not a syslog line: %r" % line[:120]
+            t = (int(m.group(1)), int(m.group(2)) * 3600 + int(m.group(3)) * 60 + int(m.group(4)))
+            assert t >= last, "syslog time goes back: %r" % line[:60]
+            last = t
+        assert cont > 0, "no continuation lines"
+        files = [os.path.join(r, f) for r, _, fs in os.walk(os.path.join(a, "tree")) for f in fs]
+        assert len(files) == 60 == man["tree"]["files"]
+        assert any(f.endswith(".log.1") for f in files) and any(f.endswith(".log") for f in files)
+        assert all(os.path.getsize(f) > 0 for f in files)
 
 
 # ---------------------------------------------------------------------------
