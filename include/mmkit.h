@@ -1247,7 +1247,10 @@ MMK_API int mmk_time_parse(const char *text, size_t len, const mmk_time_options 
  * to the line before; lines before the first timestamp belong to the first.
  * A date that does not exist (2026-02-29) is no timestamp. Reads only the
  * pages the search probes: the first stamped line, the last one, and
- * O(log n) probes, each a look for the next line start and a timestamp.
+ * O(log n) probes, each a look for the next line start and a timestamp
+ * (interpolation first, so usually a handful). The map is advised
+ * MMK_ADVICE_RANDOM during the call and MMK_ADVICE_NORMAL after it (a cold
+ * file is then read a page per probe, not a read-ahead window).
  * The range starts at a line start and ends after a '\n' or at the end;
  * until <= since gives an empty range at the start of since. When the log is
  * not in order the range is that of a binary search over it (some lines in
