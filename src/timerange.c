@@ -456,8 +456,10 @@ static int probe(search *s, uint64_t x, uint64_t limit, uint64_t *q, int64_t *t)
 }
 
 /* Record the last stamped line after `after` (the first one's start), for the
-   order check: a log whose last stamp is earlier than its first is out of
-   order even when the window's search needed no probe. */
+   order check and as a bound for the searches: a log whose last stamp is
+   earlier than its first is out of order even when the window's search needed
+   no probe. Only the last MiB is looked at, so a long unstamped tail costs no
+   more than that. */
 static void probe_last(search *s, uint64_t after) {
     uint64_t end = s->len;
     while (end > after + 1) {
@@ -467,7 +469,7 @@ static void probe_last(search *s, uint64_t after) {
         uint64_t line = nl ? (uint64_t)(nl - s->base) + 1 : after;
         uint64_t eol;
         int64_t t;
-        if (line <= after)
+        if (line <= after || s->len - line > ((uint64_t)1 << 20))
             return;
         if (line_stamp(s, line, &t, &eol)) {
             note_probe(s, line, line, t);

@@ -288,8 +288,8 @@ static const char *plain_lines[] = {
    format is fixed, so only after the first stamped line. */
 static const char *other_format_lines[] = {
     "x [30/Nov/2026:08:29:57 +0000] looks like CLF", /* [3 - MMK_TIME_CLF] */
-    "Nov 30 08:29:57 looks like syslog",            /* [3 - MMK_TIME_SYSLOG] */
-    "2026-11-30T08:29:57Z looks like ISO",          /* [3 - MMK_TIME_ISO8601] */
+    "Nov 30 08:29:57 looks like syslog",             /* [3 - MMK_TIME_SYSLOG] */
+    "2026-11-30T08:29:57Z looks like ISO",           /* [3 - MMK_TIME_ISO8601] */
 };
 
 typedef struct genopt {
@@ -300,6 +300,8 @@ typedef struct genopt {
     int cont;           /* percent of records followed by unstamped lines */
     int equal;          /* percent of gaps that are zero */
     int64_t max_gap;    /* ns */
+    int bursty;         /* 1: a gap in 200 is 10000 times longer, a record in 500
+                           has a trace of 1000 lines (interpolation guesses badly) */
 } genopt;
 
 /* Append one stamped line for instant t (ns, UTC); returns the time the text
@@ -388,10 +390,11 @@ static void gen_log(logbuf *b, const genopt *g, int64_t t0, size_t records) {
     size_t first_line = b->n;
     for (size_t r = 0; r < records; r++) {
         if (r > 0 && check_rnd_below(100) >= (size_t)g->equal)
-            t += 1 + (int64_t)(check_rnd() % (uint64_t)g->max_gap);
+            t += 1 + (int64_t)(check_rnd() % (uint64_t)g->max_gap) *
+                         (g->bursty && check_rnd_below(200) == 0 ? 10000 : 1);
         int64_t said = stamped_line(b, g, t);
-        if (check_rnd_below(100) < (size_t)g->cont) {
-            size_t k = 1 + check_rnd_below(4);
+        if (check_rnd_below(100) < (size_t)g->cont || (g->bursty && check_rnd_below(500) == 0)) {
+            size_t k = g->bursty && check_rnd_below(5) == 0 ? 1000 : 1 + check_rnd_below(4);
             for (size_t j = 0; j < k; j++)
                 plain_line(b, said, g->format);
         }
@@ -487,8 +490,11 @@ static void test_generated(void) {
         /* start somewhere in 2020..2029, within one year for syslog */
         int64_t t0 = naive_secs(2020 + (long)check_rnd_below(10), 1, 2, 0, 0, 0) * NS +
                      (int64_t)(check_rnd() % (uint64_t)(NS * 86400 * 30));
+        g.bursty = check_rnd_below(3) == 0;
         if (g.format == FMT_SYSLOG && g.max_gap > NS * 5)
             g.max_gap = NS * 600; /* stay within one year */
+        if (g.format == FMT_SYSLOG && g.bursty)
+            g.max_gap = NS / 10;
         logbuf b = {0};
         gen_log(&b, &g, t0, records);
         size_t len = b.len;
@@ -618,7 +624,7 @@ static void test_cases(void) {
 
     /* out of order: reversed; the range is still well formed and the flag says so */
     logbuf b = {0};
-    genopt g = {FMT_ISO, 0, 0, 0, 30, 0, NS * 60};
+    genopt g = {FMT_ISO, 0, 0, 0, 30, 0, NS * 60, 0};
     check_rng = 5;
     gen_log(&b, &g, t8, 3000);
     char *rev = malloc(b.len + 1);
@@ -691,7 +697,7 @@ static void test_errors(void) {
 
     /* a file truncated under the map: the probes past the new end fault */
     logbuf b = {0};
-    genopt g = {FMT_CLF, 0, 0, 0, 10, 10, NS * 10};
+    genopt g = {FMT_CLF, 0, 0, 0, 10, 10, NS * 10, 0};
     check_rng = 11;
     gen_log(&b, &g, naive_secs(2026, 11, 30, 0, 0, 0) * NS, 40000);
     m = map_bytes(b.data, b.len);
