@@ -38,7 +38,8 @@
  *   waited for ("mmk: FILE: No such file or directory; waiting for it to
  *   appear"), as tail -F does.
  * - Truncation is seen when the file is shorter than what was read; reading
- *   restarts at 0.
+ *   restarts at 0. A file truncated and written past its old size before
+ *   the next look is not seen as truncated (tail -F has the same blind spot).
  * - Waiting uses inotify (the file and its directory) with a 1 s safety poll;
  *   without inotify it polls every 100 ms. Standard output is flushed before
  *   each wait, so lines appear as they are written.
