@@ -359,7 +359,6 @@ typedef struct search {
     uint64_t memo_line, memo_eol;
     int memo_found;
     int64_t memo_t;
-    /* what the probes saw, for the order check */
     /* what the probes saw: probe(x) found the stamped line at q with time t
        (the bounds a search starts from, and the order check) */
     unsigned nprobes;
