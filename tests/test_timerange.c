@@ -622,6 +622,25 @@ static void test_cases(void) {
     CHECK_EQ(e, strlen("start\n2026-11-30T08:00:00 a\nNov 30 09:30:00 b\n"));
     mmk_free(m);
 
+    /* a syslog log over New Year: in order with the clock's year (unless read
+       on the last day of a year), out of order with a year given */
+    const char *newyear = "Dec 31 23:59:59 h a\nJan  1 00:00:01 h b\n";
+    m = map_bytes(newyear, strlen(newyear));
+    int64_t t_dec, t_jan;
+    CHECK_OK(parse("Dec 31 23:59:59", NULL, &t_dec));
+    CHECK_OK(parse("Jan 1 00:00:01", NULL, &t_jan));
+    CHECK_OK(mmk_time_range(m, t_jan, INT64_MAX, &o, &a, &e, &sorted));
+    CHECK_EQ(sorted, t_dec <= t_jan);
+    if (t_dec <= t_jan)
+        CHECK_EQ(a, strlen("Dec 31 23:59:59 h a\n"));
+    o.year = 2026;
+    CHECK_OK(mmk_time_range(m, INT64_MIN, INT64_MAX, &o, &a, &e, &sorted));
+    CHECK_EQ(sorted, 0);
+    CHECK_EQ(a, 0);
+    CHECK_EQ(e, strlen(newyear));
+    o.year = 0;
+    mmk_free(m);
+
     /* out of order: reversed; the range is still well formed and the flag says so */
     logbuf b = {0};
     genopt g = {FMT_ISO, 0, 0, 0, 30, 0, NS * 60, 0};
