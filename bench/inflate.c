@@ -166,9 +166,8 @@ int main(int argc, char **argv) {
                     best = t;
             }
             printf("%s\t%s\tmmk_decoder %s, %zu-byte reads\t%.0f MB/s\t(%lld bytes)\n", path,
-                   mmk_compression_name(format),
-                   format == MMK_COMP_GZIP ? names[k] : "", bs, (double)bytes / best / 1e6,
-                   (long long)bytes);
+                   mmk_compression_name(format), format == MMK_COMP_GZIP ? names[k] : "", bs,
+                   (double)bytes / best / 1e6, (long long)bytes);
             if (format != MMK_COMP_GZIP)
                 break;
         }

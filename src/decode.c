@@ -100,11 +100,11 @@ struct mmk_decoder {
     size_t out_pos, out_len;
     int64_t (*fill)(mmk_decoder *d, uint8_t *out, size_t cap);
     void (*end)(mmk_decoder *d);
-    int member;        /* enum dec_member_state (gzip, bzip2) */
-    uint64_t members;  /* complete members / streams / frames seen */
-    int codec_live;    /* bzip2: a bz_stream is initialised */
-    int frame_done;    /* zstd: the last call ended a frame */
-    void *codec;       /* the library's state */
+    int member;       /* enum dec_member_state (gzip, bzip2) */
+    uint64_t members; /* complete members / streams / frames seen */
+    int codec_live;   /* bzip2: a bz_stream is initialised */
+    int frame_done;   /* zstd: the last call ended a frame */
+    void *codec;      /* the library's state */
 };
 
 /* ---- detection ------------------------------------------------------------ */
@@ -116,13 +116,16 @@ int mmk_compression_detect(const void *head, size_t n) {
     if (n >= 2 && p[0] == 0x1f && p[1] == 0x8b)
         return MMK_COMP_GZIP;
     if (n >= 4) {
-        uint32_t m = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                     (uint32_t)p[3] << 24;
+        uint32_t m =
+            (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
         /* a frame, or a skippable frame (pzstd and others start with one) */
         if (m == 0xFD2FB528u || (m & 0xFFFFFFF0u) == 0x184D2A50u)
             return MMK_COMP_ZSTD;
     }
-    if (n >= 6 && memcmp(p, "\xfd" "7zXZ\0", 6) == 0)
+    if (n >= 6 && memcmp(p,
+                         "\xfd"
+                         "7zXZ\0",
+                         6) == 0)
         return MMK_COMP_XZ;
     /* "BZh" and a block size digit is also plain text, so the 6 bytes after it
        must start a block (pi) or end an empty stream (sqrt(pi)), as far as
@@ -139,31 +142,43 @@ int mmk_compression_detect(const void *head, size_t n) {
 
 const char *mmk_compression_name(int format) {
     switch (format) {
-    case MMK_COMP_NONE: return "none";
-    case MMK_COMP_GZIP: return "gzip";
-    case MMK_COMP_ZSTD: return "zstd";
-    case MMK_COMP_XZ: return "xz";
-    case MMK_COMP_BZIP2: return "bzip2";
-    default: return "unknown";
+    case MMK_COMP_NONE:
+        return "none";
+    case MMK_COMP_GZIP:
+        return "gzip";
+    case MMK_COMP_ZSTD:
+        return "zstd";
+    case MMK_COMP_XZ:
+        return "xz";
+    case MMK_COMP_BZIP2:
+        return "bzip2";
+    default:
+        return "unknown";
     }
 }
 
 int mmk_compression_supported(int format) {
     switch (format) {
-    case MMK_COMP_NONE: return 1;
+    case MMK_COMP_NONE:
+        return 1;
 #if defined(MMK_HAVE_ZLIB) || defined(MMK_HAVE_ISAL)
-    case MMK_COMP_GZIP: return 1;
+    case MMK_COMP_GZIP:
+        return 1;
 #endif
 #ifdef MMK_HAVE_ZSTD
-    case MMK_COMP_ZSTD: return 1;
+    case MMK_COMP_ZSTD:
+        return 1;
 #endif
 #ifdef MMK_HAVE_LZMA
-    case MMK_COMP_XZ: return 1;
+    case MMK_COMP_XZ:
+        return 1;
 #endif
 #ifdef MMK_HAVE_BZ2
-    case MMK_COMP_BZIP2: return 1;
+    case MMK_COMP_BZIP2:
+        return 1;
 #endif
-    default: return 0;
+    default:
+        return 0;
     }
 }
 
@@ -251,6 +266,16 @@ static int dec_next_member(mmk_decoder *d, int zeros_ok) {
     }
 }
 
+/* A library call failed with `code` after producing `made` bytes: those are
+   handed out first (they are what the data held before the fault, as zcat
+   prints them too) and the error comes at the next read. */
+static int64_t dec_fail(mmk_decoder *d, size_t made, int code) {
+    if (made == 0)
+        return code;
+    d->err = code;
+    return (int64_t)made;
+}
+
 /* ---- pass-through ---------------------------------------------------------- */
 
 static int64_t dec_fill_none(mmk_decoder *d, uint8_t *out, size_t cap) {
@@ -295,7 +320,9 @@ static int64_t dec_fill_isal(mmk_decoder *d, uint8_t *out, size_t cap) {
         size_t made = (size_t)(s->next_out - out);
         d->in_pos += used;
         if (ret < 0)
-            return ret == ISAL_INVALID_STATE || ret == INVALID_PARAM ? -EINVAL : MMK_ECORRUPT;
+            return dec_fail(d, made,
+                            ret == ISAL_INVALID_STATE || ret == INVALID_PARAM ? -EINVAL
+                                                                              : MMK_ECORRUPT);
         if (s->block_state == ISAL_BLOCK_FINISH) {
             d->member = DEC_BETWEEN;
             d->members++;
@@ -335,12 +362,13 @@ static int64_t dec_fill_zlib(mmk_decoder *d, uint8_t *out, size_t cap) {
         size_t made = cap - z->avail_out;
         d->in_pos += used;
         if (ret == Z_MEM_ERROR)
-            return -ENOMEM;
+            return dec_fail(d, made, -ENOMEM);
         if (ret == Z_STREAM_END) {
             d->member = DEC_BETWEEN;
             d->members++;
         } else if (ret != Z_OK && ret != Z_BUF_ERROR) {
-            return MMK_ECORRUPT; /* Z_DATA_ERROR (bad header, data or CRC), Z_NEED_DICT */
+            /* Z_DATA_ERROR (bad header, data or CRC), Z_NEED_DICT */
+            return dec_fail(d, made, MMK_ECORRUPT);
         }
         if (made > 0)
             return (int64_t)made;
@@ -370,11 +398,14 @@ static int64_t dec_fill_zstd(mmk_decoder *d, uint8_t *out, size_t cap) {
         ZSTD_outBuffer o = {out, cap, 0};
         size_t ret = ZSTD_decompressStream(zs, &o, &in);
         d->in_pos += in.pos;
-        if (ZSTD_isError(ret))
-            return ZSTD_getErrorCode(ret) == ZSTD_error_memory_allocation ||
-                           ZSTD_getErrorCode(ret) == ZSTD_error_frameParameter_windowTooLarge
-                       ? -ENOMEM
-                       : MMK_ECORRUPT;
+        if (ZSTD_isError(ret)) {
+            ZSTD_ErrorCode e = ZSTD_getErrorCode(ret);
+            return dec_fail(d, o.pos,
+                            e == ZSTD_error_memory_allocation ||
+                                    e == ZSTD_error_frameParameter_windowTooLarge
+                                ? -ENOMEM
+                                : MMK_ECORRUPT);
+        }
         /* 0: a frame (or skippable frame) ended and everything was flushed */
         d->frame_done = ret == 0;
         if (o.pos > 0)
@@ -422,9 +453,9 @@ static int64_t dec_fill_xz(mmk_decoder *d, uint8_t *out, size_t cap) {
             return 0;
         }
         if (ret == LZMA_MEM_ERROR || ret == LZMA_MEMLIMIT_ERROR)
-            return -ENOMEM;
-        if (ret != LZMA_OK)
-            return MMK_ECORRUPT; /* DATA, FORMAT, OPTIONS, BUF (ends early) errors */
+            return dec_fail(d, made, -ENOMEM);
+        if (ret != LZMA_OK) /* DATA, FORMAT, OPTIONS, BUF (ends early) errors */
+            return dec_fail(d, made, MMK_ECORRUPT);
         if (made > 0)
             return (int64_t)made;
         if (used > 0) {
@@ -486,12 +517,13 @@ static int64_t dec_fill_bz2(mmk_decoder *d, uint8_t *out, size_t cap) {
         size_t made = cap - b->avail_out;
         d->in_pos += used;
         if (ret == BZ_MEM_ERROR)
-            return -ENOMEM;
+            return dec_fail(d, made, -ENOMEM);
         if (ret == BZ_STREAM_END) {
             d->member = DEC_BETWEEN;
             d->members++;
         } else if (ret != BZ_OK) {
-            return MMK_ECORRUPT; /* BZ_DATA_ERROR (CRC too), BZ_DATA_ERROR_MAGIC */
+            /* BZ_DATA_ERROR (CRC too), BZ_DATA_ERROR_MAGIC */
+            return dec_fail(d, made, MMK_ECORRUPT);
         }
         if (made > 0)
             return (int64_t)made;
@@ -513,7 +545,8 @@ static int dec_inflater_choice = MMK__INFLATE_AUTO;
 
 int mmk__decode_set_inflater(int which) {
     switch (which) {
-    case MMK__INFLATE_AUTO: break;
+    case MMK__INFLATE_AUTO:
+        break;
     case MMK__INFLATE_ZLIB:
 #ifndef MMK_HAVE_ZLIB
         return MMK_ENOTSUP;
@@ -524,7 +557,8 @@ int mmk__decode_set_inflater(int which) {
         return MMK_ENOTSUP;
 #endif
         break;
-    default: return -EINVAL;
+    default:
+        return -EINVAL;
     }
     __atomic_store_n(&dec_inflater_choice, which, __ATOMIC_RELAXED);
     return 0;
@@ -539,7 +573,9 @@ int mmk__decoder_inflater(const struct mmk_decoder *d) {
 /* Set up the codec of d->format. 0, MMK_ENOTSUP or -ENOMEM. */
 static int dec_start_codec(mmk_decoder *d) {
     switch (d->format) {
-    case MMK_COMP_NONE: d->fill = dec_fill_none; return 0;
+    case MMK_COMP_NONE:
+        d->fill = dec_fill_none;
+        return 0;
     case MMK_COMP_GZIP: {
         int which = __atomic_load_n(&dec_inflater_choice, __ATOMIC_RELAXED);
 #ifdef MMK_HAVE_ISAL
@@ -631,7 +667,8 @@ static int dec_start_codec(mmk_decoder *d) {
         return 0;
     }
 #endif
-    default: return MMK_ENOTSUP;
+    default:
+        return MMK_ENOTSUP;
     }
 }
 
