@@ -9,10 +9,12 @@
  *   --shuffle    sleep a pseudo-random time per file (finishing order mixed)
  *   --stderr     write a message to standard error before and after each file's lines
  *   --big        print `big:DISPLAY` for each file searched with big = 1
+ *   --rss        at the end, print `rss:KIB` (peak resident set, VmHWM) on standard error
  * Output: `DISPLAY:LINE` when walk_names_files says so, else `LINE`.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -24,7 +26,7 @@
 
 typedef struct driver {
     const char *pattern;
-    int names, repeat, shuffle, err_lines, show_big, quiet_errors, quiet;
+    int names, repeat, shuffle, err_lines, show_big, quiet_errors, quiet, rss;
     volatile int stop;
 } driver;
 
@@ -150,6 +152,8 @@ int main(int argc, char **argv) {
             d.err_lines = 1;
         } else if (strcmp(a, "--big") == 0) {
             d.show_big = 1;
+        } else if (strcmp(a, "--rss") == 0) {
+            d.rss = 1;
         } else if (strcmp(a, "--no-positions") == 0) {
             wo.include_pos = wo.exclude_pos = NULL;
         } else if (strcmp(a, "--") == 0) {
@@ -170,6 +174,20 @@ int main(int argc, char **argv) {
     d.names = walk_names_files(ops, nops, &wo);
     int status = walk_run(ops, nops, &wo, search, &d, &d.stop);
     out_flush();
+    if (d.rss) {
+        /* VmHWM belongs to this program's address space (getrusage's maxrss
+           also counts the parent's before exec). */
+        char line[256];
+        FILE *f = fopen("/proc/self/status", "r");
+        while (f && fgets(line, sizeof line, f)) {
+            if (strncmp(line, "VmHWM:", 6) == 0) {
+                cli_errorf("rss:%ld", strtol(line + 6, NULL, 10));
+            }
+        }
+        if (f) {
+            fclose(f);
+        }
+    }
     if (d.quiet && d.stop) {
         return EXIT_MATCH;
     }
