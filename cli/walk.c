@@ -41,6 +41,8 @@
 #endif
 
 #define WALK_MAX_THREADS 256u
+#define WALK_BATCH 64 /* files queued, or captures written, under one lock */
+#define WALK_TAKE 8   /* files a worker takes at once, at most */
 
 enum { ITEM_QUEUED, ITEM_RUNNING, ITEM_DONE };
 
@@ -53,9 +55,10 @@ typedef struct walk_item {
     char *path;       /* owned; also the name shown */
     out_capture *cap; /* owned; NULL for a message suppressed by -s */
     int state;
-    int status;  /* EXIT_* of the file; a message: EXIT_TROUBLE or EXIT_NOMATCH (a warning) */
-    int direct;  /* its worker writes straight to the real outputs */
-    int skipped; /* not searched: stop was set first */
+    int status;      /* EXIT_* of the file; a message: EXIT_TROUBLE or EXIT_NOMATCH (a warning) */
+    int direct;      /* its worker writes straight to the real outputs */
+    int skipped;     /* not searched: stop was set first */
+    int pipe_status; /* the status to exit with if the reader goes away while it is written */
 } walk_item;
 
 struct walker {
@@ -85,6 +88,10 @@ struct walker {
     int emitting;              /* the output token is held */
     int finished;              /* the walk queues nothing more */
     size_t pending_bytes;      /* held by finished, unwritten captures */
+
+    /* Small files found but not queued yet (queued WALK_BATCH at a time). */
+    char *batch[WALK_BATCH];
+    int nbatch;
 
     /* The path of the entry being looked at (what is shown; opened as is,
        "." when empty). */
@@ -207,9 +214,11 @@ static int dir_skipped(const walk_options *wo, const char *name, int command_lin
 
 /* ---- the pool and the ordered output --------------------------------------- */
 
-/* Write the finished items at the head of the ring, in order. Called with
-   `mu` held; takes the token unless the caller holds it already, and lets it
-   go when the head is not finished. */
+/* Write the finished items at the head of the ring, in order, a run of them
+   at a time. Called with `mu` held; takes the token unless the caller holds
+   it already, and lets it go when the head is not finished. The items of a
+   run stay in the ring (the head has not moved) until they are written, and
+   only the token's holder touches finished items. */
 static void emit_ready(walker *w, int have_token) {
     if (!have_token) {
         if (w->emitting) {
@@ -218,25 +227,36 @@ static void emit_ready(walker *w, int have_token) {
         w->emitting = 1;
     }
     while (w->head < w->tail && w->ring[w->head % WALK_WINDOW].state == ITEM_DONE) {
-        walk_item *it = &w->ring[w->head % WALK_WINDOW];
-        size_t size = it->cap ? out_capture_size(it->cap) : 0;
-        if (!it->skipped) {
-            count_status(&w->out_error, &w->out_match, it->status);
+        uint64_t end = w->head;
+        size_t bytes = 0;
+        while (end < w->tail && end - w->head < WALK_BATCH &&
+               w->ring[end % WALK_WINDOW].state == ITEM_DONE) {
+            walk_item *it = &w->ring[end % WALK_WINDOW];
+            if (!it->skipped) {
+                count_status(&w->out_error, &w->out_match, it->status);
+            }
+            it->pipe_status = combine(w->out_error, w->out_match);
+            bytes += it->cap ? out_capture_size(it->cap) : 0;
+            end++;
         }
-        int status = combine(w->out_error, w->out_match);
+        uint64_t start = w->head;
         pthread_mutex_unlock(&w->mu);
-        if (it->cap && size > 0) {
-            out_set_pipe_status(status);
-            out_capture_emit(it->cap);
+        for (uint64_t i = start; i < end; i++) {
+            walk_item *it = &w->ring[i % WALK_WINDOW];
+            if (it->cap && out_capture_size(it->cap) > 0) {
+                out_set_pipe_status(it->pipe_status);
+                out_capture_emit(it->cap);
+            }
+            out_capture_free(it->cap);
+            free(it->path);
+            it->cap = NULL;
+            it->path = NULL;
         }
-        out_capture_free(it->cap);
-        free(it->path);
         pthread_mutex_lock(&w->mu);
-        it->cap = NULL;
-        it->path = NULL;
-        w->pending_bytes -= size;
-        w->head++;
-        pthread_cond_signal(&w->work); /* budget */
+        w->pending_bytes -= bytes;
+        w->head = end;
+        pthread_cond_broadcast(&w->work);  /* budget */
+        pthread_cond_broadcast(&w->state); /* room in the window */
     }
     w->emitting = 0;
     pthread_cond_broadcast(&w->state);
@@ -277,13 +297,14 @@ static void item_done(walker *w, walk_item *it, int status) {
         it->cap = NULL;
         it->path = NULL;
         w->head++;
-        pthread_cond_signal(&w->work);
         emit_ready(w, 1);
+        pthread_cond_broadcast(&w->work);
         return;
     }
     w->pending_bytes += it->cap ? out_capture_size(it->cap) : 0;
-    emit_ready(w, 0);
-    pthread_cond_broadcast(&w->state);
+    if (it->seq == w->head) {
+        emit_ready(w, 0);
+    }
 }
 
 static void *worker_main(void *arg) {
@@ -297,30 +318,41 @@ static void *worker_main(void *arg) {
         if (w->next == w->tail) {
             break; /* finished */
         }
-        walk_item *it = &w->ring[w->next % WALK_WINDOW];
-        w->next++;
+        /* Take a run of items (fewer when few are queued, so that every
+           worker gets some): one lock for several small files. */
+        uint64_t first = w->next, take = (w->tail - w->next) / (2 * w->nthreads);
+        take = take < 1 ? 1 : take > WALK_TAKE ? WALK_TAKE : take;
+        w->next += take;
+        for (uint64_t i = first; i < w->next; i++) {
+            walk_item *it = &w->ring[i % WALK_WINDOW];
+            if (it->state == ITEM_QUEUED) {
+                it->state = ITEM_RUNNING;
+            }
+        }
         if (w->next < w->tail) {
             pthread_cond_signal(&w->work); /* more for another worker */
         }
-        if (it->state == ITEM_DONE) {
-            continue; /* a message of the walk's own, queued finished */
+        for (uint64_t i = first; i < first + take; i++) {
+            walk_item *it = &w->ring[i % WALK_WINDOW];
+            if (it->state == ITEM_DONE) {
+                continue; /* a message of the walk's own, queued finished */
+            }
+            if (w->stop && __atomic_load_n(w->stop, __ATOMIC_ACQUIRE)) {
+                it->skipped = 1;
+                item_done(w, it, EXIT_NOMATCH);
+                continue;
+            }
+            pthread_mutex_unlock(&w->mu);
+            it->cap = out_capture_new(WALK_CAPTURE_LIMIT, item_overflow, it);
+            if (!it->cap) {
+                walk_oom();
+            }
+            out_capture_begin(it->cap);
+            int status = w->fn(it->path, it->path, 0, w->user);
+            out_capture_end();
+            pthread_mutex_lock(&w->mu);
+            item_done(w, it, status);
         }
-        if (w->stop && __atomic_load_n(w->stop, __ATOMIC_ACQUIRE)) {
-            it->skipped = 1;
-            item_done(w, it, EXIT_NOMATCH);
-            continue;
-        }
-        it->state = ITEM_RUNNING;
-        pthread_mutex_unlock(&w->mu);
-        it->cap = out_capture_new(WALK_CAPTURE_LIMIT, item_overflow, it);
-        if (!it->cap) {
-            walk_oom();
-        }
-        out_capture_begin(it->cap);
-        int status = w->fn(it->path, it->path, 0, w->user);
-        out_capture_end();
-        pthread_mutex_lock(&w->mu);
-        item_done(w, it, status);
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
@@ -374,6 +406,20 @@ static void drain(walker *w) {
     }
 }
 
+/* Queue the small files found so far, under one lock. */
+static void flush_batch(walker *w) {
+    if (w->nbatch == 0) {
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    for (int i = 0; i < w->nbatch; i++) {
+        queue_item(w, w->batch[i]);
+    }
+    w->nbatch = 0;
+    pthread_cond_broadcast(&w->work);
+    pthread_mutex_unlock(&w->mu);
+}
+
 /* ---- what the walk hands on ------------------------------------------------- */
 
 /* A message of the walk's own about `name`: an error (status 2) or, with
@@ -394,6 +440,7 @@ static void note(walker *w, const char *name, int code, int warning) {
         }
         return;
     }
+    flush_batch(w);
     out_capture *cap = NULL;
     if (!quiet) {
         cap = out_capture_new(SIZE_MAX, NULL, NULL);
@@ -419,6 +466,7 @@ static void note(walker *w, const char *name, int code, int warning) {
    before it has been written. */
 static void run_alone(walker *w, const char *path, const char *display, int big) {
     if (w->pool) {
+        flush_batch(w);
         pthread_mutex_lock(&w->mu);
         drain(w);
         pthread_mutex_unlock(&w->mu);
@@ -449,11 +497,10 @@ static void hand_file(walker *w, const char *path, int regular, uint64_t size) {
         run_alone(w, path, path, big);
         return;
     }
-    char *copy = xstrdup(path);
-    pthread_mutex_lock(&w->mu);
-    queue_item(w, copy);
-    pthread_cond_signal(&w->work);
-    pthread_mutex_unlock(&w->mu);
+    w->batch[w->nbatch++] = xstrdup(path);
+    if (w->nbatch == WALK_BATCH) {
+        flush_batch(w);
+    }
 }
 
 /* ---- the walk ----------------------------------------------------------------- */
@@ -752,6 +799,7 @@ int walk_run(char *const *operands, int noperands, const walk_options *wo, walk_
             walk_operand(w, operands[i]);
         }
         if (w->pool) {
+            flush_batch(w);
             pthread_mutex_lock(&w->mu);
             w->finished = 1;
             pthread_cond_broadcast(&w->work);
