@@ -691,7 +691,9 @@ static void walk_dir(walker *w, int nofollow) {
     for (size_t i = 0; i < n; i++) {
         ents[i].name = names + ents[i].name_off;
     }
-    qsort(ents, n, sizeof *ents, entry_cmp);
+    if (n > 1) {
+        qsort(ents, n, sizeof *ents, entry_cmp); /* ents is NULL when n == 0 */
+    }
 
     for (size_t i = 0; i < n && !stop_set(w); i++) {
         const walk_entry *e = &ents[i];
