@@ -253,18 +253,29 @@ void out_flush(void) {
     real_flush();
 }
 
+/* out_write into a capture, kept out of line so that the common path stays
+   as short as it was before captures existed. */
+static __attribute__((noinline)) void capture_write(out_capture *c, const void *p, size_t n) {
+    if (n > c->out_cap - c->out_len && capture_reserve(c, n)) {
+        real_write(p, n);
+        return;
+    }
+    memcpy(c->out + c->out_len, p, n);
+    c->out_len += n;
+}
+
 void out_write(const void *p, size_t n) {
     if (n == 0) {
         return; /* p may be NULL then (an empty line) */
     }
     out_capture *c = out_target;
     if (c) {
-        if (n > c->out_cap - c->out_len && capture_reserve(c, n)) {
-            real_write(p, n);
-            return;
-        }
-        memcpy(c->out + c->out_len, p, n);
-        c->out_len += n;
+        capture_write(c, p, n);
+        return;
+    }
+    if (n <= OUT_CAP - out_len) {
+        memcpy(out_buf + out_len, p, n);
+        out_len += n;
         return;
     }
     real_write(p, n);
@@ -274,14 +285,18 @@ void out_str(const char *s) {
     out_write(s, strlen(s));
 }
 
+static __attribute__((noinline)) void capture_char(out_capture *c, char ch) {
+    if (c->out_len == c->out_cap && capture_reserve(c, 1)) {
+        real_write(&ch, 1);
+        return;
+    }
+    c->out[c->out_len++] = ch;
+}
+
 void out_char(char ch) {
     out_capture *c = out_target;
     if (c) {
-        if (c->out_len == c->out_cap && capture_reserve(c, 1)) {
-            real_write(&ch, 1);
-            return;
-        }
-        c->out[c->out_len++] = ch;
+        capture_char(c, ch);
         return;
     }
     if (out_len == OUT_CAP) {
