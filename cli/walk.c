@@ -3,7 +3,8 @@
  * ordered search of the files it finds (see walk.h for what is walked).
  *
  * Threads. The calling thread walks and queues files into a ring of
- * WALK_WINDOW items; `threads` workers take them in walk order and run the
+ * WALK_WINDOW items, WALK_BATCH at a time; `threads` workers take them in walk
+ * order, runs of up to WALK_TAKE (fewer when few are queued), and run the
  * search with their output captured (capture.h). Output leaves in walk order
  * through one token, `emitting`: whoever holds it writes the captures of the
  * finished items at the head of the ring and moves the head on; the thread
