@@ -202,6 +202,9 @@ class TreeChecks:
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
+    def tool_argv(self, opts, operands, threads=None, prefix=()):
+        raise NotImplementedError
+
     def tool(self, opts, operands, threads=None, cwd=None, input=None, prefix=(), stderr=None):
         raise NotImplementedError
 
@@ -400,6 +403,24 @@ class TreeChecks:
         write(os.path.join(empty, "f"), b"hay\n")
         self.assertEqual(self.tool(["-r", "-q"], [empty]).returncode, 1)
 
+    def test_reader_goes_away(self):
+        # `mmk grep -r ... | head -1`: the first line arrives, the reader closes
+        # the pipe, and the process ends quietly with the status reached
+        # (a match) instead of searching on or hanging in its workers.
+        for t in (1, 4):
+            with self.subTest(threads=t):
+                argv = self.tool_argv(["-r"], [self.many], threads=t)
+                p = subprocess.Popen([fs(a) for a in argv], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=C_ENV)
+                first = p.stdout.readline()
+                p.stdout.close()
+                err = p.stderr.read()
+                p.wait(timeout=120)
+                p.stderr.close()
+                self.assertEqual(first, ref_output(ref_files([self.many])[:1]))
+                self.assertEqual((p.returncode, err), (0, b""))
+
     # ---- permissions (as an unprivileged user) -----------------------------------------
 
     def test_unreadable(self):
@@ -456,9 +477,12 @@ class TestTreeMmk(TreeChecks, unittest.TestCase):
             raise RuntimeError("set MMK to the path of the built mmk binary (got %r)" % MMK)
         super().setUpClass()
 
-    def tool(self, opts, operands, threads=None, cwd=None, input=None, prefix=(), stderr=None):
+    def tool_argv(self, opts, operands, threads=None, prefix=()):
         j = ["-j", str(threads)] if threads else []
-        return run([*prefix, MMK, "grep", *j, *opts, PAT, *operands], cwd=cwd, input=input,
+        return [*prefix, MMK, "grep", *j, *opts, PAT, *operands]
+
+    def tool(self, opts, operands, threads=None, cwd=None, input=None, prefix=(), stderr=None):
+        return run(self.tool_argv(opts, operands, threads, prefix), cwd=cwd, input=input,
                    stderr=stderr or subprocess.PIPE)
 
     def test_big_file_among_small(self):
@@ -490,10 +514,13 @@ class TestTreeDriver(TreeChecks, unittest.TestCase):
             raise RuntimeError("set MMK_WALK_DRIVER to the built walk_driver (got %r)" % DRIVER)
         super().setUpClass()
 
+    def tool_argv(self, opts, operands, threads=None, prefix=(), extra=("--shuffle",)):
+        j = ["-j%d" % threads] if threads else []
+        return [*prefix, DRIVER, *extra, *j, *opts, PAT, *operands]
+
     def tool(self, opts, operands, threads=None, cwd=None, input=None, prefix=(), stderr=None,
              extra=("--shuffle",)):
-        j = ["-j%d" % threads] if threads else []
-        return run([*prefix, DRIVER, *extra, *j, *opts, PAT, *operands], cwd=cwd, input=input,
+        return run(self.tool_argv(opts, operands, threads, prefix, extra), cwd=cwd, input=input,
                    stderr=stderr or subprocess.PIPE)
 
     def test_include_exclude_order(self):

@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,7 @@ int main(int argc, char **argv) {
     wo.exclude_dir = exd;
     wo.include_pos = inc_pos;
     wo.exclude_pos = exc_pos;
+    signal(SIGPIPE, SIG_IGN); /* as mmk: a reader that goes away is EPIPE (output.c) */
     driver d;
     memset(&d, 0, sizeof d);
     d.repeat = 1;
