@@ -359,17 +359,19 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-/* Start the workers (once). Returns 0 when none could be started: the walk
-   then goes on in the calling thread. */
-static int pool_start(walker *w) {
-    if (w->pool) {
-        return 1;
+/* Start workers, up to `threads` and no more than files have been queued (a
+   directory of three files on a 64-core machine starts three). Returns 0 when
+   not even the first could be started: the walk then goes on in the calling
+   thread. Only the walking thread starts and joins workers. */
+static int pool_grow(walker *w, uint64_t queued) {
+    if (!w->threads) {
+        w->threads = xrealloc(NULL, w->nthreads * sizeof *w->threads);
     }
-    w->threads = xrealloc(NULL, w->nthreads * sizeof *w->threads);
-    for (w->started = 0; w->started < w->nthreads; w->started++) {
+    while (w->started < w->nthreads && w->started < queued) {
         if (pthread_create(&w->threads[w->started], NULL, worker_main, w) != 0) {
             break;
         }
+        w->started++;
     }
     if (w->started == 0) {
         w->parallel = 0;
@@ -417,8 +419,10 @@ static void flush_batch(walker *w) {
         queue_item(w, w->batch[i]);
     }
     w->nbatch = 0;
+    uint64_t queued = w->tail;
     pthread_cond_broadcast(&w->work);
     pthread_mutex_unlock(&w->mu);
+    pool_grow(w, queued);
 }
 
 /* ---- what the walk hands on ------------------------------------------------- */
@@ -494,7 +498,7 @@ static void hand_file(walker *w, const char *path, int regular, uint64_t size) {
         return;
     }
     int big = !regular || size >= WALK_BIG_FILE;
-    if (big || !w->parallel || !pool_start(w)) {
+    if (big || !w->parallel || (!w->pool && !pool_grow(w, 1))) {
         run_alone(w, path, path, big);
         return;
     }
