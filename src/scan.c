@@ -6,7 +6,9 @@
  * (pread for regular files, read for pipes), cuts it into chunks, lets worker
  * threads run a job's chunk function on them, and hands the results to the
  * job's merge function on the calling thread in input order. The jobs on top
- * of it: counting matches, reporting match spans and matching lines (here),
+ * of it: counting matches, reporting match spans and matching lines of
+ * whole-input patterns (here), the line searcher (mmk_search: every
+ * MMK_PAT_LINES job, with count, spans and lines as its sinks; here),
  * counting lines (here) and word frequencies (words.c).
  *
  * Exactness across chunks (counts, spans, lines): a worker scans its chunk
@@ -32,8 +34,8 @@
  *   of a longer one is searched piecewise). Whole-input regex counts, spans
  *   and matching lines map the file whatever MMK_IO_READ says: such a match
  *   may be of any length;
- * - pipes, ttys and files whose size is a guess (procfs, sysfs: 0 or 4096)
- *   are streamed: in chunks with the context carried over for the piecewise
+ * - pipes, ttys, reader callbacks (MMK_INPUT_READER) and files whose size
+ *   is a guess (procfs, sysfs: 0 or 4096) are streamed: in chunks with the context carried over for the piecewise
  *   jobs (for line jobs, each read() up to its last '\n' is a chunk), by
  *   PCRE2 partial matching for whole-input regex counts and spans
  *   (find_stream_run), and read completely into memory only for whole-input
