@@ -385,6 +385,15 @@ static void test_fixed(void) {
         CHECK(strstr(o.r.log.s, "L1 no=2 off=2 nl=1 m=0 len=1 ns=0 sp=0 [] b\n") != NULL);
         rec_free(&o.r);
 
+        /* Context wider than the input: every line, once, no gap. */
+        so.flags = 0;
+        so.before = UINT32_MAX;
+        so.after = UINT32_MAX;
+        run_search(ref, p, &in, NULL, &so, &o, 0, 0, 0);
+        CHECK_OK(o.rc);
+        CHECK(strcmp(o.r.grep.s, "1:a\n2-b\n3-c\n4-d\n5:a\n6-b\n7:ab\n") == 0);
+        rec_free(&o.r);
+
         /* -m 0 selects nothing. */
         so.flags = MMK_SEARCH_MAX_COUNT;
         so.max_count = 0;
@@ -444,6 +453,36 @@ static void test_errors(void) {
     CHECK_RC(mmk_search(p, &liar, NULL, NULL, NULL, &res), -EIO);
     mmk_pattern_free(whole);
     mmk_pattern_free(p);
+
+    /* PCRE2's backtracking limit: MMK_ELIMIT, and where the failing search
+       started (the line's start), from the fast path and the reference. */
+    mmk_pattern *bt = compile("(a+)+$", MMK_PAT_LINES);
+    tbuf t = {0};
+    tb_add(&t, "xx\nab\n", 6);
+    for (int i = 0; i < 40; i++)
+        tb_add(&t, "a", 1);
+    tb_add(&t, "b\nok\n", 5);
+    for (int kind = 0; kind < K_NKINDS && bt; kind++) {
+        for (int ref = 0; ref < 2; ref++) {
+            kin k;
+            CHECK_OK(kin_open(&k, kind, (const uint8_t *)t.s, t.n));
+            int64_t err_off = 0;
+            mmk_scan_options opt = {0};
+            opt.io = k.t.io;
+            opt.chunk_size = 3;
+            opt.error_offset = &err_off;
+            mmk_search_options so = {0};
+            so.before = 1;
+            outcome o;
+            run_search(ref, bt, &k.t.in, &opt, &so, &o, 0, 0, 0);
+            kin_close(&k, 1);
+            CHECK_RC(o.rc, MMK_ELIMIT);
+            CHECK_EQ(err_off, 6);
+            rec_free(&o.r);
+        }
+    }
+    free(t.s);
+    mmk_pattern_free(bt);
 }
 
 /* ---- the reader input for every job ------------------------------------------ */
