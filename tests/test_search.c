@@ -324,21 +324,28 @@ static void test_reference_vs_grep(void) {
         size_t glen = (size_t)(end - at);
         mmk_pattern *p = compile(pats[gc->pi], MMK_PAT_LINES);
         mmk_input in = mmk_input_bytes(texts[gc->ti], strlen(texts[gc->ti]));
-        outcome o;
-        run_search(1, p, &in, NULL, &gc->so, &o, 0, 0, 0);
-        CHECK_OK(o.rc);
-        const char *mine = o.r.grep.s ? o.r.grep.s : "";
-        if (strlen(mine) == glen && memcmp(mine, at, glen) == 0) {
-            same++;
-            check_passed_++;
-        } else {
-            check_failed_++;
-            fprintf(stderr,
-                    "reference differs from grep -P -n %s -e '%s' on text %zu:\n--- grep\n%.*s"
-                    "--- mmk\n%s",
-                    gc->opts, pats[gc->pi], gc->ti, (int)glen, at, mine);
+        /* The reference, then the fast path with small chunks and threads. */
+        for (int ref = 1; ref >= 0; ref--) {
+            mmk_scan_options opt = {0};
+            opt.chunk_size = ref ? 0 : 1 + k % 7;
+            opt.threads = ref ? 1 : 1 + (unsigned)(k % 3);
+            outcome o;
+            run_search(ref, p, &in, &opt, &gc->so, &o, 0, 0, 0);
+            CHECK_OK(o.rc);
+            const char *mine = o.r.grep.s ? o.r.grep.s : "";
+            if (strlen(mine) == glen && memcmp(mine, at, glen) == 0) {
+                same += ref;
+                check_passed_++;
+            } else {
+                check_failed_++;
+                fprintf(stderr,
+                        "%s differs from grep -P -n %s -e '%s' on text %zu:\n--- grep\n%.*s"
+                        "--- mmk\n%s",
+                        ref ? "the reference" : "mmk_search", gc->opts, pats[gc->pi], gc->ti,
+                        (int)glen, at, mine);
+            }
+            rec_free(&o.r);
         }
-        rec_free(&o.r);
         mmk_pattern_free(p);
         at = end + strlen(GREP_SEP);
     }
