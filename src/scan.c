@@ -35,11 +35,10 @@
  *   and matching lines map the file whatever MMK_IO_READ says: such a match
  *   may be of any length;
  * - pipes, ttys, reader callbacks (MMK_INPUT_READER) and files whose size
- *   is a guess (procfs, sysfs: 0 or 4096) are streamed: in chunks with the context carried over for the piecewise
- *   jobs (for line jobs, each read() up to its last '\n' is a chunk), by
- *   PCRE2 partial matching for whole-input regex counts and spans
- *   (find_stream_run), and read completely into memory only for whole-input
- *   matching lines;
+ *   is a guess (procfs, sysfs: 0 or 4096) are streamed: in chunks with the context carried over for
+ * the piecewise jobs (for line jobs, each read() up to its last '\n' is a chunk), by PCRE2 partial
+ * matching for whole-input regex counts and spans (find_stream_run), and read completely into
+ * memory only for whole-input matching lines;
  * - a regular file that turns out shorter than its size (short pread) is
  *   read again as a stream if no result was handed out yet, else -EIO;
  * - a file range (MMK_INPUT_RANGE) is read like a regular file, pread at
@@ -2489,7 +2488,8 @@ static int search_emit(mmk__job *j, find_job *fj, uint64_t line_no, uint64_t off
     ln.newline = newline;
     ln.matches = matches;
     if (fj->s_spans && (kind == MMK_LINE_SELECTED) != fj->invert) {
-        ln.spans = spans ? spans : (const mmk_span *)fj; /* non-NULL even when empty */
+        static const mmk_span no_spans[1];
+        ln.spans = spans ? spans : no_spans; /* non-NULL even when there are none */
         ln.nspans = spans ? nsp : 0;
     }
     return fj->sink->line(&ln, fj->sink->user);

@@ -581,6 +581,39 @@ static void test_reader_jobs(void) {
     }
 }
 
+/* max_count ends the reading: a stream is read no further than the chunks
+   around the last selected line (and its trailing context). */
+static void test_max_count_stops_reading(void) {
+    tbuf t = {0};
+    for (int i = 0; i < 20000; i++)
+        tb_printf(&t, i == 10 || i == 30 ? "match %d\n" : "line %d\n", i);
+    mmk_pattern *p = compile("match", MMK_PAT_LINES);
+    for (unsigned threads = 1; threads <= 3; threads++) {
+        for (uint32_t after = 0; after <= 2; after++) {
+            mem_reader mr = {(const uint8_t *)t.s, t.n, 0, 50, 0, 0, 0};
+            mmk_input in = mmk_input_reader(mem_read, &mr);
+            mmk_scan_options opt = {0};
+            opt.threads = threads;
+            opt.chunk_size = 256;
+            mmk_search_options so = {0};
+            so.flags = MMK_SEARCH_MAX_COUNT;
+            so.max_count = 2;
+            so.after = after;
+            outcome o;
+            run_search(0, p, &in, &opt, &so, &o, 0, 0, 0);
+            CHECK_OK(o.rc);
+            CHECK_EQ(o.res.selected, 2);
+            CHECK_EQ(o.res.stopped, 1);
+            CHECK_EQ(o.r.lines, 2 + 2 * after); /* each selected line has its after-context */
+            /* 256-byte chunks, a few per worker in flight: far from all of it */
+            CHECK(mr.at < t.n / 4);
+            rec_free(&o.r);
+        }
+    }
+    mmk_pattern_free(p);
+    free(t.s);
+}
+
 /* A reader's error is the scan's answer, for every job. */
 static void test_reader_errors(void) {
     const char *text = "abc\nabd\nxyz\nab\n";
@@ -811,6 +844,7 @@ int main(void) {
     test_fixed();
     test_reader_jobs();
     test_reader_errors();
+    test_max_count_stops_reading();
     test_reference_vs_grep();
     test_fast_vs_reference();
     test_long_lines();
