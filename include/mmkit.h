@@ -1075,9 +1075,10 @@ typedef struct mmk_line {
     uint64_t matches;    /**< matches in the line (leftmost non-overlapping, Python's
                               empty-match rules; 0 for a line that does not match) */
     const mmk_span *spans; /**< with MMK_SEARCH_SPANS: the matches' spans in order, for
-                                every line that matches (selected, or context with
-                                MMK_SEARCH_INVERT), empty matches included;
-                                else NULL */
+                                the lines grep calls matching (selected ones, or context
+                                ones with MMK_SEARCH_INVERT; the same rule holds for the
+                                trailing context after max_count), empty matches
+                                included; else NULL */
     size_t nspans;       /**< number of spans (== matches when spans are given) */
 } mmk_line;
 
@@ -1114,7 +1115,9 @@ typedef struct mmk_search_options {
 typedef struct mmk_search_result {
     uint64_t selected;   /**< selected lines (what grep -c prints, with -m applied) */
     uint64_t matches;    /**< matches in the selected lines (0 with MMK_SEARCH_INVERT) */
-    int stopped;         /**< 1 when max_count ended the search before the input did */
+    int stopped;         /**< 1 when max_count was reached: the search ended there (after
+                              the trailing context) without reading on, whether or not
+                              more input followed (max_count 0: nothing is read) */
 } mmk_search_result;
 
 /**
