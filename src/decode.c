@@ -76,6 +76,13 @@ enum {
     DEC_DETECT = 10             /* bytes mmk_compression_detect needs at most */
 };
 
+/* Helpers that a build with only some of the libraries does not call. */
+#if defined(__GNUC__)
+#define DEC_MAYBE_UNUSED __attribute__((unused))
+#else
+#define DEC_MAYBE_UNUSED
+#endif
+
 /* One call never asks a library for more than this (zlib, ISA-L and bzip2
    count in 32-bit unsigned). */
 #define DEC_MAX_CALL ((size_t)1 << 30)
@@ -227,7 +234,7 @@ static int dec_need_input(mmk_decoder *d) {
 /* A call of the library made no progress: it needs more input than is
    buffered. 0 when more came, MMK_ECORRUPT when the input ended (the data
    stops inside a member), -errno. */
-static int dec_stalled(mmk_decoder *d) {
+DEC_MAYBE_UNUSED static int dec_stalled(mmk_decoder *d) {
     int64_t r = dec_read_more(d);
     if (r < 0)
         return (int)r;
@@ -242,7 +249,7 @@ static int dec_input_over(const mmk_decoder *d) {
 /* gzip and bzip2 between members: 1 when the next member starts, 0 at a clean
    end (the caller reports the end), or a negative code. gzip allows zero
    bytes to the end after a member (`zeros_ok`). */
-static int dec_next_member(mmk_decoder *d, int zeros_ok) {
+DEC_MAYBE_UNUSED static int dec_next_member(mmk_decoder *d, int zeros_ok) {
     for (;;) {
         int rc = dec_need_input(d);
         if (rc < 0)
@@ -269,7 +276,7 @@ static int dec_next_member(mmk_decoder *d, int zeros_ok) {
 /* A library call failed with `code` after producing `made` bytes: those are
    handed out first (they are what the data held before the fault, as zcat
    prints them too) and the error comes at the next read. */
-static int64_t dec_fail(mmk_decoder *d, size_t made, int code) {
+DEC_MAYBE_UNUSED static int64_t dec_fail(mmk_decoder *d, size_t made, int code) {
     if (made == 0)
         return code;
     d->err = code;
