@@ -172,9 +172,10 @@ int main(int argc, char **argv) {
                 if (best == 0 || t < best)
                     best = t;
             }
-            printf("%s\t%s\tmmk_decoder %s, %zu-byte reads\t%.0f MB/s\t(%lld bytes)\n", path,
-                   mmk_compression_name(format), format == MMK_COMP_GZIP ? names[k] : "", bs,
-                   (double)bytes / best / 1e6, (long long)bytes);
+            printf("%s\t%s\tmmk_decoder%s%s, %zu-byte reads\t%.0f MB/s\t(%lld bytes)\n", path,
+                   mmk_compression_name(format), format == MMK_COMP_GZIP ? " " : "",
+                   format == MMK_COMP_GZIP ? names[k] : "", bs, (double)bytes / best / 1e6,
+                   (long long)bytes);
             if (format != MMK_COMP_GZIP)
                 break;
         }

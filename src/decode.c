@@ -29,18 +29,24 @@
  * warning and does not drop bytes of its input silently, so it says
  * MMK_ECORRUPT and the caller decides (the output up to there equals zcat's).
  *
- * gzip inflaters, measured here (mmk_bench_inflate in bench/, a 500 MB access
- * log compressed with gzip -6 to 76 MB, page-cached, one core, best of 3,
- * MB/s of output; the machine was shared with other jobs, so the ratios
- * matter more than the absolute figures):
- *   ISA-L isal_inflate, streaming 256 KiB reads     1013
- *   zlib 1.2.13 inflate, streaming 256 KiB reads     443
- *   libdeflate 1.14, whole buffer (cannot stream)    839
- * libdeflate only decodes a whole member held in memory (here 76 MB in and
- * 500 MB out at once), so it does not fit a bounded-memory stream; ISA-L is
- * both the fastest and streams, so gzip uses it when present and zlib
- * otherwise. (See the figures in the report of the decode work and
- * docs/ARCHITECTURE.md.)
+ * gzip inflaters, measured here with bench/inflate.c (`inflate -c -r 3 FILE`)
+ * on a 500 MB access log compressed with gzip -6 to 76 MB, page-cached, one
+ * thread, best of 3, MB/s of output per CPU second (the machine was shared
+ * with other jobs: wall-clock figures swung threefold; ranges over 2-4 runs):
+ *   ISA-L 2.30 isal_inflate, streaming, 256 KiB reads     1444-1597
+ *     (4 KiB to 1 MiB reads, on 100 MB of the log:        1343-1534)
+ *   zlib 1.2.13 inflate, streaming, 256 KiB reads          533-549
+ *   libdeflate 1.14, the whole member in memory:
+ *     decoding alone, into an output buffer already used  741-833
+ *     (the same in a loop over one buffer, outside mmkit: 1140-1332)
+ *     the whole job (read 76 MB, allocate 560 MB, decode)  133-148
+ * libdeflate cannot stream: it needs the whole member in memory and an output
+ * buffer of its whole size, whose first touch costs a page fault per page (and
+ * memory is not bounded). ISA-L is the fastest and streams in 85 KiB of state,
+ * so gzip uses it when present and zlib otherwise. For scale, the command-line
+ * tools (CPU time, 100 MB of the log): gzip -dc 227 MB/s; this file's other
+ * decoders beside their tools: zstd 884-1067 (zstd -dc 526), xz 97-125 (xz -dc
+ * 112), bzip2 14 (bzip2 -dc 15).
  */
 #include <errno.h>
 #include <stdint.h>
