@@ -890,6 +890,36 @@ static void test_errors(void) {
     close(fd);
     CHECK_RC(mmk_decoder_format(NULL), -EINVAL);
     mmk_decoder_free(NULL);
+    /* a non-blocking descriptor without data: -EAGAIN, which does not stick */
+    int pfd[2];
+    CHECK_OK(pipe2(pfd, O_NONBLOCK | O_CLOEXEC));
+    CHECK_RC(mmk_decoder_open(&d, pfd[0], MMK_COMP_NONE), -EAGAIN);
+    const char *gz = path("log-1k.0.gz");
+    if (mmk_compression_supported(MMK_COMP_GZIP) && access(gz, R_OK) == 0) {
+        CHECK_OK(mmk_decoder_open(&d, pfd[0], MMK_COMP_GZIP));
+        CHECK_RC(mmk_decoder_read(d, buf, 1), -EAGAIN);
+        bytes z = read_all(gz);
+        CHECK(z.n > 20 && z.n < 4096);
+        CHECK_EQ(write(pfd[1], z.p, 20), 20); /* a header and a little more */
+        char big[2000];
+        CHECK_RC(mmk_decoder_read(d, big, sizeof big), -EAGAIN);
+        CHECK_EQ(write(pfd[1], z.p + 20, z.n - 20), (ssize_t)(z.n - 20));
+        close(pfd[1]);
+        pfd[1] = -1;
+        bytes got = {0};
+        int64_t r;
+        while ((r = mmk_decoder_read(d, big, 1 + check_rnd_below(sizeof big))) > 0)
+            bytes_add(&got, big, (size_t)r);
+        CHECK_EQ(r, 0);
+        const bytes *want = &set_named("log-1k")->data;
+        CHECK(got.n == want->n && same(got.p, want->p, got.n));
+        mmk_decoder_free(d);
+        free(z.p);
+        free(got.p);
+    }
+    close(pfd[0]);
+    if (pfd[1] >= 0)
+        close(pfd[1]);
     /* the inflater hook */
     CHECK_RC(mmk__decode_set_inflater(7), -EINVAL);
     CHECK_OK(mmk__decode_set_inflater(MMK__INFLATE_AUTO));
