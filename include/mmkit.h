@@ -1183,9 +1183,10 @@ typedef struct mmk_decoder mmk_decoder;
  * the format's window (gzip 32 KiB; zstd up to 128 MiB, zstd's own default
  * limit, which covers --long; xz the stream's dictionary, 64 MiB at -9;
  * bzip2 up to 3.6 MiB). gzip is inflated with ISA-L where the build has it
- * (about twice zlib's speed), else with zlib. Errors: -EINVAL, -EBADF (fd <
- * 0), -ENOMEM, MMK_ENOTSUP (the format's library is not in this build, also
- * for a detected format), -errno of read().
+ * (about twice zlib's speed), else with zlib. A decoder is used by one
+ * thread at a time. Errors: -EINVAL, -EBADF (fd < 0), -ENOMEM, MMK_ENOTSUP
+ * (the format's library is not in this build, also for a detected format),
+ * -errno of read().
  */
 MMK_API int mmk_decoder_open(mmk_decoder **out, int fd, int format);
 

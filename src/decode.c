@@ -116,7 +116,7 @@ struct mmk_decoder {
     int member;       /* enum dec_member_state (gzip, bzip2) */
     uint64_t members; /* complete members / streams / frames seen */
     int codec_live;   /* bzip2: a bz_stream is initialised */
-    int frame_done;   /* zstd: the last call ended a frame */
+    int frame_done;   /* zstd: the last call ended a frame; xz: the streams ended */
     void *codec;      /* the library's state */
 };
 
@@ -135,10 +135,8 @@ int mmk_compression_detect(const void *head, size_t n) {
         if (m == 0xFD2FB528u || (m & 0xFFFFFFF0u) == 0x184D2A50u)
             return MMK_COMP_ZSTD;
     }
-    if (n >= 6 && memcmp(p,
-                         "\xfd"
-                         "7zXZ\0",
-                         6) == 0)
+    static const uint8_t xz[6] = {0xfd, '7', 'z', 'X', 'Z', 0};
+    if (n >= 6 && memcmp(p, xz, 6) == 0)
         return MMK_COMP_XZ;
     /* "BZh" and a block size digit is also plain text, so the 6 bytes after it
        must start a block (pi) or end an empty stream (sqrt(pi)), as far as
@@ -478,8 +476,13 @@ static int64_t dec_fill_xz(mmk_decoder *d, uint8_t *out, size_t cap) {
                at the second call without progress when the data ends early. */
             if (++idle > 2)
                 return MMK_ECORRUPT;
-        } else if ((rc = dec_stalled(d)) < 0) {
-            return rc;
+        } else {
+            /* input left and no progress: more is needed (at the end, LZMA_FINISH) */
+            int64_t r = dec_read_more(d);
+            if (r < 0)
+                return r;
+            if (r == 0 && !d->eof)
+                return MMK_ECORRUPT;
         }
     }
 }
