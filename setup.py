@@ -46,15 +46,44 @@ libs = pkg_config("--libs")
 if libs is None:
     libs = ["-lpcre2-8"]
 
+
+# The decoders' libraries (src/decode.c), each optional as in the CMake build
+# (cmake/MmkCodecs.cmake): a library whose header and -l link in a test
+# compile is used; without it, its format answers MMK_ENOTSUP.
+CODECS = [("MMK_HAVE_ZLIB", "zlib.h", "z"), ("MMK_HAVE_ISAL", "isa-l/igzip_lib.h", "isal"),
+          ("MMK_HAVE_ZSTD", "zstd.h", "zstd"), ("MMK_HAVE_LZMA", "lzma.h", "lzma"),
+          ("MMK_HAVE_BZ2", "bzlib.h", "bz2")]
+
+
+def codecs_found():
+    cc = os.environ.get("CC", "cc").split()
+    found = []
+    for macro, header, lib in CODECS:
+        try:
+            ok = subprocess.run(cc + ["-x", "c", "-", "-o", os.devnull, "-l" + lib],
+                                input=("#include <%s>\nint main(void) { return 0; }\n"
+                                       % header).encode(),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                check=False).returncode == 0
+        except OSError:
+            ok = False
+        if ok:
+            found.append((macro, lib))
+    return found
+
+
+codecs = codecs_found()
+
 extension = Extension(
     "mmkit",
     sources=[rel("python", "mmkitmodule.c"), rel("python", "mmkit_mmap.c"),
              rel("python", "mmkit_iter.c"), rel("python", "mmkit_shm.c"),
              rel("python", "mmkit_guard.c")] + library_sources(),
     include_dirs=["include", "src"],
-    define_macros=[("_GNU_SOURCE", None), ("_FILE_OFFSET_BITS", "64")],
+    define_macros=[("_GNU_SOURCE", None), ("_FILE_OFFSET_BITS", "64")]
+    + [(macro, None) for macro, _ in codecs],
     extra_compile_args=["-std=gnu11", "-fvisibility=hidden", "-pthread"] + cflags,
-    extra_link_args=["-pthread"] + libs,
+    extra_link_args=["-pthread"] + libs + ["-l" + lib for _, lib in codecs],
 )
 
 

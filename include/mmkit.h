@@ -1173,22 +1173,27 @@ MMK_API int mmk_count_by(const mmk_pattern *p, int group, const mmk_input *in,
 /* Compressed inputs                                                         */
 /* ------------------------------------------------------------------------ */
 
-/** Compression formats, recognised by their magic bytes. */
+/**
+ * Compression formats, recognised by their magic bytes. bzip2's "BZh" and
+ * block size digit are plain text too, so the 6 bytes after them must start a
+ * block (31 41 59 26 53 59) or end an empty stream (17 72 45 38 50 90), as
+ * far as the bytes given go.
+ */
 enum mmk_compression {
     MMK_COMP_NONE = 0,
     MMK_COMP_GZIP = 1,  /**< 1f 8b (gzip; several members are read on, as zcat does) */
-    MMK_COMP_ZSTD = 2,  /**< 28 b5 2f fd */
+    MMK_COMP_ZSTD = 2,  /**< 28 b5 2f fd, or a skippable frame (5X 2a 4d 18) */
     MMK_COMP_XZ = 3,    /**< fd 37 7a 58 5a 00 */
-    MMK_COMP_BZIP2 = 4  /**< "BZh" and a block size digit */
+    MMK_COMP_BZIP2 = 4  /**< "BZh", a digit 1-9, then pi or sqrt(pi) in BCD */
 };
 
-/** The format whose magic starts `head` (n bytes, n >= 6 is enough), or MMK_COMP_NONE. */
+/** The format whose magic starts `head` (n bytes, n >= 10 is enough), or MMK_COMP_NONE. */
 MMK_API int mmk_compression_detect(const void *head, size_t n);
 
-/** "gzip", "zstd", "xz", "bzip2", or "none". */
+/** "gzip", "zstd", "xz", "bzip2", "none", or "unknown" for another value. */
 MMK_API const char *mmk_compression_name(int format);
 
-/** 1 if this build can decode the format, else 0. */
+/** 1 if this build can decode the format (MMK_COMP_NONE: always), else 0. */
 MMK_API int mmk_compression_supported(int format);
 
 /** A decompressing stream over a file descriptor. */
@@ -1197,22 +1202,43 @@ typedef struct mmk_decoder mmk_decoder;
 /**
  * Open a decoder reading `fd` from its current position. `format` is an enum
  * mmk_compression, or MMK_COMP_NONE to detect it from the first bytes (input
- * that is not compressed then passes through unchanged). Memory is bounded
- * (buffers of a few hundred KiB and the format's window). Errors: -EINVAL,
- * -ENOMEM, MMK_ENOTSUP (the format's library is not in this build), -errno.
+ * that is not compressed then passes through unchanged, the bytes read for
+ * detection first). Only detection reads here (up to 10 bytes, waiting for
+ * them on a pipe); with a format given, the first mmk_decoder_read reports
+ * data that is not of it. Memory is bounded: buffers of a few hundred KiB and
+ * the format's window (gzip 32 KiB; zstd up to 128 MiB, zstd's own default
+ * limit, which covers --long; xz the stream's dictionary, 64 MiB at -9;
+ * bzip2 up to 3.6 MiB). gzip is inflated with ISA-L where the build has it
+ * (about twice zlib's speed), else with zlib. A decoder is used by one
+ * thread at a time. Errors: -EINVAL, -EBADF (fd < 0), -ENOMEM, MMK_ENOTSUP
+ * (the format's library is not in this build, also for a detected format),
+ * -errno of read().
  */
 MMK_API int mmk_decoder_open(mmk_decoder **out, int fd, int format);
 
 /**
  * The next decompressed bytes: up to n into buf. Returns how many (> 0), 0 at
  * the end of the data, or a negative code: MMK_ECORRUPT (not valid data of the
- * format, or it ends early), -ENOMEM, -errno of read(). Its signature fits
- * mmk_input_reader: mmk_input_reader((int64_t (*)(void *, void *, size_t))
- * mmk_decoder_read, d) — or use mmk_input_decoder.
+ * format, or it ends early), -ENOMEM (also: a zstd frame whose window exceeds
+ * 128 MiB, which zstdcat refuses too), -EINVAL (n == 0 or NULL arguments),
+ * -errno of read(). Never returns 0 before the end: a file that stops inside
+ * a member, frame or stream is MMK_ECORRUPT, after the bytes decoded before
+ * that point. Several gzip members, zstd frames, xz streams and bzip2 streams
+ * are read on. After the last one, gzip may be followed by zero bytes
+ * (ignored, as gzip does), zstd by skippable frames, xz by its stream
+ * padding; anything else is MMK_ECORRUPT, reported after all the data before
+ * it (zcat and bzcat print that data and only warn; the decoder drops no
+ * input silently and lets the caller decide). Checksums are verified (gzip
+ * CRC-32 and length, zstd's checksum when present, xz's check, bzip2's
+ * CRCs). The end and errors (except -EAGAIN) repeat at later calls. Any n
+ * works, 1 included (small reads are served from a staging buffer). Its
+ * signature fits mmk_input_reader: mmk_input_reader((int64_t (*)(void *,
+ * void *, size_t)) mmk_decoder_read, d) — or use mmk_input_decoder.
  */
 MMK_API int64_t mmk_decoder_read(void *decoder, void *buf, size_t n);
 
-/** The format being decoded (after detection). */
+/** The format being decoded (after detection; MMK_COMP_NONE when passing through),
+    -EINVAL for NULL. */
 MMK_API int mmk_decoder_format(const mmk_decoder *d);
 
 /** Release a decoder (does not close fd). NULL allowed. */

@@ -1,41 +1,66 @@
 #!/bin/sh
 # Make sure the Debian packages a target needs are installed.
 # As root, missing packages are installed with apt-get; otherwise they are
-# named in one message and the build stops.
+# named in one message and the build stops. Optional packages (the build's
+# compression libraries, everything of test, demo and bench) never stop
+# anything: without them a feature is left out (CMake detects what is there).
 # Usage: deps.sh build|test|demo|bench
 set -e
-need=""
+# The libraries of mmk_decoder / `mmk grep -z` (cmake/MmkCodecs.cmake): each
+# one is optional; a missing one makes its format answer MMK_ENOTSUP.
+codecs="zlib1g-dev libisal-dev libzstd-dev liblzma-dev libbz2-dev"
+optional=""
 case "$1" in
-  build) pkgs="cmake make gcc pkg-config libpcre2-dev" ;;
+  build) pkgs="cmake make gcc pkg-config libpcre2-dev"; optional="$codecs" ;;
   # clang + its runtime: the clang sanitizer tests and libFuzzer targets
-  # (tests/clang.cmake); without them those tests are skipped.
-  test)  pkgs="bible-kjv bible-kjv-text clang libclang-rt-14-dev python3-dev python3-numpy python3-mypy python3-pip python3-setuptools python3-wheel" ;;
-  demo)  pkgs="bible-kjv bible-kjv-text" ;;
+  # (tests/clang.cmake); without them those tests are skipped. gzip, zstd,
+  # xz-utils, bzip2: test_decode compares with them (a missing one is skipped).
+  test)  pkgs="bible-kjv bible-kjv-text clang libclang-rt-14-dev python3-dev python3-numpy python3-mypy python3-pip python3-setuptools python3-wheel gzip zstd xz-utils bzip2 $codecs" ;;
+  demo)  pkgs="bible-kjv bible-kjv-text $codecs" ;;
   bench) pkgs="bible-kjv bible-kjv-text ripgrep ugrep hyperfine gnuplot-nox" ;;
   *) echo "usage: deps.sh build|test|demo|bench" >&2; exit 2 ;;
 esac
-for p in $pkgs; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need="$need $p"
-done
-[ -z "$need" ] && exit 0
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "mmkit: installing missing Debian packages:$need" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  # One 'apt-get update' per machine is enough; do it when lists are missing or old.
-  if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]; then
-    apt-get update -qq >&2 || true
-  fi
-  if ! apt-get install -y -qq $need >&2; then
-    apt-get update -qq >&2 || true
-    if ! apt-get install -y -qq $need >&2; then
-      [ "$1" = build ] && { echo "mmkit: could not install:$need" >&2; exit 1; }
-      echo "mmkit: could not install:$need (continuing without them)" >&2
+
+missing() {
+  m=""
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || m="$m $p"
+  done
+  echo "$m"
+}
+
+# install [required|optional] PACKAGES...: 0, or 1 when required ones are missing
+install() {
+  kind=$1; shift
+  need=$(missing "$@")
+  [ -z "$need" ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "mmkit: installing missing Debian packages:$need" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    # One 'apt-get update' per machine is enough; do it when lists are missing or old.
+    if [ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mmin -1440 2>/dev/null | head -1)" ]; then
+      apt-get update -qq >&2 || true
     fi
+    if ! apt-get install -y -qq $need >&2; then
+      apt-get update -qq >&2 || true
+      if ! apt-get install -y -qq $need >&2; then
+        [ "$kind" = required ] && { echo "mmkit: could not install:$need" >&2; return 1; }
+        echo "mmkit: could not install:$need (continuing without them)" >&2
+      fi
+    fi
+  else
+    if [ "$kind" = required ]; then
+      echo "mmkit: missing Debian packages:$need — run: sudo apt-get install$need" >&2
+      return 1
+    fi
+    echo "mmkit: optional Debian packages missing:$need (sudo apt-get install$need); continuing" >&2
   fi
+  return 0
+}
+
+if [ "$1" = build ]; then
+  install required $pkgs || exit 1
+  install optional $optional
 else
-  if [ "$1" = build ]; then
-    echo "mmkit: missing Debian packages:$need — run: sudo apt-get install$need" >&2
-    exit 1
-  fi
-  echo "mmkit: optional Debian packages missing:$need (sudo apt-get install$need); continuing" >&2
+  install optional $pkgs
 fi

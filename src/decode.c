@@ -29,18 +29,24 @@
  * warning and does not drop bytes of its input silently, so it says
  * MMK_ECORRUPT and the caller decides (the output up to there equals zcat's).
  *
- * gzip inflaters, measured here (mmk_bench_inflate in bench/, a 500 MB access
- * log compressed with gzip -6 to 76 MB, page-cached, one core, best of 3,
- * MB/s of output; the machine was shared with other jobs, so the ratios
- * matter more than the absolute figures):
- *   ISA-L isal_inflate, streaming 256 KiB reads     1013
- *   zlib 1.2.13 inflate, streaming 256 KiB reads     443
- *   libdeflate 1.14, whole buffer (cannot stream)    839
- * libdeflate only decodes a whole member held in memory (here 76 MB in and
- * 500 MB out at once), so it does not fit a bounded-memory stream; ISA-L is
- * both the fastest and streams, so gzip uses it when present and zlib
- * otherwise. (See the figures in the report of the decode work and
- * docs/ARCHITECTURE.md.)
+ * gzip inflaters, measured here with bench/inflate.c (`inflate -c -r 3 FILE`)
+ * on a 500 MB access log compressed with gzip -6 to 76 MB, page-cached, one
+ * thread, best of 3, MB/s of output per CPU second (the machine was shared
+ * with other jobs: wall-clock figures swung threefold; ranges over 2-4 runs):
+ *   ISA-L 2.30 isal_inflate, streaming, 256 KiB reads     1444-1597
+ *     (4 KiB to 1 MiB reads, on 100 MB of the log:        1343-1534)
+ *   zlib 1.2.13 inflate, streaming, 256 KiB reads          533-549
+ *   libdeflate 1.14, the whole member in memory:
+ *     decoding alone, into an output buffer already used  741-833
+ *     (the same in a loop over one buffer, outside mmkit: 1140-1332)
+ *     the whole job (read 76 MB, allocate 560 MB, decode)  133-148
+ * libdeflate cannot stream: it needs the whole member in memory and an output
+ * buffer of its whole size, whose first touch costs a page fault per page (and
+ * memory is not bounded). ISA-L is the fastest and streams in 85 KiB of state,
+ * so gzip uses it when present and zlib otherwise. For scale, the command-line
+ * tools (CPU time, 100 MB of the log): gzip -dc 227 MB/s; this file's other
+ * decoders beside their tools: zstd 884-1067 (zstd -dc 526), xz 97-125 (xz -dc
+ * 112), bzip2 14 (bzip2 -dc 15).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -76,6 +82,13 @@ enum {
     DEC_DETECT = 10             /* bytes mmk_compression_detect needs at most */
 };
 
+/* Helpers that a build with only some of the libraries does not call. */
+#if defined(__GNUC__)
+#define DEC_MAYBE_UNUSED __attribute__((unused))
+#else
+#define DEC_MAYBE_UNUSED
+#endif
+
 /* One call never asks a library for more than this (zlib, ISA-L and bzip2
    count in 32-bit unsigned). */
 #define DEC_MAX_CALL ((size_t)1 << 30)
@@ -103,7 +116,7 @@ struct mmk_decoder {
     int member;       /* enum dec_member_state (gzip, bzip2) */
     uint64_t members; /* complete members / streams / frames seen */
     int codec_live;   /* bzip2: a bz_stream is initialised */
-    int frame_done;   /* zstd: the last call ended a frame */
+    int frame_done;   /* zstd: the last call ended a frame; xz: the streams ended */
     void *codec;      /* the library's state */
 };
 
@@ -122,10 +135,8 @@ int mmk_compression_detect(const void *head, size_t n) {
         if (m == 0xFD2FB528u || (m & 0xFFFFFFF0u) == 0x184D2A50u)
             return MMK_COMP_ZSTD;
     }
-    if (n >= 6 && memcmp(p,
-                         "\xfd"
-                         "7zXZ\0",
-                         6) == 0)
+    static const uint8_t xz[6] = {0xfd, '7', 'z', 'X', 'Z', 0};
+    if (n >= 6 && memcmp(p, xz, 6) == 0)
         return MMK_COMP_XZ;
     /* "BZh" and a block size digit is also plain text, so the 6 bytes after it
        must start a block (pi) or end an empty stream (sqrt(pi)), as far as
@@ -227,7 +238,7 @@ static int dec_need_input(mmk_decoder *d) {
 /* A call of the library made no progress: it needs more input than is
    buffered. 0 when more came, MMK_ECORRUPT when the input ended (the data
    stops inside a member), -errno. */
-static int dec_stalled(mmk_decoder *d) {
+DEC_MAYBE_UNUSED static int dec_stalled(mmk_decoder *d) {
     int64_t r = dec_read_more(d);
     if (r < 0)
         return (int)r;
@@ -242,7 +253,7 @@ static int dec_input_over(const mmk_decoder *d) {
 /* gzip and bzip2 between members: 1 when the next member starts, 0 at a clean
    end (the caller reports the end), or a negative code. gzip allows zero
    bytes to the end after a member (`zeros_ok`). */
-static int dec_next_member(mmk_decoder *d, int zeros_ok) {
+DEC_MAYBE_UNUSED static int dec_next_member(mmk_decoder *d, int zeros_ok) {
     for (;;) {
         int rc = dec_need_input(d);
         if (rc < 0)
@@ -269,7 +280,7 @@ static int dec_next_member(mmk_decoder *d, int zeros_ok) {
 /* A library call failed with `code` after producing `made` bytes: those are
    handed out first (they are what the data held before the fault, as zcat
    prints them too) and the error comes at the next read. */
-static int64_t dec_fail(mmk_decoder *d, size_t made, int code) {
+DEC_MAYBE_UNUSED static int64_t dec_fail(mmk_decoder *d, size_t made, int code) {
     if (made == 0)
         return code;
     d->err = code;
@@ -465,8 +476,13 @@ static int64_t dec_fill_xz(mmk_decoder *d, uint8_t *out, size_t cap) {
                at the second call without progress when the data ends early. */
             if (++idle > 2)
                 return MMK_ECORRUPT;
-        } else if ((rc = dec_stalled(d)) < 0) {
-            return rc;
+        } else {
+            /* input left and no progress: more is needed (at the end, LZMA_FINISH) */
+            int64_t r = dec_read_more(d);
+            if (r < 0)
+                return r;
+            if (r == 0 && !d->eof)
+                return MMK_ECORRUPT;
         }
     }
 }

@@ -2,3 +2,12 @@
 # pass-through against the command-line tools; formats whose tool or library
 # is missing are skipped with one line each.
 mmk_add_c_test(test_decode)
+# Allocation failures injected into every allocation of the decoders and their
+# libraries; it replaces malloc, so it runs without the sanitizers.
+add_executable(test_decode_oom test_decode_oom.c)
+target_include_directories(test_decode_oom PRIVATE ${CMAKE_CURRENT_SOURCE_DIR} ${PROJECT_SOURCE_DIR}/src)
+target_compile_options(test_decode_oom PRIVATE ${MMK_WARNINGS})
+target_compile_definitions(test_decode_oom PRIVATE _GNU_SOURCE _FILE_OFFSET_BITS=64)
+target_link_libraries(test_decode_oom PRIVATE mmkit_static)
+add_test(NAME test_decode_oom COMMAND test_decode_oom)
+set_tests_properties(test_decode_oom PROPERTIES ENVIRONMENT "${MMK_TEST_ENV}" LABELS "c;plain" TIMEOUT 300)

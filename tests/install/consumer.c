@@ -27,5 +27,7 @@ int main(int argc, char **argv) {
     printf("%s %llu\n", rc == 0 ? "count" : mmk_errname(rc), (unsigned long long)n);
     mmk_pattern_free(p);
     mmk_free(m);
+    /* the decoders: a static link needs the compression libraries too */
+    printf("gzip %s\n", mmk_compression_supported(MMK_COMP_GZIP) ? "supported" : "not built");
     return rc == 0 && n == 3000 ? 0 : 1;
 }
