@@ -927,8 +927,10 @@ static int grep_follow(grep_run *g) {
 }
 
 int cmd_grep(const cli_options *o) {
-    if (o->max_count == 0) {
-        return EXIT_NOMATCH; /* grep -m 0 reads nothing */
+    /* grep -m 0 reads nothing, and neither does a search with no pattern at
+       all (-f of an empty file), which can select no line; -L still lists. */
+    if ((o->max_count == 0 || (o->npatterns == 0 && !o->invert)) && !o->files_without_match) {
+        return EXIT_NOMATCH;
     }
     mmk_pattern *p = NULL;
     if (compile_pattern(o, &p, 1) < 0) {
