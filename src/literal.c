@@ -578,8 +578,11 @@ size_t mmk__literal_scan(const mmk__literal *l, const uint8_t *s, size_t from, s
 }
 
 /* The whole-word test of -w at a match [c, c + n): what
-   (?<![A-Za-z0-9_])lit(?![A-Za-z0-9_]) checks. */
-static inline int word_ok(const uint8_t *s, size_t len, size_t c, size_t n) {
+   (?<![A-Za-z0-9_])lit(?![A-Za-z0-9_]) checks; for -x the whole-line test
+   (the match is a line of its subject: ^lit$ in multi-line mode). */
+static inline int word_ok(const mmk__literal *l, const uint8_t *s, size_t len, size_t c, size_t n) {
+    if (l->exact)
+        return (c == 0 || s[c - 1] == '\n') && (c + n == len || s[c + n] == '\n');
     if (c > 0 && is_word_byte(s[c - 1]))
         return 0;
     if (c + n < len && is_word_byte(s[c + n]))
@@ -593,7 +596,7 @@ size_t mmk__literal_find(const mmk__literal *l, const uint8_t *s, size_t len, si
         limit = len + 1;
     if (l->n == 0) {
         for (size_t c = pos + (notempty_at_pos ? 1 : 0); c < limit; c++)
-            if (!l->word || word_ok(s, len, c, 0))
+            if (!(l->word || l->exact) || word_ok(l, s, len, c, 0))
                 return c;
         return SIZE_MAX;
     }
@@ -605,7 +608,7 @@ size_t mmk__literal_find(const mmk__literal *l, const uint8_t *s, size_t len, si
     size_t c = pos;
     while (c <= last) {
         c = scan_dispatch(l, s, c, last);
-        if (c == SIZE_MAX || !l->word || word_ok(s, len, c, l->n))
+        if (c == SIZE_MAX || !(l->word || l->exact) || word_ok(l, s, len, c, l->n))
             return c;
         c++;
     }
@@ -624,7 +627,12 @@ size_t mmk__literal_find_naive(const mmk__literal *l, const uint8_t *s, size_t l
             k++;
         if (k < l->n)
             continue;
-        if (l->word) {
+        if (l->exact) {
+            if (c > 0 && s[c - 1] != '\n')
+                continue;
+            if (c + l->n < len && s[c + l->n] != '\n')
+                continue;
+        } else if (l->word) {
             if (c > 0 && is_word_byte(s[c - 1]))
                 continue;
             if (c + l->n < len && is_word_byte(s[c + l->n]))

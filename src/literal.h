@@ -16,6 +16,8 @@ typedef struct mmk__literal {
     size_t n;
     int icase;
     int word;
+    int exact; /* -x: the match must be a whole line (set after mmk__literal_init; it
+                  replaces `word`, which a whole line satisfies anyway) */
     /* Offsets of the two filter bytes (off1 != off2 when n >= 2) and the byte
        values the text must hold there: b1/b2 and, under icase, their other
        ASCII case in b1alt/b2alt (equal to b1/b2 when not a letter). */
@@ -38,7 +40,8 @@ void mmk__literal_destroy(mmk__literal *l);
 /*
  * Leftmost start c with pos <= c < limit where the needle occurs in s[0, len)
  * and, with `word`, is not preceded/followed by [A-Za-z0-9_] (bytes before pos
- * and the end at len count). An empty needle matches at every c <= len that
+ * and the end at len count); with `exact`, is preceded by the start or '\n' and
+ * followed by len or '\n'. An empty needle matches at every c <= len that
  * passes the word test; notempty_at_pos then skips c == pos. limit may be
  * len + 1 to allow an empty match at len. Returns c, or SIZE_MAX when none.
  */

@@ -12,6 +12,7 @@
  * them on random and real-looking text.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -391,6 +392,14 @@ static int worth_prefilter(const uint8_t *lit, size_t n) {
     return n >= 2 || mmk__byte_freq(lit[0]) < 120;
 }
 
+/* The regex compiler's flags for a pattern's flags. */
+static unsigned rx_flags(unsigned flags) {
+    return ((flags & MMK_PAT_ICASE) ? MMK__RXC_ICASE : 0) |
+           ((flags & MMK_PAT_WORD) ? MMK__RXC_WORD : 0) |
+           ((flags & MMK_PAT_LINES) ? MMK__RXC_LINES : 0) |
+           ((flags & MMK_PAT_LINE_EXACT) ? MMK__RXC_EXACT : 0);
+}
+
 int mmk_pattern_compile(mmk_pattern **out, const void *pattern, size_t len, unsigned flags,
                         mmk_pattern_error *err) {
     if (out)
@@ -399,8 +408,10 @@ int mmk_pattern_compile(mmk_pattern **out, const void *pattern, size_t len, unsi
         err->offset = -1;
         err->message[0] = 0;
     }
-    if (!out || (!pattern && len > 0) ||
-        (flags & ~(unsigned)(MMK_PAT_FIXED | MMK_PAT_ICASE | MMK_PAT_WORD | MMK_PAT_LINES)))
+    if (err)
+        err->index = 0;
+    if (!out || (!pattern && len > 0) || (flags & ~(unsigned)MMK__PAT_ALL_FLAGS) ||
+        ((flags & MMK_PAT_LINE_EXACT) && !(flags & MMK_PAT_LINES)))
         return -EINVAL;
     const uint8_t *pat = pattern ? pattern : (const uint8_t *)"";
     int icase = (flags & MMK_PAT_ICASE) != 0, word = (flags & MMK_PAT_WORD) != 0;
@@ -414,6 +425,7 @@ int mmk_pattern_compile(mmk_pattern **out, const void *pattern, size_t len, unsi
         rc = mmk__literal_init(&p->lit, pat, len, icase, word);
         if (rc < 0)
             goto fail;
+        p->lit.exact = (flags & MMK_PAT_LINE_EXACT) != 0;
         p->excludes_newline = memchr(pat, '\n', len) == NULL;
         *out = p;
         return 0;
@@ -425,6 +437,7 @@ int mmk_pattern_compile(mmk_pattern **out, const void *pattern, size_t len, unsi
     if (facts.is_literal) {
         p->kind = MMK__PAT_LITERAL;
         rc = mmk__literal_init(&p->lit, facts.literal, facts.literal_len, icase, word);
+        p->lit.exact = (flags & MMK_PAT_LINE_EXACT) != 0;
         p->excludes_newline = memchr(facts.literal, '\n', facts.literal_len) == NULL;
         free(facts.literal);
         if (rc < 0)
@@ -434,7 +447,7 @@ int mmk_pattern_compile(mmk_pattern **out, const void *pattern, size_t len, unsi
     }
     p->kind = MMK__PAT_REGEX;
     p->excludes_newline = facts.excludes_newline;
-    rc = mmk__regex_compile(&p->re, pat, len, icase, word, (flags & MMK_PAT_LINES) != 0, err);
+    rc = mmk__regex_compile_flags(&p->re, pat, len, rx_flags(flags), err);
     if (rc == 0 && facts.has_required && facts.excludes_newline &&
         worth_prefilter(facts.literal, facts.literal_len)) {
         rc = mmk__literal_init(&p->lit, facts.literal, facts.literal_len, icase, 0);
@@ -456,6 +469,365 @@ void mmk_pattern_free(mmk_pattern *p) {
     mmk__literal_destroy(&p->lit);
     mmk__regex_destroy(&p->re);
     free(p);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Pattern lists (grep -e P1 -e P2, grep -f FILE)                            */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A list becomes one regex: (?:P1)|(?:P2)|... — at each position the first
+ * listed pattern that matches wins, as in an alternation, and groups number
+ * across the list. Each pattern is first checked alone (so an error names
+ * its pattern and its own offset), then its text goes into its own
+ * non-capturing group, which also scopes its inline options ((?i) in P1
+ * stays in P1). What cannot be scoped so is handled here:
+ * - leading (*OPTION)s, which PCRE2 reads only at the very start: the limits
+ *   are hoisted (the smallest of each kind, applying to the whole list), the
+ *   optimisation switches (*NO_...) too, and the others (newline conventions,
+ *   (*NOTEMPTY) ...) must be the same for every pattern of the list;
+ * - \Q left open at a pattern's end (closed by \E) and an extended-mode
+ *   comment running to its end (closed by a newline, which extended mode
+ *   ignores: used only where the pattern needs it);
+ * - numbered references (\1, (?1), (?(1)...)) after a pattern with groups
+ *   would name another pattern's group, and (?R) the whole list: refused,
+ *   with a hint (names and relative references work).
+ * Literal lists (MMK_PAT_FIXED) escape every byte that is not a letter or
+ * digit as \xHH (NUL and '\n' included).
+ */
+
+typedef struct list_buf {
+    uint8_t *b;
+    size_t n, cap;
+    int oom;
+} list_buf;
+
+static void lb_put(list_buf *x, const void *data, size_t n) {
+    if (x->oom || n == 0)
+        return;
+    if (x->n + n > x->cap) {
+        size_t cap = x->cap ? x->cap * 2 : 256;
+        while (cap < x->n + n)
+            cap *= 2;
+        uint8_t *b = realloc(x->b, cap);
+        if (!b) {
+            x->oom = 1;
+            return;
+        }
+        x->b = b;
+        x->cap = cap;
+    }
+    memcpy(x->b + x->n, data, n);
+    x->n += n;
+}
+
+static void lb_str(list_buf *x, const char *s) {
+    lb_put(x, s, strlen(s));
+}
+
+static void list_error(mmk_pattern_error *err, int64_t index, int64_t offset, const char *msg) {
+    if (!err)
+        return;
+    err->index = index;
+    err->offset = offset;
+    size_t n = strlen(msg);
+    if (n >= sizeof err->message)
+        n = sizeof err->message - 1;
+    memcpy(err->message, msg, n);
+    err->message[n] = 0;
+}
+
+/* Leading options of one pattern, sorted into the three kinds above. */
+enum { LIMIT_DEPTH, LIMIT_HEAP, LIMIT_MATCH, LIMIT_RECURSION, NLIMITS };
+static const char *const limit_names[NLIMITS] = {
+    "LIMIT_DEPTH=", "LIMIT_HEAP=", "LIMIT_MATCH=", "LIMIT_RECURSION="};
+static const char *const switch_names[] = {"NO_AUTO_POSSESS", "NO_DOTSTAR_ANCHOR", "NO_JIT",
+                                           "NO_START_OPT"};
+#define NSWITCHES (sizeof switch_names / sizeof switch_names[0])
+
+typedef struct lead_opts {
+    unsigned long long limit[NLIMITS]; /* ULLONG_MAX: not given */
+    int sw[NSWITCHES];
+    /* the other options, as (*NAME) texts in the pattern, in a canonical order */
+    const uint8_t *other[16];
+    size_t other_len[16];
+    size_t nother;
+} lead_opts;
+
+static int opt_cmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {
+    size_t n = an < bn ? an : bn;
+    int c = n ? memcmp(a, b, n) : 0;
+    return c ? c : (an > bn) - (an < bn);
+}
+
+/* Split p[0, n) (PCRE2's leading options, each "(*...)") into o. Returns 0,
+   or -1 when there are more distinct other options than fit (then the list
+   is refused, which never happens with PCRE2's few option names). */
+static int lead_parse(const uint8_t *p, size_t n, lead_opts *o) {
+    memset(o, 0, sizeof *o);
+    for (int k = 0; k < NLIMITS; k++)
+        o->limit[k] = ~0ull;
+    size_t i = 0;
+    while (i + 2 < n && p[i] == '(' && p[i + 1] == '*') {
+        const uint8_t *close = memchr(p + i, ')', n - i);
+        if (!close)
+            break;
+        size_t j = (size_t)(close - p) + 1; /* past ')' */
+        const uint8_t *name = p + i + 2;
+        size_t nl = j - 1 - (i + 2);
+        int done = 0;
+        for (int k = 0; k < NLIMITS && !done; k++) {
+            size_t ln = strlen(limit_names[k]);
+            if (nl > ln && memcmp(name, limit_names[k], ln) == 0) {
+                unsigned long long v = 0;
+                for (size_t q = ln; q < nl && v < 1000000000000ull; q++)
+                    v = v * 10 + (unsigned long long)(name[q] - '0');
+                if (v < o->limit[k])
+                    o->limit[k] = v;
+                done = 1;
+            }
+        }
+        for (size_t k = 0; k < NSWITCHES && !done; k++) {
+            if (nl == strlen(switch_names[k]) && memcmp(name, switch_names[k], nl) == 0) {
+                o->sw[k] = 1;
+                done = 1;
+            }
+        }
+        if (!done) {
+            /* insert sorted, without duplicates */
+            size_t at = 0;
+            while (at < o->nother && opt_cmp(o->other[at], o->other_len[at], p + i, j - i) < 0)
+                at++;
+            if (!(at < o->nother && opt_cmp(o->other[at], o->other_len[at], p + i, j - i) == 0)) {
+                if (o->nother == sizeof o->other / sizeof o->other[0])
+                    return -1;
+                memmove(o->other + at + 1, o->other + at, (o->nother - at) * sizeof *o->other);
+                memmove(o->other_len + at + 1, o->other_len + at,
+                        (o->nother - at) * sizeof *o->other_len);
+                o->other[at] = p + i;
+                o->other_len[at] = j - i;
+                o->nother++;
+            }
+        }
+        i = j;
+    }
+    return 0;
+}
+
+static int lead_same_other(const lead_opts *a, const lead_opts *b) {
+    if (a->nother != b->nother)
+        return 0;
+    for (size_t k = 0; k < a->nother; k++)
+        if (opt_cmp(a->other[k], a->other_len[k], b->other[k], b->other_len[k]) != 0)
+            return 0;
+    return 1;
+}
+
+static const char hexdig[] = "0123456789abcdef";
+
+/* A literal as a regex: letters and digits as they are, every other byte
+   as \xHH. */
+static void put_escaped(list_buf *x, const uint8_t *lit, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = lit[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) {
+            lb_put(x, &c, 1);
+        } else {
+            char e[4] = {'\\', 'x', hexdig[c >> 4], hexdig[c & 15]};
+            lb_put(x, e, 4);
+        }
+    }
+}
+
+/* 1 when `(?:body\E)` does not compile although body alone did: an
+   extended-mode comment runs to the end of body and swallows the ')'. */
+static int needs_newline(const uint8_t *body, size_t n, unsigned rxf) {
+    if (!memchr(body, '#', n))
+        return 0; /* no comment without '#' */
+    list_buf t = {0};
+    lb_str(&t, "(?:");
+    lb_put(&t, body, n);
+    lb_str(&t, "\\E)");
+    if (t.oom) {
+        free(t.b);
+        return 1;
+    }
+    mmk__regex r;
+    int rc = mmk__regex_compile_flags(&r, t.b, t.n, rxf | MMK__RXC_CHECK, NULL);
+    free(t.b);
+    return rc == MMK_EPATTERN;
+}
+
+static const char why_lead[] =
+    "leading (*OPTION) applies to the whole list: every pattern of the list needs the same "
+    "newline and (*NOTEMPTY...) options";
+static const char why_numref[] =
+    "numbered reference in a pattern list after a pattern with groups (group numbers run across "
+    "the list): use a name or a relative reference such as \\g{-1}";
+static const char why_wholeref[] =
+    "(?R) and (?0) would recurse into the whole pattern list: name a group and use (?&name)";
+
+int mmk_pattern_compile_list(mmk_pattern **out, const void *const *patterns, const size_t *lens,
+                             size_t n, unsigned flags, mmk_pattern_error *err) {
+    if (out)
+        *out = NULL;
+    if (err) {
+        err->offset = -1;
+        err->message[0] = 0;
+        err->index = 0;
+    }
+    if (!out || n == 0 || !patterns || !lens || (flags & ~(unsigned)MMK__PAT_ALL_FLAGS) ||
+        ((flags & MMK_PAT_LINE_EXACT) && !(flags & MMK_PAT_LINES)))
+        return -EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!patterns[i] && lens[i] > 0)
+            return -EINVAL;
+    if (n == 1)
+        return mmk_pattern_compile(out, patterns[0], lens[0], flags, err);
+
+    const unsigned rxf = rx_flags(flags);
+    list_buf body = {0};
+    int rc = 0, excludes_newline = 1;
+    lead_opts *lead = NULL;
+    size_t *skip = NULL; /* bytes of leading options of each pattern */
+    if (flags & MMK_PAT_FIXED) {
+        for (size_t i = 0; i < n; i++) {
+            const uint8_t *lit = lens[i] ? patterns[i] : (const uint8_t *)"";
+            lb_str(&body, i ? "|(?:" : "(?:");
+            put_escaped(&body, lit, lens[i]);
+            lb_str(&body, ")");
+            if (memchr(lit, '\n', lens[i]))
+                excludes_newline = 0;
+        }
+    } else {
+        lead = calloc(n, sizeof *lead);
+        skip = calloc(n, sizeof *skip);
+        if (!lead || !skip) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        uint32_t groups_before = 0;
+        for (size_t i = 0; i < n; i++) {
+            const uint8_t *pat = lens[i] ? patterns[i] : (const uint8_t *)"";
+            mmk__regex r;
+            /* Alone, with the list's flags: errors in the pattern's own terms. */
+            rc = mmk__regex_compile_flags(&r, pat, lens[i], rxf | MMK__RXC_CHECK, err);
+            if (rc < 0) {
+                if (err)
+                    err->index = (int64_t)i;
+                goto out;
+            }
+            if (r.wholeref_at >= 0) {
+                list_error(err, (int64_t)i, r.wholeref_at, why_wholeref);
+                rc = MMK_EPATTERN;
+                goto out;
+            }
+            if (r.numref_at >= 0 && groups_before > 0) {
+                list_error(err, (int64_t)i, r.numref_at, why_numref);
+                rc = MMK_EPATTERN;
+                goto out;
+            }
+            groups_before += r.groups;
+            skip[i] = r.options_len;
+            if (lead_parse(pat, skip[i], &lead[i]) < 0 ||
+                (i > 0 && !lead_same_other(&lead[0], &lead[i]))) {
+                list_error(err, (int64_t)i, 0, why_lead);
+                rc = MMK_EPATTERN;
+                goto out;
+            }
+            if (!regex_excludes_newline(pat, lens[i]))
+                excludes_newline = 0;
+        }
+        /* The hoisted options, then each pattern's own text in a group. */
+        for (size_t k = 0; k < lead[0].nother; k++)
+            lb_put(&body, lead[0].other[k], lead[0].other_len[k]);
+        for (size_t k = 0; k < NSWITCHES; k++) {
+            int any = 0;
+            for (size_t i = 0; i < n; i++)
+                any |= lead[i].sw[k];
+            if (any) {
+                lb_str(&body, "(*");
+                lb_str(&body, switch_names[k]);
+                lb_str(&body, ")");
+            }
+        }
+        for (int k = 0; k < NLIMITS; k++) {
+            unsigned long long v = ~0ull;
+            for (size_t i = 0; i < n; i++)
+                if (lead[i].limit[k] < v)
+                    v = lead[i].limit[k];
+            if (v != ~0ull) {
+                char num[32];
+                snprintf(num, sizeof num, "%llu)", v);
+                lb_str(&body, "(*");
+                lb_str(&body, limit_names[k]);
+                lb_str(&body, num);
+            }
+        }
+        for (size_t i = 0; i < n; i++) {
+            const uint8_t *pat = lens[i] ? patterns[i] : (const uint8_t *)"";
+            const uint8_t *rest = pat + skip[i];
+            size_t rn = lens[i] - skip[i];
+            lb_str(&body, i ? "|(?:" : "(?:");
+            lb_put(&body, rest, rn);
+            lb_str(&body, needs_newline(rest, rn, rxf) ? "\\E\n)" : "\\E)");
+        }
+    }
+    if (body.oom) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    mmk_pattern *p = calloc(1, sizeof *p);
+    if (!p) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    p->kind = MMK__PAT_REGEX;
+    p->flags = flags;
+    p->excludes_newline = excludes_newline;
+    mmk_pattern_error lerr;
+    rc = mmk__regex_compile_flags(&p->re, body.b, body.n, rxf | MMK__RXC_DUPNAMES, &lerr);
+    if (rc < 0) {
+        mmk_pattern_free(p);
+        if (rc == MMK_EPATTERN) {
+            /* Every pattern compiled alone: what fails is the list as a whole
+               (too large for PCRE2, most likely). */
+            char msg[sizeof lerr.message];
+            snprintf(msg, sizeof msg, "the pattern list as a whole: %.120s", lerr.message);
+            list_error(err, -1, -1, msg);
+        }
+        goto out;
+    }
+    *out = p;
+out:
+    free(body.b);
+    free(lead);
+    free(skip);
+    return rc;
+}
+
+int mmk_pattern_groups(const mmk_pattern *p) {
+    if (!p)
+        return -EINVAL;
+    return p->kind == MMK__PAT_REGEX ? (int)p->re.groups : 0;
+}
+
+int mmk_pattern_group_number(const mmk_pattern *p, const char *name) {
+    if (!p || !name)
+        return -EINVAL;
+    if (p->kind != MMK__PAT_REGEX)
+        return MMK_EPATTERN;
+    int rc = pcre2_substring_number_from_name(p->re.code, (PCRE2_SPTR)name);
+    if (rc > 0)
+        return rc;
+    if (rc == PCRE2_ERROR_NOUNIQUESUBSTRING) {
+        /* One name in several patterns of a list: the first one's number. */
+        PCRE2_SPTR first = NULL, last = NULL;
+        if (pcre2_substring_nametable_scan(p->re.code, (PCRE2_SPTR)name, &first, &last) > 0 &&
+            first)
+            return (first[0] << 8) | first[1];
+    }
+    return MMK_EPATTERN;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -564,7 +936,7 @@ size_t mmk__max_match_len(const mmk_pattern *p) {
 
 size_t mmk__max_lookbehind(const mmk_pattern *p) {
     if (p->kind == MMK__PAT_LITERAL)
-        return p->lit.word ? 1 : 0;
+        return p->lit.word || p->lit.exact ? 1 : 0;
     /* +1: \b, \B and a multiline ^ look at the byte before the start too. */
     return p->re.max_lookbehind + 1;
 }
@@ -625,7 +997,9 @@ int mmk__find_partial(const mmk_pattern *p, mmk__scratch *s, const uint8_t *subj
     if (p->kind == MMK__PAT_LITERAL) {
         size_t n = p->lit.n;
         size_t c = mmk__literal_find(&p->lit, subject, len, pos, limit, notempty_at_pos);
-        if (c != SIZE_MAX && !(p->lit.word && c + n == len)) {
+        /* Under -w / -x the byte after a match ending at len decides. */
+        int wait_next = (p->lit.word || p->lit.exact) && c + n == len;
+        if (c != SIZE_MAX && !wait_next) {
             *mstart = c;
             *mend = c + n;
             return 1;

@@ -11,6 +11,9 @@
 #include "matcher.h"
 #include "regex.h"
 
+#define MMK__PAT_ALL_FLAGS                                                                         \
+    (MMK_PAT_FIXED | MMK_PAT_ICASE | MMK_PAT_WORD | MMK_PAT_LINES | MMK_PAT_LINE_EXACT)
+
 enum mmk__pattern_kind { MMK__PAT_LITERAL = 1, MMK__PAT_REGEX = 2 };
 
 struct mmk_pattern {

@@ -236,6 +236,8 @@ typedef struct {
     size_t bad;         /* position of the first refused item, or SIZE_MAX */
     const char *why;    /* and why it is refused */
     size_t options_end; /* just past the leading (*OPTION)s */
+    size_t numref;      /* position of the first numbered reference, or SIZE_MAX */
+    size_t wholeref;    /* position of the first (?R) or (?0), or SIZE_MAX */
 } item_scan;
 
 static int text_starts(const uint8_t *t, size_t n, const char *what) {
@@ -245,6 +247,37 @@ static int text_starts(const uint8_t *t, size_t n, const char *what) {
 
 static int is_lower(uint8_t c) {
     return c >= 'a' && c <= 'z';
+}
+
+static int is_digit_byte(uint8_t c) {
+    return c >= '0' && c <= '9';
+}
+
+/* An item that names a group by its absolute number, or the whole pattern:
+   \1 (or an octal escape spelt the same way), \g1, \g{1}, \g<1>, \g'1',
+   (?1), (?(1)...), (?(R1)...): 1; (?R) and (?0): 2. In a pattern list the
+   first would name another pattern's group (numbers run across the list)
+   and the second recurse into the whole list, so lists refuse them
+   (mmk__regex.numref_at, wholeref_at); relative and named references are
+   fine. */
+static int numbered_reference(const uint8_t *t, size_t n) {
+    if (n >= 2 && t[0] == '\\' && t[1] >= '1' && t[1] <= '9')
+        return 1;
+    if (n >= 3 && t[0] == '\\' && t[1] == 'g') {
+        size_t k = 2;
+        if (k < n && (t[k] == '{' || t[k] == '<' || t[k] == '\''))
+            k++;
+        return k < n && is_digit_byte(t[k]);
+    }
+    if (n >= 3 && t[0] == '(' && t[1] == '?') {
+        if ((t[2] == '0' && n >= 4 && t[3] == ')') || t[2] == 'R')
+            return 2; /* the whole pattern: in a list, the whole list */
+        if (is_digit_byte(t[2]))
+            return 1;
+        if (n >= 4 && t[2] == '(')
+            return is_digit_byte(t[3]) || (t[3] == 'R' && n >= 5 && is_digit_byte(t[4]));
+    }
+    return 0;
 }
 
 static void refuse_item(item_scan *st, size_t pos, const char *why) {
@@ -272,12 +305,17 @@ static int item_cb(pcre2_callout_enumerate_block *b, void *user) {
         return 0;
     size_t n = b->next_item_length < st->n - pos ? b->next_item_length : st->n - pos;
     const uint8_t *t = st->p + pos;
+    int ref;
     if (pos < st->first)
         st->first = pos;
     if (n == 0)
         return 0;
     if (t[0] == '|') {
         st->items |= MMK__RX_ALTERNATION;
+    } else if ((ref = numbered_reference(t, n)) != 0) {
+        size_t *at = ref == 2 ? &st->wholeref : &st->numref;
+        if (pos < *at)
+            *at = pos;
     } else if (text_starts(t, n, "\\K")) {
         refuse_item(st, pos, why_k);
     } else if (text_starts(t, n, "\\G")) {
@@ -359,6 +397,13 @@ static void scan_start_options(item_scan *st, size_t end) {
     st->options_end = i;
 }
 
+/* The caller's offset of position pos of x (-1 for SIZE_MAX). */
+static int64_t user_offset(const xbuf *x, size_t pos, size_t user_len) {
+    if (pos == SIZE_MAX)
+        return -1;
+    return pos < x->n ? (int64_t)x->src[pos] : (int64_t)user_len;
+}
+
 /* Read the compiled text x with PCRE2's tokens: fill r->items, and refuse
    what makes answers depend on where a search starts. Returns 0, -ENOMEM or
    MMK_EPATTERN (err filled). */
@@ -378,7 +423,15 @@ static int scan_items(mmk__regex *r, const xbuf *x, size_t user_len, uint32_t op
     }
     if (rc < 0)
         return rc;
-    item_scan st = {x->n ? x->b : (const uint8_t *)"", x->n, 0, SIZE_MAX, SIZE_MAX, NULL, 0};
+    item_scan st = {x->n ? x->b : (const uint8_t *)"",
+                    x->n,
+                    0,
+                    SIZE_MAX,
+                    SIZE_MAX,
+                    NULL,
+                    0,
+                    SIZE_MAX,
+                    SIZE_MAX};
     rc = pcre2_callout_enumerate(code, item_cb, &st);
     /* Read here: the code that is searched may be compiled without PCRE2's
        start-up optimisations, which include this bound. Callouts and the -w
@@ -392,6 +445,8 @@ static int scan_items(mmk__regex *r, const xbuf *x, size_t user_len, uint32_t op
     scan_start_options(&st, st.first == SIZE_MAX ? st.n : st.first);
     r->items = st.items;
     *options_end = st.options_end;
+    r->numref_at = user_offset(x, st.numref, user_len);
+    r->wholeref_at = user_offset(x, st.wholeref, user_len);
     if (st.bad != SIZE_MAX) {
         set_error(err, st.bad < x->n ? (int64_t)x->src[st.bad] : (int64_t)user_len, st.why);
         return MMK_EPATTERN;
@@ -501,12 +556,30 @@ int mmk__regex_jit_atomic_unreliable(void) {
 
 int mmk__regex_compile(mmk__regex *r, const uint8_t *pattern, size_t len, int icase, int word,
                        int multiline, mmk_pattern_error *err) {
-    static const char pre[] = "(?<![A-Za-z0-9_])(?:";
+    unsigned f = (icase ? MMK__RXC_ICASE : 0) | (word ? MMK__RXC_WORD : 0) |
+                 (multiline ? MMK__RXC_LINES : 0);
+    return mmk__regex_compile_flags(r, pattern, len, f, err);
+}
+
+int mmk__regex_compile_flags(mmk__regex *r, const uint8_t *pattern, size_t len, unsigned rxflags,
+                             mmk_pattern_error *err) {
+    /* -w: (?<!\w)(?:P)(?!\w) with ASCII \w, as grep -P -w; -x: ^(?:P)$ as
+       grep -P -x (which then ignores -w: a whole line has no neighbours). */
+    static const char pre_w[] = "(?<![A-Za-z0-9_])(?:";
     /* \E closes a \Q left open at the end of the pattern (and is ignored
        otherwise), so the closing assertion is never quoted. */
-    static const char post[] = "\\E)(?![A-Za-z0-9_])";
-    static const char post_nl[] = "\\E\n)(?![A-Za-z0-9_])";
+    static const char post_w[] = "\\E)(?![A-Za-z0-9_])";
+    static const char post_w_nl[] = "\\E\n)(?![A-Za-z0-9_])";
+    static const char pre_x[] = "^(?:";
+    static const char post_x[] = "\\E)$";
+    static const char post_x_nl[] = "\\E\n)$";
+    const int icase = (rxflags & MMK__RXC_ICASE) != 0, exact = (rxflags & MMK__RXC_EXACT) != 0;
+    const int word = (rxflags & MMK__RXC_WORD) != 0 && !exact;
+    const char *pre = exact ? pre_x : pre_w, *post = exact ? post_x : post_w,
+               *post_nl = exact ? post_x_nl : post_w_nl;
+    const size_t pre_len = strlen(pre);
     memset(r, 0, sizeof *r);
+    r->numref_at = r->wholeref_at = -1;
     xbuf x = {0};
     int rc = translate(pattern, len, &x);
     if (rc < 0) {
@@ -526,8 +599,10 @@ int mmk__regex_compile(mmk__regex *r, const uint8_t *pattern, size_t len, int ic
         PCRE2_NEVER_UTF | PCRE2_NEVER_UCP | PCRE2_USE_OFFSET_LIMIT | PCRE2_ALT_CIRCUMFLEX;
     if (icase)
         opts |= PCRE2_CASELESS;
-    if (multiline)
+    if (rxflags & MMK__RXC_LINES)
         opts |= PCRE2_MULTILINE;
+    if (rxflags & MMK__RXC_DUPNAMES)
+        opts |= PCRE2_DUPNAMES;
 
     pcre2_code *code = NULL;
     size_t options_end = 0;
@@ -564,7 +639,20 @@ int mmk__regex_compile(mmk__regex *r, const uint8_t *pattern, size_t len, int ic
         pcre2_code_free(code);
         code = NULL;
     }
-    if (rc == 0 && word) {
+    r->options_len = options_end < x.n ? x.src[options_end] : len;
+    if (rc == 0) {
+        uint32_t groups = 0;
+        if (pcre2_pattern_info(code, PCRE2_INFO_CAPTURECOUNT, &groups) == 0)
+            r->groups = groups;
+    }
+    if (rc == 0 && (rxflags & MMK__RXC_CHECK)) {
+        /* Only the answer "does it compile, and what is in it" was asked. */
+        pcre2_code_free(code);
+        pcre2_compile_context_free(cc);
+        xfree(&x);
+        return 0;
+    }
+    if (rc == 0 && (word || exact)) {
         /* The plain pattern compiled, so errors are reported against it; now
            the -w form. A trailing (?x) comment would swallow the closing part,
            hence the retry with a newline, which ends it (and is ignored in
@@ -575,18 +663,18 @@ int mmk__regex_compile(mmk__regex *r, const uint8_t *pattern, size_t len, int ic
             /* Leading (*OPTION)s must stay at the very start. */
             xbuf w = {0};
             xput(&w, x.b, options_end, 0);
-            xput(&w, pre, sizeof pre - 1, 0);
+            xput(&w, pre, pre_len, 0);
             if (x.n > options_end) /* an empty pattern has no buffer: no NULL + 0 */
                 xput(&w, x.b + options_end, x.n - options_end, 0);
             if (x.n && !w.oom) { /* the user's bytes keep their own offsets */
                 memcpy(w.src, x.src, options_end * sizeof *x.src);
-                memcpy(w.src + options_end + (sizeof pre - 1), x.src + options_end,
+                memcpy(w.src + options_end + pre_len, x.src + options_end,
                        (x.n - options_end) * sizeof *x.src);
             }
             if (attempt == 0)
-                xput(&w, post, sizeof post - 1, len);
+                xput(&w, post, strlen(post), len);
             else
-                xput(&w, post_nl, sizeof post_nl - 1, len);
+                xput(&w, post_nl, strlen(post_nl), len);
             if (w.oom) {
                 xfree(&w);
                 rc = -ENOMEM;

@@ -30,7 +30,11 @@ typedef struct mmk__regex {
     int jit;          /* 1 when JIT-compiled (pcre2_jit_match may be used) */
     unsigned items;   /* MMK__RX_* */
     size_t max_lookbehind;
-    size_t min_length; /* PCRE2's lower bound on a match's length */
+    size_t min_length;   /* PCRE2's lower bound on a match's length */
+    uint32_t groups;     /* capture groups */
+    size_t options_len;  /* bytes of leading (*OPTION)s in the caller's pattern */
+    int64_t numref_at;   /* caller's offset of the first \1, (?1), (?(1) ... item, or -1 */
+    int64_t wholeref_at; /* caller's offset of the first (?R) or (?0), or -1 */
 } mmk__regex;
 
 /* Per-thread match state. */
@@ -53,6 +57,21 @@ typedef struct mmk__regex_scratch {
 int mmk__regex_compile(mmk__regex *r, const uint8_t *pattern, size_t len, int icase, int word,
                        int multiline, mmk_pattern_error *err);
 void mmk__regex_destroy(mmk__regex *r);
+
+/* mmk__regex_compile_flags */
+enum {
+    MMK__RXC_ICASE = 1u << 0,    /* PCRE2_CASELESS */
+    MMK__RXC_WORD = 1u << 1,     /* -w: (?<!\w)(?:P)(?!\w) */
+    MMK__RXC_LINES = 1u << 2,    /* PCRE2_MULTILINE (MMK_PAT_LINES) */
+    MMK__RXC_EXACT = 1u << 3,    /* -x: ^(?:P)$ (with LINES; -w is then implied) */
+    MMK__RXC_DUPNAMES = 1u << 4, /* PCRE2_DUPNAMES (pattern lists: one name in several) */
+    MMK__RXC_CHECK = 1u << 5     /* only check the pattern: fill items, groups, options_len
+                                    and the reference offsets; r->code stays NULL */
+};
+
+/* mmk__regex_compile with MMK__RXC_* flags. */
+int mmk__regex_compile_flags(mmk__regex *r, const uint8_t *pattern, size_t len, unsigned rxflags,
+                             mmk_pattern_error *err);
 
 /* Scratch for `r`, owned by one thread; 0 or -ENOMEM. */
 int mmk__regex_scratch_init(mmk__regex_scratch *rs, const mmk__regex *r);

@@ -213,6 +213,9 @@ struct mmk__job {
                          descriptor's own offset is left alone) */
     uint64_t read_off;
     int own_stream; /* the job's stream_run reads the stream itself */
+    /* MMK_INPUT_READER: the caller's callback is the stream (fd is -1) */
+    int64_t (*reader)(void *read_user, void *buf, size_t n);
+    void *reader_user;
 
     /* where a matcher hit its limit (the first failing chunk's err_off) */
     int64_t err_off;
@@ -412,6 +415,20 @@ static int chunk_reload(mmk__job *j, mmk__chunk *c) {
 /* One read() (or pread() at the stream's offset for a regular file read as
    a stream); returns bytes read (0 at the end) or -errno. */
 static ssize_t read_once(mmk__job *j, uint8_t *dst, size_t n) {
+    if (j->reader) {
+        if (n > (size_t)INT64_MAX)
+            n = (size_t)INT64_MAX;
+        int64_t r = j->reader(j->reader_user, dst, n);
+        /* A reader's own negative code is the scan's answer; one that claims
+           more bytes than it was given room for is broken: -EIO, not an
+           overrun of our buffer. */
+        if (r < 0)
+            return r == SCAN_ESHORT ? -EIO : (ssize_t)r;
+        if ((uint64_t)r > (uint64_t)n)
+            return -EIO;
+        j->read_off += (uint64_t)r;
+        return (ssize_t)r;
+    }
     for (;;) {
         ssize_t r =
             j->stream_pread ? pread(j->fd, dst, n, (off_t)j->read_off) : read(j->fd, dst, n);
@@ -687,9 +704,13 @@ static int wait_chunk(mmk__job *j, mmk__chunk *c, uint64_t k, uint64_t done_byte
     return rc;
 }
 
-/* 1 when a read() of fd would not block (data or the end are there). */
-static int stream_ready(int fd) {
-    struct pollfd pf = {fd, POLLIN, 0};
+/* 1 when a read() of the stream would not block (data or the end are
+   there). A reader cannot be asked: it is taken as ready (a decompressor
+   computes rather than waits), so its chunks keep every worker busy. */
+static int stream_ready(const mmk__job *j) {
+    if (j->reader)
+        return 1;
+    struct pollfd pf = {j->fd, POLLIN, 0};
     return poll(&pf, 1, 0) != 0;
 }
 
@@ -703,7 +724,7 @@ static int job_loop(mmk__job *j) {
             while (!j->eof && produced < k + j->W) {
                 /* Lines: never wait for more input while a chunk that has
                    arrived is still to be reported. */
-                if (sp->line_cut && produced > k && !stream_ready(j->fd))
+                if (sp->line_cut && produced > k && !stream_ready(j))
                     break;
                 mmk__chunk *pc = &j->slots[produced % j->W];
                 /* The slot's previous chunk was merged: nobody reads it now. */
@@ -1010,6 +1031,27 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
         }
         break;
     }
+    case MMK_INPUT_READER:
+        /* A stream like a pipe, produced by the caller's callback. */
+        if (!in->read)
+            return -EINVAL;
+        j->reader = in->read;
+        j->reader_user = in->read_user;
+        if (!spec->needs_memory) {
+            j->kind = SRC_STREAM;
+            break;
+        }
+        if (spec->stream_run) {
+            j->kind = SRC_STREAM;
+            j->own_stream = 1;
+            break;
+        }
+        rc = slurp_stream(j, &slurped, &j->total);
+        if (rc)
+            return rc;
+        j->kind = SRC_MEM;
+        j->mem = slurped;
+        break;
     default:
         return -EINVAL;
     }
@@ -1170,7 +1212,7 @@ int mmk__scan_run(const mmk__jobspec *spec, const mmk_input *in, const mmk_scan_
     uint64_t merged = 0;
     int64_t err_off = -1;
     int rc = scan_run_once(spec, in, opt, 0, &merged, &err_off);
-    if ((rc == SCAN_ESHORT || (rc == MMK_EFAULT && in->kind == MMK_INPUT_FD)) && merged == 0) {
+    if ((rc == SCAN_ESHORT || rc == MMK_EFAULT) && in->kind == MMK_INPUT_FD && merged == 0) {
         /* The file ended before its size said (a short pread, or a fault in
            the map we made of it) before any result was handed out: read it
            as a stream to its real end instead. */
@@ -2198,4 +2240,13 @@ int mmk_match_lines(const mmk_pattern *p, const mmk_input *in, const mmk_scan_op
     if (rc >= 0 && matched_lines)
         *matched_lines = fj.matched_lines;
     return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The searcher's public entry                                               */
+/* ------------------------------------------------------------------------ */
+
+int mmk_search(const mmk_pattern *p, const mmk_input *in, const mmk_scan_options *opt,
+               const mmk_search_options *so, const mmk_sink *sink, mmk_search_result *res) {
+    return mmk__search_ref(p, in, opt, so, sink, res);
 }

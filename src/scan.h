@@ -96,6 +96,12 @@ int64_t mmk__job_read(mmk__job *j, uint8_t *dst, size_t n);
    directly. */
 int mmk__job_guard(const mmk__job *j, int (*fn)(void *), void *arg);
 
+/* The reference searcher (search_ref.c): mmk_search's contract done the
+   obvious way (the input collected whole, then one line at a time on the
+   calling thread). Tests compare mmk_search with it. */
+int mmk__search_ref(const mmk_pattern *p, const mmk_input *in, const mmk_scan_options *opt,
+                    const mmk_search_options *so, const mmk_sink *sink, mmk_search_result *res);
+
 /* Newline counters: the dispatched one, and the paths tests compare. */
 uint64_t mmk__count_newlines(const uint8_t *p, size_t n);
 uint64_t mmk__count_newlines_scalar(const uint8_t *p, size_t n);

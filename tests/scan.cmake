@@ -3,3 +3,6 @@
 # kind, chunk size and thread count (TSan runs them too).
 mmk_add_c_test(test_scan THREADS)
 mmk_add_c_test(test_words THREADS)
+# mmk_search (the searcher and its sinks) against the reference searcher, and
+# the reader input over every job.
+mmk_add_c_test(test_search THREADS)

@@ -1,0 +1,677 @@
+/*
+ * test_search.c — the searcher (mmk_search) and the reader input.
+ *
+ * mmk_search is compared with the reference searcher (mmk__search_ref: the
+ * input collected whole, then one line at a time) on random and adversarial
+ * inputs, over every input kind, tiny chunks and several threads; the
+ * reference itself is compared with GNU grep -P (when installed) on fixed
+ * cases. Every line, gap, count and stop value must be the same.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "scan.h"
+#include "test_scan_util.h"
+
+/* ---- a growing text buffer ----------------------------------------------- */
+
+typedef struct tbuf {
+    char *s;
+    size_t n, cap;
+} tbuf;
+
+static void tb_add(tbuf *t, const void *p, size_t n) {
+    if (t->n + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 256;
+        while (cap < t->n + n + 1)
+            cap *= 2;
+        t->s = realloc(t->s, cap);
+        t->cap = cap;
+    }
+    if (n)
+        memcpy(t->s + t->n, p, n);
+    t->n += n;
+    t->s[t->n] = 0;
+}
+
+static void tb_printf(tbuf *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tb_printf(tbuf *t, const char *fmt, ...) {
+    char b[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b, sizeof b, fmt, ap);
+    va_end(ap);
+    tb_add(t, b, (size_t)n);
+}
+
+/* ---- sinks --------------------------------------------------------------- */
+
+/* Records everything a sink sees: a transcript (every field of every line,
+   the gaps) and grep's output format for the same events. */
+typedef struct rec {
+    tbuf log;  /* exact transcript */
+    tbuf grep; /* grep -n's output */
+    size_t lines;
+    size_t
+        stop_after; /* return stop_value from the line callback after this many lines (0: never) */
+    int stop_value;
+    int stop_in_gap; /* ... or from the gap callback */
+} rec;
+
+static int rec_line(const mmk_line *l, void *user) {
+    rec *r = user;
+    r->lines++;
+    tb_printf(&r->log, "L%d no=%llu off=%llu nl=%d m=%llu len=%zu ns=%zu sp=%d [", l->kind,
+              (unsigned long long)l->line_no, (unsigned long long)l->offset, l->newline,
+              (unsigned long long)l->matches, l->len, l->nspans, l->spans != NULL);
+    for (size_t i = 0; i < l->nspans; i++)
+        tb_printf(&r->log, "%zu-%zu,", l->spans[i].start, l->spans[i].end);
+    tb_add(&r->log, "] ", 2);
+    tb_add(&r->log, l->bytes, l->len);
+    tb_add(&r->log, "\n", 1);
+    tb_printf(&r->grep, "%llu%c", (unsigned long long)l->line_no,
+              l->kind == MMK_LINE_SELECTED ? ':' : '-');
+    tb_add(&r->grep, l->bytes, l->len);
+    tb_add(&r->grep, "\n", 1);
+    if (r->stop_after && !r->stop_in_gap && r->lines == r->stop_after)
+        return r->stop_value;
+    return 0;
+}
+
+static int rec_gap(void *user) {
+    rec *r = user;
+    tb_add(&r->log, "--\n", 3);
+    tb_add(&r->grep, "--\n", 3);
+    if (r->stop_after && r->stop_in_gap && r->lines >= r->stop_after)
+        return r->stop_value;
+    return 0;
+}
+
+static void rec_free(rec *r) {
+    free(r->log.s);
+    free(r->grep.s);
+}
+
+/* ---- readers ------------------------------------------------------------- */
+
+/* A reader over bytes in uneven pieces; fails with `fail` after `fail_at`
+   bytes when fail is non-zero. */
+typedef struct mem_reader {
+    const uint8_t *data;
+    size_t n, at, step;
+    int fail;
+    size_t fail_at;
+    unsigned calls;
+} mem_reader;
+
+static int64_t mem_read(void *user, void *buf, size_t n) {
+    mem_reader *m = user;
+    m->calls++;
+    if (m->fail && m->at >= m->fail_at)
+        return m->fail;
+    size_t k = m->n - m->at;
+    if (k > n)
+        k = n;
+    if (m->step && k > m->step)
+        k = m->step;
+    if (m->fail && m->at + k > m->fail_at)
+        k = m->fail_at - m->at;
+    if (k)
+        memcpy(buf, m->data + m->at, k);
+    m->at += k;
+    m->step = m->step * 3 % 97 + 1; /* uneven pieces */
+    return (int64_t)k;
+}
+
+/* A reader that claims more bytes than it was given room for. */
+static int64_t liar_read(void *user, void *buf, size_t n) {
+    (void)user;
+    (void)buf;
+    return (int64_t)n + 1;
+}
+
+/* ---- inputs -------------------------------------------------------------- */
+
+enum { K_READER = TS_NKINDS, K_NKINDS };
+
+typedef struct kin {
+    ts_input t;
+    mem_reader mr;
+} kin;
+
+static int kin_open(kin *k, int kind, const uint8_t *data, size_t n) {
+    memset(k, 0, sizeof *k);
+    if (kind == K_READER) {
+        k->t.fd = -1;
+        k->t.child = -1;
+        k->mr.data = data;
+        k->mr.n = n;
+        k->mr.step = 1 + check_rnd_below(13);
+        k->t.in = mmk_input_reader(mem_read, &k->mr);
+        return 0;
+    }
+    return ts_input_open(&k->t, kind, data, n);
+}
+
+/* read_all: the search read its input to the end, so a pipe's writer must
+   have finished cleanly; a search that stopped early (a sink's stop value,
+   max_count) may leave it killed by SIGPIPE. */
+static void kin_close(kin *k, int read_all) {
+    if (k->t.child > 0 && !read_all) {
+        close(k->t.fd);
+        k->t.fd = -1;
+        ts_reap(k->t.child);
+        k->t.child = -1;
+    }
+    ts_input_close(&k->t);
+}
+
+static const char *kind_name(int kind) {
+    return kind == K_READER ? "reader" : ts_kind_names[kind];
+}
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static mmk_pattern *compile(const char *pat, unsigned flags) {
+    mmk_pattern *p = NULL;
+    mmk_pattern_error err;
+    int rc = mmk_pattern_compile(&p, pat, strlen(pat), flags, &err);
+    if (rc) {
+        fprintf(stderr, "compile %s: %s (%s)\n", pat, mmk_strerror(rc), err.message);
+        return NULL;
+    }
+    return p;
+}
+
+typedef struct outcome {
+    int rc;
+    mmk_search_result res;
+    rec r;
+} outcome;
+
+static void run_search(int ref, const mmk_pattern *p, const mmk_input *in,
+                       const mmk_scan_options *opt, const mmk_search_options *so, outcome *o,
+                       size_t stop_after, int stop_value, int stop_in_gap) {
+    memset(o, 0, sizeof *o);
+    o->r.stop_after = stop_after;
+    o->r.stop_value = stop_value;
+    o->r.stop_in_gap = stop_in_gap;
+    mmk_sink sink = {rec_line, rec_gap, &o->r};
+    memset(&o->res, 0xAB, sizeof o->res);
+    o->rc = ref ? mmk__search_ref(p, in, opt, so, &sink, &o->res)
+                : mmk_search(p, in, opt, so, &sink, &o->res);
+}
+
+/* ---- GNU grep as the reference's reference ------------------------------- */
+
+static int have_grep_p(void) {
+    return system("printf 'a\\n' | grep -P -q 'a' 2>/dev/null") == 0;
+}
+
+/* Run grep -P -a -n with extra options `opts` over data and return its
+   output (caller frees). */
+static char *grep_output(const char *opts, const char *pat, const uint8_t *data, size_t n) {
+    const char *path = ts_path("grep-input");
+    if (ts_write_file(path, data, n))
+        return NULL;
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "LC_ALL=C grep -P -a -n %s -e '%s' '%s'", opts, pat, path);
+    FILE *f = popen(cmd, "r");
+    if (!f)
+        return NULL;
+    tbuf t = {0};
+    tb_add(&t, "", 0);
+    char b[4096];
+    size_t k;
+    while ((k = fread(b, 1, sizeof b, f)) > 0)
+        tb_add(&t, b, k);
+    pclose(f);
+    unlink(path);
+    return t.s;
+}
+
+static void test_reference_vs_grep(void) {
+    if (!have_grep_p()) {
+        printf(
+            "note: GNU grep -P not found; the reference is checked against fixed answers only\n");
+        return;
+    }
+    static const char *const texts[] = {
+        "a\nb\na\nc\nd\ne\na\nf\ng\nh\ni\na\n",
+        "x\nab\n\nb\nabab\nc\n\n\nab\nzz",
+        "foo bar\r\nbaz\r\n\r\nfoo\r\nqux\nfoo",
+        "one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\neleven\n",
+    };
+    static const char *const pats[] = {"a", "b$", "^$", "o+", "e", "^.{3}$", "x*"};
+    static const char *const ctx[] = {"", "-A1", "-B1", "-C1", "-A2 -B1", "-B3", "-A3"};
+    int cases = 0, same = 0;
+    for (size_t ti = 0; ti < sizeof texts / sizeof *texts; ti++) {
+        for (size_t pi = 0; pi < sizeof pats / sizeof *pats; pi++) {
+            mmk_pattern *p = compile(pats[pi], MMK_PAT_LINES);
+            CHECK(p != NULL);
+            if (!p)
+                continue;
+            for (size_t ci = 0; ci < sizeof ctx / sizeof *ctx; ci++) {
+                for (int inv = 0; inv < 2; inv++) {
+                    for (int m = -1; m <= 2; m++) {
+                        char opts[64];
+                        snprintf(opts, sizeof opts, "%s %s", ctx[ci], inv ? "-v" : "");
+                        if (m >= 1) /* -m 0 prints nothing and reads nothing: checked below */
+                            snprintf(opts + strlen(opts), sizeof opts - strlen(opts), " -m%d", m);
+                        else if (m == 0)
+                            continue;
+                        mmk_search_options so = {0};
+                        so.flags = inv ? MMK_SEARCH_INVERT : 0;
+                        if (m >= 0) {
+                            so.flags |= MMK_SEARCH_MAX_COUNT;
+                            so.max_count = (uint64_t)m;
+                        }
+                        so.before = strstr(ctx[ci], "-B3")   ? 3
+                                    : strstr(ctx[ci], "-B1") ? 1
+                                    : strstr(ctx[ci], "-C1") ? 1
+                                                             : 0;
+                        so.after = strstr(ctx[ci], "-A1")   ? 1
+                                   : strstr(ctx[ci], "-A2") ? 2
+                                   : strstr(ctx[ci], "-A3") ? 3
+                                   : strstr(ctx[ci], "-C1") ? 1
+                                                            : 0;
+                        const uint8_t *d = (const uint8_t *)texts[ti];
+                        size_t n = strlen(texts[ti]);
+                        mmk_input in = mmk_input_bytes(d, n);
+                        outcome o;
+                        run_search(1, p, &in, NULL, &so, &o, 0, 0, 0);
+                        CHECK_OK(o.rc);
+                        char *g = grep_output(opts, pats[pi], d, n);
+                        CHECK(g != NULL);
+                        cases++;
+                        if (g && strcmp(g, o.r.grep.s ? o.r.grep.s : "") == 0) {
+                            same++;
+                            check_passed_++;
+                        } else {
+                            check_failed_++;
+                            fprintf(stderr,
+                                    "reference differs from grep -P -n %s -e '%s' on text %zu:\n"
+                                    "--- grep\n%s--- mmk\n%s",
+                                    opts, pats[pi], ti, g ? g : "(none)",
+                                    o.r.grep.s ? o.r.grep.s : "");
+                        }
+                        free(g);
+                        rec_free(&o.r);
+                    }
+                }
+            }
+            mmk_pattern_free(p);
+        }
+    }
+    printf("reference vs GNU grep: %d of %d cases identical\n", same, cases);
+}
+
+/* ---- fixed answers --------------------------------------------------------- */
+
+static void test_fixed(void) {
+    mmk_pattern *p = compile("a", MMK_PAT_LINES);
+    const char *text = "a\nb\nc\nd\na\nb\nab"; /* no final newline */
+    mmk_input in = mmk_input_bytes(text, strlen(text));
+    for (int ref = 0; ref < 2; ref++) {
+        mmk_search_options so = {0};
+        so.flags = MMK_SEARCH_SPANS;
+        so.after = 1;
+        outcome o;
+        run_search(ref, p, &in, NULL, &so, &o, 0, 0, 0);
+        CHECK_OK(o.rc);
+        CHECK_EQ(o.res.selected, 3);
+        CHECK_EQ(o.res.matches, 3);
+        CHECK_EQ(o.res.stopped, 0);
+        CHECK(strcmp(o.r.grep.s, "1:a\n2-b\n--\n5:a\n6-b\n7:ab\n") == 0);
+        CHECK(strstr(o.r.log.s, "L1 no=7 off=12 nl=0 m=1 len=2 ns=1 sp=1 [0-1,] ab\n") != NULL);
+        rec_free(&o.r);
+
+        /* Inverted, -m 2: context lines are the matching ones and carry spans. */
+        so.flags = MMK_SEARCH_INVERT | MMK_SEARCH_MAX_COUNT | MMK_SEARCH_SPANS;
+        so.max_count = 2;
+        so.before = 1;
+        so.after = 0;
+        run_search(ref, p, &in, NULL, &so, &o, 0, 0, 0);
+        CHECK_OK(o.rc);
+        CHECK_EQ(o.res.selected, 2);
+        CHECK_EQ(o.res.matches, 0);
+        CHECK_EQ(o.res.stopped, 1);
+        CHECK(strcmp(o.r.grep.s, "1-a\n2:b\n3:c\n") == 0);
+        CHECK(strstr(o.r.log.s, "L2 no=1 off=0 nl=1 m=1 len=1 ns=1 sp=1 [0-1,] a\n") != NULL);
+        CHECK(strstr(o.r.log.s, "L1 no=2 off=2 nl=1 m=0 len=1 ns=0 sp=0 [] b\n") != NULL);
+        rec_free(&o.r);
+
+        /* -m 0 selects nothing. */
+        so.flags = MMK_SEARCH_MAX_COUNT;
+        so.max_count = 0;
+        run_search(ref, p, &in, NULL, &so, &o, 0, 0, 0);
+        CHECK_OK(o.rc);
+        CHECK_EQ(o.res.selected, 0);
+        CHECK_EQ(o.r.lines, 0);
+        rec_free(&o.r);
+
+        /* Count only: no line handed out. */
+        so.flags = MMK_SEARCH_COUNT_ONLY;
+        run_search(ref, p, &in, NULL, &so, &o, 0, 0, 0);
+        CHECK_OK(o.rc);
+        CHECK_EQ(o.res.selected, 3);
+        CHECK_EQ(o.res.matches, 3);
+        CHECK_EQ(o.r.lines, 0);
+        rec_free(&o.r);
+
+        /* Empty matches: `x*` matches every line once more than its length. */
+        mmk_pattern *e = compile("x*", MMK_PAT_LINES);
+        so.flags = MMK_SEARCH_SPANS;
+        run_search(ref, e, &in, NULL, &so, &o, 0, 0, 0);
+        CHECK_OK(o.rc);
+        CHECK_EQ(o.res.selected, 7);
+        CHECK_EQ(o.res.matches, 6 * 2 + 3);
+        CHECK(strstr(o.r.log.s, "L1 no=7 off=12 nl=0 m=3 len=2 ns=3 sp=1 [0-0,1-1,2-2,] ab\n") !=
+              NULL);
+        rec_free(&o.r);
+        mmk_pattern_free(e);
+    }
+    mmk_pattern_free(p);
+}
+
+/* ---- errors ---------------------------------------------------------------- */
+
+static void test_errors(void) {
+    mmk_pattern *whole = compile("a", 0);
+    mmk_pattern *p = compile("a", MMK_PAT_LINES);
+    const char *text = "a\nb\n";
+    mmk_input in = mmk_input_bytes(text, 4);
+    mmk_search_result res;
+    CHECK_RC(mmk_search(whole, &in, NULL, NULL, NULL, &res), -EINVAL);
+    CHECK_RC(mmk__search_ref(whole, &in, NULL, NULL, NULL, &res), -EINVAL);
+    CHECK_RC(mmk_search(NULL, &in, NULL, NULL, NULL, &res), -EINVAL);
+    CHECK_RC(mmk_search(p, NULL, NULL, NULL, NULL, &res), -EINVAL);
+    mmk_search_options bad = {0};
+    bad.flags = 1u << 9;
+    CHECK_RC(mmk_search(p, &in, NULL, &bad, NULL, &res), -EINVAL);
+    /* NULL sink, options and result are allowed. */
+    CHECK_OK(mmk_search(p, &in, NULL, NULL, NULL, NULL));
+    mmk_input noread = mmk_input_reader(NULL, NULL);
+    CHECK_RC(mmk_search(p, &noread, NULL, NULL, NULL, &res), -EINVAL);
+    CHECK_RC(mmk_count_lines(&noread, NULL, &(uint64_t){0}), -EINVAL);
+    mmk_input liar = mmk_input_reader(liar_read, NULL);
+    uint64_t n = 0;
+    CHECK_RC(mmk_count_lines(&liar, NULL, &n), -EIO);
+    CHECK_RC(mmk_search(p, &liar, NULL, NULL, NULL, &res), -EIO);
+    mmk_pattern_free(whole);
+    mmk_pattern_free(p);
+}
+
+/* ---- the reader input for every job ------------------------------------------ */
+
+typedef struct line_acc {
+    tbuf t;
+} line_acc;
+
+static int acc_line(const char *line, size_t len, uint64_t no, uint64_t off, uint64_t m,
+                    void *user) {
+    line_acc *a = user;
+    tb_printf(&a->t, "%llu %llu %llu:", (unsigned long long)no, (unsigned long long)off,
+              (unsigned long long)m);
+    tb_add(&a->t, line, len);
+    tb_add(&a->t, "\n", 1);
+    return 0;
+}
+
+static int acc_span(uint64_t s, uint64_t e, void *user) {
+    line_acc *a = user;
+    tb_printf(&a->t, "%llu-%llu ", (unsigned long long)s, (unsigned long long)e);
+    return 0;
+}
+
+static void test_reader_jobs(void) {
+    check_rng = 0x1234567;
+    static const char alpha[] = "ab \n\nxyz";
+    const char *pats[] = {"ab", "a[bx]+", "(?s)b.*?a", "x*"};
+    for (int round = 0; round < TS_ROUNDS(40); round++) {
+        size_t n = check_rnd_below(3000);
+        uint8_t *d = ts_random_text(n, alpha, sizeof alpha - 1);
+        for (size_t pi = 0; pi < sizeof pats / sizeof *pats; pi++) {
+            for (int lines = 0; lines < 2; lines++) {
+                mmk_pattern *p = compile(pats[pi], lines ? MMK_PAT_LINES : 0);
+                mmk_scan_options opt = {0};
+                opt.threads = 1 + (unsigned)check_rnd_below(3);
+                opt.chunk_size = check_rnd_below(2) ? 1 + check_rnd_below(7) : 0;
+                mmk_input bin = mmk_input_bytes(d, n);
+                mem_reader mr = {d, n, 0, 1 + check_rnd_below(50), 0, 0, 0};
+                mmk_input rin = mmk_input_reader(mem_read, &mr);
+                uint64_t c1 = 0, c2 = 0;
+                CHECK_OK(mmk_count(p, &bin, &opt, &c1));
+                CHECK_OK(mmk_count(p, &rin, &opt, &c2));
+                CHECK_EQ(c1, c2);
+                line_acc a1 = {{0}}, a2 = {{0}};
+                mr.at = 0;
+                CHECK_OK(mmk_matches(p, &bin, &opt, acc_span, &a1));
+                CHECK_OK(mmk_matches(p, &rin, &opt, acc_span, &a2));
+                CHECK(a1.t.n == a2.t.n && (a1.t.n == 0 || memcmp(a1.t.s, a2.t.s, a1.t.n) == 0));
+                free(a1.t.s);
+                free(a2.t.s);
+                memset(&a1, 0, sizeof a1);
+                memset(&a2, 0, sizeof a2);
+                mr.at = 0;
+                uint64_t m1 = 0, m2 = 0;
+                CHECK_OK(mmk_match_lines(p, &bin, &opt, acc_line, &a1, &m1));
+                CHECK_OK(mmk_match_lines(p, &rin, &opt, acc_line, &a2, &m2));
+                CHECK_EQ(m1, m2);
+                CHECK(a1.t.n == a2.t.n && (a1.t.n == 0 || memcmp(a1.t.s, a2.t.s, a1.t.n) == 0));
+                free(a1.t.s);
+                free(a2.t.s);
+                mmk_pattern_free(p);
+            }
+        }
+        mem_reader mr = {d, n, 0, 7, 0, 0, 0};
+        mmk_input rin = mmk_input_reader(mem_read, &mr);
+        mmk_input bin = mmk_input_bytes(d, n);
+        uint64_t l1 = 0, l2 = 0;
+        CHECK_OK(mmk_count_lines(&bin, NULL, &l1));
+        CHECK_OK(mmk_count_lines(&rin, NULL, &l2));
+        CHECK_EQ(l1, l2);
+        mmk_wordtab *w1 = NULL, *w2 = NULL;
+        mr.at = 0;
+        CHECK_OK(mmk_word_counts(&bin, NULL, &w1));
+        CHECK_OK(mmk_word_counts(&rin, NULL, &w2));
+        CHECK_EQ(mmk_wordtab_size(w1), mmk_wordtab_size(w2));
+        CHECK_EQ(mmk_wordtab_total(w1), mmk_wordtab_total(w2));
+        for (size_t i = 0; i < mmk_wordtab_size(w1) && i < mmk_wordtab_size(w2); i++) {
+            const char *a, *b;
+            size_t la, lb;
+            uint64_t ca, cb;
+            CHECK_OK(mmk_wordtab_get(w1, i, &a, &la, &ca));
+            CHECK_OK(mmk_wordtab_get(w2, i, &b, &lb, &cb));
+            CHECK(la == lb && ca == cb && memcmp(a, b, la) == 0);
+        }
+        mmk_wordtab_free(w1);
+        mmk_wordtab_free(w2);
+        free(d);
+    }
+}
+
+/* A reader's error is the scan's answer, for every job. */
+static void test_reader_errors(void) {
+    const char *text = "abc\nabd\nxyz\nab\n";
+    size_t n = strlen(text);
+    mmk_pattern *lp = compile("ab", MMK_PAT_LINES);
+    mmk_pattern *wp = compile("(?s)a.*d", 0);
+    for (size_t at = 0; at <= n; at += 3) {
+        for (int err = 0; err < 2; err++) {
+            int code = err ? -EIO : MMK_ECORRUPT;
+            mem_reader mr = {(const uint8_t *)text, n, 0, 2, code, at, 0};
+            mmk_input in = mmk_input_reader(mem_read, &mr);
+            uint64_t c = 0;
+            CHECK_RC(mmk_count(lp, &in, NULL, &c), code);
+            mr.at = 0;
+            CHECK_RC(mmk_count(wp, &in, NULL, &c), code);
+            mr.at = 0;
+            CHECK_RC(mmk_count_lines(&in, NULL, &c), code);
+            mr.at = 0;
+            mmk_wordtab *w = NULL;
+            CHECK_RC(mmk_word_counts(&in, NULL, &w), code);
+            mr.at = 0;
+            line_acc a = {{0}};
+            CHECK_RC(mmk_match_lines(wp, &in, NULL, acc_line, &a, NULL), code);
+            free(a.t.s);
+            for (int ref = 0; ref < 2; ref++) {
+                mr.at = 0;
+                mmk_search_options so = {0};
+                so.after = 1;
+                outcome o;
+                run_search(ref, lp, &in, NULL, &so, &o, 0, 0, 0);
+                CHECK_RC(o.rc, code);
+                rec_free(&o.r);
+            }
+        }
+    }
+    mmk_pattern_free(lp);
+    mmk_pattern_free(wp);
+}
+
+/* ---- the fast path against the reference --------------------------------- */
+
+static int outcome_same(const outcome *a, const outcome *b) {
+    return a->rc == b->rc && a->res.selected == b->res.selected &&
+           a->res.matches == b->res.matches && a->res.stopped == b->res.stopped &&
+           a->r.log.n == b->r.log.n &&
+           (a->r.log.n == 0 || memcmp(a->r.log.s, b->r.log.s, a->r.log.n) == 0);
+}
+
+static void report_diff(const char *what, const outcome *fast, const outcome *ref) {
+    fprintf(stderr,
+            "%s\n  fast: rc=%d selected=%llu matches=%llu stopped=%d\n%s"
+            "  ref:  rc=%d selected=%llu matches=%llu stopped=%d\n%s",
+            what, fast->rc, (unsigned long long)fast->res.selected,
+            (unsigned long long)fast->res.matches, fast->res.stopped,
+            fast->r.log.s ? fast->r.log.s : "", ref->rc, (unsigned long long)ref->res.selected,
+            (unsigned long long)ref->res.matches, ref->res.stopped,
+            ref->r.log.s ? ref->r.log.s : "");
+}
+
+/* Random lines from a small alphabet with the awkward cases mixed in: empty
+   lines, CRLF, NUL bytes, runs longer than a chunk, no final newline. */
+static uint8_t *random_lines(size_t *np) {
+    size_t want = check_rnd_below(4) == 0 ? check_rnd_below(40) : check_rnd_below(1500);
+    tbuf t = {0};
+    tb_add(&t, "", 0);
+    while (t.n < want) {
+        switch (check_rnd_below(8)) {
+        case 0:
+            tb_add(&t, "\n", 1);
+            break;
+        case 1:
+            tb_add(&t, "ab\r\n", 4);
+            break;
+        case 2:
+            tb_add(&t, "a\0b\n", 4);
+            break;
+        case 3: { /* a long line */
+            size_t k = 20 + check_rnd_below(200);
+            uint8_t *x = ts_random_text(k, "abc ", 4);
+            tb_add(&t, x, k);
+            tb_add(&t, "\n", 1);
+            free(x);
+            break;
+        }
+        default: {
+            size_t k = check_rnd_below(8);
+            uint8_t *x = ts_random_text(k, "abcx", 4);
+            tb_add(&t, x, k);
+            tb_add(&t, "\n", 1);
+            free(x);
+            break;
+        }
+        }
+    }
+    if (t.n && check_rnd_below(2))
+        t.n--; /* no final newline */
+    *np = t.n;
+    return (uint8_t *)t.s;
+}
+
+static void test_fast_vs_reference(void) {
+    check_rng = 0xC0FFEE;
+    /* buffer-safe and not (lookaround), empty matches, a literal, anchors */
+    static const char *const pats[] = {"ab",     "b$",      "^a",    "x*",   "a(?=b)", "^$",
+                                       "c+a|ba", "(?<=a)b", "\\x00", "\\r$", "abc",    "a.c"};
+    int rounds = TS_ROUNDS(60), compared = 0;
+    for (int round = 0; round < rounds; round++) {
+        size_t n = 0;
+        uint8_t *d = random_lines(&n);
+        const char *pat = pats[check_rnd_below(sizeof pats / sizeof *pats)];
+        mmk_pattern *p = compile(pat, MMK_PAT_LINES);
+        CHECK(p != NULL);
+        for (int kind = 0; kind < K_NKINDS && p; kind++) {
+            for (int variant = 0; variant < 6; variant++) {
+                mmk_search_options so = {0};
+                so.before = (uint32_t)check_rnd_below(4);
+                so.after = (uint32_t)check_rnd_below(4);
+                if (check_rnd_below(2))
+                    so.flags |= MMK_SEARCH_INVERT;
+                if (check_rnd_below(2))
+                    so.flags |= MMK_SEARCH_SPANS;
+                if (check_rnd_below(3) == 0) {
+                    so.flags |= MMK_SEARCH_MAX_COUNT;
+                    so.max_count = check_rnd_below(4);
+                }
+                if (check_rnd_below(6) == 0)
+                    so.flags |= MMK_SEARCH_COUNT_ONLY;
+                mmk_scan_options opt = {0};
+                opt.threads = 1 + (unsigned)check_rnd_below(3);
+                opt.chunk_size =
+                    check_rnd_below(3) ? 1 + check_rnd_below(7) : 1 + check_rnd_below(300);
+                size_t stop_after = check_rnd_below(4) == 0 ? 1 + check_rnd_below(5) : 0;
+                int stop_in_gap = check_rnd_below(3) == 0;
+                outcome fast, ref;
+                kin k;
+                if (kin_open(&k, kind, d, n) != 0) {
+                    CHECK(!"input set-up");
+                    continue;
+                }
+                opt.io = k.t.io;
+                run_search(0, p, &k.t.in, &opt, &so, &fast, stop_after, 42, stop_in_gap);
+                kin_close(&k,
+                          fast.rc == 0 && !fast.res.stopped && !(so.flags & MMK_SEARCH_MAX_COUNT));
+                /* The reference reads the same bytes from memory. */
+                mmk_input bin = mmk_input_bytes(d, n);
+                run_search(1, p, &bin, NULL, &so, &ref, stop_after, 42, stop_in_gap);
+                compared++;
+                if (outcome_same(&fast, &ref)) {
+                    check_passed_++;
+                } else {
+                    check_failed_++;
+                    char what[256];
+                    snprintf(what, sizeof what,
+                             "round %d: /%s/ on %s, %zu bytes, threads %u chunk %llu, flags %u "
+                             "max %llu -B%u -A%u stop %zu%s",
+                             round, pat, kind_name(kind), n, opt.threads,
+                             (unsigned long long)opt.chunk_size, so.flags,
+                             (unsigned long long)so.max_count, so.before, so.after, stop_after,
+                             stop_in_gap ? " (gap)" : "");
+                    report_diff(what, &fast, &ref);
+                }
+                rec_free(&fast.r);
+                rec_free(&ref.r);
+            }
+        }
+        mmk_pattern_free(p);
+        free(d);
+    }
+    printf("fast path vs reference: %d comparisons\n", compared);
+}
+
+int main(void) {
+    test_errors();
+    test_fixed();
+    test_reader_jobs();
+    test_reader_errors();
+    test_reference_vs_grep();
+    test_fast_vs_reference();
+    return CHECK_DONE();
+}
