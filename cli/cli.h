@@ -172,5 +172,7 @@ void printer_count(const printer_config *cfg, const char *name, uint64_t count);
 void printer_file_name(const printer_config *cfg, const char *name);
 /* Forget that earlier files printed something (for tests of one run). */
 extern volatile int printer_used;
+/* An input failed (the status is 2 whatever else happens). */
+extern volatile int printer_error;
 
 #endif /* MMK_CLI_H */

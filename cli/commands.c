@@ -576,7 +576,7 @@ static int count_file(const char *path, const char *display, int big, void *user
             json_error_entry(path, rc);
         } else {
             out_char('{');
-            out_json_bytes_field("path", display, strlen(display));
+            out_json_bytes_field("path", path, strlen(path));
             out_str(",\"count\":");
             out_u64(n);
             out_char('}');
@@ -590,10 +590,15 @@ static int count_file(const char *path, const char *display, int big, void *user
         out_char('\n');
     }
     if (rc < 0) {
+        printer_error = 1;
+        out_set_pipe_status(EXIT_TROUBLE);
         return EXIT_TROUBLE;
     }
     pthread_mutex_lock(&c->lock);
     c->total += n;
+    if (!printer_error) {
+        out_set_pipe_status(c->total > 0 ? EXIT_MATCH : EXIT_NOMATCH);
+    }
     pthread_mutex_unlock(&c->lock);
     return n > 0 ? EXIT_MATCH : EXIT_NOMATCH;
 }
@@ -823,6 +828,10 @@ static int grep_file(const char *path, const char *display, int big, void *user)
         search_input_close(&si);
         return EXIT_NOMATCH;
     }
+    if (rc < 0) {
+        printer_error = 1;
+        out_set_pipe_status(EXIT_TROUBLE);
+    }
     const char *name = g->with_name ? display : NULL;
     printer pr = {&g->pc, name, si.line_base, si.offset_base, 0};
     grep_search gs;
@@ -836,6 +845,8 @@ static int grep_file(const char *path, const char *display, int big, void *user)
     if (rc < 0) {
         report_input_error(o, &si, rc, err_off);
         search_input_close(&si);
+        printer_error = 1;
+        out_set_pipe_status(EXIT_TROUBLE);
         if (o->quiet && gs.res.selected > 0) {
             g->stop = 1;
             return EXIT_MATCH;
@@ -844,6 +855,9 @@ static int grep_file(const char *path, const char *display, int big, void *user)
     }
     search_input_close(&si);
     uint64_t selected = gs.res.selected;
+    if (selected > 0 && !printer_error) {
+        out_set_pipe_status(EXIT_MATCH);
+    }
     if (o->quiet) {
         if (selected > 0) {
             g->stop = 1;

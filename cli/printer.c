@@ -20,6 +20,7 @@
    searched concurrently could set it out of order, so the CLI searches files
    one after the other when context is asked for. */
 volatile int printer_used;
+volatile int printer_error;
 
 /* GREP_COLORS: `key=value` pairs separated by ':'; a boolean key (rv, ne) has
    no value. Keys the printer does not know are skipped, as grep skips them;
@@ -204,6 +205,8 @@ static int printer_line(const mmk_line *l, void *user) {
     pr->last_line = line_no;
     if (selected) {
         printer_used = 1;
+        /* A reader that goes away now (grep x | head) leaves grep's status. */
+        out_set_pipe_status(printer_error ? EXIT_TROUBLE : EXIT_MATCH);
     }
 
     const char *match_color = selected ? cfg->colors.ms : cfg->colors.mc;

@@ -569,7 +569,7 @@ class TestProgress(MmkTestCase):
         self.data = TEXT * 2000
         self.path = self.write("p.txt", self.data)
         self.want = b"%d\n" % self.data.count(b"LORD")
-        self.env = dict(os.environ, MMK_PROGRESS_THRESHOLD="0")
+        self.env = dict(os.environ, MMK_PROGRESS_THRESHOLD="0", TERM="xterm")
 
     def test_absent_when_not_a_terminal(self):
         self.assertRun(mmk("count", "LORD", self.path, env=self.env), self.want)
@@ -624,6 +624,12 @@ class TestProgress(MmkTestCase):
         self.assertNotIn(b"%", err)
         self.assertTrue(err.endswith(b"\r\x1b[K"), err[-80:])
 
+    def test_absent_on_a_dumb_terminal(self):
+        # TERM=dumb cannot erase a line: no bar, as with --no-progress.
+        env = dict(self.env, TERM="dumb")
+        status, out, err = self.run_with_pty("count", "LORD", self.path, env=env)
+        self.assertEqual((status, out, err), (0, self.want, b""))
+
     def test_no_progress_option(self):
         status, out, err = self.run_with_pty("count", "--no-progress", "LORD", self.path,
                                              env=self.env)
@@ -643,6 +649,135 @@ class TestProgress(MmkTestCase):
         # The message starts on a clean line: the bar was erased before it.
         before = err.split(b"mmk: " + missing.encode())[0]
         self.assertTrue(before == b"" or before.endswith(b"\r\x1b[K"), before[-80:])
+
+
+def run_with_pty_stdout(args, env):
+    """Run mmk with standard output on a terminal; returns (status, what it printed)."""
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen([MMK, *args], stdin=subprocess.DEVNULL, stdout=slave,
+                             stderr=subprocess.PIPE, env=env)
+        os.close(slave)
+        slave = -1
+        out = TestProgress.drain(master)
+        p.wait(timeout=60)
+        return p.returncode, out
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+
+
+class TestGrepOptions(MmkTestCase):
+    """grep's options that the differential test (test_grep_options.py) does not cover:
+    usage errors, help texts, --color=auto, -z notes, --label, -s, -q after errors."""
+
+    def setUp(self):
+        self.path = self.write("text.txt", TEXT)
+
+    def test_usage_errors(self):
+        pats = self.write("pats", b"LORD\n")
+        cases = [
+            ["-m", "x", "LORD"], ["-m", "-1", "LORD"], ["--max-count=", "LORD"],
+            ["-A", "x", "LORD"], ["-B", "-2", "LORD"], ["--context=many", "LORD"],
+            ["--color=sometimes", "LORD"], ["--colour=yes please", "LORD"],
+            ["-f", os.path.join(self.tmp, "missing-patterns")],
+            ["-G", "LORD"], ["--basic-regexp", "LORD"], ["--time-format=unix", "LORD"],
+            ["--follow", "LORD"], ["--follow", "LORD", self.path, self.path],
+            ["--follow", "-z", "LORD", self.path], ["--by", "1", "LORD"], ["--json", "LORD"],
+            ["--null=1", "LORD"],
+        ]
+        for args in cases + [["-f"], ["--label"], ["--include"], ["-e"]]:
+            with self.subTest(args=args):
+                res = mmk("grep", *args, *([self.path] if args in cases else []))
+                self.assertEqual(res.returncode, 2, res)
+                self.assertEqual(res.stdout, b"")
+                self.assertTrue(res.stderr.startswith(b"mmk: "), res.stderr)
+        # Usage errors name the fix; a missing -f file names the file.
+        self.assertIn(b"--help", mmk("grep", "-m", "x", "L", self.path).stderr)
+        res = mmk("grep", "-f", os.path.join(self.tmp, "missing-patterns"), self.path)
+        self.assertIn(b"missing-patterns: no such file", res.stderr.lower())
+        self.assertRun(mmk("grep", "-f", pats, self.path), None, 0)
+        for args in (["--by", "x", "L"], ["--top", "3", "L"], ["--by", "2", "(L)"],
+                     ["--by", "nosuch", "(?<name>L)"], ["--by", "", "L"]):
+            with self.subTest(args=args):
+                res = mmk("count", *args, self.path)
+                self.assertEqual((res.returncode, res.stdout), (2, b""), res)
+                self.assertTrue(res.stderr.startswith(b"mmk: "), res.stderr)
+
+    GREP_LONG = ["regexp", "file", "fixed-strings", "ignore-case", "word-regexp", "line-regexp",
+                 "extended-regexp", "perl-regexp", "invert-match", "only-matching", "count",
+                 "files-with-matches", "files-without-match", "quiet", "silent", "max-count",
+                 "no-messages", "line-number", "byte-offset", "with-filename", "no-filename",
+                 "label", "null", "after-context", "before-context", "context", "color",
+                 "colour", "line-buffered", "text", "decompress", "follow", "since", "until",
+                 "time-format", "recursive", "dereference-recursive", "include", "exclude",
+                 "exclude-dir", "threads", "mmap", "no-mmap", "chunk-size", "no-progress", "help"]
+    COUNT_LONG = ["fixed-strings", "ignore-case", "word-regexp", "regexp", "by", "top", "json",
+                  "with-filename", "no-filename", "no-messages", "decompress", "since", "until",
+                  "time-format", "recursive", "include", "exclude", "exclude-dir", "threads",
+                  "mmap", "no-mmap", "chunk-size", "no-progress", "help"]
+
+    def test_help_lists_every_option(self):
+        grep_help = mmk("grep", "--help").stdout
+        for name in self.GREP_LONG:
+            self.assertIn(b"--" + name.encode(), grep_help)
+        # Each of them is accepted (help stops parsing only when reached).
+        for short in b"efFiywxEPvoclLqsmnbHhZABCaz":
+            self.assertIn(b"-" + bytes([short]) + b",", grep_help + b" -y, -s,")
+        self.assertIn(b"ripgrep", grep_help)  # -z is ripgrep's, said so
+        count_help = mmk("count", "--help").stdout
+        for name in self.COUNT_LONG:
+            self.assertIn(b"--" + name.encode(), count_help)
+
+    def test_color_auto_needs_a_capable_terminal(self):
+        base = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "GREP_COLORS")}
+        colored = b"\x1b[01;31m\x1b[KLORD\x1b[m\x1b[K"
+        for env, args, want in (
+                (dict(base, TERM="xterm"), ["--color=auto"], True),
+                (dict(base, TERM="xterm"), ["--color"], True),
+                (dict(base, TERM="xterm"), [], False),
+                (dict(base, TERM="dumb"), ["--color=auto"], False),
+                (dict(base, TERM="xterm", NO_COLOR="1"), ["--colour=auto"], False),
+                (dict(base, TERM="xterm", NO_COLOR="1"), ["--color=always"], True),
+                (dict(base, TERM="xterm"), ["--color=never"], False)):
+            with self.subTest(env=(env.get("TERM"), env.get("NO_COLOR")), args=args):
+                status, out = run_with_pty_stdout(["grep", *args, "LORD", self.path], env)
+                self.assertEqual(status, 0)
+                self.assertEqual(colored in out, want, out)
+        # Not a terminal: auto is plain.
+        res = mmk("grep", "--color=auto", "LORD", self.path, env=dict(base, TERM="xterm"))
+        self.assertNotIn(b"\x1b", res.stdout)
+
+    def test_grep_colors(self):
+        env = dict(os.environ, GREP_COLORS="ms=04;32:fn=01:ne", LC_ALL="C")
+        res = mmk("grep", "--color=always", "-H", "light", self.path, env=env)
+        peer = subprocess.run(["grep", "--color=always", "-H", "light", self.path],
+                              stdout=subprocess.PIPE, env=env)
+        self.assertRun(res, peer.stdout)
+        self.assertIn(b"\x1b[04;32mlight\x1b[m", res.stdout)
+
+    def test_label_and_quiet_errors(self):
+        missing = os.path.join(self.tmp, "missing")
+        res = mmk("grep", "-H", "--label=stdin.txt", "LORD", "-", input=b"the LORD\n")
+        self.assertRun(res, b"stdin.txt:the LORD\n")
+        # -s: no message about the missing file, status still 2.
+        self.assertRun(mmk("grep", "-s", "LORD", missing, self.path), None, 2, b"")
+        # -q: a selected line wins over errors, before or after it.
+        self.assertRun(mmk("grep", "-q", "LORD", missing, self.path), b"", 0, None)
+        self.assertRun(mmk("grep", "-q", "LORD", self.path, missing), b"", 0, None)
+        self.assertRun(mmk("grep", "-q", "nothing", self.path, missing), b"", 2, None)
+
+    def test_compressed_file_without_z(self):
+        import gzip
+        gz = self.write("log.gz", gzip.compress(TEXT))
+        res = mmk("grep", "LORD", gz)
+        self.assertEqual((res.returncode, res.stdout), (1, b""))
+        self.assertEqual(res.stderr, b"mmk: %s: gzip-compressed; use -z (--decompress) to search "
+                         b"its contents\n" % gz.encode())
+        # The other files are still searched; -s silences the note.
+        res = mmk("grep", "-s", "-c", "LORD", gz, self.path)
+        self.assertRun(res, b"%s:3\n" % self.path.encode(), 0)
 
 
 if __name__ == "__main__":
