@@ -206,6 +206,9 @@ static int compile_pattern(const cli_options *o, mmk_pattern **p, int lines) {
 
 /* ---- inputs of a search: plain, decompressed (-z), a time range ----------- */
 
+/* search_input_open's outcomes besides 0 and a negative code. */
+enum { SI_SKIP = 1, SI_FAILED = 2 };
+
 /* One input ready for a search: the bytes to scan and how its line numbers
    and offsets map to the file's. */
 typedef struct search_input {
@@ -236,7 +239,7 @@ static int time_window(const cli_options *o, search_input *si, int need_lines) {
         cli_errorf("%s: --since/--until need a regular file (a log on disk), not a pipe or "
                    "device",
                    si->s.display);
-        return 1;
+        return SI_FAILED;
     }
     mmk_time_options to = time_options(o);
     int64_t since = INT64_MIN, until = INT64_MAX;
@@ -263,7 +266,7 @@ static int time_window(const cli_options *o, search_input *si, int need_lines) {
         int f = o->time_format >= 0 && o->time_format <= 3 ? o->time_format : 0;
         cli_errorf("%s: no line carries a timestamp of %s (see --time-format)", si->s.display,
                    names[f]);
-        return 1;
+        return SI_FAILED;
     }
     if (rc < 0) {
         return rc;
@@ -291,9 +294,10 @@ static int time_window(const cli_options *o, search_input *si, int need_lines) {
 }
 
 /* Open `path` for a search. Returns 0 (ready; close with
-   search_input_close), 1 when the file is not searched and a message said
-   why (compressed without -z, no timestamps), or a negative code for the
-   caller to report. Without -z a compressed file is announced on standard
+   search_input_close), SI_SKIP when the file is not searched and a note
+   said why (compressed without -z), SI_FAILED after an error message (no
+   timestamps, not a regular file, a format this build cannot decode), or a
+   negative code for the caller to report. Without -z a compressed file is announced on standard
    error instead of being searched as bytes (it never holds the lines the
    user looks for); it then counts as not matching. */
 static int search_input_open(const cli_options *o, search_input *si, const char *path,
@@ -321,17 +325,17 @@ static int search_input_open(const cli_options *o, search_input *si, const char 
             cli_errorf("%s: %s-compressed; use -z (--decompress) to search its contents", display,
                        mmk_compression_name(format));
         }
-        return 1;
+        return SI_SKIP;
     }
     if (o->decompress && (format != MMK_COMP_NONE || !si->s.regular)) {
         if (format != MMK_COMP_NONE && !mmk_compression_supported(format)) {
             cli_errorf("%s: %s-compressed, but this mmk was built without %s support", display,
                        mmk_compression_name(format), mmk_compression_name(format));
-            return -ENOTSUP;
+            return SI_FAILED;
         }
         if (o->since || o->until) {
             cli_errorf("%s: --since/--until need an uncompressed regular file", display);
-            return 1;
+            return SI_FAILED;
         }
         rc = mmk_decoder_open(&si->dec, si->s.fd, format);
         if (rc < 0) {
@@ -554,9 +558,13 @@ static int count_file(const char *path, const char *display, int big, void *user
     search_input si;
     display = display_name(o, path, display);
     int rc = search_input_open(o, &si, path, display, 0);
-    if (rc == 1) {
+    if (rc == SI_SKIP || rc == SI_FAILED) {
         search_input_close(&si);
-        return EXIT_NOMATCH;
+        if (rc == SI_FAILED) {
+            printer_error = 1;
+            out_set_pipe_status(EXIT_TROUBLE);
+        }
+        return rc == SI_SKIP ? EXIT_NOMATCH : EXIT_TROUBLE;
     }
     uint64_t n = 0;
     int64_t err_off = -1;
@@ -620,9 +628,13 @@ static int count_by_file(const char *path, const char *display, int big, void *u
     search_input si;
     display = display_name(o, path, display);
     int rc = search_input_open(o, &si, path, display, 0);
-    if (rc == 1) {
+    if (rc == SI_SKIP || rc == SI_FAILED) {
         search_input_close(&si);
-        return EXIT_NOMATCH;
+        if (rc == SI_FAILED) {
+            printer_error = 1;
+            out_set_pipe_status(EXIT_TROUBLE);
+        }
+        return rc == SI_SKIP ? EXIT_NOMATCH : EXIT_TROUBLE;
     }
     int64_t err_off = -1;
     count_by_ctx cc = {c->pattern, c->group, NULL};
@@ -797,6 +809,7 @@ typedef struct grep_run {
     int quiet_output;  /* -c, -l, -L, -q: no lines are printed */
     volatile int stop; /* -q found a match: start no other file */
     /* --follow */
+    printer follow_pr; /* one printer for every block: groups continue across them */
     uint64_t follow_selected;
     int follow_error;
 } grep_run;
@@ -824,9 +837,13 @@ static int grep_file(const char *path, const char *display, int big, void *user)
     display = display_name(o, path, display);
     search_input si;
     int rc = search_input_open(o, &si, path, display, o->line_numbers);
-    if (rc == 1) {
+    if (rc == SI_SKIP || rc == SI_FAILED) {
         search_input_close(&si);
-        return EXIT_NOMATCH;
+        if (rc == SI_FAILED) {
+            printer_error = 1;
+            out_set_pipe_status(EXIT_TROUBLE);
+        }
+        return rc == SI_SKIP ? EXIT_NOMATCH : EXIT_TROUBLE;
     }
     if (rc < 0) {
         printer_error = 1;
@@ -886,11 +903,18 @@ static int follow_block(const char *bytes, size_t len, uint64_t offset, uint64_t
                         void *user) {
     grep_run *g = user;
     const cli_options *o = g->o;
-    printer pr = {&g->pc, g->with_name ? o->files[0] : NULL, line_no - 1, offset, 0};
+    printer *pr = &g->follow_pr;
+    pr->cfg = &g->pc;
+    pr->name = g->with_name ? o->files[0] : NULL;
+    if (line_no <= pr->last_line) {
+        pr->last_line = 0; /* numbers restarted: the file was truncated or replaced */
+    }
+    pr->line_base = line_no - 1;
+    pr->offset_base = offset;
     grep_search gs;
     memset(&gs, 0, sizeof gs);
     gs.g = g;
-    gs.pr = &pr;
+    gs.pr = pr;
     mmk_input in = mmk_input_bytes(bytes, len);
     mmk_scan_options so = o->scan;
     so.progress = NULL;

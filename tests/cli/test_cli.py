@@ -780,5 +780,171 @@ class TestGrepOptions(MmkTestCase):
         self.assertRun(res, b"%s:3\n" % self.path.encode(), 0)
 
 
+def clf_log(n, start=8 * 3600, step=7, extra_every=0):
+    """A common-log-format access log, one line every `step` seconds from `start`;
+    every extra_every-th line is followed by a line without a timestamp."""
+    lines = []
+    for i in range(n):
+        t = start + i * step
+        lines.append(b'10.0.0.%d - - [30/Nov/2026:%02d:%02d:%02d +0000] "GET /p/%d HTTP/1.1" %d %d' % (
+            i % 7, t // 3600, t // 60 % 60, t % 60, i, (200, 404, 500, 200)[i % 4], i * 3))
+        if extra_every and i % extra_every == 0:
+            lines.append(b"  continuation of request %d" % i)
+    return b"\n".join(lines) + b"\n"
+
+
+class TestCountBy(MmkTestCase):
+    """count --by equals grep -oP ... | sort | uniq -c | sort -rn (ties in byte order)."""
+
+    def setUp(self):
+        self.a = self.write("a.log", clf_log(3000))
+        self.b = self.write("b.log", clf_log(500, extra_every=3))
+
+    def reference(self, pattern, group, paths, flags=0):
+        counts = collections.Counter()
+        for path in paths:
+            with open(path, "rb") as f:
+                for line in f.read().split(b"\n"):
+                    for m in re.finditer(pattern.encode(), line, flags):
+                        if m.end() > m.start() and m.group(group) is not None:
+                            counts[m.group(group)] += 1
+        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    @staticmethod
+    def uniq_c(items):
+        return b"".join(b"%7d %s\n" % (n, v) for v, n in items)
+
+    def test_groups_numbers_and_names(self):
+        for pattern, by, group in ((r'" (\d{3}) ', "1", 1), (r"^\S+", "0", 0),
+                                   (r"(?<ip>^\S+) - - \[(?<day>[^:]+)", "ip", 1),
+                                   (r"(?<ip>^\S+) - - \[(?<day>[^:]+)", "day", 2),
+                                   (r"GET (/p/)(\d)", "2", 2)):
+            with self.subTest(pattern=pattern, by=by):
+                want = self.reference(pattern, group, [self.a, self.b])
+                self.assertRun(mmk("count", "--by", by, pattern, self.a, self.b), self.uniq_c(want))
+                self.assertRun(mmk("count", "--by", by, "--top", "2", pattern, self.a, self.b),
+                               self.uniq_c(want[:2]))
+
+    def test_same_as_grep_o_sort_uniq_c(self):
+        grep = subprocess.run("grep -ohP '\\d{3}(?= \\d+$)' %s %s | sort | uniq -c | sort -rn"
+                              % (self.a, self.b), shell=True, stdout=subprocess.PIPE,
+                              env=C_ENV).stdout
+        mine = mmk("count", "--by", "0", r"\d{3}(?= \d+$)", self.a, self.b)
+        self.assertEqual(mine.returncode, 0)
+
+        def norm(out):
+            rows = [(int(l[:7]), l[8:]) for l in out.splitlines()]
+            return sorted(rows, key=lambda r: (-r[0], r[1]))
+        self.assertEqual(norm(mine.stdout), norm(grep))
+        self.assertEqual(mine.stdout, self.uniq_c([(v, n) for n, v in norm(grep)]))
+
+    def test_json_and_no_match(self):
+        want = self.reference(r'" (\d{3}) ', 1, [self.a])
+        res = mmk("count", "--by", "1", "--json", r'" (\d{3}) ', self.a)
+        self.assertEqual(res.returncode, 0, res)
+        doc = json.loads(res.stdout)
+        self.assertEqual(doc["total"], sum(n for _, n in want))
+        self.assertEqual(doc["distinct"], len(want))
+        self.assertEqual([(v["value"].encode(), v["count"]) for v in doc["values"]], want)
+        self.assertRun(mmk("count", "--by", "1", "(nothing)", self.a), b"", 1)
+
+
+class TestTimeRange(MmkTestCase):
+    """--since/--until select the lines of a time window, numbered as in the file."""
+
+    def setUp(self):
+        self.data = clf_log(5000, extra_every=10)
+        self.path = self.write("access.log", self.data)
+
+    def reference(self, since, until):
+        """Lines (1-based number, offset, bytes) with since <= t < until, where a line
+        without a timestamp takes the time of the line before."""
+        out, t, off = [], None, 0
+        for i, line in enumerate(self.data.split(b"\n")[:-1]):
+            m = re.search(rb"\[30/Nov/2026:(\d\d):(\d\d):(\d\d)", line)
+            if m:
+                t = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + int(m.group(3))
+            if t is not None and since <= t < until:
+                out.append((i + 1, off, line))
+            off += len(line) + 1
+        return out
+
+    def test_window_with_numbers_and_offsets(self):
+        for since, until in (("2026-11-30T09:00:00", "2026-11-30T09:30:00"),
+                             ("30/Nov/2026:08:00:00 +0000", "2026-11-30T08:00:07"),
+                             ("2026-11-30T17:00", None), (None, "2026-11-30T08:10")):
+            def secs(s):
+                if s is None:
+                    return None
+                m = re.search(r"(\d\d):(\d\d)(?::(\d\d))?", s.split("T")[-1] if "T" in s
+                              else s.split(":", 1)[1])
+                return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + int(m.group(3) or 0)
+            want = self.reference(secs(since) if since else -1, secs(until) if until else 1 << 40)
+            args = (["--since", since] if since else []) + (["--until", until] if until else [])
+            with self.subTest(args=args):
+                self.assertRun(mmk("grep", "-n", "-b", *args, "", self.path),
+                               b"".join(b"%d:%d:%s\n" % w for w in want), 0 if want else 1)
+                self.assertRun(mmk("grep", "-c", *args, "404", self.path),
+                               b"%d\n" % sum(1 for w in want if b'" 404 ' in w[2]), None)
+
+    def test_errors(self):
+        res = mmk("grep", "--since", "2026-11-30", "x", input=self.data)
+        self.assertEqual(res.returncode, 2)
+        self.assertIn(b"regular file", res.stderr)
+        plain = self.write("plain.txt", b"no time here\nnor here\n")
+        res = mmk("grep", "--since", "2026-11-30", "here", plain)
+        self.assertEqual((res.returncode, res.stdout), (2, b""))
+        self.assertIn(b"no line carries a timestamp", res.stderr)
+        res = mmk("grep", "--since", "yesterday", "x", self.path)
+        self.assertEqual(res.returncode, 2)
+        self.assertIn(b"invalid time", res.stderr)
+
+    def test_out_of_order_warns_once(self):
+        lines = self.data.split(b"\n")
+        shuffled = b"\n".join(lines[2000:4000] + lines[:2000] + lines[4000:])
+        path = self.write("shuffled.log", shuffled)
+        res = mmk("grep", "-c", "--since", "2026-11-30T08:30", "GET", path, path)
+        self.assertEqual(res.stderr.count(b"not in time order"), 1, res.stderr)
+
+
+class TestDecompress(MmkTestCase):
+    """-z: results equal zcat FILE | grep ..."""
+
+    def setUp(self):
+        import bz2
+        import gzip
+        import lzma
+        self.data = clf_log(4000, extra_every=5)
+        self.files = {"gz": self.write("a.log.gz", gzip.compress(self.data)),
+                      "bz2": self.write("a.log.bz2", bz2.compress(self.data)),
+                      "xz": self.write("a.log.xz", lzma.compress(self.data)),
+                      "plain": self.write("a.log", self.data)}
+        if shutil.which("zstd"):
+            subprocess.run(["zstd", "-q", "-f", self.files["plain"], "-o",
+                            os.path.join(self.tmp, "a.log.zst")], check=True)
+            self.files["zst"] = os.path.join(self.tmp, "a.log.zst")
+
+    def test_same_as_zcat_grep(self):
+        for args in (["-n", "404"], ["-c", "GET /p/1"], ["-o", "-b", r"\d{3} \d+$"],
+                     ["-v", "-c", "GET"]):
+            peer = subprocess.run(["grep", "-P", "-a", *args], input=self.data,
+                                  stdout=subprocess.PIPE, env=C_ENV)
+            for kind, path in self.files.items():
+                with self.subTest(args=args, kind=kind):
+                    self.assertRun(mmk("grep", "-z", *args, path), peer.stdout, peer.returncode)
+            with open(self.files["gz"], "rb") as f:
+                self.assertRun(mmk("grep", "-z", *args, stdin=f), peer.stdout, peer.returncode)
+        self.assertRun(mmk("count", "-z", "404", self.files["xz"]),
+                       b"%d\n" % self.data.count(b"404"))
+
+    def test_corrupt(self):
+        import gzip
+        bad = gzip.compress(self.data)
+        path = self.write("bad.gz", bad[: len(bad) // 2])
+        res = mmk("grep", "-z", "-c", "GET", path)
+        self.assertEqual(res.returncode, 2)
+        self.assertIn(b"bad.gz", res.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
