@@ -93,7 +93,7 @@ static const opt_def options[] = {
     {'w', "word-regexp", OPT_WORD, 0, CMD_SEARCH},
     {'x', "line-regexp", OPT_LINE_REGEXP, 0, CMD_GREP},
     {'e', "regexp", OPT_REGEXP, 1, CMD_SEARCH},
-    {'f', "file", OPT_FILE, 1, CMD_GREP},
+    {'f', "file", OPT_FILE, 1, CMD_SEARCH},
     {'v', "invert-match", OPT_INVERT, 0, CMD_GREP},
     {'o', "only-matching", OPT_ONLY_MATCHING, 0, CMD_GREP},
     {'l', "files-with-matches", OPT_FILES_WITH_MATCHES, 0, CMD_GREP},
@@ -327,9 +327,6 @@ static int apply(cli_options *o, const opt_def *d, const char *value, const char
         o->pattern_flags |= MMK_PAT_LINE_EXACT;
         break;
     case OPT_REGEXP:
-        if ((o->command & CMD_COUNT) && o->npatterns) {
-            return usage_error(o->name, "%s: only one pattern can be given", spelled);
-        }
         if (add_pattern(o, value, strlen(value)) < 0) {
             cli_error(o->name, mmk_strerror(-ENOMEM));
             return EXIT_TROUBLE;
@@ -723,7 +720,9 @@ static const char count_help[] =
     "  -F, --fixed-strings       PATTERN is a literal string\n"
     "  -i, --ignore-case         ASCII case-insensitive\n"
     "  -w, --word-regexp         match whole words only\n"
-    "  -e, --regexp PATTERN      the pattern (for patterns starting with -)\n"
+    "  -e, --regexp PATTERN      a pattern (for patterns starting with -); repeat\n"
+    "                            for several: matches of any of them count\n"
+    "  -f, --file FILE           one pattern per line of FILE\n"
     "  -P, --perl-regexp         accepted: PCRE2 syntax is the only syntax\n"
     "      --by GROUP            counts per value of capture group GROUP (a number,\n"
     "                            0 = the whole match, or a group's name)\n"

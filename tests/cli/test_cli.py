@@ -75,7 +75,7 @@ class TestTopLevel(MmkTestCase):
             ["count", "x", "--chunk-size", "12Q"],
             ["words", "--top", "many"],
             ["count", "--json=yes", "x"],
-            ["count", "-e", "a", "-e", "b"],
+            ["count", "-f"],
             ["count", "-j", "4097", "x"],
             ["grep", "-n"],
         ]
@@ -713,7 +713,7 @@ class TestGrepOptions(MmkTestCase):
                  "colour", "line-buffered", "text", "decompress", "follow", "since", "until",
                  "time-format", "recursive", "dereference-recursive", "include", "exclude",
                  "exclude-dir", "threads", "mmap", "no-mmap", "chunk-size", "no-progress", "help"]
-    COUNT_LONG = ["fixed-strings", "ignore-case", "word-regexp", "regexp", "by", "top", "json",
+    COUNT_LONG = ["fixed-strings", "ignore-case", "word-regexp", "regexp", "file", "by", "top", "json",
                   "with-filename", "no-filename", "no-messages", "decompress", "since", "until",
                   "time-format", "recursive", "include", "exclude", "exclude-dir", "threads",
                   "mmap", "no-mmap", "chunk-size", "no-progress", "help"]
@@ -756,6 +756,12 @@ class TestGrepOptions(MmkTestCase):
                               stdout=subprocess.PIPE, env=env)
         self.assertRun(res, peer.stdout)
         self.assertIn(b"\x1b[04;32mlight\x1b[m", res.stdout)
+
+    def test_count_with_several_patterns(self):
+        pats = self.write("count-pats", b"LORD\nlight\n")
+        want = b"%d\n" % len(re.findall(rb"LORD|light", TEXT))
+        self.assertRun(mmk("count", "-e", "LORD", "-e", "light", self.path), want)
+        self.assertRun(mmk("count", "-f", pats, self.path), want)
 
     def test_label_and_quiet_errors(self):
         missing = os.path.join(self.tmp, "missing")
