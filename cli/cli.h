@@ -67,8 +67,9 @@ typedef struct cli_options {
     int recursive;             /* 0, 1 (-r), 2 (-R: follow symlinks) */
     const char **include, **exclude, **exclude_dir;
     int ninclude, nexclude, nexclude_dir;
-    const char *by; /* count --by GROUP */
-    long long top;  /* words, count --by: --top; -1 = all */
+    int *include_pos, *exclude_pos; /* order of --include / --exclude on the command line */
+    const char *by;                 /* count --by GROUP */
+    long long top;                  /* words, count --by: --top; -1 = all */
     mmk_scan_options scan;
     char **files; /* operands after the pattern; none means standard input */
     int nfiles;

@@ -290,14 +290,26 @@ static int read_pattern_file(cli_options *o, const char *path) {
     return 0;
 }
 
-static int add_glob(cli_options *o, const char ***list, int *n, const char *value) {
+/* Append a glob; `pos` (may be NULL) receives its place among the
+   --include and --exclude options (the last matching one decides, as in
+   GNU grep). */
+static int add_glob(cli_options *o, const char ***list, int *n, int **pos, const char *value) {
     const char **nl = realloc(*list, (size_t)(*n + 1) * sizeof *nl);
     if (!nl) {
         cli_error(o->name, mmk_strerror(-ENOMEM));
         return EXIT_TROUBLE;
     }
-    nl[(*n)++] = value;
     *list = nl;
+    if (pos) {
+        int *np = realloc(*pos, (size_t)(*n + 1) * sizeof *np);
+        if (!np) {
+            cli_error(o->name, mmk_strerror(-ENOMEM));
+            return EXIT_TROUBLE;
+        }
+        *pos = np;
+        np[*n] = o->ninclude + o->nexclude;
+    }
+    nl[(*n)++] = value;
     return 0;
 }
 
@@ -459,11 +471,11 @@ static int apply(cli_options *o, const opt_def *d, const char *value, const char
         o->recursive = 2;
         break;
     case OPT_INCLUDE:
-        return add_glob(o, &o->include, &o->ninclude, value);
+        return add_glob(o, &o->include, &o->ninclude, &o->include_pos, value);
     case OPT_EXCLUDE:
-        return add_glob(o, &o->exclude, &o->nexclude, value);
+        return add_glob(o, &o->exclude, &o->nexclude, &o->exclude_pos, value);
     case OPT_EXCLUDE_DIR:
-        return add_glob(o, &o->exclude_dir, &o->nexclude_dir, value);
+        return add_glob(o, &o->exclude_dir, &o->nexclude_dir, NULL, value);
     case OPT_BY:
         if (!*value) {
             return usage_error(o->name, "%s", "--by needs a group number or name");
@@ -521,6 +533,9 @@ void cli_options_free(cli_options *o) {
     free(o->include);
     free(o->exclude);
     free(o->exclude_dir);
+    free(o->include_pos);
+    free(o->exclude_pos);
+    o->include_pos = o->exclude_pos = NULL;
     o->pattern_bufs = NULL;
     o->patterns = NULL;
     o->pattern_lens = NULL;
