@@ -683,7 +683,7 @@ class TestGrepOptions(MmkTestCase):
             ["--color=sometimes", "LORD"], ["--colour=yes please", "LORD"],
             ["-f", os.path.join(self.tmp, "missing-patterns")],
             ["-G", "LORD"], ["--basic-regexp", "LORD"], ["--time-format=unix", "LORD"],
-            ["--follow", "LORD"], ["--follow", "LORD", self.path, self.path],
+            ["--follow", "LORD", "-"], ["--follow", "LORD", self.path, self.path],
             ["--follow", "-z", "LORD", self.path], ["--by", "1", "LORD"], ["--json", "LORD"],
             ["--null=1", "LORD"],
         ]
@@ -811,7 +811,9 @@ class TestCountBy(MmkTestCase):
         for path in paths:
             with open(path, "rb") as f:
                 for line in f.read().split(b"\n"):
-                    for m in re.finditer(pattern.encode(), line, flags):
+                    # Python spells a named group (?P<name>...).
+                    py = pattern.replace("(?<", "(?P<").encode()
+                    for m in re.finditer(py, line, flags):
                         if m.end() > m.start() and m.group(group) is not None:
                             counts[m.group(group)] += 1
         return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -890,8 +892,9 @@ class TestTimeRange(MmkTestCase):
             with self.subTest(args=args):
                 self.assertRun(mmk("grep", "-n", "-b", *args, "", self.path),
                                b"".join(b"%d:%d:%s\n" % w for w in want), 0 if want else 1)
-                self.assertRun(mmk("grep", "-c", *args, "404", self.path),
-                               b"%d\n" % sum(1 for w in want if b'" 404 ' in w[2]), None)
+                n404 = sum(1 for w in want if b'" 404 ' in w[2])
+                self.assertRun(mmk("grep", "-c", *args, '" 404 ', self.path), b"%d\n" % n404,
+                               0 if n404 else 1)
 
     def test_errors(self):
         res = mmk("grep", "--since", "2026-11-30", "x", input=self.data)
@@ -906,8 +909,8 @@ class TestTimeRange(MmkTestCase):
         self.assertIn(b"invalid time", res.stderr)
 
     def test_out_of_order_warns_once(self):
-        lines = self.data.split(b"\n")
-        shuffled = b"\n".join(lines[2000:4000] + lines[:2000] + lines[4000:])
+        lines = self.data.split(b"\n")[:-1]
+        shuffled = b"\n".join(lines[::-1]) + b"\n"  # newest first
         path = self.write("shuffled.log", shuffled)
         res = mmk("grep", "-c", "--since", "2026-11-30T08:30", "GET", path, path)
         self.assertEqual(res.stderr.count(b"not in time order"), 1, res.stderr)
