@@ -420,6 +420,31 @@ static int run_operands(const cli_options *o, file_fn fn, void *user, int sequen
 #endif
 }
 
+/* count --json: every operand gets an entry, also one that cannot be read
+   (the walk reports those itself, without calling fn): operands that exist
+   are walked one at a time, the others go to fn, which reports them. */
+static int run_operands_each(const cli_options *o, file_fn fn, void *user) {
+    if (o->nfiles == 0) {
+        return run_operands(o, fn, user, 1, NULL);
+    }
+    int any_error = 0, any_match = 0;
+    for (int i = 0; i < o->nfiles; i++) {
+        struct stat st;
+        int status;
+        if (strcmp(o->files[i], "-") != 0 && stat(o->files[i], &st) < 0) {
+            status = fn(o->files[i], o->files[i], 1, user);
+        } else {
+            cli_options one = *o;
+            one.files = o->files + i;
+            one.nfiles = 1;
+            status = run_operands(&one, fn, user, 1, NULL);
+        }
+        any_error |= status == EXIT_TROUBLE;
+        any_match |= status == EXIT_MATCH;
+    }
+    return any_error ? EXIT_TROUBLE : any_match ? EXIT_MATCH : EXIT_NOMATCH;
+}
+
 /* The name to show for an input the walk hands over. */
 static const char *display_name(const cli_options *o, const char *path, const char *display) {
     if (strcmp(path, "-") == 0) {
@@ -784,7 +809,8 @@ int cmd_count(const cli_options *o) {
         out_str(",\"files\":[");
     }
     /* JSON entries are separated by commas in output order: one at a time. */
-    int status = run_operands(o, count_file, &c, o->json, NULL);
+    int status =
+        o->json ? run_operands_each(o, count_file, &c) : run_operands(o, count_file, &c, 0, NULL);
     if (o->json) {
         out_str("],\"total\":");
         out_u64(c.total);
