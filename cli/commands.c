@@ -952,6 +952,9 @@ static int follow_block(const char *bytes, size_t len, uint64_t offset, uint64_t
     int rc = grep_op(&in, &so, &gs);
     g->so = keep;
     g->follow_selected += gs.res.selected;
+    if (gs.res.selected > 0) {
+        follow_note_match();
+    }
     if (rc < 0) {
         report_scan(o, &(source){.path = o->files[0], .display = o->files[0], .fd = -1}, rc, -1);
         g->follow_error = 1;
@@ -976,6 +979,13 @@ static int grep_follow(grep_run *g) {
 #ifdef MMK_HAVE_FOLLOW
     g->pc.flush_each = 1;
     int status = follow_run(g->o->files[0], follow_block, g);
+    /* Interrupted: what -c and -L print at the end of a file. */
+    if (g->o->count_only && !g->o->quiet && !g->o->files_with_matches &&
+        !g->o->files_without_match && status != EXIT_TROUBLE) {
+        printer_count(&g->pc, g->with_name ? g->o->files[0] : NULL, g->follow_selected);
+    } else if (g->o->files_without_match && g->follow_selected == 0 && status != EXIT_TROUBLE) {
+        printer_file_name(&g->pc, g->o->files[0]);
+    }
     if (g->follow_error) {
         return EXIT_TROUBLE;
     }
