@@ -397,6 +397,8 @@ static int run_operands(const cli_options *o, file_fn fn, void *user, int sequen
     wo.nexclude = o->nexclude;
     wo.exclude_dir = o->exclude_dir;
     wo.nexclude_dir = o->nexclude_dir;
+    wo.include_pos = o->include_pos;
+    wo.exclude_pos = o->exclude_pos;
     wo.quiet_errors = o->no_messages;
     wo.threads = sequential ? 1 : o->scan.threads;
     char *dash[] = {(char *)"-"};
