@@ -25,23 +25,58 @@ enum cli_command {
     CMD_WORDS = 1u << 3
 };
 
-/* Everything the command line asked for. Strings point into argv. */
+/* --color: never, always, or auto (decided at start: a terminal, TERM not dumb,
+   NO_COLOR unset). */
+enum cli_color { COLOR_NEVER = 0, COLOR_ALWAYS = 1, COLOR_AUTO = 2 };
+
+/* Everything the command line asked for. Strings point into argv, except the
+   patterns read with -f (owned; cli_options_free releases them). */
 typedef struct cli_options {
-    unsigned command;       /* enum cli_command */
-    const char *name;       /* "count", "grep", ... */
-    const char *pattern;    /* count, grep */
-    unsigned pattern_flags; /* enum mmk_pattern_flags */
-    int line_numbers;       /* grep -n */
-    int count_only;         /* grep -c */
-    int line_buffered;      /* grep --line-buffered: write each line at once */
-    int with_filename;      /* -1 automatic (several files), 0 never (-h), 1 always (-H) */
+    unsigned command;      /* enum cli_command */
+    const char *name;      /* "count", "grep", ... */
+    const char *pattern;   /* count, grep: the first pattern (for messages) */
+    const char **patterns; /* grep: every -e / -f pattern (or the operand), npatterns */
+    size_t *pattern_lens;
+    size_t npatterns;
+    int pattern_given;   /* -e or -f was given (then the first operand is a file) */
+    char **pattern_bufs; /* the contents of each -f FILE (owned) */
+    size_t npattern_bufs;
+    unsigned pattern_flags;           /* enum mmk_pattern_flags */
+    int line_numbers;                 /* grep -n */
+    int byte_offset;                  /* grep -b */
+    int count_only;                   /* grep -c */
+    int invert;                       /* grep -v */
+    int only_matching;                /* grep -o */
+    int files_with_matches;           /* grep -l */
+    int files_without_match;          /* grep -L */
+    int quiet;                        /* grep -q */
+    int no_messages;                  /* -s */
+    int null_after_name;              /* grep -Z */
+    long long max_count;              /* grep -m; -1 = none */
+    long long before, after, context; /* -B, -A, -C / -NUM; -1 = not given */
+    int color;                        /* enum cli_color, resolved to NEVER/ALWAYS by cli_parse */
+    const char *label;                /* --label: the name of standard input */
+    int line_buffered;                /* grep --line-buffered: write each line at once */
+    int with_filename; /* -1 automatic (several files), 0 never (-h), 1 always (-H) */
     int json;
     int no_progress;
-    long long top; /* words --top; -1 = all */
+    int decompress;            /* -z */
+    int follow;                /* grep --follow */
+    const char *since, *until; /* --since / --until (NULL: open) */
+    int time_format;           /* enum mmk_time_format */
+    int recursive;             /* 0, 1 (-r), 2 (-R: follow symlinks) */
+    const char **include, **exclude, **exclude_dir;
+    int ninclude, nexclude, nexclude_dir;
+    int *include_pos, *exclude_pos; /* order of --include / --exclude on the command line */
+    const char *by;                 /* count --by GROUP */
+    long long top;                  /* words, count --by: --top; -1 = all */
     mmk_scan_options scan;
     char **files; /* operands after the pattern; none means standard input */
     int nfiles;
 } cli_options;
+
+/* Release what cli_parse allocated (patterns read with -f, glob lists). */
+void cli_options_free(cli_options *o);
 
 /* Parse argv for one subcommand (argv[0] is the subcommand's name). Returns
    0 to run, 1 when help was printed (exit 0), or EXIT_TROUBLE after printing a
@@ -99,5 +134,46 @@ int cmd_count(const cli_options *o);
 int cmd_grep(const cli_options *o);
 int cmd_lines(const cli_options *o);
 int cmd_words(const cli_options *o);
+
+/* ---- the grep printer (printer.c) ----------------------------------------- */
+
+/* GREP_COLORS as GNU grep reads them (SGR parameter strings; "" = none). */
+typedef struct grep_colors {
+    char ms[32], mc[32], sl[32], cx[32], fn[32], ln[32], bn[32], se[32];
+    int rv, ne;
+} grep_colors;
+
+/* Fill *c with GNU grep's defaults, then apply GREP_COLORS from the
+   environment (a malformed entry stops the parse there, as in grep). */
+void grep_colors_init(grep_colors *c);
+
+/* What the printer shows: fixed for a whole run. */
+typedef struct printer_config {
+    int invert, only_matching, line_numbers, byte_offset, null_after_name;
+    int context;    /* -A/-B/-C given (even 0): groups are separated by "--" */
+    int color;      /* 1: colored with `colors` */
+    int flush_each; /* --line-buffered or a terminal */
+    grep_colors colors;
+} printer_config;
+
+/* One file's printer: an mmk_sink's user. `name` is NULL when lines carry no
+   file name. line_base / offset_base shift the search's line numbers and
+   offsets to the file's (--since ranges, --follow blocks). */
+typedef struct printer {
+    const printer_config *cfg;
+    const char *name;
+    uint64_t line_base, offset_base;
+    uint64_t last_line; /* line number of the last line handed (0: none in this file) */
+} printer;
+
+/* The sink that prints a search's lines as grep does. */
+mmk_sink printer_sink(printer *pr);
+/* grep -c / -l / -L lines. */
+void printer_count(const printer_config *cfg, const char *name, uint64_t count);
+void printer_file_name(const printer_config *cfg, const char *name);
+/* Forget that earlier files printed something (for tests of one run). */
+extern volatile int printer_used;
+/* An input failed (the status is 2 whatever else happens). */
+extern volatile int printer_error;
 
 #endif /* MMK_CLI_H */

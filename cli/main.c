@@ -72,16 +72,20 @@ int main(int argc, char **argv) {
         cli_options o;
         int rc = cli_parse(argc - 1, argv + 1, commands[i].command, &o);
         if (rc == 1) {
+            cli_options_free(&o);
             return finish(0); /* help was printed */
         }
         if (rc != 0) {
+            cli_options_free(&o);
             return finish(rc);
         }
         progress_init(!o.no_progress);
         if (commands[i].command & (CMD_LINES | CMD_WORDS)) {
             out_set_pipe_status(EXIT_MATCH);
         }
-        return finish(commands[i].run(&o));
+        int status = commands[i].run(&o);
+        cli_options_free(&o);
+        return finish(status);
     }
     if (cmd[0] == '-') {
         return finish(top_level_usage_error("unknown option '%s'", cmd));

@@ -2,12 +2,11 @@
  * progress.c — mmk's progress bar on standard error.
  *
  * The bar appears only when standard error is a terminal (never in pipes,
- * files or logs) and --no-progress was not given, and only for long work: an
- * input of at least 256 MiB (MMK_PROGRESS_THRESHOLD=BYTES in the environment
- * changes that size; tests set 0) or a scan that has run for half a second.
- * It is drawn on one line with '\r' and erased with "\r ESC[K" when the input
- * is done, before any other text reaches the terminal, and on SIGINT/SIGTERM,
- * so the rest of the output stays clean.
+ * files or logs) whose TERM is not "dumb", and --no-progress was not given, and only for long work:
+ * an input of at least 256 MiB (MMK_PROGRESS_THRESHOLD=BYTES in the environment changes that size;
+ * tests set 0) or a scan that has run for half a second. It is drawn on one line with '\r' and
+ * erased with "\r ESC[K" when the input is done, before any other text reaches the terminal, and on
+ * SIGINT/SIGTERM, so the rest of the output stays clean.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -57,7 +56,10 @@ static void on_fatal_signal(int sig) {
 }
 
 void progress_init(int may_show) {
-    allowed = may_show && isatty(STDERR_FILENO);
+    /* A dumb terminal (TERM=dumb: Emacs shells, some CI logs) cannot erase
+       a line, so the bar would leave its frames behind. */
+    const char *term = getenv("TERM");
+    allowed = may_show && isatty(STDERR_FILENO) && !(term && strcmp(term, "dumb") == 0);
     const char *env = getenv("MMK_PROGRESS_THRESHOLD");
     if (env && *env) {
         char *end;

@@ -75,7 +75,7 @@ class TestTopLevel(MmkTestCase):
             ["count", "x", "--chunk-size", "12Q"],
             ["words", "--top", "many"],
             ["count", "--json=yes", "x"],
-            ["count", "-e", "a", "-e", "b"],
+            ["count", "-f"],
             ["count", "-j", "4097", "x"],
             ["grep", "-n"],
         ]
@@ -371,7 +371,8 @@ class TestErrors(MmkTestCase):
                                b"mmk: %s: No such file or directory\n" % missing.encode())
 
     def test_directory(self):
-        for args in (["count", "x"], ["grep", "x"], ["lines"], ["words"]):
+        # count and grep search a directory operand recursively (tests/cli/test_tree.py).
+        for args in (["lines"], ["words"]):
             with self.subTest(args=args):
                 self.assertRun(mmk(*args, self.tmp), b"", 2,
                                b"mmk: %s: Is a directory\n" % self.tmp.encode())
@@ -569,7 +570,7 @@ class TestProgress(MmkTestCase):
         self.data = TEXT * 2000
         self.path = self.write("p.txt", self.data)
         self.want = b"%d\n" % self.data.count(b"LORD")
-        self.env = dict(os.environ, MMK_PROGRESS_THRESHOLD="0")
+        self.env = dict(os.environ, MMK_PROGRESS_THRESHOLD="0", TERM="xterm")
 
     def test_absent_when_not_a_terminal(self):
         self.assertRun(mmk("count", "LORD", self.path, env=self.env), self.want)
@@ -624,6 +625,12 @@ class TestProgress(MmkTestCase):
         self.assertNotIn(b"%", err)
         self.assertTrue(err.endswith(b"\r\x1b[K"), err[-80:])
 
+    def test_absent_on_a_dumb_terminal(self):
+        # TERM=dumb cannot erase a line: no bar, as with --no-progress.
+        env = dict(self.env, TERM="dumb")
+        status, out, err = self.run_with_pty("count", "LORD", self.path, env=env)
+        self.assertEqual((status, out, err), (0, self.want, b""))
+
     def test_no_progress_option(self):
         status, out, err = self.run_with_pty("count", "--no-progress", "LORD", self.path,
                                              env=self.env)
@@ -643,6 +650,310 @@ class TestProgress(MmkTestCase):
         # The message starts on a clean line: the bar was erased before it.
         before = err.split(b"mmk: " + missing.encode())[0]
         self.assertTrue(before == b"" or before.endswith(b"\r\x1b[K"), before[-80:])
+
+
+def run_with_pty_stdout(args, env):
+    """Run mmk with standard output on a terminal; returns (status, what it printed)."""
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen([MMK, *args], stdin=subprocess.DEVNULL, stdout=slave,
+                             stderr=subprocess.PIPE, env=env)
+        os.close(slave)
+        slave = -1
+        out = TestProgress.drain(master)
+        p.wait(timeout=60)
+        return p.returncode, out
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+
+
+class TestGrepOptions(MmkTestCase):
+    """grep's options that the differential test (test_grep_options.py) does not cover:
+    usage errors, help texts, --color=auto, -z notes, --label, -s, -q after errors."""
+
+    def setUp(self):
+        self.path = self.write("text.txt", TEXT)
+
+    def test_usage_errors(self):
+        pats = self.write("pats", b"LORD\n")
+        cases = [
+            ["-m", "x", "LORD"], ["-m", "-1", "LORD"], ["--max-count=", "LORD"],
+            ["-A", "x", "LORD"], ["-B", "-2", "LORD"], ["--context=many", "LORD"],
+            ["--color=sometimes", "LORD"], ["--colour=yes please", "LORD"],
+            ["-f", os.path.join(self.tmp, "missing-patterns")],
+            ["-G", "LORD"], ["--basic-regexp", "LORD"], ["--time-format=unix", "LORD"],
+            ["--follow", "LORD", "-"], ["--follow", "LORD", self.path, self.path],
+            ["--follow", "-z", "LORD", self.path], ["--by", "1", "LORD"], ["--json", "LORD"],
+            ["--null=1", "LORD"],
+        ]
+        for args in cases + [["-f"], ["--label"], ["--include"], ["-e"]]:
+            with self.subTest(args=args):
+                res = mmk("grep", *args, *([self.path] if args in cases else []))
+                self.assertEqual(res.returncode, 2, res)
+                self.assertEqual(res.stdout, b"")
+                self.assertTrue(res.stderr.startswith(b"mmk: "), res.stderr)
+        # Usage errors name the fix; a missing -f file names the file.
+        self.assertIn(b"--help", mmk("grep", "-m", "x", "L", self.path).stderr)
+        res = mmk("grep", "-f", os.path.join(self.tmp, "missing-patterns"), self.path)
+        self.assertIn(b"missing-patterns: no such file", res.stderr.lower())
+        self.assertRun(mmk("grep", "-f", pats, self.path), None, 0)
+        for args in (["--by", "x", "L"], ["--top", "3", "L"], ["--by", "2", "(L)"],
+                     ["--by", "nosuch", "(?<name>L)"], ["--by", "", "L"]):
+            with self.subTest(args=args):
+                res = mmk("count", *args, self.path)
+                self.assertEqual((res.returncode, res.stdout), (2, b""), res)
+                self.assertTrue(res.stderr.startswith(b"mmk: "), res.stderr)
+
+    GREP_LONG = ["regexp", "file", "fixed-strings", "ignore-case", "word-regexp", "line-regexp",
+                 "extended-regexp", "perl-regexp", "invert-match", "only-matching", "count",
+                 "files-with-matches", "files-without-match", "quiet", "silent", "max-count",
+                 "no-messages", "line-number", "byte-offset", "with-filename", "no-filename",
+                 "label", "null", "after-context", "before-context", "context", "color",
+                 "colour", "line-buffered", "text", "decompress", "follow", "since", "until",
+                 "time-format", "recursive", "dereference-recursive", "include", "exclude",
+                 "exclude-dir", "threads", "mmap", "no-mmap", "chunk-size", "no-progress", "help"]
+    COUNT_LONG = ["fixed-strings", "ignore-case", "word-regexp", "regexp", "file", "by", "top", "json",
+                  "with-filename", "no-filename", "no-messages", "decompress", "since", "until",
+                  "time-format", "recursive", "include", "exclude", "exclude-dir", "threads",
+                  "mmap", "no-mmap", "chunk-size", "no-progress", "help"]
+
+    def test_help_lists_every_option(self):
+        grep_help = mmk("grep", "--help").stdout
+        for name in self.GREP_LONG:
+            self.assertIn(b"--" + name.encode(), grep_help)
+        # Each of them is accepted (help stops parsing only when reached).
+        for short in b"efFiywxEPvoclLqsmnbHhZABCaz":
+            self.assertIn(b"-" + bytes([short]) + b",", grep_help + b" -y, -s,")
+        self.assertIn(b"ripgrep", grep_help)  # -z is ripgrep's, said so
+        count_help = mmk("count", "--help").stdout
+        for name in self.COUNT_LONG:
+            self.assertIn(b"--" + name.encode(), count_help)
+
+    def test_color_auto_needs_a_capable_terminal(self):
+        base = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "GREP_COLORS")}
+        colored = b"\x1b[01;31m\x1b[KLORD\x1b[m\x1b[K"
+        for env, args, want in (
+                (dict(base, TERM="xterm"), ["--color=auto"], True),
+                (dict(base, TERM="xterm"), ["--color"], True),
+                (dict(base, TERM="xterm"), [], False),
+                (dict(base, TERM="dumb"), ["--color=auto"], False),
+                (dict(base, TERM="xterm", NO_COLOR="1"), ["--colour=auto"], False),
+                (dict(base, TERM="xterm", NO_COLOR="1"), ["--color=always"], True),
+                (dict(base, TERM="xterm"), ["--color=never"], False)):
+            with self.subTest(env=(env.get("TERM"), env.get("NO_COLOR")), args=args):
+                status, out = run_with_pty_stdout(["grep", *args, "LORD", self.path], env)
+                self.assertEqual(status, 0)
+                self.assertEqual(colored in out, want, out)
+        # Not a terminal: auto is plain.
+        res = mmk("grep", "--color=auto", "LORD", self.path, env=dict(base, TERM="xterm"))
+        self.assertNotIn(b"\x1b", res.stdout)
+
+    def test_grep_colors(self):
+        env = dict(os.environ, GREP_COLORS="ms=04;32:fn=01:ne", LC_ALL="C")
+        res = mmk("grep", "--color=always", "-H", "light", self.path, env=env)
+        peer = subprocess.run(["grep", "--color=always", "-H", "light", self.path],
+                              stdout=subprocess.PIPE, env=env)
+        self.assertRun(res, peer.stdout)
+        self.assertIn(b"\x1b[04;32mlight\x1b[m", res.stdout)
+
+    def test_count_with_several_patterns(self):
+        pats = self.write("count-pats", b"LORD\nlight\n")
+        want = b"%d\n" % len(re.findall(rb"LORD|light", TEXT))
+        self.assertRun(mmk("count", "-e", "LORD", "-e", "light", self.path), want)
+        self.assertRun(mmk("count", "-f", pats, self.path), want)
+
+    def test_label_and_quiet_errors(self):
+        missing = os.path.join(self.tmp, "missing")
+        res = mmk("grep", "-H", "--label=stdin.txt", "LORD", "-", input=b"the LORD\n")
+        self.assertRun(res, b"stdin.txt:the LORD\n")
+        # -s: no message about the missing file, status still 2.
+        self.assertRun(mmk("grep", "-s", "LORD", missing, self.path), None, 2, b"")
+        # -q: a selected line wins over errors, before or after it.
+        self.assertRun(mmk("grep", "-q", "LORD", missing, self.path), b"", 0, None)
+        self.assertRun(mmk("grep", "-q", "LORD", self.path, missing), b"", 0, None)
+        self.assertRun(mmk("grep", "-q", "nothing", self.path, missing), b"", 2, None)
+
+    def test_compressed_file_without_z(self):
+        import gzip
+        gz = self.write("log.gz", gzip.compress(TEXT))
+        res = mmk("grep", "LORD", gz)
+        self.assertEqual((res.returncode, res.stdout), (1, b""))
+        self.assertEqual(res.stderr, b"mmk: %s: gzip-compressed; use -z (--decompress) to search "
+                         b"its contents\n" % gz.encode())
+        # The other files are still searched; -s silences the note.
+        res = mmk("grep", "-s", "-c", "LORD", gz, self.path)
+        self.assertRun(res, b"%s:3\n" % self.path.encode(), 0)
+
+
+def clf_log(n, start=8 * 3600, step=7, extra_every=0):
+    """A common-log-format access log, one line every `step` seconds from `start`;
+    every extra_every-th line is followed by a line without a timestamp."""
+    lines = []
+    for i in range(n):
+        t = start + i * step
+        lines.append(b'10.0.0.%d - - [30/Nov/2026:%02d:%02d:%02d +0000] "GET /p/%d HTTP/1.1" %d %d' % (
+            i % 7, t // 3600, t // 60 % 60, t % 60, i, (200, 404, 500, 200)[i % 4], i * 3))
+        if extra_every and i % extra_every == 0:
+            lines.append(b"  continuation of request %d" % i)
+    return b"\n".join(lines) + b"\n"
+
+
+class TestCountBy(MmkTestCase):
+    """count --by equals grep -oP ... | sort | uniq -c | sort -rn (ties in byte order)."""
+
+    def setUp(self):
+        self.a = self.write("a.log", clf_log(3000))
+        self.b = self.write("b.log", clf_log(500, extra_every=3))
+
+    def reference(self, pattern, group, paths, flags=0):
+        counts = collections.Counter()
+        for path in paths:
+            with open(path, "rb") as f:
+                for line in f.read().split(b"\n"):
+                    # Python spells a named group (?P<name>...).
+                    py = pattern.replace("(?<", "(?P<").encode()
+                    for m in re.finditer(py, line, flags):
+                        if m.end() > m.start() and m.group(group) is not None:
+                            counts[m.group(group)] += 1
+        return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+    @staticmethod
+    def uniq_c(items):
+        return b"".join(b"%7d %s\n" % (n, v) for v, n in items)
+
+    def test_groups_numbers_and_names(self):
+        for pattern, by, group in ((r'" (\d{3}) ', "1", 1), (r"^\S+", "0", 0),
+                                   (r"(?<ip>^\S+) - - \[(?<day>[^:]+)", "ip", 1),
+                                   (r"(?<ip>^\S+) - - \[(?<day>[^:]+)", "day", 2),
+                                   (r"GET (/p/)(\d)", "2", 2)):
+            with self.subTest(pattern=pattern, by=by):
+                want = self.reference(pattern, group, [self.a, self.b])
+                self.assertRun(mmk("count", "--by", by, pattern, self.a, self.b), self.uniq_c(want))
+                self.assertRun(mmk("count", "--by", by, "--top", "2", pattern, self.a, self.b),
+                               self.uniq_c(want[:2]))
+
+    def test_same_as_grep_o_sort_uniq_c(self):
+        grep = subprocess.run("grep -ohP '\\d{3}(?= \\d+$)' %s %s | sort | uniq -c | sort -rn"
+                              % (self.a, self.b), shell=True, stdout=subprocess.PIPE,
+                              env=C_ENV).stdout
+        mine = mmk("count", "--by", "0", r"\d{3}(?= \d+$)", self.a, self.b)
+        self.assertEqual(mine.returncode, 0)
+
+        def norm(out):
+            rows = [(int(l[:7]), l[8:]) for l in out.splitlines()]
+            return sorted(rows, key=lambda r: (-r[0], r[1]))
+        self.assertEqual(norm(mine.stdout), norm(grep))
+        self.assertEqual(mine.stdout, self.uniq_c([(v, n) for n, v in norm(grep)]))
+
+    def test_json_and_no_match(self):
+        want = self.reference(r'" (\d{3}) ', 1, [self.a])
+        res = mmk("count", "--by", "1", "--json", r'" (\d{3}) ', self.a)
+        self.assertEqual(res.returncode, 0, res)
+        doc = json.loads(res.stdout)
+        self.assertEqual(doc["total"], sum(n for _, n in want))
+        self.assertEqual(doc["distinct"], len(want))
+        self.assertEqual([(v["value"].encode(), v["count"]) for v in doc["values"]], want)
+        self.assertRun(mmk("count", "--by", "1", "(nothing)", self.a), b"", 1)
+
+
+class TestTimeRange(MmkTestCase):
+    """--since/--until select the lines of a time window, numbered as in the file."""
+
+    def setUp(self):
+        self.data = clf_log(5000, extra_every=10)
+        self.path = self.write("access.log", self.data)
+
+    def reference(self, since, until):
+        """Lines (1-based number, offset, bytes) with since <= t < until, where a line
+        without a timestamp takes the time of the line before."""
+        out, t, off = [], None, 0
+        for i, line in enumerate(self.data.split(b"\n")[:-1]):
+            m = re.search(rb"\[30/Nov/2026:(\d\d):(\d\d):(\d\d)", line)
+            if m:
+                t = int(m.group(1)) * 3600 + int(m.group(2)) * 60 + int(m.group(3))
+            if t is not None and since <= t < until:
+                out.append((i + 1, off, line))
+            off += len(line) + 1
+        return out
+
+    def test_window_with_numbers_and_offsets(self):
+        for since, until in (("2026-11-30T09:00:00", "2026-11-30T09:30:00"),
+                             ("30/Nov/2026:08:00:00 +0000", "2026-11-30T08:00:07"),
+                             ("2026-11-30T17:00", None), (None, "2026-11-30T08:10")):
+            def secs(s):
+                if s is None:
+                    return None
+                m = re.search(r"(\d\d):(\d\d)(?::(\d\d))?", s.split("T")[-1] if "T" in s
+                              else s.split(":", 1)[1])
+                return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + int(m.group(3) or 0)
+            want = self.reference(secs(since) if since else -1, secs(until) if until else 1 << 40)
+            args = (["--since", since] if since else []) + (["--until", until] if until else [])
+            with self.subTest(args=args):
+                self.assertRun(mmk("grep", "-n", "-b", *args, "", self.path),
+                               b"".join(b"%d:%d:%s\n" % w for w in want), 0 if want else 1)
+                n404 = sum(1 for w in want if b'" 404 ' in w[2])
+                self.assertRun(mmk("grep", "-c", *args, '" 404 ', self.path), b"%d\n" % n404,
+                               0 if n404 else 1)
+
+    def test_errors(self):
+        res = mmk("grep", "--since", "2026-11-30", "x", input=self.data)
+        self.assertEqual(res.returncode, 2)
+        self.assertIn(b"regular file", res.stderr)
+        plain = self.write("plain.txt", b"no time here\nnor here\n")
+        res = mmk("grep", "--since", "2026-11-30", "here", plain)
+        self.assertEqual((res.returncode, res.stdout), (2, b""))
+        self.assertIn(b"no line carries a timestamp", res.stderr)
+        res = mmk("grep", "--since", "yesterday", "x", self.path)
+        self.assertEqual(res.returncode, 2)
+        self.assertIn(b"invalid time", res.stderr)
+
+    def test_out_of_order_warns_once(self):
+        lines = self.data.split(b"\n")[:-1]
+        shuffled = b"\n".join(lines[::-1]) + b"\n"  # newest first
+        path = self.write("shuffled.log", shuffled)
+        res = mmk("grep", "-c", "--since", "2026-11-30T08:30", "GET", path, path)
+        self.assertEqual(res.stderr.count(b"not in time order"), 1, res.stderr)
+
+
+class TestDecompress(MmkTestCase):
+    """-z: results equal zcat FILE | grep ..."""
+
+    def setUp(self):
+        import bz2
+        import gzip
+        import lzma
+        self.data = clf_log(4000, extra_every=5)
+        self.files = {"gz": self.write("a.log.gz", gzip.compress(self.data)),
+                      "bz2": self.write("a.log.bz2", bz2.compress(self.data)),
+                      "xz": self.write("a.log.xz", lzma.compress(self.data)),
+                      "plain": self.write("a.log", self.data)}
+        if shutil.which("zstd"):
+            subprocess.run(["zstd", "-q", "-f", self.files["plain"], "-o",
+                            os.path.join(self.tmp, "a.log.zst")], check=True)
+            self.files["zst"] = os.path.join(self.tmp, "a.log.zst")
+
+    def test_same_as_zcat_grep(self):
+        for args in (["-n", "404"], ["-c", "GET /p/1"], ["-o", "-b", r"\d{3} \d+$"],
+                     ["-v", "-c", "GET"]):
+            peer = subprocess.run(["grep", "-P", "-a", *args], input=self.data,
+                                  stdout=subprocess.PIPE, env=C_ENV)
+            for kind, path in self.files.items():
+                with self.subTest(args=args, kind=kind):
+                    self.assertRun(mmk("grep", "-z", *args, path), peer.stdout, peer.returncode)
+            with open(self.files["gz"], "rb") as f:
+                self.assertRun(mmk("grep", "-z", *args, stdin=f), peer.stdout, peer.returncode)
+        self.assertRun(mmk("count", "-z", "404", self.files["xz"]),
+                       b"%d\n" % self.data.count(b"404"))
+
+    def test_corrupt(self):
+        import gzip
+        bad = gzip.compress(self.data)
+        path = self.write("bad.gz", bad[: len(bad) // 2])
+        res = mmk("grep", "-z", "-c", "GET", path)
+        self.assertEqual(res.returncode, 2)
+        self.assertIn(b"bad.gz", res.stderr)
 
 
 if __name__ == "__main__":
