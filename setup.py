@@ -49,7 +49,8 @@ if libs is None:
 extension = Extension(
     "mmkit",
     sources=[rel("python", "mmkitmodule.c"), rel("python", "mmkit_mmap.c"),
-             rel("python", "mmkit_iter.c"), rel("python", "mmkit_shm.c"),
+             rel("python", "mmkit_iter.c"), rel("python", "mmkit_search.c"),
+             rel("python", "mmkit_shm.c"),
              rel("python", "mmkit_guard.c")] + library_sources(),
     include_dirs=["include", "src"],
     define_macros=[("_GNU_SOURCE", None), ("_FILE_OFFSET_BITS", "64")],
