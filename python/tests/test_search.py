@@ -1,0 +1,577 @@
+"""mmkit.search(), mmkit.count_by() and mmkit.time_range() against plain-Python
+references.
+
+search(): each line (without its b'\\n') is its own subject, as grep -P has
+it; the reference runs Python's re over the lines one at a time (finditer
+for the matches and spans, Python's empty-match rules) and decides selection,
+context, gaps and max_count the way GNU grep's main loop does. Patterns are
+chosen to mean the same to PCRE2 and to Python's re. count_by(): a Counter of
+the group's values over re.finditer per line, empty matches skipped.
+Every source kind (bytes, bytearray, memoryview, mmkit.mmap of a file and
+anonymous, str path, os.PathLike, descriptor of a file and of a pipe, and
+compressed files with decompress=True) gives the same answer.
+"""
+
+import bz2
+import collections
+import errno
+import gzip
+import itertools
+import lzma
+import os
+import pathlib
+import random
+import re
+import shutil
+import subprocess
+import threading
+import unittest
+
+import mmkit
+from mmkit_testutil import TempDirTestCase
+
+WORD = rb"[A-Za-z0-9_]"
+
+
+def ref_expr(patterns, fixed=False, ignore_case=False, word=False, line_exact=False):
+    """A Python re for the pattern (bytes) or list of patterns as search() reads it."""
+    if not isinstance(patterns, (list, tuple)):
+        patterns = [patterns]
+    parts = []
+    for p in patterns:
+        if isinstance(p, str):
+            p = p.encode()
+        e = re.escape(p) if fixed else p
+        if word:
+            e = rb"(?<!" + WORD + rb")(?:" + e + rb")(?!" + WORD + rb")"
+        parts.append(rb"(?:" + e + rb")")
+    expr = b"|".join(parts)
+    if line_exact:
+        expr = rb"^(?:" + expr + rb")$"
+    return re.compile(expr, re.IGNORECASE if ignore_case else 0)
+
+
+def ref_lines(data):
+    """(offset, text) of each line: '\\n' ends a line; no line after a final one."""
+    out = []
+    off = 0
+    n = len(data)
+    while off < n:
+        nl = data.find(b"\n", off)
+        end = n if nl < 0 else nl
+        out.append((off, data[off:end]))
+        off = end + 1
+    return out
+
+
+def ref_search(data, expr, invert=False, before=0, after=0, max_count=None, spans=False):
+    """The Line tuples search() gives, by GNU grep's rules."""
+    out = []
+    if max_count == 0:
+        return out
+    selected = 0
+    pending = 0
+    last_out = 0
+    lines = ref_lines(data)
+
+    def emit(no, kind):
+        nonlocal last_out
+        off, text = lines[no - 1]
+        ms = [m.span() for m in expr.finditer(text)]
+        gap = bool((before or after) and last_out and no != last_out + 1)
+        last_out = no
+        has_spans = spans and ((kind == "match") != invert)
+        out.append((kind, no, off, text, len(ms), tuple(ms) if has_spans else None, gap))
+
+    for no, (off, text) in enumerate(lines, 1):
+        if max_count is not None and selected == max_count:
+            if pending == 0:
+                break
+            pending -= 1
+            emit(no, "context")
+            continue
+        sel = (expr.search(text) is not None) != invert
+        if sel:
+            selected += 1
+            for k in range(max(no - before, last_out + 1, 1), no):
+                emit(k, "context")
+            emit(no, "match")
+            pending = after
+        elif pending:
+            pending -= 1
+            emit(no, "context")
+    return out
+
+
+def ref_count_by(data, expr, group=0):
+    c = collections.Counter()
+    for _, text in ref_lines(data):
+        for m in expr.finditer(text):
+            if m.start() == m.end():
+                continue
+            v = m.group(group)
+            if v is not None:
+                c[v] += 1
+    return sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def as_tuples(lines):
+    return [tuple(line) for line in lines]
+
+
+# (pattern, options) that mean the same to PCRE2 and Python's re.
+PATTERNS = [
+    (b"a", {}),
+    (b"ab", {}),
+    (b"aB", {"ignore_case": True}),
+    (b"ab", {"word": True}),
+    (b"b a", {"fixed": True}),
+    (b"a.b", {"fixed": True}),
+    (b"", {"fixed": True}),
+    (rb"^a", {}),
+    (rb"b$", {}),
+    (rb"^$", {}),
+    (rb"^\s*$", {}),
+    (rb"a[^a]b", {}),
+    (rb"[AB]{2,}", {}),
+    (rb"\bab?\b", {"ignore_case": True}),
+    (rb"a*", {}),
+    (rb"(?=b)", {}),
+    (rb"b|", {}),
+    (rb"ab|ba", {"line_exact": True}),
+    (rb"[ab_ ]*", {"line_exact": True}),
+    ([b"ab", b"B_"], {}),
+    ([b"a b", rb"^_", b"AA"], {"ignore_case": True}),
+    ([b"a", b"b"], {"fixed": True, "word": True}),
+    ([b"ab", b"a"], {"line_exact": True}),
+    ("a_", {}),
+]
+
+OPTIONS = [
+    dict(invert=inv, before=b, after=a, max_count=m, spans=s)
+    for inv, (b, a), m, s in itertools.product(
+        (False, True), ((0, 0), (1, 0), (0, 2), (2, 1)), (None, 0, 1, 3), (False, True))
+]
+
+
+def random_data(rng, size, alphabet=b"abAB_ \n"):
+    return bytes(rng.choice(alphabet) for _ in range(size))
+
+
+def adversarial_data():
+    return [
+        b"",
+        b"\n",
+        b"\n\n\n",
+        b"a",
+        b"a\n",
+        b"ab",
+        b"ab\nab\n\nab",
+        b"\r\n" * 3,
+        b"a\x00b\nab\x00\n",
+        b"x" * 5000 + b"ab\n" + b"y" * 70000 + b"\nab",
+        b"ab\n" * 300,
+        b"_ab_ ab\nAB\nba ab ba\n\xff\xfeab\n",
+    ]
+
+
+class SearchReferenceTest(unittest.TestCase):
+    """search() over bytes against the reference, every option combination."""
+
+    def check(self, data, pattern, popts, sopts, threads=0, **extra):
+        expr = ref_expr(pattern, **popts)
+        want = ref_search(data, expr, **sopts)
+        got = mmkit.search(pattern, data, threads=threads, **popts, **sopts, **extra)
+        self.assertIsInstance(got, list)
+        for line in got:
+            self.assertIsInstance(line, mmkit.Line)
+        self.assertEqual(as_tuples(got), want, (data[:200], pattern, popts, sopts))
+        return got
+
+    def test_every_option_combination(self):
+        rng = random.Random(1)
+        datasets = [random_data(rng, 600) for _ in range(2)] + adversarial_data()[:9]
+        n = 0
+        for pattern, popts in PATTERNS:
+            for sopts in OPTIONS:
+                for data in datasets:
+                    self.check(data, pattern, popts, sopts)
+                    n += 1
+        self.assertGreater(n, 10000)
+
+    def test_random(self):
+        rng = random.Random(2)
+        for _ in range(150):
+            data = random_data(rng, rng.randrange(0, 3000), b"abAB_ \n\n\r\x00")
+            pattern, popts = rng.choice(PATTERNS)
+            sopts = dict(invert=rng.random() < 0.3, before=rng.randrange(4),
+                         after=rng.randrange(4), spans=rng.random() < 0.5,
+                         max_count=rng.choice([None, None, 0, 1, 2, 10]))
+            self.check(data, pattern, popts, sopts, threads=rng.choice([0, 1, 2]))
+
+    def test_adversarial(self):
+        for data in adversarial_data():
+            for pattern, popts in PATTERNS:
+                self.check(data, pattern, popts, dict(before=1, after=1, spans=True))
+                self.check(data, pattern, popts, dict(invert=True, after=1, spans=True))
+
+    def test_large_input_on_threads(self):
+        # Several chunks: lines and context across chunk boundaries.
+        rng = random.Random(3)
+        line_pool = [b"alpha beta", b"", b"gamma ab", b"x" * 300, b"ab ab ab", b"delta"]
+        data = b"\n".join(rng.choice(line_pool) for _ in range(60000))
+        for sopts in (dict(), dict(before=2, after=1, spans=True),
+                      dict(invert=True, max_count=5000), dict(after=3, max_count=100)):
+            for threads in (1, 2):
+                self.check(data, b"ab", {}, sopts, threads=threads)
+
+    def test_context_sets_before_and_after_unless_given(self):
+        data = b"\n".join(b"%d" % i for i in range(40))
+        expr = ref_expr(b"^2[05]$")
+        self.assertEqual(as_tuples(mmkit.search(rb"^2[05]$", data, context=2)),
+                         ref_search(data, expr, before=2, after=2))
+        self.assertEqual(as_tuples(mmkit.search(rb"^2[05]$", data, context=2, after=0)),
+                         ref_search(data, expr, before=2, after=0))
+        self.assertEqual(as_tuples(mmkit.search(rb"^2[05]$", data, context=3, before=1)),
+                         ref_search(data, expr, before=1, after=3))
+
+    def test_line_fields(self):
+        data = b"one ab\ntwo\nthree\nfour\nfive ab ab\n"
+        got = mmkit.search(b"ab", data, before=1, spans=True)
+        self.assertEqual([g.kind for g in got], ["match", "context", "match"])
+        self.assertEqual([g.gap for g in got], [False, True, False])
+        last = got[-1]
+        self.assertEqual(last.line_no, 5)
+        self.assertEqual(last.offset, data.index(b"five"))
+        self.assertEqual(last.text, b"five ab ab")
+        self.assertEqual(last.matches, 2)
+        self.assertEqual(last.spans, ((5, 7), (8, 10)))
+        self.assertEqual(got[1].spans, None)
+        self.assertEqual(last, ("match", 5, data.index(b"five"), b"five ab ab", 2,
+                                ((5, 7), (8, 10)), False))
+        self.assertEqual(mmkit.Line.n_fields, 7)
+        # No context: no gaps, whatever lies between.
+        self.assertEqual([g.gap for g in mmkit.search(b"ab", data)], [False, False])
+
+    def test_str_pattern_is_utf8(self):
+        data = "caf\u00e9 ok\nnon\n".encode()
+        self.assertEqual([g.line_no for g in mmkit.search("\u00e9", data)], [1])
+        self.assertEqual([g.line_no for g in mmkit.search(["\u00e9", "no"], data)], [1, 2])
+
+
+class SourceKindsTest(TempDirTestCase):
+    """Every kind of source gives the bytes' answer."""
+
+    def setUp(self):
+        super().setUp()
+        rng = random.Random(4)
+        self.data = random_data(rng, 20000) + b"\nend ab"
+        self.file = self.make_file(self.data)
+        self.cases = [(b"ab", {}, dict(before=1, after=2, spans=True)),
+                      ([rb"^a", b"B_"], {"ignore_case": True}, dict(invert=True, max_count=50)),
+                      (b"a", {"fixed": True, "word": True}, dict(after=1))]
+
+    def expected(self):
+        return [as_tuples(mmkit.search(p, self.data, **po, **so)) for p, po, so in self.cases]
+
+    def run_cases(self, make_source, **extra):
+        got = []
+        for p, po, so in self.cases:
+            src = make_source()
+            got.append(as_tuples(mmkit.search(p, src, **po, **so, **extra)))
+        return got
+
+    def test_reference_agrees_on_the_data(self):
+        for (p, po, so), want in zip(self.cases, self.expected()):
+            self.assertEqual(want, ref_search(self.data, ref_expr(p, **po), **so))
+
+    def test_buffers(self):
+        want = self.expected()
+        self.assertEqual(self.run_cases(lambda: bytearray(self.data)), want)
+        self.assertEqual(self.run_cases(lambda: memoryview(self.data)), want)
+
+    def test_paths(self):
+        want = self.expected()
+        self.assertEqual(self.run_cases(lambda: self.file), want)
+        self.assertEqual(self.run_cases(lambda: pathlib.Path(self.file)), want)
+        self.assertEqual(self.run_cases(lambda: pathlib.Path(os.fsencode(self.file).decode())),
+                         want)
+
+    def test_maps(self):
+        want = self.expected()
+        with open(self.file, "rb") as f:
+            m = mmkit.mmap(f.fileno(), 0, access=mmkit.ACCESS_READ)
+        self.addCleanup(m.close)
+        self.assertEqual(self.run_cases(lambda: m), want)
+        m2 = mmkit.open(self.file)
+        self.addCleanup(m2.close)
+        self.assertEqual(self.run_cases(lambda: m2, threads=1), want)
+        anon = mmkit.mmap(-1, len(self.data))
+        anon[:] = self.data
+        self.addCleanup(anon.close)
+        self.assertEqual(self.run_cases(lambda: anon), want)
+        # A map is usable afterwards (the scan's hold was released).
+        anon.close()
+        m2.close()
+
+    def test_descriptors(self):
+        want = self.expected()
+        fd = os.open(self.file, os.O_RDONLY)
+        self.addCleanup(os.close, fd)
+        self.assertEqual(self.run_cases(lambda: fd), want)
+        os.fstat(fd)  # still open
+
+    def test_pipe(self):
+        want = self.expected()
+        got = []
+        for p, po, so in self.cases:
+            r, w = os.pipe()
+            t = threading.Thread(target=self.feed, args=(w, self.data))
+            t.start()
+            try:
+                got.append(as_tuples(mmkit.search(p, r, **po, **so)))
+            finally:
+                t.join()
+                os.close(r)
+        self.assertEqual(got, want)
+
+    @staticmethod
+    def feed(w, data):
+        try:
+            for i in range(0, len(data), 777):
+                os.write(w, data[i:i + 777])
+        finally:
+            os.close(w)
+
+    def test_closed_map(self):
+        m = mmkit.mmap(-1, 10)
+        m.close()
+        with self.assertRaisesRegex(ValueError, "closed"):
+            mmkit.search(b"a", m)
+        with self.assertRaisesRegex(ValueError, "closed"):
+            mmkit.count_by(b"a", m)
+
+    def test_map_can_close_after_search(self):
+        m = mmkit.open(self.file)
+        mmkit.search(b"ab", m)
+        m.close()  # no view left behind
+        self.assertTrue(m.closed)
+
+
+def compressors():
+    """(name, compress function) for the formats Python can write here."""
+    out = [("gzip", gzip.compress), ("bzip2", bz2.compress),
+           ("xz", lambda d: lzma.compress(d, format=lzma.FORMAT_XZ))]
+    zstd = shutil.which("zstd")
+    if zstd:
+        out.append(("zstd", lambda d: subprocess.run([zstd, "-q", "-c"], input=d,
+                                                     stdout=subprocess.PIPE,
+                                                     check=True).stdout))
+    return out
+
+
+def decoder_available():
+    """False while the library has no decoders (mmk_decoder_open: ENOTSUP)."""
+    try:
+        mmkit.search(b"x", os.devnull, decompress=True)
+    except OSError as e:
+        if e.errno == errno.EOPNOTSUPP:
+            return False
+        raise
+    return True
+
+
+class DecompressTest(TempDirTestCase):
+    def setUp(self):
+        super().setUp()
+        if not decoder_available():
+            self.skipTest("this build's library has no decoders yet (mmk_decoder_open)")
+        rng = random.Random(5)
+        self.data = b"".join(b"%d %s\n" % (i, random_data(rng, rng.randrange(40)))
+                             for i in range(3000))
+
+    def test_formats_give_the_plain_answer(self):
+        want = as_tuples(mmkit.search(rb"a[bB]", self.data, context=1, spans=True))
+        counts = mmkit.count_by(rb"a([bB_])", self.data, 1) if self.have_count_by() else None
+        for name, compress in compressors():
+            with self.subTest(format=name):
+                path = self.make_file(compress(self.data), "data." + name)
+                got = mmkit.search(rb"a[bB]", path, context=1, spans=True, decompress=True)
+                self.assertEqual(as_tuples(got), want)
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    got = mmkit.search(rb"a[bB]", fd, context=1, spans=True, decompress=True)
+                finally:
+                    os.close(fd)
+                self.assertEqual(as_tuples(got), want)
+                if counts is not None:
+                    self.assertEqual(
+                        mmkit.count_by(rb"a([bB_])", path, 1, decompress=True), counts)
+
+    def test_plain_data_passes_through(self):
+        path = self.make_file(self.data)
+        self.assertEqual(as_tuples(mmkit.search(b"ab", path, decompress=True)),
+                         as_tuples(mmkit.search(b"ab", self.data)))
+
+    def test_corrupt_data(self):
+        bad = bytearray(gzip.compress(self.data))
+        bad[len(bad) // 2:] = b"\x00" * (len(bad) - len(bad) // 2)
+        path = self.make_file(bytes(bad), "bad.gz")
+        with self.assertRaises(OSError) as cm:
+            mmkit.search(b"ab", path, decompress=True)
+        self.assertIn("corrupt", str(cm.exception))
+        self.assertEqual(cm.exception.filename, path)
+        truncated = self.make_file(gzip.compress(self.data)[:200], "short.gz")
+        with self.assertRaises(OSError):
+            mmkit.search(b"ab", truncated, decompress=True)
+
+    @staticmethod
+    def have_count_by():
+        try:
+            mmkit.count_by(b"a", b"a")
+        except OSError as e:
+            if e.errno == errno.EOPNOTSUPP:
+                return False
+            raise
+        return True
+
+
+class SearchErrorsTest(TempDirTestCase):
+    def test_pattern_error_names_the_pattern(self):
+        with self.assertRaises(mmkit.PatternError) as cm:
+            mmkit.search(b"a(", b"data")
+        self.assertEqual(cm.exception.index, 0)
+        self.assertEqual(cm.exception.pattern, b"a(")
+        with self.assertRaises(mmkit.PatternError) as cm:
+            mmkit.search([b"ok", b"fine", b"[z", b"x"], b"data")
+        e = cm.exception
+        self.assertIsInstance(e, ValueError)
+        self.assertEqual(e.index, 2)
+        self.assertEqual(e.pattern, b"[z")
+        self.assertIsInstance(e.pos, int)
+        with self.assertRaises(mmkit.PatternError) as cm:
+            mmkit.count_by([b"(a)", b"b)"], b"data")
+        self.assertEqual(cm.exception.index, 1)
+
+    def test_regex_limit(self):
+        data = b"x" * 100 + b"\n" + b"a" * 30000 + b"b\n"
+        with self.assertRaises(mmkit.RegexLimitError) as cm:
+            mmkit.search(rb"(a+)+$", data, threads=1)
+        self.assertIsInstance(cm.exception, RuntimeError)
+        self.assertIsInstance(cm.exception.offset, int)
+        self.assertLessEqual(cm.exception.offset, 101)
+
+    def test_os_errors_name_the_file(self):
+        missing = self.path("missing.log")
+        for fn in (mmkit.search, mmkit.count_by):
+            with self.assertRaises(FileNotFoundError) as cm:
+                fn(b"a", missing)
+            self.assertEqual(cm.exception.errno, errno.ENOENT)
+            self.assertEqual(cm.exception.filename, missing)
+            with self.assertRaises(IsADirectoryError) as cm:
+                fn(b"a", self.dir)
+            self.assertEqual(cm.exception.filename, self.dir)
+        fd = os.open(self.make_file(b"abc\n"), os.O_RDONLY)
+        os.close(fd)
+        with self.assertRaises(OSError) as cm:
+            mmkit.search(b"a", fd)
+        self.assertEqual(cm.exception.errno, errno.EBADF)
+
+    def test_bad_arguments(self):
+        d = b"a\nb\n"
+        for kw in (dict(before=-1), dict(after=-1), dict(context=-2), dict(max_count=-1),
+                   dict(threads=-1), dict(before=1 << 40)):
+            with self.subTest(kw=kw), self.assertRaises(ValueError):
+                mmkit.search(b"a", d, **kw)
+        for kw in (dict(before=1.5), dict(max_count="3"), dict(context=True)):
+            with self.subTest(kw=kw), self.assertRaises(TypeError):
+                mmkit.search(b"a", d, **kw)
+        with self.assertRaisesRegex(ValueError, "empty"):
+            mmkit.search([], d)
+        with self.assertRaisesRegex(ValueError, "decompress"):
+            mmkit.search(b"a", d, decompress=True)
+        with self.assertRaises(TypeError):
+            mmkit.search(b"a", 3.5)
+        with self.assertRaises(TypeError):
+            mmkit.search(3, d)
+        with self.assertRaises(TypeError):
+            mmkit.search([b"a", 3], d)
+        with self.assertRaises(ValueError):
+            mmkit.search(b"a", -1)
+        with self.assertRaises(TypeError):
+            mmkit.search(b"a", d, 1)  # options are keyword-only
+
+    def test_bytes_are_data_not_a_path(self):
+        path = self.make_file(b"inside\n")
+        self.assertEqual(mmkit.search(b"inside", os.fsencode(path)), [])
+        self.assertEqual(len(mmkit.search(b"inside", path)), 1)
+
+
+class CountByTest(TempDirTestCase):
+    def setUp(self):
+        super().setUp()
+        try:
+            mmkit.count_by(b"a", b"a")
+        except OSError as e:
+            if e.errno == errno.EOPNOTSUPP:
+                self.skipTest("this build's library has no mmk_count_by yet")
+            raise
+
+    CASES = [
+        (rb"[ab]+", 0, {}),
+        (rb"a(b*)", 1, {}),
+        (rb"(a)|(b)", 2, {}),
+        (rb"(?P<w>[A-Za-z]+)_", "w", {}),
+        (rb"ab", 0, {"ignore_case": True}),
+        (rb"a b", 0, {"fixed": True}),
+        (rb"a|b", 0, {"word": True}),
+        (rb"a*", 0, {}),
+        ([rb"(a)b", rb"(B)"], 2, {}),
+        ([rb"(a)b", rb"(B)"], 1, {"ignore_case": True}),
+    ]
+
+    def test_against_counter(self):
+        rng = random.Random(6)
+        datasets = [random_data(rng, 4000) for _ in range(3)] + adversarial_data()
+        for data in datasets:
+            for pattern, group, popts in self.CASES:
+                expr = ref_expr(pattern, **popts)
+                g = expr.groupindex[group] if isinstance(group, str) else group
+                if isinstance(pattern, list) and g:
+                    g = g  # groups are numbered across the list, as in the alternation
+                want = ref_count_by(data, expr, g)
+                for threads in (0, 1):
+                    got = mmkit.count_by(pattern, data, group, threads=threads, **popts)
+                    self.assertEqual(got, want, (data[:100], pattern, group, popts))
+
+    def test_sources_and_top(self):
+        rng = random.Random(7)
+        data = random_data(rng, 50000)
+        path = self.make_file(data)
+        want = ref_count_by(data, re.compile(rb"a[ab_]"))
+        self.assertEqual(mmkit.count_by(rb"a[ab_]", path), want)
+        self.assertEqual(mmkit.count_by(rb"a[ab_]", pathlib.Path(path)), want)
+        m = mmkit.open(path)
+        self.addCleanup(m.close)
+        self.assertEqual(mmkit.count_by(rb"a[ab_]", m), want)
+        fd = os.open(path, os.O_RDONLY)
+        self.addCleanup(os.close, fd)
+        self.assertEqual(mmkit.count_by(rb"a[ab_]", fd), want)
+        self.assertEqual(mmkit.count_by(rb"a[ab_]", data, top=2), want[:2])
+        self.assertEqual(mmkit.count_by(rb"a[ab_]", data, top=0), [])
+
+    def test_bad_groups(self):
+        with self.assertRaisesRegex(ValueError, "out of range"):
+            mmkit.count_by(rb"(a)", b"a", 2)
+        with self.assertRaisesRegex(ValueError, "out of range"):
+            mmkit.count_by(rb"(a)", b"a", -1)
+        with self.assertRaisesRegex(ValueError, "no group named"):
+            mmkit.count_by(rb"(?P<x>a)", b"a", "y")
+        with self.assertRaises(TypeError):
+            mmkit.count_by(rb"(a)", b"a", 1.0)
+        with self.assertRaises(ValueError):
+            mmkit.count_by(rb"(a)", b"a", top=-1)
+
+
+if __name__ == "__main__":
+    unittest.main()
