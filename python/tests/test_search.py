@@ -372,12 +372,15 @@ def compressors():
 
 def decoder_available():
     """False while the library has no decoders (mmk_decoder_open: ENOTSUP)."""
+    fd = os.open(os.devnull, os.O_RDONLY)
     try:
-        mmkit.search(b"x", os.devnull, decompress=True)
+        mmkit.search(b"x", fd, decompress=True)
     except OSError as e:
         if e.errno == errno.EOPNOTSUPP:
             return False
         raise
+    finally:
+        os.close(fd)
     return True
 
 
@@ -575,3 +578,181 @@ class CountByTest(TempDirTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# ---------------------------------------------------------------------------
+# time_range()
+
+import datetime  # noqa: E402
+
+UTC = datetime.timezone.utc
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+def ns_of(dt):
+    """Nanoseconds since the epoch of an aware datetime (exact)."""
+    delta = dt - datetime.datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86400 + delta.seconds) * 10**9 + delta.microseconds * 1000
+
+
+def stamp(fmt, dt):
+    if fmt == "iso8601":
+        return dt.strftime("%Y-%m-%dT%H:%M:%S") + ".%03dZ" % (dt.microsecond // 1000)
+    if fmt == "iso8601-space":
+        return dt.strftime("%Y-%m-%d %H:%M:%S") + "+00:00"
+    if fmt == "syslog":
+        return "%s %2d %s" % (MONTHS[dt.month - 1], dt.day, dt.strftime("%H:%M:%S"))
+    if fmt == "clf":
+        return "[%02d/%s/%d:%s +0000]" % (dt.day, MONTHS[dt.month - 1], dt.year,
+                                          dt.strftime("%H:%M:%S"))
+    raise AssertionError(fmt)
+
+
+def make_log(rng, fmt, n, start=datetime.datetime(2026, 11, 30, 8, 0, 0, tzinfo=UTC)):
+    """A time-ordered log: (bytes, [(offset, ns or None)]) with continuation
+    lines (no timestamp) now and then, equal times too."""
+    t = start
+    lines, stamps = [], []
+    off = 0
+    for i in range(n):
+        if i and rng.random() < 0.15:
+            text = "    continued %d" % i
+            ns = None
+        else:
+            t += datetime.timedelta(milliseconds=rng.choice([0, 1, 250, 1000, 61000]))
+            s = stamp(fmt, t)
+            if fmt == "clf":
+                text = '10.0.0.%d - - %s "GET /x%d HTTP/1.1" 200 %d' % (i % 250, s, i, i)
+            else:
+                text = "%s host app[%d]: event %d" % (s, i, i)
+            ns = ns_of(t.replace(microsecond=t.microsecond // 1000 * 1000)
+                       if fmt == "iso8601" else t.replace(microsecond=0))
+        b = text.encode() + b"\n"
+        lines.append(b)
+        stamps.append((off, ns))
+        off += len(b)
+    return b"".join(lines), stamps
+
+
+def ref_time_range(data, stamps, since, until):
+    """[start, end) of the lines with since <= t < until; untimed lines go
+    with the line before (the first timed line for those before it)."""
+    first = next(ns for _, ns in stamps if ns is not None)
+    groups = []  # (offset, ns) of each line carrying a time, untimed ones folded in
+    cur = first
+    for off, ns in stamps:
+        if ns is not None:
+            cur = ns
+        groups.append((off, cur))
+    lo = since if since is not None else -(1 << 63)
+    hi = until if until is not None else (1 << 63) - 1
+    start = next((off for off, t in groups if t >= lo), len(data))
+    end = next((off for off, t in groups if t >= hi), len(data))
+    return start, max(start, end)
+
+
+def time_range_available():
+    """False while the library has no mmk_time_range (EOPNOTSUPP)."""
+    line = b"2026-11-30T08:00:00Z up\n"
+    m = mmkit.mmap(-1, len(line))
+    m[:] = line
+    try:
+        mmkit.time_range(m)
+    except OSError as e:
+        if e.errno == errno.EOPNOTSUPP:
+            return False
+        raise
+    finally:
+        m.close()
+    return True
+
+
+class TimeRangeTest(TempDirTestCase):
+    def setUp(self):
+        super().setUp()
+        if not time_range_available():
+            self.skipTest("this build's library has no mmk_time_range yet")
+
+    def check_log(self, fmt, rng, n=400, **kw):
+        data, stamps = make_log(rng, fmt, n)
+        path = self.make_file(data, "log-%s.txt" % fmt)
+        m = mmkit.open(path)
+        self.addCleanup(m.close)
+        times = sorted({ns for _, ns in stamps if ns is not None})
+        probes = [None, times[0], times[-1], times[0] - 1, times[-1] + 1]
+        probes += [rng.choice(times) for _ in range(15)] + [rng.choice(times) + 1 for _ in range(5)]
+        for _ in range(60):
+            since, until = rng.choice(probes), rng.choice(probes)
+            want = ref_time_range(data, stamps, since, until)
+            for src in (m, path):
+                start, end, is_sorted = mmkit.time_range(src, since, until, **kw)
+                if since is not None and until is not None and until <= since:
+                    self.assertEqual(start, end)
+                    continue
+                self.assertEqual((start, end), want, (fmt, since, until))
+                self.assertIs(is_sorted, True)
+
+    def test_iso8601(self):
+        self.check_log("iso8601", random.Random(10))
+        self.check_log("iso8601", random.Random(11), format="iso8601")
+
+    def test_iso8601_with_space_and_zone(self):
+        self.check_log("iso8601-space", random.Random(12))
+
+    def test_syslog(self):
+        self.check_log("syslog", random.Random(13), year=2026)
+        self.check_log("syslog", random.Random(14), format="syslog", year=2026)
+
+    def test_clf(self):
+        self.check_log("clf", random.Random(15))
+        self.check_log("clf", random.Random(16), format="clf")
+
+    def test_text_bounds_equal_nanoseconds(self):
+        data, stamps = make_log(random.Random(17), "iso8601", 300)
+        path = self.make_file(data)
+        since = datetime.datetime(2026, 11, 30, 8, 10, 0, tzinfo=UTC)
+        until = datetime.datetime(2026, 11, 30, 9, 0, 0, tzinfo=UTC)
+        want = mmkit.time_range(path, ns_of(since), ns_of(until))
+        self.assertEqual(mmkit.time_range(path, "2026-11-30T08:10:00Z", "2026-11-30T09"), want)
+        self.assertEqual(mmkit.time_range(path, b"2026-11-30 08:10", "2026-11-30T09:00:00+00:00"),
+                         want)
+        self.assertEqual(want[:2], ref_time_range(data, stamps, ns_of(since), ns_of(until)))
+
+    def test_utc_offset(self):
+        # The same log without zones, read as UTC+1: every time is an hour earlier.
+        data, stamps = make_log(random.Random(18), "iso8601", 200)
+        plain = data.replace(b"Z host", b" host")
+        path = self.make_file(plain)
+        hour = 3600 * 10**9
+        since, until = stamps[50][1] or stamps[51][1], stamps[150][1] or stamps[151][1]
+        self.assertEqual(mmkit.time_range(path, since - hour, until - hour, utc_offset=3600)[:2],
+                         ref_time_range(data, stamps, since, until))
+
+    def test_out_of_order_is_reported(self):
+        data, _ = make_log(random.Random(19), "iso8601", 500)
+        backwards = b"".join(reversed(data.splitlines(keepends=True)))
+        path = self.make_file(backwards)
+        start, end, is_sorted = mmkit.time_range(path, "2026-11-30T08:30", "2026-11-30T09")
+        self.assertIs(is_sorted, False)
+        self.assertLessEqual(start, end)
+
+    def test_errors(self):
+        path = self.make_file(b"no time here\nnor here\n")
+        with self.assertRaisesRegex(ValueError, "timestamp"):
+            mmkit.time_range(path, "2026-11-30")
+        good = self.make_file(b"2026-11-30T08:00:00Z a\n", "good.log")
+        with self.assertRaisesRegex(ValueError, "since"):
+            mmkit.time_range(good, "yesterday")
+        with self.assertRaisesRegex(ValueError, "format"):
+            mmkit.time_range(good, format="rfc2822")
+        with self.assertRaises(TypeError):
+            mmkit.time_range(good, 1.5)
+        with self.assertRaises(TypeError):
+            mmkit.time_range(b"2026-11-30T08:00:00Z a\n")
+        with self.assertRaises(FileNotFoundError) as cm:
+            mmkit.time_range(self.path("missing"))
+        self.assertEqual(cm.exception.filename, self.path("missing"))
+        m = mmkit.open(good)
+        m.close()
+        with self.assertRaisesRegex(ValueError, "closed"):
+            mmkit.time_range(m)
