@@ -266,6 +266,8 @@ def search(
     spans: bool = False,
     threads: Optional[int] = 0,
     decompress: bool = False,
+    start: Optional[int] = None,
+    end: Optional[int] = None,
 ) -> list[Line]:
     """grep -P over source: the selected lines and their context, as Line records."""
 
@@ -280,6 +282,8 @@ def count_by(
     threads: Optional[int] = 0,
     decompress: bool = False,
     top: Optional[int] = None,
+    start: Optional[int] = None,
+    end: Optional[int] = None,
 ) -> list[tuple[bytes, int]]:
     """Matches per value of a capture group, sorted by count desc, value asc."""
 

@@ -196,10 +196,11 @@ done:
 
 typedef struct {
     mmk_input in;
-    MmapObject *mm; /* an mmkit.mmap in flight (mmkit_op_begin), or NULL */
-    int from_file;  /* mm: `in` is the map's file range (retry over the map on failure) */
-    Py_ssize_t len; /* mm: the map's length when the scan began */
-    Py_buffer view; /* a bytes-like object's buffer */
+    MmapObject *mm;   /* an mmkit.mmap in flight (mmkit_op_begin), or NULL */
+    int from_file;    /* mm: `in` is the map's file range (retry over the map on failure) */
+    Py_ssize_t start; /* the range searched: source offset of the input's first byte */
+    Py_ssize_t end;   /* mm: its end */
+    Py_buffer view;   /* a bytes-like object's buffer */
     int have_view;
     int fd, own_fd;   /* a descriptor (ours when own_fd: from a path) */
     mmk_decoder *dec; /* decompress=True */
@@ -233,17 +234,33 @@ static int is_path_like(PyObject *obj) {
                                     PyObject_HasAttrString((PyObject *)Py_TYPE(obj), "__fspath__"));
 }
 
+/* start= / end= of a source: Python slice rules (None for the ends, negative
+   values from the end, clamped). */
+typedef struct {
+    Py_ssize_t start, end;
+    int start_given, end_given;
+} range_arg;
+
+static int range_parse(PyObject *start_obj, PyObject *end_obj, range_arg *r) {
+    if (mmkit_optional_ssize(start_obj, &r->start, &r->start_given) < 0 ||
+        mmkit_optional_ssize(end_obj, &r->end, &r->end_given) < 0)
+        return -1;
+    return 0;
+}
+
 /*
  * Resolve `obj` into a scan input (GIL held). Bytes-like objects are data
  * (a path in bytes must come as os.PathLike or str); an int is a descriptor
  * the caller keeps; a path is opened here and closed by source_close. With
- * `decompress` a path or descriptor is read through a decoder. `what` names
- * the function in messages. Returns 0 or -1 with an exception set.
+ * `decompress` a path or descriptor is read through a decoder. `range`
+ * (may be NULL) selects bytes of a buffer, a map or a regular file. `what`
+ * names the function in messages. Returns 0 or -1 with an exception set.
  */
-static int source_open(PyObject *module, PyObject *obj, int decompress, const char *what,
-                       source *s) {
+static int source_open(PyObject *module, PyObject *obj, int decompress, const range_arg *range,
+                       const char *what, source *s) {
     memset(s, 0, sizeof *s);
     s->fd = -1;
+    int ranged = range != NULL && (range->start_given || range->end_given);
     mmkit_state *st = mmkit_get_state(module);
     if (PyObject_TypeCheck(obj, st->mmap_type)) {
         if (decompress) {
@@ -255,9 +272,18 @@ static int source_open(PyObject *module, PyObject *obj, int decompress, const ch
         if (mmkit_op_begin(mm) < 0)
             return -1;
         s->mm = mm;
-        s->len = (Py_ssize_t)mmk_length(mm->map);
-        s->from_file = mmkit_scan_input(mm, 0, s->len, &s->in);
+        s->start = 0;
+        s->end = (Py_ssize_t)mmk_length(mm->map);
+        if (ranged)
+            mmkit_resolve_range(s->end, range->start, range->start_given, range->end,
+                                range->end_given, &s->start, &s->end);
+        s->from_file = mmkit_scan_input(mm, s->start, s->end, &s->in);
         return 0;
+    }
+    if (decompress && ranged) {
+        PyErr_Format(PyExc_ValueError, "%s: start and end cannot be used with decompress=True",
+                     what);
+        return -1;
     }
     if (PyLong_Check(obj) && !PyBool_Check(obj)) {
         long fd = PyLong_AsLong(obj);
@@ -308,7 +334,13 @@ static int source_open(PyObject *module, PyObject *obj, int decompress, const ch
         if (PyObject_GetBuffer(obj, &s->view, PyBUF_SIMPLE) < 0)
             return -1;
         s->have_view = 1;
-        s->in = mmk_input_bytes(s->view.buf, (uint64_t)s->view.len);
+        s->start = 0;
+        s->end = s->view.len;
+        if (ranged)
+            mmkit_resolve_range(s->view.len, range->start, range->start_given, range->end,
+                                range->end_given, &s->start, &s->end);
+        s->in =
+            mmk_input_bytes((const char *)s->view.buf + s->start, (uint64_t)(s->end - s->start));
         return 0;
     } else {
         PyErr_Format(PyExc_TypeError,
@@ -335,6 +367,27 @@ static int source_open(PyObject *module, PyObject *obj, int decompress, const ch
 #if PYMM_HAVE_DECODER
         s->in = mmk_input_decoder(s->dec);
 #endif
+    } else if (ranged) {
+        /* A range of the file's bytes as they are now (pread or a map). */
+        struct stat sb;
+        if (fstat(s->fd, &sb) < 0) {
+            if (s->path != NULL)
+                PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, s->path);
+            else
+                PyErr_SetFromErrno(PyExc_OSError);
+            source_close(s);
+            return -1;
+        }
+        if (!S_ISREG(sb.st_mode)) {
+            PyErr_Format(PyExc_ValueError, "%s: start and end need a regular file, a map or bytes",
+                         what);
+            source_close(s);
+            return -1;
+        }
+        Py_ssize_t size = sb.st_size > PY_SSIZE_T_MAX ? PY_SSIZE_T_MAX : (Py_ssize_t)sb.st_size;
+        mmkit_resolve_range(size, range->start, range->start_given, range->end, range->end_given,
+                            &s->start, &s->end);
+        s->in = mmk_input_fd_range(s->fd, (uint64_t)s->start, (uint64_t)(s->end - s->start));
     } else {
         s->in = mmk_input_fd(s->fd);
     }
@@ -416,6 +469,7 @@ typedef struct {
     size_t slen, scap;
     int gap_pending;
     int invert, want_spans;
+    uint64_t base; /* added to the offsets: the source offset of the input's start */
     int oom;
 } collector;
 
@@ -469,7 +523,7 @@ static int collect_line(const mmk_line *ln, void *user) {
     }
     line_rec *r = &c->recs[c->n++];
     r->line_no = ln->line_no;
-    r->offset = ln->offset;
+    r->offset = ln->offset + c->base;
     r->matches = ln->matches;
     r->kind = ln->kind;
     r->gap = c->gap_pending;
@@ -590,7 +644,8 @@ fail:
 PyDoc_STRVAR(mmkit_search_doc,
              "search($module, /, pattern, source, *, fixed=False, ignore_case=False,\n"
              "       word=False, line_exact=False, invert=False, before=0, after=0,\n"
-             "       context=None, max_count=None, spans=False, threads=0, decompress=False)\n"
+             "       context=None, max_count=None, spans=False, threads=0, decompress=False,\n"
+             "       start=None, end=None)\n"
              "--\n"
              "\n"
              "Search source line by line as `grep -P` does and return a list of\n"
@@ -609,7 +664,9 @@ PyDoc_STRVAR(mmkit_search_doc,
              "(paths and descriptors): gzip, zstd, xz and bzip2 data, recognised by\n"
              "their magic bytes, is decompressed and the result searched (as zcat |\n"
              "grep); other data is searched as it is. A descriptor is then read from\n"
-             "its current position.\n"
+             "its current position. start, end: search only source[start:end] (slice\n"
+             "rules) of a buffer, a map or a regular file; offsets stay the source's,\n"
+             "line numbers count from 1 at start (what time_range() gives fits).\n"
              "\n"
              "invert: select the lines without a match (grep -v). before / after:\n"
              "context lines around each selected line (grep -B / -A); context sets\n"
@@ -632,14 +689,18 @@ PyDoc_STRVAR(mmkit_search_doc,
 static PyObject *mmkit_search(PyObject *module, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"pattern",    "source", "fixed",   "ignore_case", "word",
                              "line_exact", "invert", "before",  "after",       "context",
-                             "max_count",  "spans",  "threads", "decompress",  NULL};
+                             "max_count",  "spans",  "threads", "decompress",  "start",
+                             "end",        NULL};
     PyObject *pat_obj, *src_obj, *before_obj = NULL, *after_obj = NULL, *context_obj = Py_None;
-    PyObject *max_obj = Py_None, *threads_obj = NULL;
+    PyObject *max_obj = Py_None, *threads_obj = NULL, *start_obj = Py_None, *end_obj = Py_None;
     int fixed = 0, icase = 0, word = 0, exact = 0, invert = 0, want_spans = 0, decompress = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|$pppppOOOOpOp:search", kwlist, &pat_obj,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|$pppppOOOOpOpOO:search", kwlist, &pat_obj,
                                      &src_obj, &fixed, &icase, &word, &exact, &invert, &before_obj,
                                      &after_obj, &context_obj, &max_obj, &want_spans, &threads_obj,
-                                     &decompress))
+                                     &decompress, &start_obj, &end_obj))
+        return NULL;
+    range_arg range;
+    if (range_parse(start_obj, end_obj, &range) < 0)
         return NULL;
     uint64_t before = 0, after = 0, context = 0, max_count = 0;
     int before_given, after_given, context_given, max_given;
@@ -676,7 +737,7 @@ static PyObject *mmkit_search(PyObject *module, PyObject *args, PyObject *kwds) 
     if (pattern_arg(module, pat_obj, pattern_flags(fixed, icase, word, exact), &pat) < 0)
         return NULL;
     source src;
-    if (source_open(module, src_obj, decompress, "search", &src) < 0) {
+    if (source_open(module, src_obj, decompress, &range, "search", &src) < 0) {
         patref_release(&pat);
         return NULL;
     }
@@ -685,6 +746,7 @@ static PyObject *mmkit_search(PyObject *module, PyObject *args, PyObject *kwds) 
     memset(&col, 0, sizeof col);
     col.invert = invert;
     col.want_spans = want_spans;
+    col.base = (uint64_t)src.start;
     mmk_sink sink = {collect_line, collect_gap, &col};
     mmk_scan_options opt;
     memset(&opt, 0, sizeof opt);
@@ -699,12 +761,14 @@ static PyObject *mmkit_search(PyObject *module, PyObject *args, PyObject *kwds) 
         /* The file no longer holds the map's range: the map decides (an
            error past the file's end), as mmap.count() does. */
         collector_reset(&col);
-        src.in = mmk_input_map(src.mm->map, 0, src.len);
+        src.in = mmk_input_map(src.mm->map, src.start, src.end);
         rc = mmk_search(p, &src.in, &opt, &so, &sink, NULL);
     }
     Py_END_ALLOW_THREADS
     PyObject *path = src.path;
     Py_XINCREF(path);
+    if (limit_at >= 0)
+        limit_at += src.start;
     source_close(&src);
     patref_release(&pat);
     PyObject *result = NULL;
@@ -760,7 +824,7 @@ static int group_arg(PyObject *obj, const mmk_pattern *p) {
 PyDoc_STRVAR(mmkit_count_by_doc,
              "count_by($module, /, pattern, source, group=0, *, fixed=False,\n"
              "         ignore_case=False, word=False, threads=0, decompress=False,\n"
-             "         top=None)\n"
+             "         top=None, start=None, end=None)\n"
              "--\n"
              "\n"
              "Count the matches of pattern in source per value of capture group\n"
@@ -770,24 +834,27 @@ PyDoc_STRVAR(mmkit_count_by_doc,
              "(leftmost non-overlapping per line); empty matches are not counted (as\n"
              "grep -o skips them), nor matches in which the group did not take part.\n"
              "The same as `grep -oP ... | sort | uniq -c | sort -rn`. top keeps the\n"
-             "first `top` pairs. pattern, source, fixed, ignore_case, word, threads\n"
-             "and decompress as search(). Exact, one pass, all cores, the GIL\n"
+             "first `top` pairs. pattern, source, fixed, ignore_case, word, threads,\n"
+             "decompress, start and end as search(). Exact, one pass, all cores, the GIL\n"
              "released. Errors as search(); ValueError for a group that is not in\n"
              "the pattern.");
 
 static PyObject *mmkit_count_by(PyObject *module, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"pattern", "source",  "group",      "fixed", "ignore_case",
-                             "word",    "threads", "decompress", "top",   NULL};
+    static char *kwlist[] = {"pattern", "source",     "group", "fixed", "ignore_case", "word",
+                             "threads", "decompress", "top",   "start", "end",         NULL};
     PyObject *pat_obj, *src_obj, *group_obj = NULL, *threads_obj = NULL, *top_obj = Py_None;
+    PyObject *start_obj = Py_None, *end_obj = Py_None;
     int fixed = 0, icase = 0, word = 0, decompress = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O$pppOpO:count_by", kwlist, &pat_obj, &src_obj,
-                                     &group_obj, &fixed, &icase, &word, &threads_obj, &decompress,
-                                     &top_obj))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|O$pppOpOOO:count_by", kwlist, &pat_obj,
+                                     &src_obj, &group_obj, &fixed, &icase, &word, &threads_obj,
+                                     &decompress, &top_obj, &start_obj, &end_obj))
         return NULL;
     unsigned threads = 0;
     uint64_t top = 0;
     int top_given = 0;
-    if (threads_arg(threads_obj, &threads) < 0 || count_arg(top_obj, "top", &top, &top_given) < 0)
+    range_arg range;
+    if (threads_arg(threads_obj, &threads) < 0 || count_arg(top_obj, "top", &top, &top_given) < 0 ||
+        range_parse(start_obj, end_obj, &range) < 0)
         return NULL;
     patref pat;
     if (pattern_arg(module, pat_obj, pattern_flags(fixed, icase, word, 0), &pat) < 0)
@@ -799,7 +866,7 @@ static PyObject *mmkit_count_by(PyObject *module, PyObject *args, PyObject *kwds
         return NULL;
     }
     source src;
-    if (source_open(module, src_obj, decompress, "count_by", &src) < 0) {
+    if (source_open(module, src_obj, decompress, &range, "count_by", &src) < 0) {
         patref_release(&pat);
         return NULL;
     }
@@ -814,7 +881,7 @@ static PyObject *mmkit_count_by(PyObject *module, PyObject *args, PyObject *kwds
 #if PYMM_HAVE_COUNT_BY
     rc = mmk_count_by(p, group, &src.in, &opt, &tab);
     if (rc < 0 && src.from_file && rc != MMK_ELIMIT) {
-        src.in = mmk_input_map(src.mm->map, 0, src.len);
+        src.in = mmk_input_map(src.mm->map, src.start, src.end);
         rc = mmk_count_by(p, group, &src.in, &opt, &tab);
     }
 #else
@@ -826,6 +893,8 @@ static PyObject *mmkit_count_by(PyObject *module, PyObject *args, PyObject *kwds
     Py_END_ALLOW_THREADS
     PyObject *path = src.path;
     Py_XINCREF(path);
+    if (limit_at >= 0)
+        limit_at += src.start;
     source_close(&src);
     patref_release(&pat);
     if (rc < 0) {

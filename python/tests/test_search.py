@@ -343,6 +343,46 @@ class SourceKindsTest(TempDirTestCase):
         finally:
             os.close(w)
 
+    def test_ranges(self):
+        """start/end: the answer for data[start:end], offsets in the source."""
+        m = mmkit.open(self.file)
+        self.addCleanup(m.close)
+        fd = os.open(self.file, os.O_RDONLY)
+        self.addCleanup(os.close, fd)
+        n = len(self.data)
+        rng = random.Random(8)
+        ranges = [(None, None), (0, n), (1, None), (None, 5000), (777, 12345), (-300, None),
+                  (5000, 4000), (n + 10, None), (-n - 5, -1)]
+        ranges += [(rng.randrange(n), rng.randrange(n)) for _ in range(4)]
+        for start, end in ranges:
+            s, e, _ = slice(start, end).indices(n)
+            e = max(s, e)
+            for p, po, so in self.cases:
+                want = [line[:2] + (line[2] + s,) + line[3:]
+                        for line in as_tuples(mmkit.search(p, self.data[s:e], **po, **so))]
+                for src in (self.data, m, self.file, fd):
+                    got = mmkit.search(p, src, start=start, end=end, **po, **so)
+                    self.assertEqual(as_tuples(got), want, (start, end, type(src)))
+                if isinstance(p, bytes):
+                    self.assertEqual(mmkit.search(p, memoryview(self.data), start=start, end=end),
+                                     mmkit.search(p, self.data, start=start, end=end))
+
+    def test_range_errors(self):
+        r, w = os.pipe()
+        self.addCleanup(os.close, r)
+        os.close(w)
+        with self.assertRaisesRegex(ValueError, "regular file"):
+            mmkit.search(b"a", r, start=1)
+        with self.assertRaisesRegex(ValueError, "decompress"):
+            mmkit.search(b"a", self.file, start=1, decompress=True)
+        with self.assertRaises(TypeError):
+            mmkit.search(b"a", self.data, start=1.0)
+        data = b"x" * 100 + b"\n" + b"a" * 30000 + b"b\n"
+        with self.assertRaises(mmkit.RegexLimitError) as cm:
+            mmkit.search(rb"(a+)+$", data, start=50, threads=1)
+        self.assertGreaterEqual(cm.exception.offset, 50)
+        self.assertLessEqual(cm.exception.offset, 101)
+
     def test_closed_map(self):
         m = mmkit.mmap(-1, 10)
         m.close()
