@@ -43,6 +43,10 @@ bench: build
 	@sh scripts/deps.sh bench
 	@sh bench/run.sh $(BUILD)
 
+# make install [PREFIX=/usr/local]: the library, header, pkg-config and CMake
+# files, mmk, its manual page (share/man/man1) and its bash, zsh and fish
+# completions (share/bash-completion, share/zsh/site-functions,
+# share/fish/vendor_completions.d).
 install: build
 	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))
 

@@ -8,9 +8,10 @@ set -e
 build=${1:?usage: sh bench/check.sh BUILD_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
 python3 "$here/bench.py" --self-test
-sh "$here/run.sh" "$build" --quick
+python3 "$here/logs/bench_logs.py" --self-test
+sh "$here/run.sh" "$build" --quick --logs
 out="$build/bench-quick"
-for f in BENCHMARKS.md results.json benchmarks.png; do
+for f in BENCHMARKS.md results.json benchmarks.png BENCHMARKS-logs.md logs-results.json; do
   if [ ! -s "$out/$f" ]; then
     echo "bench check: $out/$f missing or empty" >&2
     exit 1

@@ -11,6 +11,11 @@ libdir=$(ls -d "$prefix"/lib*/pkgconfig | head -1); libdir=${libdir%/pkgconfig}
 test -f "$prefix/include/mmkit.h"
 test -f "$libdir/libmmkit.a"
 test -f "$libdir/cmake/mmkit/mmkitConfig.cmake"
+# the manual page and the shell completions of mmk
+test -f "$prefix/share/man/man1/mmk.1"
+test -f "$prefix/share/bash-completion/completions/mmk"
+test -f "$prefix/share/zsh/site-functions/_mmk"
+test -f "$prefix/share/fish/vendor_completions.d/mmk.fish"
 PKG_CONFIG_PATH="$libdir/pkgconfig"; export PKG_CONFIG_PATH
 cc -Wall -Werror "$src/tests/install/consumer.c" $(pkg-config --cflags --libs mmkit) -o "$work/pc_consumer"
 LD_LIBRARY_PATH="$libdir" "$work/pc_consumer" "$work/a.txt"
