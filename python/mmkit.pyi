@@ -168,7 +168,7 @@ class mmap:
     @overload
     def grep(
         self,
-        pattern: _Buffer,
+        pattern: _ReadableBuffer,
         start: Optional[int] = None,
         end: Optional[int] = None,
         *,
@@ -185,7 +185,7 @@ class mmap:
     @overload
     def grep(
         self,
-        pattern: _Buffer,
+        pattern: _ReadableBuffer,
         start: Optional[int] = None,
         end: Optional[int] = None,
         *,
