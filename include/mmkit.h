@@ -1203,26 +1203,39 @@ static inline mmk_input mmk_input_decoder(mmk_decoder *d) {
 
 /** Timestamp formats of log lines. */
 enum mmk_time_format {
-    MMK_TIME_AUTO = 0,    /**< the first of the formats below found in the input */
-    MMK_TIME_ISO8601 = 1, /**< 2026-11-30T08:29:57(.123)(Z|+01:00) or with a space for T,
-                               at the line's start or after a '[' */
-    MMK_TIME_SYSLOG = 2,  /**< Nov 30 08:29:57 at the line's start (the year: see
-                               mmk_time_options.year) */
+    MMK_TIME_AUTO = 0,    /**< the format of the first line that carries one of those below */
+    MMK_TIME_ISO8601 = 1, /**< 2026-11-30T08:29:57(.123)(Z|+01:00|+0100|+01) or with a space
+                               (or 't') for T, a fraction after '.' or ',', at the line's
+                               start or right after a '[' anywhere in the line */
+    MMK_TIME_SYSLOG = 2,  /**< Nov 30 08:29:57 at the line's start, the day space-padded or
+                               not (the year: see mmk_time_options.year) */
     MMK_TIME_CLF = 3      /**< [30/Nov/2026:08:29:57 +0000] anywhere in the line (the
                                common and combined log formats) */
 };
 
-/** Options of mmk_time_range; zero-initialise for defaults. */
+/** Options of mmk_time_range and mmk_time_parse; zero-initialise for defaults. */
 typedef struct mmk_time_options {
-    int format;          /**< enum mmk_time_format */
-    int year;            /**< the year of syslog timestamps; 0 = the current year */
-    int64_t utc_offset;  /**< seconds east of UTC of timestamps without a zone (0: UTC) */
+    int format; /**< enum mmk_time_format (mmk_time_range only) */
+    /** The year of syslog timestamps, 1..9999. 0: from the clock, the current
+        year unless that puts the timestamp more than a day after now, then
+        the year before; so a log of up to a year that crosses a New Year
+        (Dec ... Jan) stays in order. With a year given, every syslog line is
+        in that year and such a log is out of order. */
+    int year;
+    int64_t utc_offset; /**< seconds east of UTC of timestamps without a zone (0: UTC),
+                             at most 48 hours either way; never the TZ environment */
 } mmk_time_options;
 
 /**
- * Parse one timestamp (a --since / --until argument): the formats above, or a
- * prefix of ISO 8601 (2026-11-30, 2026-11-30T08, 2026-11-30 08:29). Sets *ns
- * to nanoseconds since 1970-01-01 UTC. Returns 0 or -EINVAL.
+ * Parse one timestamp (a --since / --until argument): any of the formats
+ * above whatever opt->format says (the common log format with or without
+ * its brackets), a prefix of ISO 8601 (2026-11-30, 2026-11-30T08,
+ * 2026-11-30 08:29, each with an optional zone after the time), or a prefix
+ * of syslog (Nov 30, Nov 30 08, Nov 30 08:29). The whole text must be the
+ * timestamp and the date must exist (2026-13-01, Nov 31 and Feb 29 of a
+ * common year are errors). Sets *ns to nanoseconds since 1970-01-01 UTC
+ * (1677-09-21 to 2262-04-11 fit). `opt` may be NULL. Returns 0 or -EINVAL
+ * (*ns unchanged).
  */
 MMK_API int mmk_time_parse(const char *text, size_t len, const mmk_time_options *opt,
                            int64_t *ns);
@@ -1232,13 +1245,24 @@ MMK_API int mmk_time_parse(const char *text, size_t len, const mmk_time_options 
  * range [*start, *end) of the lines whose time t is since <= t < until
  * (INT64_MIN / INT64_MAX for an open side). A line without a timestamp belongs
  * to the line before; lines before the first timestamp belong to the first.
- * Reads only the pages the search probes (O(log n) lines). The range starts
- * at a line start and ends after a '\n' or at the end. When the log is not in
- * order the range is that of a binary search over it (some lines in the
- * window may be missed or extra); `*sorted` (may be NULL) is set to 0 when a
- * probe saw time go backwards, else 1.
- * Errors: -EINVAL, MMK_ECLOSED, MMK_EFAULT (the file shrank), and
- * MMK_ENOTIME when no line of the map carries a timestamp of the format.
+ * A date that does not exist (2026-02-29) is no timestamp. Reads only the
+ * pages the search probes: the first stamped line, the last one, and
+ * O(log n) probes, each a look for the next line start and a timestamp
+ * (interpolation first, so usually a handful). The map is advised
+ * MMK_ADVICE_RANDOM during the call and MMK_ADVICE_NORMAL after it (a cold
+ * file is then read a page per probe, not a read-ahead window).
+ * The range starts at a line start and ends after a '\n' or at the end;
+ * until <= since gives an empty range at the start of since. When the log is
+ * not in order the range is that of a binary search over it (some lines in
+ * the window may be missed or extra; start <= end still, both at line
+ * starts); `*sorted` (may be NULL) is set to 0 when the probes (first and
+ * last stamped lines included) saw time go backwards, else 1: an unordered
+ * log the probes did not catch still gets 1.
+ * Errors: -EINVAL (NULL map, start or end; bad options), MMK_ECLOSED,
+ * MMK_EFAULT (the file shrank; -EIO or -ENOSPC when the kernel could not
+ * supply a page), and MMK_ENOTIME when no line of the map carries a
+ * timestamp of the format (an empty map included). On error *start, *end and
+ * *sorted are unchanged.
  */
 MMK_API int mmk_time_range(mmk_map *m, int64_t since, int64_t until,
                            const mmk_time_options *opt, uint64_t *start, uint64_t *end,

@@ -36,8 +36,17 @@ void mmk__scratch_free(mmk__scratch *s);
  * limit stopped the search (catastrophic backtracking), -ENOMEM.
  * Reads mapped memory: callers run it under the fault guard.
  */
-int mmk__find(const mmk_pattern *p, mmk__scratch *s, const uint8_t *subject, size_t len,
-              size_t pos, size_t limit, int notempty_at_pos, size_t *mstart, size_t *mend);
+int mmk__find(const mmk_pattern *p, mmk__scratch *s, const uint8_t *subject, size_t len, size_t pos,
+              size_t limit, int notempty_at_pos, size_t *mstart, size_t *mend);
+
+/*
+ * The capture group `group` (1 .. mmk_pattern_groups(p)) of the match the
+ * last successful mmk__find with this scratch returned: sets *gstart, *gend
+ * (offsets in that call's subject) and returns 1; 0 when the group did not
+ * take part in the match; -EINVAL for a group the pattern does not have
+ * (literal patterns have none: group 0 is the match mmk__find returned).
+ */
+int mmk__find_group(const mmk_pattern *p, mmk__scratch *s, int group, size_t *gstart, size_t *gend);
 
 /* Longest possible match in bytes, or SIZE_MAX when unbounded (most regexes). */
 size_t mmk__max_match_len(const mmk_pattern *p);

@@ -930,6 +930,13 @@ int mmk__find(const mmk_pattern *p, mmk__scratch *s, const uint8_t *subject, siz
     return mmk__regex_find(&p->re, &s->rs, subject, len, pos, limit, notempty_at_pos, mstart, mend);
 }
 
+int mmk__find_group(const mmk_pattern *p, mmk__scratch *s, int group, size_t *gstart,
+                    size_t *gend) {
+    if (p->kind != MMK__PAT_REGEX || group < 1)
+        return -EINVAL;
+    return mmk__regex_group(&p->re, &s->rs, group, gstart, gend);
+}
+
 size_t mmk__max_match_len(const mmk_pattern *p) {
     return p->kind == MMK__PAT_LITERAL ? p->lit.n : SIZE_MAX;
 }

@@ -714,7 +714,8 @@ void mmk__regex_destroy(mmk__regex *r) {
 
 int mmk__regex_scratch_init(mmk__regex_scratch *rs, const mmk__regex *r) {
     memset(rs, 0, sizeof *rs);
-    rs->md = pcre2_match_data_create(1, NULL);
+    /* Room for the groups too: mmk__find_group reads them after a match. */
+    rs->md = pcre2_match_data_create(r->groups + 1, NULL);
     rs->mc = pcre2_match_context_create(NULL);
     if (!rs->md || !rs->mc)
         goto fail;
@@ -730,6 +731,19 @@ int mmk__regex_scratch_init(mmk__regex_scratch *rs, const mmk__regex *r) {
 fail:
     mmk__regex_scratch_destroy(rs);
     return -ENOMEM;
+}
+
+int mmk__regex_group(const mmk__regex *r, mmk__regex_scratch *rs, int group, size_t *gstart,
+                     size_t *gend) {
+    if (group < 0 || (uint32_t)group > r->groups ||
+        (uint32_t)group >= pcre2_get_ovector_count(rs->md))
+        return -EINVAL;
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(rs->md);
+    if (ov[2 * group] == PCRE2_UNSET)
+        return 0;
+    *gstart = ov[2 * group];
+    *gend = ov[2 * group + 1];
+    return 1;
 }
 
 void mmk__regex_scratch_destroy(mmk__regex_scratch *rs) {

@@ -87,6 +87,11 @@ void mmk__regex_scratch_destroy(mmk__regex_scratch *rs);
 int mmk__regex_find(const mmk__regex *r, mmk__regex_scratch *rs, const uint8_t *s, size_t len,
                     size_t pos, size_t limit, int notempty_at_pos, size_t *mstart, size_t *mend);
 
+/* Group `group` of the last match found with rs: 1 (and its span), 0 when
+   it did not take part, -EINVAL when r has no such group. */
+int mmk__regex_group(const mmk__regex *r, mmk__regex_scratch *rs, int group, size_t *gstart,
+                     size_t *gend);
+
 /* 1 when this PCRE2's JIT is known to answer wrongly for atomic and
    possessive groups, (*ACCEPT), and with its start-up optimisation after
    alternations (before 10.43, or a known case still fails). */

@@ -1268,7 +1268,7 @@ int mmk_count_lines(const mmk_input *in, const mmk_scan_options *opt, uint64_t *
    merge to find the point where a re-scan agrees with the speculation. */
 #define FIND_RECORD 64
 
-enum { MODE_COUNT = 1, MODE_SPANS = 2, MODE_LINES = 3 };
+enum { MODE_COUNT = 1, MODE_SPANS = 2, MODE_LINES = 3, MODE_SEARCH = 4 };
 
 typedef struct span {
     uint64_t a, b;
@@ -1311,6 +1311,8 @@ typedef struct line_rec {
     size_t text; /* offset of the copied bytes in the byte arena, or SIZE_MAX */
 } line_rec;
 
+typedef struct search_ring search_ring;
+
 typedef struct find_job {
     const mmk_pattern *p;
     int mode;
@@ -1335,6 +1337,25 @@ typedef struct find_job {
     uint8_t *arena;
     size_t arena_len, arena_cap;
     uint64_t matched_lines;
+    /* search (MODE_SEARCH, MMK_PAT_LINES only): what mmk_search asked for */
+    const mmk_sink *sink;
+    mmk_search_result *sres;
+    int invert, limited, count_only;
+    uint64_t max_count;
+    uint64_t s_before, s_after; /* context kept by the workers (0 when only counting) */
+    int s_spans;                /* spans are handed out */
+    int s_records;              /* workers record lines (else they only count) */
+    int s_text;                 /* records carry the lines' bytes */
+    int s_lines;                /* workers number the lines (records, inverted counts) */
+    uint64_t last_out;          /* line number of the last line handed out (0: none) */
+    uint64_t after_until;       /* lines up to this number are after-context */
+    int limit_hit;              /* max_count selected lines were handed out */
+    int done;                   /* the search ended by max_count (a stop that is no error) */
+    search_ring *ring;          /* the unreported lines that may become before-context */
+    mmk_span *sp_buf;           /* a line's spans, relative to the line */
+    size_t sp_cap;
+    uint8_t *lazy_buf; /* a long line read back for the sink */
+    size_t lazy_cap;
 } find_job;
 
 typedef struct find_wctx {
@@ -1708,11 +1729,16 @@ static int lines_collect(void *arg) {
     return 0;
 }
 
+static void ring_free(search_ring *rg);
+
 static void find_job_free(find_job *fj) {
     mmk__scratch_free(fj->scratch);
     free(fj->fix.v);
     free(fj->lines);
     free(fj->arena);
+    ring_free(fj->ring);
+    free(fj->sp_buf);
+    free(fj->lazy_buf);
 }
 
 /*
@@ -1845,9 +1871,24 @@ static int run_find(find_job *fj, const mmk_input *in, const mmk_scan_options *o
  * the line alone (Python's re rules for empty matches within the line).
  */
 
+/* A line as the search's workers see it: where it is, what it holds, and
+   (records) whether the chunk selects it and where its bytes are kept. */
+typedef struct sline {
+    uint64_t off, len; /* input offset of its first byte, bytes without the '\n' */
+    uint64_t idx;      /* index of the line in the chunk (0: the chunk's first line) */
+    uint64_t matches;
+    size_t span0, nsp; /* its spans: lines_res.spans.v[span0 .. span0 + nsp) */
+    int newline;       /* a '\n' ends it */
+    int lazy;          /* a line longer than the engine holds: read back by the merge */
+    int selected;
+    size_t text; /* records: subject offset (in place) or arena offset */
+} sline;
+
 /* What a worker leaves for the merge. */
 typedef struct lines_res {
     uint64_t count;  /* matches in the owned lines */
+    uint64_t mlines; /* owned lines that match */
+    uint64_t owned;  /* search: owned lines */
     uint64_t nl;     /* lines mode: '\n' bytes in the owned lines */
     span_vec spans;  /* spans mode: the matches */
     line_rec *lines; /* lines mode: the matching lines (line_no relative: '\n's before) */
@@ -1857,6 +1898,21 @@ typedef struct lines_res {
     int in_place; /* line_rec.text is an offset into the subject, not the arena */
     const uint8_t *sub;
     uint64_t sub_off;
+    /* search: the lines the merge may hand out, in input order: the selected
+       ones, the context around them inside the chunk, the chunk's first
+       `after` and last `before` lines (context for selected lines of the
+       chunks around it) */
+    sline *recs;
+    size_t nrecs, recs_cap;
+    /* search, while the worker walks the chunk: the last `before` lines not
+       recorded (circular), the first line not classified yet, how many
+       after-context lines are still due */
+    sline *q;
+    size_t q_cap, q_n, q_head;
+    size_t *tmp;
+    size_t tmp_cap;
+    size_t cur;
+    uint64_t cur_idx, after_left;
 } lines_res;
 
 static void lines_res_free(void *arg) {
@@ -1864,7 +1920,16 @@ static void lines_res_free(void *arg) {
     free(r->spans.v);
     free(r->lines);
     free(r->arena);
+    free(r->recs);
+    free(r->q);
+    free(r->tmp);
 }
+
+static int sw_match(const find_job *fj, mmk__chunk *c, lines_res *r, size_t x, size_t y,
+                    uint64_t idx, uint64_t matches, size_t span0);
+static int sw_selected(const find_job *fj, mmk__chunk *c, lines_res *r, sline l);
+static int sw_other(const find_job *fj, mmk__chunk *c, lines_res *r, sline l);
+static int search_merge(mmk__job *j, mmk__chunk *c);
 
 /* Matches of the line [x, y) of subject `sub` searched alone; offsets in
    the input are sub_off + ... . Counts them into *n and pushes spans when
@@ -1933,11 +1998,15 @@ static int lines_record(lines_res *r, const uint8_t *sub, size_t x, size_t y, ui
 static int lines_take(const find_job *fj, mmk__scratch *sc, mmk__chunk *c, lines_res *r,
                       const uint8_t *sub, size_t x, size_t y, uint64_t nl) {
     uint64_t n = 0;
-    int rc = line_alone(fj, sc, c, sub, c->sub_off, x, y, fj->mode == MODE_SPANS ? &r->spans : NULL,
-                        0, &n);
+    size_t span0 = r->spans.n;
+    int spans = fj->mode == MODE_SPANS || (fj->mode == MODE_SEARCH && fj->s_spans);
+    int rc = line_alone(fj, sc, c, sub, c->sub_off, x, y, spans ? &r->spans : NULL, 0, &n);
     if (rc || n == 0)
         return rc;
     r->count += n;
+    r->mlines++;
+    if (fj->mode == MODE_SEARCH && fj->s_records)
+        return sw_match(fj, c, r, x, y, nl, n, span0);
     return fj->mode == MODE_LINES ? lines_record(r, sub, x, y, nl, n) : 0;
 }
 
@@ -1958,7 +2027,8 @@ static int lines_long_line(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chu
     size_t back = mmk__max_lookbehind(fj->p);
     const size_t step = (size_t)1 << 20;
     uint8_t *buf = NULL;
-    size_t cap = 0, have = c->sub_len - x;
+    size_t cap = 0, have = c->sub_len - x, span0 = r->spans.n;
+    int spans = fj->mode == MODE_SPANS || (fj->mode == MODE_SEARCH && fj->s_spans);
     uint64_t base = x_abs, pos = x_abs, next_read = c->sub_off + c->sub_len, count = 0;
     int ne = 0, end = 0, has_nl = 0, rc = buf_reserve(&buf, &cap, have + step);
     if (rc)
@@ -1978,7 +2048,7 @@ static int lines_long_line(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chu
         }
         if (f == 1) {
             count++;
-            if (fj->mode == MODE_SPANS && (rc = span_push(&r->spans, base + a, base + b)) != 0)
+            if (spans && (rc = span_push(&r->spans, base + a, base + b)) != 0)
                 break;
             ne = a == b;
             pos = base + b;
@@ -2010,6 +2080,26 @@ static int lines_long_line(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chu
     if (rc)
         return rc;
     r->count += count;
+    if (fj->mode == MODE_SEARCH) {
+        /* Its bytes are read back by the merge if it is handed out. */
+        r->mlines += count > 0;
+        r->nl += (uint64_t)has_nl;
+        r->owned++;
+        if (!fj->s_records)
+            return 0;
+        sline l;
+        memset(&l, 0, sizeof l);
+        l.off = x_abs;
+        l.len = line_end - x_abs;
+        l.idx = r->owned - 1;
+        l.matches = count;
+        l.span0 = span0;
+        l.nsp = r->spans.n - span0;
+        l.newline = has_nl;
+        l.lazy = 1;
+        r->cur_idx = r->owned;
+        return (count > 0) != fj->invert ? sw_selected(fj, c, r, l) : sw_other(fj, c, r, l);
+    }
     if (fj->mode == MODE_LINES) {
         if (count > 0) {
             size_t len = (size_t)(line_end - x_abs);
@@ -2038,10 +2128,219 @@ static int lines_long_line(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chu
     return 0;
 }
 
+/* ---- the search's workers: which lines of a chunk the merge may need ---- */
+
+/*
+ * A chunk's lines are classified in order: selected (matching, or not with
+ * MMK_SEARCH_INVERT) or not. The worker records every selected line, the
+ * lines within `after` after and `before` before a selected line of the
+ * chunk, the chunk's first `after` lines and its last `before` lines (which
+ * may be context for selected lines in the chunks around it). So every line
+ * the merge can hand out is recorded by its chunk, and the merge, walking the
+ * records in input order, needs only the last `before` records it has not
+ * handed out and the number of the last after-context line.
+ *
+ * Unrecorded lines that may still become before-context wait in a queue of
+ * `before` entries; a queued line is always newer than every record of the
+ * chunk (a non-selected line is recorded only while every line since the last
+ * selected one was recorded too), so records stay in input order.
+ */
+
+static int sw_record(const find_job *fj, mmk__chunk *c, lines_res *r, sline l) {
+    if (r->nrecs == r->recs_cap) {
+        size_t cap = r->recs_cap ? r->recs_cap * 2 : 64;
+        sline *nv = realloc(r->recs, cap * sizeof *nv);
+        if (!nv)
+            return -ENOMEM;
+        r->recs = nv;
+        r->recs_cap = cap;
+    }
+    if (fj->s_text && !l.lazy) {
+        size_t x = (size_t)(l.off - c->sub_off);
+        if (r->in_place) {
+            l.text = x;
+        } else {
+            int rc = buf_reserve(&r->arena, &r->arena_cap, r->arena_len + (size_t)l.len);
+            if (rc)
+                return rc;
+            if (l.len)
+                memcpy(r->arena + r->arena_len, c->sub + x, (size_t)l.len);
+            l.text = r->arena_len;
+            r->arena_len += (size_t)l.len;
+        }
+    }
+    r->recs[r->nrecs++] = l;
+    return 0;
+}
+
+/* Queue an unrecorded line (the oldest falls out past `before` entries). */
+static int sw_queue(const find_job *fj, lines_res *r, sline l) {
+    if (fj->s_before == 0)
+        return 0;
+    if (r->q_n == r->q_cap && r->q_cap < fj->s_before) {
+        size_t cap = r->q_cap ? r->q_cap * 2 : 8;
+        if (cap > fj->s_before)
+            cap = (size_t)fj->s_before;
+        sline *nv = malloc(cap * sizeof *nv);
+        if (!nv)
+            return -ENOMEM;
+        for (size_t i = 0; i < r->q_n; i++)
+            nv[i] = r->q[(r->q_head + i) % r->q_cap];
+        free(r->q);
+        r->q = nv;
+        r->q_cap = cap;
+        r->q_head = 0;
+    }
+    if (r->q_n < r->q_cap) {
+        r->q[(r->q_head + r->q_n) % r->q_cap] = l;
+        r->q_n++;
+    } else {
+        r->q[r->q_head] = l;
+        r->q_head = (r->q_head + 1) % r->q_cap;
+    }
+    return 0;
+}
+
+/* Record the queued lines from index min_idx on, and empty the queue. */
+static int sw_flush(const find_job *fj, mmk__chunk *c, lines_res *r, uint64_t min_idx) {
+    int rc = 0;
+    for (size_t i = 0; i < r->q_n && rc == 0; i++) {
+        sline l = r->q[(r->q_head + i) % r->q_cap];
+        if (l.idx >= min_idx)
+            rc = sw_record(fj, c, r, l);
+    }
+    r->q_n = 0;
+    r->q_head = 0;
+    return rc;
+}
+
+static int sw_selected(const find_job *fj, mmk__chunk *c, lines_res *r, sline l) {
+    int rc = sw_flush(fj, c, r, l.idx > fj->s_before ? l.idx - fj->s_before : 0);
+    if (rc)
+        return rc;
+    l.selected = 1;
+    r->after_left = fj->s_after;
+    return sw_record(fj, c, r, l);
+}
+
+static int sw_other(const find_job *fj, mmk__chunk *c, lines_res *r, sline l) {
+    l.selected = 0;
+    if (r->after_left > 0) {
+        r->after_left--;
+        return sw_record(fj, c, r, l);
+    }
+    if (l.idx < fj->s_after)
+        return sw_record(fj, c, r, l);
+    return sw_queue(fj, r, l);
+}
+
+/* The subject's line starting at x, ending before b (a line start or the
+   end of the owned bytes). */
+static sline sw_line_at(mmk__chunk *c, size_t x, size_t b, uint64_t idx) {
+    const uint8_t *q = x < b ? memchr(c->sub + x, '\n', b - x) : NULL;
+    sline l;
+    memset(&l, 0, sizeof l);
+    l.off = c->sub_off + x;
+    l.len = (q ? (size_t)(q - c->sub) : b) - x;
+    l.idx = idx;
+    l.newline = q != NULL;
+    return l;
+}
+
+/* The lines [r->cur, b) of the subject, n of them, match nothing. */
+static int sw_run(const find_job *fj, mmk__chunk *c, lines_res *r, size_t b, uint64_t n) {
+    size_t a = r->cur;
+    uint64_t i0 = r->cur_idx;
+    int rc = 0;
+    r->cur = b;
+    r->cur_idx = i0 + n;
+    if (n == 0)
+        return 0;
+    if (fj->invert) {
+        /* every one is selected */
+        for (uint64_t k = 0; k < n && rc == 0; k++) {
+            sline l = sw_line_at(c, a, b, i0 + k);
+            a = (size_t)(l.off + l.len - c->sub_off) + 1;
+            rc = sw_selected(fj, c, r, l);
+        }
+        return rc;
+    }
+    /* None is selected: the first ones may be after-context (or the chunk's
+       first lines), the last `before` ones wait in the queue; the lines in
+       between are never needed and never looked at. */
+    uint64_t head = fj->s_after > i0 ? fj->s_after - i0 : 0;
+    uint64_t kf = r->after_left > head ? r->after_left : head;
+    if (kf > n)
+        kf = n;
+    r->after_left = r->after_left > kf ? r->after_left - kf : 0;
+    for (uint64_t k = 0; k < kf && rc == 0; k++) {
+        sline l = sw_line_at(c, a, b, i0 + k);
+        a = (size_t)(l.off + l.len - c->sub_off) + 1;
+        rc = sw_record(fj, c, r, l);
+    }
+    uint64_t rest = n - kf, nq = rest < fj->s_before ? rest : fj->s_before;
+    if (rc || nq == 0)
+        return rc;
+    if (r->tmp_cap < nq) {
+        size_t *nv = realloc(r->tmp, (size_t)nq * sizeof *nv);
+        if (!nv)
+            return -ENOMEM;
+        r->tmp = nv;
+        r->tmp_cap = (size_t)nq;
+    }
+    /* the starts of the last nq lines, walking back from b */
+    size_t y = b;
+    for (uint64_t k = 0; k < nq; k++) {
+        size_t end = y > a && c->sub[y - 1] == '\n' ? y - 1 : y;
+        const uint8_t *q = end > a ? memrchr(c->sub + a, '\n', end - a) : NULL;
+        y = q ? (size_t)(q - c->sub) + 1 : a;
+        r->tmp[nq - 1 - k] = y;
+    }
+    for (uint64_t k = 0; k < nq && rc == 0; k++) {
+        sline l = sw_line_at(c, r->tmp[k], b, i0 + n - nq + k);
+        rc = sw_queue(fj, r, l);
+    }
+    return rc;
+}
+
+/* A matching line [x, y) with index idx: the lines before it since the last
+   one match nothing. */
+static int sw_match(const find_job *fj, mmk__chunk *c, lines_res *r, size_t x, size_t y,
+                    uint64_t idx, uint64_t matches, size_t span0) {
+    int rc = sw_run(fj, c, r, x, idx - r->cur_idx);
+    if (rc)
+        return rc;
+    sline l;
+    memset(&l, 0, sizeof l);
+    l.off = c->sub_off + x;
+    l.len = y - x;
+    l.idx = idx;
+    l.matches = matches;
+    l.span0 = span0;
+    l.nsp = r->spans.n - span0;
+    l.newline = y < c->sub_len && c->sub[y] == '\n';
+    r->cur = l.newline ? y + 1 : y;
+    r->cur_idx = idx + 1;
+    return fj->invert ? sw_other(fj, c, r, l) : sw_selected(fj, c, r, l);
+}
+
+/* The end of the chunk's lines (total of them): the chunk's last `before`
+   lines not recorded yet are recorded. */
+static int sw_finish(const find_job *fj, mmk__chunk *c, lines_res *r, uint64_t total) {
+    return sw_flush(fj, c, r, total > fj->s_before ? total - fj->s_before : 0);
+}
+
 static int lines_chunk_run(mmk__job *j, void *wctx, mmk__chunk *c) {
     find_job *fj = mmk__job_spec(j)->user;
     lines_res *r = c->res;
     r->count = 0;
+    r->mlines = 0;
+    r->owned = 0;
+    r->nrecs = 0;
+    r->q_n = 0;
+    r->q_head = 0;
+    r->after_left = 0;
+    r->cur_idx = 0;
     r->nl = 0;
     r->spans.n = 0;
     r->nlines = 0;
@@ -2080,10 +2379,18 @@ static int lines_chunk_run(mmk__job *j, void *wctx, mmk__chunk *c) {
         le = q ? (size_t)(q - sub) + 1 : slen;
     }
     int rc = 0;
+    r->cur = ls;
     if (le > ls)
         rc = lines_region(j, fj, sc, c, r, ls, le);
+    if (rc == 0 && fj->mode == MODE_SEARCH && fj->s_lines) {
+        r->owned = le > ls ? r->nl + (sub[le - 1] != '\n') : 0;
+        if (fj->s_records)
+            rc = sw_run(fj, c, r, le, r->owned - r->cur_idx);
+    }
     if (rc == 0 && open_at != SIZE_MAX)
         rc = lines_long_line(j, fj, sc, c, r, open_at);
+    if (rc == 0 && fj->mode == MODE_SEARCH && fj->s_records)
+        rc = sw_finish(fj, c, r, r->owned);
     return rc;
 }
 
@@ -2094,7 +2401,7 @@ static int lines_region(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chunk 
     const uint8_t *sub = c->sub;
     /* The lines as one buffer: [ls, end) without the last line's '\n'. */
     size_t end = sub[le - 1] == '\n' ? le - 1 : le;
-    int lines_mode = fj->mode == MODE_LINES;
+    int lines_mode = fj->mode == MODE_LINES || (fj->mode == MODE_SEARCH && fj->s_lines);
     uint64_t nl = 0;
     size_t nl_at = ls;
     int rc = 0;
@@ -2158,6 +2465,8 @@ static int lines_region(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chunk 
 static int lines_merge_run(mmk__job *j, mmk__chunk *c) {
     find_job *fj = mmk__job_spec(j)->user;
     lines_res *r = c->res;
+    if (fj->mode == MODE_SEARCH)
+        return search_merge(j, c);
     fj->count += r->count;
     if (fj->mode == MODE_SPANS) {
         for (size_t i = 0; i < r->spans.n; i++) {
@@ -2178,6 +2487,256 @@ static int lines_merge_run(mmk__job *j, mmk__chunk *c) {
         }
         fj->nl_before += r->nl;
     }
+    return 0;
+}
+
+/* ---- the search's merge: lines and gaps in input order ------------------ */
+
+/* A line the merge has seen but not handed out, kept (bytes and spans
+   copied, since its chunk's storage is reused) in case a selected line
+   follows within `before` lines. */
+typedef struct ring_ent {
+    uint64_t line_no, off, len, matches;
+    int newline, lazy;
+    uint8_t *text;
+    size_t text_cap;
+    mmk_span *spans;
+    size_t nsp, sp_cap;
+} ring_ent;
+
+struct search_ring {
+    ring_ent *v;
+    size_t cap, n, head; /* circular, at most `before` entries */
+};
+
+static void ring_free(search_ring *rg) {
+    if (!rg)
+        return;
+    for (size_t i = 0; i < rg->cap; i++) {
+        free(rg->v[i].text);
+        free(rg->v[i].spans);
+    }
+    free(rg->v);
+    free(rg);
+}
+
+/* The spans of record l as mmk_spans relative to its line, in fj->sp_buf. */
+static int search_spans(find_job *fj, const lines_res *r, const sline *l) {
+    if (fj->sp_cap < l->nsp) {
+        mmk_span *nv = realloc(fj->sp_buf, l->nsp * sizeof *nv);
+        if (!nv)
+            return -ENOMEM;
+        fj->sp_buf = nv;
+        fj->sp_cap = l->nsp;
+    }
+    for (size_t i = 0; i < l->nsp; i++) {
+        fj->sp_buf[i].start = (size_t)(r->spans.v[l->span0 + i].a - l->off);
+        fj->sp_buf[i].end = (size_t)(r->spans.v[l->span0 + i].b - l->off);
+    }
+    return 0;
+}
+
+/* A long line's bytes, read back (pread sources only). */
+static int search_lazy_text(mmk__job *j, find_job *fj, uint64_t off, uint64_t len,
+                            const char **text) {
+    if (len > SIZE_MAX - 1)
+        return -ENOMEM;
+    int rc = buf_reserve(&fj->lazy_buf, &fj->lazy_cap, (size_t)len + 1);
+    if (rc == 0 && len)
+        rc = job_pread(j, fj->lazy_buf, (size_t)len, off);
+    *text = (const char *)fj->lazy_buf;
+    return rc;
+}
+
+/* Hand one line to the sink, after a gap where it does not follow the last
+   line handed out and context was asked for. Spans are given for the lines
+   grep calls matching: selected ones, or context ones when inverted. */
+static int search_emit(mmk__job *j, find_job *fj, uint64_t line_no, uint64_t off, uint64_t len,
+                       const char *text, int lazy, int newline, uint64_t matches, int kind,
+                       const mmk_span *spans, size_t nsp) {
+    int rc = 0;
+    if ((fj->s_before || fj->s_after) && fj->last_out && line_no != fj->last_out + 1 &&
+        fj->sink->gap)
+        rc = fj->sink->gap(fj->sink->user);
+    fj->last_out = line_no;
+    if (rc || !fj->sink->line)
+        return rc;
+    if (lazy && (rc = search_lazy_text(j, fj, off, len, &text)) != 0)
+        return rc;
+    mmk_line ln;
+    memset(&ln, 0, sizeof ln);
+    ln.bytes = len ? text : "";
+    ln.len = (size_t)len;
+    ln.line_no = line_no;
+    ln.offset = off;
+    ln.kind = kind;
+    ln.newline = newline;
+    ln.matches = matches;
+    if (fj->s_spans && (kind == MMK_LINE_SELECTED) != fj->invert) {
+        ln.spans = spans ? spans : (const mmk_span *)fj; /* non-NULL even when empty */
+        ln.nspans = spans ? nsp : 0;
+    }
+    return fj->sink->line(&ln, fj->sink->user);
+}
+
+static const char *rec_text(const lines_res *r, const sline *l) {
+    const uint8_t *base = r->in_place ? r->sub : r->arena;
+    return base && l->len ? (const char *)base + l->text : "";
+}
+
+static int search_emit_rec(mmk__job *j, find_job *fj, const lines_res *r, const sline *l,
+                           uint64_t line_no, int kind) {
+    int spans = fj->s_spans && (kind == MMK_LINE_SELECTED) != fj->invert;
+    if (spans) {
+        int rc = search_spans(fj, r, l);
+        if (rc)
+            return rc;
+    }
+    return search_emit(j, fj, line_no, l->off, l->len, l->lazy ? NULL : rec_text(r, l), l->lazy,
+                       l->newline, l->matches, kind, spans ? fj->sp_buf : NULL, l->nsp);
+}
+
+/* Keep record l (line line_no) in the ring. */
+static int ring_push(find_job *fj, const lines_res *r, const sline *l, uint64_t line_no) {
+    search_ring *rg = fj->ring;
+    if (!rg && !(rg = fj->ring = calloc(1, sizeof *rg)))
+        return -ENOMEM;
+    if (rg->n == rg->cap && rg->cap < fj->s_before) {
+        size_t cap = rg->cap ? rg->cap * 2 : 8;
+        if (cap > fj->s_before)
+            cap = (size_t)fj->s_before;
+        ring_ent *nv = calloc(cap, sizeof *nv);
+        if (!nv)
+            return -ENOMEM;
+        for (size_t i = 0; i < rg->cap; i++)
+            nv[i] = rg->v[(rg->head + i) % rg->cap];
+        free(rg->v);
+        rg->v = nv;
+        rg->cap = cap;
+        rg->head = 0;
+    }
+    ring_ent *e;
+    if (rg->n < rg->cap) {
+        e = &rg->v[(rg->head + rg->n) % rg->cap];
+        rg->n++;
+    } else {
+        e = &rg->v[rg->head];
+        rg->head = (rg->head + 1) % rg->cap;
+    }
+    e->line_no = line_no;
+    e->off = l->off;
+    e->len = l->len;
+    e->matches = l->matches;
+    e->newline = l->newline;
+    e->lazy = l->lazy;
+    e->nsp = 0;
+    if (!l->lazy) {
+        int rc = buf_reserve(&e->text, &e->text_cap, (size_t)l->len + 1);
+        if (rc)
+            return rc;
+        if (l->len)
+            memcpy(e->text, rec_text(r, l), (size_t)l->len);
+    }
+    /* As before-context it is a context line: spans only when inverted. */
+    if (fj->s_spans && fj->invert) {
+        int rc = search_spans(fj, r, l);
+        if (rc == 0 && e->sp_cap < l->nsp) {
+            mmk_span *nv = realloc(e->spans, l->nsp * sizeof *nv);
+            if (!nv)
+                rc = -ENOMEM;
+            else {
+                e->spans = nv;
+                e->sp_cap = l->nsp;
+            }
+        }
+        if (rc)
+            return rc;
+        if (l->nsp)
+            memcpy(e->spans, fj->sp_buf, l->nsp * sizeof *e->spans);
+        e->nsp = l->nsp;
+    }
+    return 0;
+}
+
+/* Hand out the ring's lines that are before-context of line line_no; empty it. */
+static int ring_flush(mmk__job *j, find_job *fj, uint64_t line_no) {
+    search_ring *rg = fj->ring;
+    if (!rg)
+        return 0;
+    uint64_t from = line_no > fj->s_before ? line_no - fj->s_before : 1;
+    int rc = 0;
+    for (size_t i = 0; i < rg->n && rc == 0; i++) {
+        ring_ent *e = &rg->v[(rg->head + i) % rg->cap];
+        if (e->line_no < from || e->line_no <= fj->last_out || e->line_no >= line_no)
+            continue;
+        rc = search_emit(j, fj, e->line_no, e->off, e->len, (const char *)e->text, e->lazy,
+                         e->newline, e->matches, MMK_LINE_CONTEXT, e->spans, e->nsp);
+    }
+    rg->n = 0;
+    rg->head = 0;
+    return rc;
+}
+
+/* The end by max_count: the merge's stop value, which mmk_search turns into 0. */
+static int search_done(find_job *fj) {
+    fj->done = 1;
+    return 1;
+}
+
+static int search_merge(mmk__job *j, mmk__chunk *c) {
+    find_job *fj = mmk__job_spec(j)->user;
+    lines_res *r = c->res;
+    mmk_search_result *res = fj->sres;
+    if (!fj->s_records) {
+        /* Counting only: whole chunks at a time. */
+        uint64_t sel = fj->invert ? r->owned - r->mlines : r->mlines;
+        if (fj->limited && res->selected + sel >= fj->max_count) {
+            res->selected = fj->max_count;
+            res->stopped = 1;
+            return search_done(fj);
+        }
+        res->selected += sel;
+        if (!fj->invert)
+            res->matches += r->count;
+        return 0;
+    }
+    uint64_t base = fj->nl_before;
+    int rc = 0;
+    for (size_t i = 0; i < r->nrecs; i++) {
+        const sline *l = &r->recs[i];
+        uint64_t no = base + l->idx + 1;
+        if (fj->limit_hit) {
+            /* Only the trailing context is still given, whatever it holds. */
+            if (no > fj->after_until)
+                return search_done(fj);
+            rc = search_emit_rec(j, fj, r, l, no, MMK_LINE_CONTEXT);
+        } else if (l->selected) {
+            res->selected++;
+            if (!fj->invert)
+                res->matches += l->matches;
+            if (!fj->count_only) {
+                rc = ring_flush(j, fj, no);
+                if (rc == 0)
+                    rc = search_emit_rec(j, fj, r, l, no, MMK_LINE_SELECTED);
+            }
+            fj->after_until = no + fj->s_after;
+            if (fj->limited && res->selected == fj->max_count) {
+                fj->limit_hit = 1;
+                res->stopped = 1;
+                if (rc == 0 && (fj->count_only || fj->s_after == 0))
+                    return search_done(fj);
+            }
+        } else if (no <= fj->after_until) {
+            rc = search_emit_rec(j, fj, r, l, no, MMK_LINE_CONTEXT);
+        } else if (fj->s_before) {
+            rc = ring_push(fj, r, l, no);
+        }
+        if (rc)
+            return rc;
+    }
+    fj->nl_before += r->nl;
+    if (fj->limit_hit && base + r->owned >= fj->after_until)
+        return search_done(fj);
     return 0;
 }
 
@@ -2248,5 +2807,49 @@ int mmk_match_lines(const mmk_pattern *p, const mmk_input *in, const mmk_scan_op
 
 int mmk_search(const mmk_pattern *p, const mmk_input *in, const mmk_scan_options *opt,
                const mmk_search_options *so, const mmk_sink *sink, mmk_search_result *res) {
-    return mmk__search_ref(p, in, opt, so, sink, res);
+    mmk_search_options so0 = {0};
+    mmk_sink sink0 = {0};
+    mmk_search_result res0;
+    if (!so)
+        so = &so0;
+    if (!sink)
+        sink = &sink0;
+    if (!res)
+        res = &res0;
+    memset(res, 0, sizeof *res);
+    if (opt && opt->error_offset)
+        *opt->error_offset = -1;
+    if (!p || !in || !(p->flags & MMK_PAT_LINES))
+        return -EINVAL;
+    if (so->flags & ~(unsigned)(MMK_SEARCH_INVERT | MMK_SEARCH_SPANS | MMK_SEARCH_MAX_COUNT |
+                                MMK_SEARCH_COUNT_ONLY))
+        return -EINVAL;
+    if ((so->flags & MMK_SEARCH_MAX_COUNT) && so->max_count == 0) {
+        res->stopped = 1; /* grep -m 0: nothing is selected, nothing read */
+        return 0;
+    }
+    find_job fj;
+    memset(&fj, 0, sizeof fj);
+    fj.p = p;
+    fj.mode = MODE_SEARCH;
+    fj.sink = sink;
+    fj.sres = res;
+    fj.invert = (so->flags & MMK_SEARCH_INVERT) != 0;
+    fj.limited = (so->flags & MMK_SEARCH_MAX_COUNT) != 0;
+    fj.count_only = (so->flags & MMK_SEARCH_COUNT_ONLY) != 0;
+    fj.max_count = so->max_count;
+    if (!fj.count_only) {
+        fj.s_before = so->before;
+        fj.s_after = so->after;
+        fj.s_spans = (so->flags & MMK_SEARCH_SPANS) != 0;
+        fj.s_text = 1;
+    }
+    /* Counting needs no record of the lines, except the first max_count
+       matching ones' counts (inverted: the number of lines does). */
+    fj.s_records = !fj.count_only || (fj.limited && !fj.invert);
+    fj.s_lines = fj.s_records || fj.invert;
+    int rc = run_lines(&fj, in, opt);
+    if (fj.done && rc == 1)
+        rc = 0;
+    return rc;
 }

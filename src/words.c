@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "scan.h"
+#include "wordtab.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <emmintrin.h>
@@ -487,6 +488,36 @@ int mmk_word_counts(const mmk_input *in, const mmk_scan_options *opt, mmk_wordta
     else
         mmk_wordtab_free(wj.out);
     return rc;
+}
+
+int mmk__wordtab_new(uint8_t *arena, const mmk__wordtab_item *items, size_t n, mmk_wordtab **out) {
+    mmk_wordtab *t = calloc(1, sizeof *t);
+    tab_entry *v = malloc((n ? n : 1) * sizeof *v), *tmp = malloc((n ? n : 1) * sizeof *tmp);
+    /* Never a NULL arena: mmk_wordtab_get hands out arena + off even for an
+       empty value. */
+    uint8_t *own = arena ? NULL : malloc(1);
+    if (!t || !v || !tmp || (!arena && !own)) {
+        free(t);
+        free(v);
+        free(tmp);
+        free(own);
+        return -ENOMEM;
+    }
+    if (!arena)
+        arena = own;
+    for (size_t i = 0; i < n; i++) {
+        v[i].off = items[i].off;
+        v[i].len = items[i].len;
+        v[i].count = items[i].count;
+        t->total += items[i].count;
+    }
+    sort_entries(v, n, tmp, arena);
+    free(tmp);
+    t->n = n;
+    t->entries = v;
+    t->arena = arena;
+    *out = t;
+    return 0;
 }
 
 size_t mmk_wordtab_size(const mmk_wordtab *t) { return t ? t->n : 0; }

@@ -11,3 +11,6 @@ mmk_add_c_test(test_map_space)
 mmk_add_c_test(test_map_threads THREADS)
 mmk_add_c_test(test_guard_order THREADS)
 mmk_add_c_test(test_map_follow THREADS)
+# Time ranges of logs (timerange.c): parsing, binary search against a linear
+# reference on generated logs, truncation under the map.
+mmk_add_c_test(test_timerange)

@@ -18,3 +18,9 @@ mmk_add_c_test(test_regex_jit)
 # Items whose answer depends on where a search starts are refused; every other
 # pattern counts the same for every chunk size and thread count.
 mmk_add_c_test(test_regex_chunks THREADS)
+# Pattern lists (grep -e/-f), -x, groups: against each pattern alone, PCRE2's
+# own anchoring and GNU grep.
+mmk_add_c_test(test_pattern_list THREADS)
+# Counts per value (mmk_count_by) against a PCRE2 reference, grep -oP | sort |
+# uniq -c and Python's re, over every input kind, chunk size and thread count.
+mmk_add_c_test(test_tally THREADS)

@@ -1,0 +1,448 @@
+/*
+ * tally.c — counts per value (mmk_count_by, `mmk count --by GROUP`): what
+ * `grep -oP PATTERN | sort | uniq -c` computes, for a capture group or the
+ * whole match, in one pass on every core.
+ *
+ * A line job over the engine's chunks (scan.h, line_cut: a chunk owns the
+ * lines that start in it and its subject holds them whole), so chunks are
+ * independent and the result is exact for every chunking and thread count.
+ * Each worker counts the values it finds into its own hash table (no locks
+ * on the hot path); at the end the tables are merged into one and sorted
+ * (words.c builds and sorts the mmk_wordtab). Memory: the engine's chunks
+ * (bounded for pipes and readers as for every line job), the distinct
+ * values, and a line longer than the engine holds (read whole here).
+ *
+ * The matches are those grep -o prints: each line is its own subject;
+ * leftmost match from the line's start; after a non-empty match the search
+ * goes on at its end, after an empty match one byte further, and empty
+ * matches are not counted. (Python's finditer differs only after an empty
+ * match: it looks for a non-empty match at the same place first, so for
+ * `|ab` on "ab" it finds "ab" where grep -o prints nothing.)
+ *
+ * Within a chunk, patterns that mmk__lines_buffer_safe allows are searched
+ * over the owned lines as one buffer: a match without '\n' is exactly the
+ * match the line alone gives from the same place (same way through the
+ * pattern, so the same groups); a match holding a '\n' sends its line to be
+ * searched alone. Others are searched line by line.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "matcher.h"
+#include "pattern.h"
+#include "scan.h"
+#include "wordtab.h"
+
+/* ------------------------------------------------------------------------ */
+/* A table of distinct values                                                */
+/* ------------------------------------------------------------------------ */
+
+/* count 0 marks an empty slot; the value's bytes are arena[off, off + len). */
+typedef struct val_slot {
+    uint64_t hash;
+    uint64_t off, len;
+    uint64_t count;
+} val_slot;
+
+typedef struct val_table {
+    val_slot *slots;
+    size_t cap; /* power of two */
+    size_t n;
+    uint8_t *arena;
+    size_t arena_len, arena_cap;
+} val_table;
+
+static uint64_t load64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* Every bit of the value reaches the low bits the table indexes by. */
+static uint64_t val_hash(const uint8_t *p, size_t n) {
+    uint64_t h = 0x243f6a8885a308d3ull ^ ((uint64_t)n * 0x9e3779b97f4a7c15ull);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        h = (h ^ load64(p + i)) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+    }
+    uint64_t w = 0;
+    if (n > i)
+        memcpy(&w, p + i, n - i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 29;
+    h *= 0x9e3779b97f4a7c15ull;
+    return h ^ (h >> 32);
+}
+
+static int table_init(val_table *t) {
+    t->cap = 1024;
+    t->slots = calloc(t->cap, sizeof *t->slots);
+    return t->slots ? 0 : -ENOMEM;
+}
+
+static void table_free(val_table *t) {
+    free(t->slots);
+    free(t->arena);
+    memset(t, 0, sizeof *t);
+}
+
+static int table_grow(val_table *t) {
+    size_t cap = t->cap * 2;
+    val_slot *ns = calloc(cap, sizeof *ns);
+    if (!ns)
+        return -ENOMEM;
+    for (size_t i = 0; i < t->cap; i++) {
+        if (!t->slots[i].count)
+            continue;
+        size_t k = (size_t)t->slots[i].hash & (cap - 1);
+        while (ns[k].count)
+            k = (k + 1) & (cap - 1);
+        ns[k] = t->slots[i];
+    }
+    free(t->slots);
+    t->slots = ns;
+    t->cap = cap;
+    return 0;
+}
+
+/* Add `count` to the value v[0, n) (hash h). */
+static int table_add(val_table *t, const uint8_t *v, size_t n, uint64_t h, uint64_t count) {
+    size_t mask = t->cap - 1, k = (size_t)h & mask;
+    for (;;) {
+        val_slot *e = &t->slots[k];
+        if (!e->count)
+            break;
+        if (e->hash == h && e->len == n && (n == 0 || memcmp(t->arena + e->off, v, n) == 0)) {
+            e->count += count;
+            return 0;
+        }
+        k = (k + 1) & mask;
+    }
+    if (t->arena_len + n > t->arena_cap) {
+        size_t cap = t->arena_cap ? t->arena_cap : (size_t)1 << 14;
+        while (cap < t->arena_len + n)
+            cap *= 2;
+        uint8_t *na = realloc(t->arena, cap);
+        if (!na)
+            return -ENOMEM;
+        t->arena = na;
+        t->arena_cap = cap;
+    }
+    if (n)
+        memcpy(t->arena + t->arena_len, v, n);
+    val_slot *e = &t->slots[k];
+    e->hash = h;
+    e->off = t->arena_len;
+    e->len = n;
+    e->count = count;
+    t->arena_len += n;
+    t->n++;
+    return t->n * 4 > t->cap * 3 ? table_grow(t) : 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The job                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct tally_job {
+    const mmk_pattern *p;
+    int group;
+    int buffer_safe;
+    /* pread sources: where a line longer than the engine holds is read on */
+    int fd;
+    uint64_t file_base, file_end;
+    mmk_wordtab *out;
+} tally_job;
+
+typedef struct tally_wctx {
+    mmk__scratch *sc;
+    val_table t;
+    int ready;
+    uint8_t *line; /* a long line read whole */
+    size_t line_cap;
+} tally_wctx;
+
+static void tally_wctx_free(void *arg) {
+    tally_wctx *w = arg;
+    mmk__scratch_free(w->sc);
+    table_free(&w->t);
+    free(w->line);
+}
+
+/* Count the match [a, b) of subject s (found with w->sc just now). */
+static int take(const tally_job *tj, tally_wctx *w, const uint8_t *s, size_t a, size_t b) {
+    if (tj->group > 0) {
+        int g = mmk__find_group(tj->p, w->sc, tj->group, &a, &b);
+        if (g <= 0)
+            return g; /* the group did not take part: not counted */
+    }
+    const uint8_t *v = s + a;
+    return table_add(&w->t, v, b - a, val_hash(v, b - a), 1);
+}
+
+/* The matches of one line searched alone, from `pos` in it; `at` is the
+   line's input offset (for MMK_ELIMIT's error offset). */
+static int line_alone(const tally_job *tj, tally_wctx *w, mmk__chunk *c, const uint8_t *line,
+                      size_t len, size_t pos, uint64_t at) {
+    size_t a = 0, b = 0;
+    while (pos <= len) {
+        int f = mmk__find(tj->p, w->sc, line, len, pos, len + 1, 0, &a, &b);
+        if (f < 0) {
+            c->err_off = (int64_t)(at + pos);
+            return f;
+        }
+        if (f == 0)
+            return 0;
+        if (a == b) {
+            pos = a + 1; /* grep -o: an empty match is skipped, one byte on */
+            continue;
+        }
+        int rc = take(tj, w, line, a, b);
+        if (rc)
+            return rc;
+        pos = b;
+    }
+    return 0;
+}
+
+/* The complete lines [ls, le) of chunk c's subject (le ends a line). */
+static int tally_region(const tally_job *tj, tally_wctx *w, mmk__chunk *c, size_t ls, size_t le) {
+    const uint8_t *sub = c->sub;
+    size_t end = sub[le - 1] == '\n' ? le - 1 : le; /* the lines as one buffer */
+    size_t pos = ls, cur_x = ls;                    /* cur_x: start of pos's line */
+    size_t cur_y = SIZE_MAX;                        /* its end when known */
+    if (tj->buffer_safe) {
+        for (;;) {
+            size_t a = 0, b = 0;
+            if (pos > end)
+                return 0;
+            int f = mmk__find(tj->p, w->sc, sub, end, pos, end + 1, 0, &a, &b);
+            if (f == MMK_ELIMIT)
+                break; /* a search over many lines can reach a limit no line alone
+                          reaches (grep -P answers per line): the lines settle it */
+            if (f < 0) {
+                c->err_off = (int64_t)(c->sub_off + pos);
+                return f;
+            }
+            if (f == 0)
+                return 0;
+            /* The line [x, y) of the match: known when it is pos's line
+               (many matches in one long line cost no walk each). */
+            size_t x = cur_x, y = cur_y;
+            if (cur_y == SIZE_MAX || a > cur_y) {
+                size_t from = cur_y == SIZE_MAX ? cur_x : cur_y + 1;
+                const uint8_t *xq = a > from ? memrchr(sub + from, '\n', a - from) : NULL;
+                x = xq ? (size_t)(xq - sub) + 1 : from;
+                const uint8_t *yq = a < end ? memchr(sub + a, '\n', end - a) : NULL;
+                y = yq ? (size_t)(yq - sub) : end;
+            }
+            if (x > pos)
+                pos = x; /* the lines in between have no match */
+            int rc = 0;
+            if (b <= y) {
+                /* Within its line: the match the line alone gives from pos. */
+                if (a == b) {
+                    pos = a + 1;
+                } else {
+                    rc = take(tj, w, sub, a, b);
+                    pos = b;
+                }
+                cur_x = pos > y ? y + 1 : x;
+                cur_y = pos > y ? SIZE_MAX : y;
+            } else {
+                /* It holds a '\n': the line alone decides. */
+                rc = line_alone(tj, w, c, sub + x, y - x, pos - x, c->sub_off + x);
+                pos = cur_x = y + 1;
+                cur_y = SIZE_MAX;
+            }
+            if (rc)
+                return rc;
+        }
+    }
+    /* Line by line from pos (inside the line that starts at cur_x). */
+    for (size_t x = cur_x; x <= end;) {
+        const uint8_t *yq = x < end ? memchr(sub + x, '\n', end - x) : NULL;
+        size_t y = yq ? (size_t)(yq - sub) : end;
+        int rc = line_alone(tj, w, c, sub + x, y - x, pos > x ? pos - x : 0, c->sub_off + x);
+        if (rc)
+            return rc;
+        x = y + 1;
+    }
+    return 0;
+}
+
+/* The last owned line of a pread chunk is longer than the engine holds
+   (c->line_open): read it whole from the file and search it. */
+static int tally_long_line(const tally_job *tj, tally_wctx *w, mmk__chunk *c, size_t x) {
+    const size_t step = (size_t)1 << 20;
+    size_t have = c->sub_len - x;
+    uint64_t off = tj->file_base + c->sub_off + c->sub_len;
+    for (int first = 1;; first = 0) {
+        if (have + step > w->line_cap) {
+            size_t cap = w->line_cap ? w->line_cap : step;
+            while (cap < have + step)
+                cap *= 2;
+            uint8_t *nb = realloc(w->line, cap);
+            if (!nb)
+                return -ENOMEM;
+            w->line = nb;
+            w->line_cap = cap;
+        }
+        if (first)
+            memcpy(w->line, c->sub + x, have);
+        size_t want = step;
+        if (off >= tj->file_end)
+            break; /* the input ends the line */
+        if (tj->file_end - off < want)
+            want = (size_t)(tj->file_end - off);
+        ssize_t r = pread(tj->fd, w->line + have, want, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -errno;
+        if (r == 0)
+            return -EIO; /* the file shrank under the scan */
+        const uint8_t *nl = memchr(w->line + have, '\n', (size_t)r);
+        if (nl) {
+            have = (size_t)(nl - w->line);
+            break;
+        }
+        have += (size_t)r;
+        off += (uint64_t)r;
+    }
+    return line_alone(tj, w, c, w->line, have, 0, c->sub_off + x);
+}
+
+static int tally_chunk(mmk__job *j, void *wctx, mmk__chunk *c) {
+    tally_job *tj = mmk__job_spec(j)->user;
+    tally_wctx *w = wctx;
+    if (!w->ready) {
+        if (!w->sc && !(w->sc = mmk__scratch_new(tj->p)))
+            return -ENOMEM;
+        int rc = table_init(&w->t);
+        if (rc)
+            return rc;
+        w->ready = 1;
+    }
+    const uint8_t *sub = c->sub;
+    size_t slen = c->sub_len;
+    /* Owned lines [ls, le) in subject offsets, as the engine's line jobs
+       find them: from the first line start at or after s (only [s - 1,
+       e - 1) is looked at) to the first line start at or after e. */
+    size_t s = (size_t)(c->s - c->sub_off), e = (size_t)(c->e - c->sub_off), ls, le;
+    if (c->s == 0) {
+        ls = 0;
+    } else {
+        const uint8_t *q = e > s ? memchr(sub + (s - 1), '\n', e - s) : NULL;
+        ls = q ? (size_t)(q - sub) + 1 : e;
+    }
+    if (ls >= e || ls >= slen)
+        return 0;
+    size_t open_at = SIZE_MAX;
+    if (c->line_open) {
+        const uint8_t *q = memrchr(sub + ls, '\n', slen - ls);
+        le = q ? (size_t)(q - sub) + 1 : ls;
+        open_at = le;
+    } else {
+        const uint8_t *q = memchr(sub + (e - 1), '\n', slen - (e - 1));
+        le = q ? (size_t)(q - sub) + 1 : slen;
+    }
+    int rc = 0;
+    if (le > ls)
+        rc = tally_region(tj, w, c, ls, le);
+    if (rc == 0 && open_at != SIZE_MAX)
+        rc = tally_long_line(tj, w, c, open_at);
+    return rc;
+}
+
+/* Merge every worker's table into the first, and sort it into the result
+   (which takes that table's arena). */
+static int tally_finish(mmk__job *j, void **wctxs, unsigned nctx, int rc) {
+    if (rc)
+        return rc;
+    tally_job *tj = mmk__job_spec(j)->user;
+    val_table *base = NULL;
+    for (unsigned i = 0; i < nctx; i++) {
+        tally_wctx *w = wctxs[i];
+        if (!w->ready)
+            continue;
+        if (!base) {
+            base = &w->t;
+            continue;
+        }
+        for (size_t k = 0; k < w->t.cap; k++) {
+            const val_slot *e = &w->t.slots[k];
+            if (e->count &&
+                (rc = table_add(base, w->t.arena + e->off, (size_t)e->len, e->hash, e->count)) != 0)
+                return rc;
+        }
+    }
+    size_t n = base ? base->n : 0;
+    mmk__wordtab_item *items = malloc((n ? n : 1) * sizeof *items);
+    if (!items)
+        return -ENOMEM;
+    size_t m = 0;
+    for (size_t k = 0; base && k < base->cap; k++) {
+        const val_slot *e = &base->slots[k];
+        if (!e->count)
+            continue;
+        items[m].off = e->off;
+        items[m].len = e->len;
+        items[m].count = e->count;
+        m++;
+    }
+    rc = mmk__wordtab_new(base ? base->arena : NULL, items, m, &tj->out);
+    if (rc == 0 && base)
+        base->arena = NULL; /* the table owns it now */
+    free(items);
+    return rc;
+}
+
+int mmk_count_by(const mmk_pattern *p, int group, const mmk_input *in, const mmk_scan_options *opt,
+                 mmk_wordtab **out) {
+    if (out)
+        *out = NULL;
+    if (!p || !in || !out || !(p->flags & MMK_PAT_LINES))
+        return -EINVAL;
+    int groups = mmk_pattern_groups(p);
+    if (group < 0 || group > groups)
+        return -EINVAL;
+    tally_job tj;
+    memset(&tj, 0, sizeof tj);
+    tj.p = p;
+    tj.group = group;
+    tj.buffer_safe = mmk__lines_buffer_safe(p);
+    tj.fd = -1;
+    if (in->kind == MMK_INPUT_FD) {
+        /* What a line longer than the engine holds is read on from. */
+        tj.fd = in->fd;
+        if (in->flags & MMK_INPUT_RANGE) {
+            tj.file_base = (uint64_t)in->start;
+            tj.file_end = (uint64_t)in->end;
+        } else {
+            struct stat st;
+            tj.file_end = in->fd >= 0 && fstat(in->fd, &st) == 0 && st.st_size > 0
+                              ? (uint64_t)st.st_size
+                              : UINT64_MAX;
+        }
+    }
+    mmk__jobspec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.wctx_size = sizeof(tally_wctx);
+    spec.before = 1; /* a chunk sees the byte before s: is s a line start? */
+    spec.line_cut = 1;
+    spec.chunk = tally_chunk;
+    spec.finish = tally_finish;
+    spec.wctx_free = tally_wctx_free;
+    spec.user = &tj;
+    int rc = mmk__scan_run(&spec, in, opt);
+    if (rc == 0)
+        *out = tj.out;
+    else
+        mmk_wordtab_free(tj.out);
+    return rc;
+}
