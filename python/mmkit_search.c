@@ -20,19 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Library functions that reach main at different times (issue 8): until one
-   is in the library this module is built against, its Python function raises
-   OSError(EOPNOTSUPP). */
-#ifndef PYMM_HAVE_COUNT_BY
-#define PYMM_HAVE_COUNT_BY 0
-#endif
-#ifndef PYMM_HAVE_DECODER
-#define PYMM_HAVE_DECODER 0
-#endif
-#ifndef PYMM_HAVE_TIME_RANGE
-#define PYMM_HAVE_TIME_RANGE 0
-#endif
-
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
 /* ------------------------------------------------------------------------ */
@@ -58,13 +45,14 @@ static PyObject *raise_scan(PyObject *module, int rc, PyObject *path, int64_t li
         return NULL;
     }
     if (rc == MMK_ECORRUPT) {
-        /* No errno fits corrupt data; the message and the file say it. */
-        if (path != NULL)
-            PyErr_Format(PyExc_OSError, "%s: %R", mmk_strerror(rc), path);
-        else
-            PyErr_SetString(PyExc_OSError, mmk_strerror(rc));
-        if (path != NULL)
-            exc_set_attr("filename", path);
+        /* No errno fits corrupt data (gzip.BadGzipFile has none either):
+           OSError(None, message, path). */
+        PyObject *exc_args =
+            Py_BuildValue("(OsO)", Py_None, mmk_strerror(rc), path != NULL ? path : Py_None);
+        if (exc_args != NULL) {
+            PyErr_SetObject(PyExc_OSError, exc_args);
+            Py_DECREF(exc_args);
+        }
         return NULL;
     }
     mmkit_errctx ctx = {module, path, limit_at, NULL, NULL};
@@ -209,9 +197,7 @@ typedef struct {
 
 static void source_close(source *s) {
     if (s->dec != NULL) {
-#if PYMM_HAVE_DECODER
         mmk_decoder_free(s->dec);
-#endif
         s->dec = NULL;
     }
     if (s->own_fd && s->fd >= 0) {
@@ -352,11 +338,7 @@ static int source_open(PyObject *module, PyObject *obj, int decompress, const ra
     if (decompress) {
         int rc;
         Py_BEGIN_ALLOW_THREADS
-#if PYMM_HAVE_DECODER
         rc = mmk_decoder_open(&s->dec, s->fd, MMK_COMP_NONE);
-#else
-        rc = MMK_ENOTSUP;
-#endif
         Py_END_ALLOW_THREADS
         if (rc < 0) {
             s->dec = NULL;
@@ -364,9 +346,7 @@ static int source_open(PyObject *module, PyObject *obj, int decompress, const ra
             source_close(s);
             return -1;
         }
-#if PYMM_HAVE_DECODER
         s->in = mmk_input_decoder(s->dec);
-#endif
     } else if (ranged) {
         /* A range of the file's bytes as they are now (pread or a map). */
         struct stat sb;
@@ -878,18 +858,11 @@ static PyObject *mmkit_count_by(PyObject *module, PyObject *args, PyObject *kwds
     mmk_wordtab *tab = NULL;
     int rc;
     Py_BEGIN_ALLOW_THREADS
-#if PYMM_HAVE_COUNT_BY
     rc = mmk_count_by(p, group, &src.in, &opt, &tab);
     if (rc < 0 && src.from_file && rc != MMK_ELIMIT) {
         src.in = mmk_input_map(src.mm->map, src.start, src.end);
         rc = mmk_count_by(p, group, &src.in, &opt, &tab);
     }
-#else
-        (void)
-    p;
-    (void)group;
-    rc = MMK_ENOTSUP;
-#endif
     Py_END_ALLOW_THREADS
     PyObject *path = src.path;
     Py_XINCREF(path);
@@ -984,12 +957,7 @@ static int time_bound_arg(PyObject *obj, const char *name, const mmk_time_option
     if (b == NULL)
         return -1;
     int64_t ns = 0;
-#if PYMM_HAVE_TIME_RANGE
     int rc = mmk_time_parse(PyBytes_AS_STRING(b), (size_t)PyBytes_GET_SIZE(b), to, &ns);
-#else
-    (void)to;
-    int rc = -EINVAL;
-#endif
     Py_DECREF(b);
     if (rc < 0) {
         PyErr_Format(PyExc_ValueError, "%s: not a timestamp mmkit can read: %R", name, obj);
@@ -1048,11 +1016,7 @@ static PyObject *mmkit_time_range(PyObject *module, PyObject *args, PyObject *kw
         if (mmkit_op_begin(mm) < 0)
             return NULL;
         Py_BEGIN_ALLOW_THREADS
-#if PYMM_HAVE_TIME_RANGE
         rc = mmk_time_range(mm->map, since, until, &to, &start, &end, &sorted);
-#else
-        rc = MMK_ENOTSUP;
-#endif
         Py_END_ALLOW_THREADS
         mmkit_op_end(mm);
     } else if (is_path_like(src_obj)) {
@@ -1066,13 +1030,8 @@ static PyObject *mmkit_time_range(PyObject *module, PyObject *args, PyObject *kw
         mmk_map *map = NULL;
         Py_BEGIN_ALLOW_THREADS
         rc = mmk_open(&map, PyBytes_AS_STRING(fs), &mo);
-#if PYMM_HAVE_TIME_RANGE
         if (rc == 0)
             rc = mmk_time_range(map, since, until, &to, &start, &end, &sorted);
-#else
-        if (rc == 0)
-            rc = MMK_ENOTSUP;
-#endif
         if (map != NULL)
             (void)mmk_free(map);
         Py_END_ALLOW_THREADS
