@@ -265,7 +265,8 @@ class SourceKindsTest(TempDirTestCase):
     def setUp(self):
         super().setUp()
         rng = random.Random(4)
-        self.data = random_data(rng, 20000) + b"\nend ab"
+        # Over 64 KiB: a shared file map is then read from its file (pread).
+        self.data = random_data(rng, 90000) + b"\nend ab"
         self.file = self.make_file(self.data)
         self.cases = [(b"ab", {}, dict(before=1, after=2, spans=True)),
                       ([rb"^a", b"B_"], {"ignore_case": True}, dict(invert=True, max_count=50)),
@@ -383,6 +384,18 @@ class SourceKindsTest(TempDirTestCase):
         self.assertGreaterEqual(cm.exception.offset, 50)
         self.assertLessEqual(cm.exception.offset, 101)
 
+    def test_file_truncated_under_the_map(self):
+        m = mmkit.open(self.file)
+        self.addCleanup(m.close)
+        os.truncate(self.file, 1000)
+        for call in (lambda: mmkit.search(b"ab", m), lambda: mmkit.count_by(b"ab", m)):
+            with self.assertRaises(OSError) as cm:
+                call()
+            self.assertEqual(cm.exception.errno, errno.EFAULT)
+        # The part the file still holds is searched as usual.
+        self.assertEqual(as_tuples(mmkit.search(b"ab", m, end=1000)),
+                         as_tuples(mmkit.search(b"ab", self.data[:1000])))
+
     def test_closed_map(self):
         m = mmkit.mmap(-1, 10)
         m.close()
@@ -450,6 +463,29 @@ class DecompressTest(TempDirTestCase):
                 if counts is not None:
                     self.assertEqual(
                         mmkit.count_by(rb"a([bB_])", path, 1, decompress=True), counts)
+
+    def test_pipe(self):
+        want = as_tuples(mmkit.search(rb"a[bB]", self.data, after=2))
+        for name, compress in compressors():
+            with self.subTest(format=name):
+                r, w = os.pipe()
+                t = threading.Thread(target=SourceKindsTest.feed, args=(w, compress(self.data)))
+                t.start()
+                try:
+                    got = mmkit.search(rb"a[bB]", r, after=2, decompress=True)
+                finally:
+                    t.join()
+                    os.close(r)
+                self.assertEqual(as_tuples(got), want)
+
+    def test_descriptor_is_read_from_its_position(self):
+        head = b"ab first\n"
+        path = self.make_file(head + gzip.compress(self.data), "tail.gz")
+        fd = os.open(path, os.O_RDONLY)
+        self.addCleanup(os.close, fd)
+        os.lseek(fd, len(head), os.SEEK_SET)
+        self.assertEqual(as_tuples(mmkit.search(b"ab", fd, decompress=True)),
+                         as_tuples(mmkit.search(b"ab", self.data)))
 
     def test_plain_data_passes_through(self):
         path = self.make_file(self.data)
@@ -602,6 +638,25 @@ class CountByTest(TempDirTestCase):
         self.assertEqual(mmkit.count_by(rb"a[ab_]", fd), want)
         self.assertEqual(mmkit.count_by(rb"a[ab_]", data, top=2), want[:2])
         self.assertEqual(mmkit.count_by(rb"a[ab_]", data, top=0), [])
+
+    def test_large_input_on_threads(self):
+        rng = random.Random(9)
+        words = [b"GET", b"POST", b"get", b"PUT", b"x" * 200, b""]
+        data = b"\n".join(b"%s /p%d %s" % (rng.choice(words), rng.randrange(50), rng.choice(words))
+                          for _ in range(40000))
+        path = self.make_file(data)
+        expr = re.compile(rb"([A-Z]+) /p(\d)")
+        for g in (0, 1, 2):
+            want = ref_count_by(data, expr, g)
+            for threads in (1, 2):
+                self.assertEqual(mmkit.count_by(expr.pattern, data, g, threads=threads), want)
+                self.assertEqual(mmkit.count_by(expr.pattern, path, g, threads=threads), want)
+
+    def test_regex_limit(self):
+        data = b"x" * 100 + b"\n" + b"a" * 30000 + b"b\n"
+        with self.assertRaises(mmkit.RegexLimitError) as cm:
+            mmkit.count_by(rb"(a+)+$", data, threads=1)
+        self.assertLessEqual(cm.exception.offset, 101)
 
     def test_bad_groups(self):
         with self.assertRaisesRegex(ValueError, "out of range"):
@@ -781,6 +836,19 @@ class TimeRangeTest(TempDirTestCase):
         start, end, is_sorted = mmkit.time_range(path, "2026-11-30T08:30", "2026-11-30T09")
         self.assertIs(is_sorted, False)
         self.assertLessEqual(start, end)
+
+    def test_window_then_search(self):
+        data, stamps = make_log(random.Random(20), "clf", 3000)
+        path = self.make_file(data)
+        times = [ns for _, ns in stamps if ns is not None]
+        since, until = times[700], times[2100]
+        start, end, _ = mmkit.time_range(path, since, until)
+        self.assertEqual((start, end), ref_time_range(data, stamps, since, until))
+        got = mmkit.search(rb'"GET /x\d*7 ', path, start=start, end=end)
+        want = [(off, text) for off, text in ref_lines(data)
+                if start <= off < end and re.search(rb'"GET /x\d*7 ', text)]
+        self.assertEqual([(g.offset, g.text) for g in got], want)
+        self.assertGreater(len(want), 10)
 
     def test_errors(self):
         path = self.make_file(b"no time here\nnor here\n")
