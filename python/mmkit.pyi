@@ -271,6 +271,27 @@ def search(
 ) -> list[Line]:
     """grep -P over source: the selected lines and their context, as Line records."""
 
+def search_iter(
+    pattern: _Patterns,
+    source: _Source,
+    *,
+    fixed: bool = False,
+    ignore_case: bool = False,
+    word: bool = False,
+    line_exact: bool = False,
+    invert: bool = False,
+    before: Optional[int] = None,
+    after: Optional[int] = None,
+    context: Optional[int] = None,
+    max_count: Optional[int] = None,
+    spans: bool = False,
+    threads: Optional[int] = 0,
+    decompress: bool = False,
+    start: Optional[int] = None,
+    end: Optional[int] = None,
+) -> Iterator[Line]:
+    """search() as an iterator, a batch at a time in bounded memory."""
+
 def count_by(
     pattern: _Patterns,
     source: _Source,

@@ -36,7 +36,8 @@ typedef struct {
     PyTypeObject *lines_type;
     PyTypeObject *spans_type;
     PyTypeObject *grep_type;
-    PyTypeObject *line_type; /* mmkit.Line (mmkit_search.c) */
+    PyTypeObject *line_type;        /* mmkit.Line (mmkit_search.c) */
+    PyTypeObject *search_iter_type; /* search_iter()'s iterator (mmkit_search.c) */
     PyObject *pattern_error; /* mmkit.PatternError(ValueError) */
     PyObject *limit_error;   /* mmkit.RegexLimitError(RuntimeError) */
 } mmkit_state;
@@ -125,9 +126,8 @@ PyObject *mmkit_spans_new(MmapObject *map, pymm_pattern *pat, unsigned pat_flags
 PyObject *mmkit_grep_new(MmapObject *map, pymm_pattern *pat, int invert, int numbers,
                          unsigned threads, Py_ssize_t start, Py_ssize_t end, int end_given);
 
-/* mmkit_search.c: search(), count_by(), time_range() and the Line type. */
-extern PyMethodDef mmkit_search_functions[];
-PyTypeObject *mmkit_line_type_new(void);
+/* mmkit_search.c: search(), search_iter(), count_by(), time_range(), Line. */
+int mmkit_search_init(PyObject *module);
 
 /* mmkit_shm.c */
 int mmkit_shm_init(PyObject *module);

@@ -450,11 +450,18 @@ typedef struct {
     int gap_pending;
     int invert, want_spans;
     uint64_t base; /* added to the offsets: the source offset of the input's start */
+    /* search_iter(): a batch of a longer search */
+    uint64_t line_base;    /* added to the line numbers: lines of the source before the input */
+    uint64_t drop_through; /* lines numbered up to this were handed out by the last batch */
+    int batched;           /* stop at a selected line once the batch is full */
+    size_t batch_lines, batch_bytes; /* what "full" is */
+    uint64_t selected;               /* selected lines collected */
     int oom;
 } collector;
 
 static void collector_reset(collector *c) {
     c->n = c->tlen = c->slen = 0;
+    c->selected = 0;
     c->gap_pending = 0;
     c->oom = 0;
 }
@@ -492,8 +499,26 @@ static int collect_gap(void *user) {
     return 0;
 }
 
+/* search_iter(): a batch stops at a selected line once it holds this many
+   bytes or lines (the overshoot is at most the context between two selected
+   lines), and the search resumes at that line (see SearchIter). */
+#define ITER_BATCH_BYTES ((size_t)16 << 20)
+#define ITER_BATCH_LINES ((size_t)1 << 16)
+#define ITER_STOP 2 /* collect_line's "batch full" */
+/* The limits in use: tests make them tiny (mmkit._search_iter_batch) so that
+   every option meets many resumptions. Read and written with the GIL held. */
+static size_t iter_batch_lines = ITER_BATCH_LINES, iter_batch_bytes = ITER_BATCH_BYTES;
+
 static int collect_line(const mmk_line *ln, void *user) {
     collector *c = user;
+    if (ln->line_no + c->line_base <= c->drop_through) {
+        /* The line a resumed search starts with was handed out before
+           (counted here as the selected line it is). */
+        c->gap_pending = 0;
+        if (ln->kind == MMK_LINE_SELECTED)
+            c->selected++;
+        return 0;
+    }
     if (reserve((void **)&c->recs, &c->cap, c->n, 1, sizeof *c->recs) < 0 ||
         reserve((void **)&c->text, &c->tcap, c->tlen, ln->len, 1) < 0 ||
         reserve((void **)&c->spans, &c->scap, c->slen, ln->spans ? ln->nspans : 0,
@@ -502,7 +527,7 @@ static int collect_line(const mmk_line *ln, void *user) {
         return 1;
     }
     line_rec *r = &c->recs[c->n++];
-    r->line_no = ln->line_no;
+    r->line_no = ln->line_no + c->line_base;
     r->offset = ln->offset + c->base;
     r->matches = ln->matches;
     r->kind = ln->kind;
@@ -522,6 +547,11 @@ static int collect_line(const mmk_line *ln, void *user) {
         memcpy(c->spans + c->slen, ln->spans, ln->nspans * sizeof *ln->spans);
         c->slen += ln->nspans;
         r->nspans = ln->nspans;
+    }
+    if (ln->kind == MMK_LINE_SELECTED) {
+        c->selected++;
+        if (c->batched && (c->n >= c->batch_lines || c->tlen >= c->batch_bytes))
+            return ITER_STOP;
     }
     return 0;
 }
@@ -547,78 +577,73 @@ static PyStructSequence_Desc line_desc = {
     7,
 };
 
-/* A new type for mmkit.Line (a named tuple in C). */
-PyTypeObject *mmkit_line_type_new(void) {
-    return PyStructSequence_NewType(&line_desc);
+/* The Line object for record i of the collector. */
+static PyObject *line_object(PyObject *module, const collector *c, size_t i) {
+    mmkit_state *st = mmkit_get_state(module);
+    const line_rec *r = &c->recs[i];
+    PyObject *item = PyStructSequence_New(st->line_type);
+    if (item == NULL)
+        return NULL;
+    /* Unset items are NULL, which the struct sequence's dealloc skips. */
+    PyObject *kind = PyUnicode_InternFromString(r->kind == MMK_LINE_SELECTED ? "match" : "context");
+    if (kind == NULL)
+        goto fail;
+    PyStructSequence_SET_ITEM(item, 0, kind);
+    PyObject *v[4] = {PyLong_FromUnsignedLongLong((unsigned long long)r->line_no),
+                      PyLong_FromUnsignedLongLong((unsigned long long)r->offset),
+                      PyBytes_FromStringAndSize(c->text + r->text, (Py_ssize_t)r->len),
+                      PyLong_FromUnsignedLongLong((unsigned long long)r->matches)};
+    int ok = 1;
+    for (int k = 0; k < 4; k++) {
+        if (v[k] == NULL)
+            ok = 0;
+        else
+            PyStructSequence_SET_ITEM(item, k + 1, v[k]);
+    }
+    if (!ok)
+        goto fail;
+    PyObject *spans;
+    if (r->has_spans) {
+        spans = PyTuple_New((Py_ssize_t)r->nspans);
+        if (spans == NULL)
+            goto fail;
+        for (size_t k = 0; k < r->nspans; k++) {
+            const mmk_span *sp = &c->spans[r->span + k];
+            PyObject *pair = Py_BuildValue("(nn)", (Py_ssize_t)sp->start, (Py_ssize_t)sp->end);
+            if (pair == NULL) {
+                Py_DECREF(spans);
+                goto fail;
+            }
+            PyTuple_SET_ITEM(spans, (Py_ssize_t)k, pair);
+        }
+    } else {
+        spans = Py_None;
+        Py_INCREF(spans);
+    }
+    PyStructSequence_SET_ITEM(item, 5, spans);
+    PyObject *gap = r->gap ? Py_True : Py_False;
+    Py_INCREF(gap);
+    PyStructSequence_SET_ITEM(item, 6, gap);
+    return item;
+fail:
+    Py_DECREF(item);
+    return NULL;
 }
 
 /* The list of Line objects for what the collector holds. */
 static PyObject *build_lines(PyObject *module, const collector *c) {
-    mmkit_state *st = mmkit_get_state(module);
-    PyObject *kinds[2] = {PyUnicode_InternFromString("match"),
-                          PyUnicode_InternFromString("context")};
-    PyObject *list = NULL;
-    if (kinds[0] == NULL || kinds[1] == NULL)
-        goto fail;
-    list = PyList_New((Py_ssize_t)c->n);
+    PyObject *list = PyList_New((Py_ssize_t)c->n);
     if (list == NULL)
-        goto fail;
+        return NULL;
     for (size_t i = 0; i < c->n; i++) {
-        const line_rec *r = &c->recs[i];
-        PyObject *item = PyStructSequence_New(st->line_type);
-        if (item == NULL)
-            goto fail;
+        PyObject *item = line_object(module, c, i);
+        if (item == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
         PyList_SET_ITEM(list, (Py_ssize_t)i, item);
-        PyObject *kind = kinds[r->kind == MMK_LINE_SELECTED ? 0 : 1];
-        Py_INCREF(kind);
-        PyStructSequence_SET_ITEM(item, 0, kind);
-        PyObject *v[4] = {PyLong_FromUnsignedLongLong((unsigned long long)r->line_no),
-                          PyLong_FromUnsignedLongLong((unsigned long long)r->offset),
-                          PyBytes_FromStringAndSize(c->text + r->text, (Py_ssize_t)r->len),
-                          PyLong_FromUnsignedLongLong((unsigned long long)r->matches)};
-        for (int k = 0; k < 4; k++) {
-            if (v[k] == NULL) {
-                for (int j = k; j < 4; j++)
-                    Py_XDECREF(v[j]);
-                goto fail_items;
-            }
-            PyStructSequence_SET_ITEM(item, k + 1, v[k]);
-        }
-        PyObject *spans;
-        if (r->has_spans) {
-            spans = PyTuple_New((Py_ssize_t)r->nspans);
-            if (spans == NULL)
-                goto fail_items;
-            for (size_t k = 0; k < r->nspans; k++) {
-                const mmk_span *sp = &c->spans[r->span + k];
-                PyObject *pair = Py_BuildValue("(nn)", (Py_ssize_t)sp->start, (Py_ssize_t)sp->end);
-                if (pair == NULL) {
-                    Py_DECREF(spans);
-                    goto fail_items;
-                }
-                PyTuple_SET_ITEM(spans, (Py_ssize_t)k, pair);
-            }
-        } else {
-            spans = Py_None;
-            Py_INCREF(spans);
-        }
-        PyStructSequence_SET_ITEM(item, 5, spans);
-        PyObject *gap = r->gap ? Py_True : Py_False;
-        Py_INCREF(gap);
-        PyStructSequence_SET_ITEM(item, 6, gap);
-        continue;
-    fail_items:
-        /* The struct sequence's unset items are NULL, which its dealloc skips. */
-        goto fail;
     }
-    Py_DECREF(kinds[0]);
-    Py_DECREF(kinds[1]);
     return list;
-fail:
-    Py_XDECREF(kinds[0]);
-    Py_XDECREF(kinds[1]);
-    Py_XDECREF(list);
-    return NULL;
 }
 
 PyDoc_STRVAR(mmkit_search_doc,
@@ -666,7 +691,25 @@ PyDoc_STRVAR(mmkit_search_doc,
              "(with errno and filename; corrupt compressed data too), ValueError for\n"
              "bad arguments, TypeError for a source of another type.");
 
-static PyObject *mmkit_search(PyObject *module, PyObject *args, PyObject *kwds) {
+/* What search() and search_iter() were asked, with the pattern and source
+   ready. Release with search_params_release. */
+typedef struct {
+    patref pat;
+    source src;
+    mmk_search_options so;
+    unsigned threads;
+    int invert, want_spans;
+    int range_given; /* start or end was given */
+} search_params;
+
+static void search_params_release(search_params *sp) {
+    source_close(&sp->src);
+    patref_release(&sp->pat);
+}
+
+/* *src_obj (may be NULL) receives the source argument (borrowed). */
+static int parse_search_args(PyObject *module, PyObject *args, PyObject *kwds, const char *fmt,
+                             const char *what, search_params *sp, PyObject **src_obj_out) {
     static char *kwlist[] = {"pattern",    "source", "fixed",   "ignore_case", "word",
                              "line_exact", "invert", "before",  "after",       "context",
                              "max_count",  "spans",  "threads", "decompress",  "start",
@@ -674,83 +717,99 @@ static PyObject *mmkit_search(PyObject *module, PyObject *args, PyObject *kwds) 
     PyObject *pat_obj, *src_obj, *before_obj = NULL, *after_obj = NULL, *context_obj = Py_None;
     PyObject *max_obj = Py_None, *threads_obj = NULL, *start_obj = Py_None, *end_obj = Py_None;
     int fixed = 0, icase = 0, word = 0, exact = 0, invert = 0, want_spans = 0, decompress = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO|$pppppOOOOpOpOO:search", kwlist, &pat_obj,
-                                     &src_obj, &fixed, &icase, &word, &exact, &invert, &before_obj,
-                                     &after_obj, &context_obj, &max_obj, &want_spans, &threads_obj,
-                                     &decompress, &start_obj, &end_obj))
-        return NULL;
+    memset(sp, 0, sizeof *sp);
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, fmt, kwlist, &pat_obj, &src_obj, &fixed, &icase,
+                                     &word, &exact, &invert, &before_obj, &after_obj, &context_obj,
+                                     &max_obj, &want_spans, &threads_obj, &decompress, &start_obj,
+                                     &end_obj))
+        return -1;
+    if (src_obj_out != NULL)
+        *src_obj_out = src_obj;
     range_arg range;
     if (range_parse(start_obj, end_obj, &range) < 0)
-        return NULL;
+        return -1;
     uint64_t before = 0, after = 0, context = 0, max_count = 0;
     int before_given, after_given, context_given, max_given;
-    unsigned threads = 0;
     if (count_arg(before_obj, "before", &before, &before_given) < 0 ||
         count_arg(after_obj, "after", &after, &after_given) < 0 ||
         count_arg(context_obj, "context", &context, &context_given) < 0 ||
         count_arg(max_obj, "max_count", &max_count, &max_given) < 0 ||
-        threads_arg(threads_obj, &threads) < 0)
-        return NULL;
+        threads_arg(threads_obj, &sp->threads) < 0)
+        return -1;
     if (!before_given)
         before = context;
     if (!after_given)
         after = context;
     if (before > UINT32_MAX || after > UINT32_MAX) {
         PyErr_SetString(PyExc_ValueError, "before, after and context must be below 2**32");
-        return NULL;
+        return -1;
     }
-
-    mmk_search_options so;
-    memset(&so, 0, sizeof so);
-    so.before = (uint32_t)before;
-    so.after = (uint32_t)after;
+    sp->so.before = (uint32_t)before;
+    sp->so.after = (uint32_t)after;
     if (invert)
-        so.flags |= MMK_SEARCH_INVERT;
+        sp->so.flags |= MMK_SEARCH_INVERT;
     if (want_spans)
-        so.flags |= MMK_SEARCH_SPANS;
+        sp->so.flags |= MMK_SEARCH_SPANS;
     if (max_given) {
-        so.flags |= MMK_SEARCH_MAX_COUNT;
-        so.max_count = max_count;
+        sp->so.flags |= MMK_SEARCH_MAX_COUNT;
+        sp->so.max_count = max_count;
     }
-
-    patref pat;
-    if (pattern_arg(module, pat_obj, pattern_flags(fixed, icase, word, exact), &pat) < 0)
-        return NULL;
-    source src;
-    if (source_open(module, src_obj, decompress, &range, "search", &src) < 0) {
-        patref_release(&pat);
-        return NULL;
+    sp->invert = invert;
+    sp->want_spans = want_spans;
+    sp->range_given = range.start_given || range.end_given;
+    if (pattern_arg(module, pat_obj, pattern_flags(fixed, icase, word, exact), &sp->pat) < 0)
+        return -1;
+    if (source_open(module, src_obj, decompress, &range, what, &sp->src) < 0) {
+        patref_release(&sp->pat);
+        return -1;
     }
+    return 0;
+}
 
-    collector col;
-    memset(&col, 0, sizeof col);
-    col.invert = invert;
-    col.want_spans = want_spans;
-    col.base = (uint64_t)src.start;
-    mmk_sink sink = {collect_line, collect_gap, &col};
+/*
+ * One mmk_search over `in` into `col` with the GIL released (the caller holds
+ * it). A map read from its file is searched again over the map when that
+ * fails (the file no longer holds the range: the map decides, an error past
+ * the file's end, as mmap.count() does).
+ */
+static int run_search(const mmk_pattern *p, mmk_input *in, int from_file, mmk_map *map,
+                      Py_ssize_t start, Py_ssize_t end, const mmk_search_options *so,
+                      unsigned threads, collector *col, int64_t *limit_at) {
+    mmk_sink sink = {collect_line, collect_gap, col};
     mmk_scan_options opt;
     memset(&opt, 0, sizeof opt);
-    int64_t limit_at = -1;
     opt.threads = threads;
-    opt.error_offset = &limit_at;
-    const mmk_pattern *p = patref_ptr(&pat);
+    opt.error_offset = limit_at;
     int rc;
     Py_BEGIN_ALLOW_THREADS
-    rc = mmk_search(p, &src.in, &opt, &so, &sink, NULL);
-    if (rc != 0 && src.from_file && rc != MMK_ELIMIT && !col.oom) {
-        /* The file no longer holds the map's range: the map decides (an
-           error past the file's end), as mmap.count() does. */
-        collector_reset(&col);
-        src.in = mmk_input_map(src.mm->map, src.start, src.end);
-        rc = mmk_search(p, &src.in, &opt, &so, &sink, NULL);
+    rc = mmk_search(p, in, &opt, so, &sink, NULL);
+    if (rc != 0 && rc != ITER_STOP && from_file && rc != MMK_ELIMIT && !col->oom) {
+        collector_reset(col);
+        *in = mmk_input_map(map, start, end);
+        rc = mmk_search(p, in, &opt, so, &sink, NULL);
     }
     Py_END_ALLOW_THREADS
-    PyObject *path = src.path;
+    return rc;
+}
+
+static PyObject *mmkit_search(PyObject *module, PyObject *args, PyObject *kwds) {
+    search_params sp;
+    if (parse_search_args(module, args, kwds, "OO|$pppppOOOOpOpOO:search", "search", &sp, NULL) < 0)
+        return NULL;
+    collector col;
+    memset(&col, 0, sizeof col);
+    col.invert = sp.invert;
+    col.want_spans = sp.want_spans;
+    col.base = (uint64_t)sp.src.start;
+    int64_t limit_at = -1;
+    int rc = run_search(patref_ptr(&sp.pat), &sp.src.in, sp.src.from_file,
+                        sp.src.mm != NULL ? sp.src.mm->map : NULL, sp.src.start, sp.src.end, &sp.so,
+                        sp.threads, &col, &limit_at);
+    PyObject *path = sp.src.path;
     Py_XINCREF(path);
     if (limit_at >= 0)
-        limit_at += src.start;
-    source_close(&src);
-    patref_release(&pat);
+        limit_at += sp.src.start;
+    search_params_release(&sp);
     PyObject *result = NULL;
     if (col.oom)
         PyErr_NoMemory();
@@ -761,6 +820,255 @@ static PyObject *mmkit_search(PyObject *module, PyObject *args, PyObject *kwds) 
     Py_XDECREF(path);
     collector_free(&col);
     return result;
+}
+
+/* ------------------------------------------------------------------------ */
+/* search_iter()                                                             */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * The lines of search() a batch at a time, in bounded memory. A batch is one
+ * mmk_search from `pos` (GIL released) whose sink stops at a selected line L
+ * once ITER_BATCH_BYTES or ITER_BATCH_LINES are held. The next batch searches
+ * again from L's start, with line numbers and max_count carried over, and
+ * drops L: what grep does after a selected line (its after-context, the
+ * before-context of the next one, the gap) depends only on that line having
+ * been selected, and every line is its own subject, so the batches give
+ * exactly the lines one search gives. Only sources that can be read again
+ * from an offset are batched: bytes, maps and regular files; a pipe, a
+ * procfs file or decompressed data is one batch (all of it in memory).
+ * A map is in use only while a batch is searched (close() between batches
+ * makes the next one raise ValueError); a batch's lines are as the map held
+ * them when it was searched. A regular file is read as long as it was when
+ * the iterator began.
+ */
+typedef struct {
+    PyObject_HEAD PyObject *module; /* strong: the Line type lives in its state */
+    PyObject *src_obj;              /* strong: the source (keeps a path or a map alive) */
+    MmapObject *mm;                 /* the source when it is a map (borrowed from src_obj) */
+    search_params sp;               /* sp.src stays open: buffer view, descriptor, decoder */
+    int resumable;                  /* batches can start anywhere (else: one batch) */
+    Py_ssize_t pos, end;            /* source range still to search */
+    uint64_t line_base;             /* lines of the source before pos */
+    uint64_t drop_through;          /* line number handed out last by a stopped batch */
+    uint64_t selected_before;       /* selected lines before pos */
+    collector col;                  /* the current batch */
+    size_t at;                      /* next record of it to hand out */
+    int done, busy, active;         /* active: sp holds resources */
+} SearchIter;
+
+static void iter_release(SearchIter *it) {
+    if (it->active) {
+        search_params_release(&it->sp);
+        it->active = 0;
+    }
+    collector_free(&it->col);
+    it->col.n = it->at = 0;
+    it->done = 1;
+}
+
+/* Search the next batch. Returns 0, or -1 with an exception set. */
+static int iter_batch(SearchIter *it) {
+    collector *col = &it->col;
+    collector_reset(col);
+    it->at = 0;
+    mmk_input in = it->sp.src.in;
+    int from_file = 0;
+    Py_ssize_t end = it->end;
+    if (it->resumable) {
+        if (it->mm != NULL) {
+            if (mmkit_op_begin(it->mm) < 0)
+                return -1;
+            Py_ssize_t len = (Py_ssize_t)mmk_length(it->mm->map);
+            if (end > len)
+                end = len;
+            if (it->pos > end)
+                it->pos = end;
+            from_file = mmkit_scan_input(it->mm, it->pos, end, &in);
+        } else if (it->sp.src.have_view) {
+            in = mmk_input_bytes((const char *)it->sp.src.view.buf + it->pos,
+                                 (uint64_t)(end - it->pos));
+        } else {
+            in = mmk_input_fd_range(it->sp.src.fd, (uint64_t)it->pos, (uint64_t)(end - it->pos));
+        }
+    }
+    col->base = (uint64_t)it->pos;
+    col->line_base = it->line_base;
+    col->drop_through = it->drop_through;
+    col->batched = it->resumable;
+    col->batch_lines = iter_batch_lines;
+    col->batch_bytes = iter_batch_bytes;
+    mmk_search_options so = it->sp.so;
+    if (so.flags & MMK_SEARCH_MAX_COUNT)
+        so.max_count -= it->selected_before;
+    int64_t limit_at = -1;
+    it->busy = 1;
+    int rc =
+        run_search(patref_ptr(&it->sp.pat), &in, from_file, it->mm != NULL ? it->mm->map : NULL,
+                   it->pos, end, &so, it->sp.threads, col, &limit_at);
+    it->busy = 0;
+    if (it->resumable && it->mm != NULL)
+        mmkit_op_end(it->mm);
+    if (col->oom) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (rc == ITER_STOP && col->n > 0) {
+        /* Resume at the selected line the batch stopped at. */
+        const line_rec *last = &col->recs[col->n - 1];
+        it->selected_before += col->selected - 1;
+        it->line_base = last->line_no - 1;
+        it->drop_through = last->line_no;
+        it->pos = (Py_ssize_t)last->offset;
+        return 0;
+    }
+    if (rc != 0) {
+        col->n = 0;
+        raise_scan(it->module, rc, it->sp.src.path,
+                   limit_at >= 0 ? limit_at + (int64_t)it->pos : -1);
+        return -1;
+    }
+    it->done = 1;
+    return 0;
+}
+
+static PyObject *iter_next(SearchIter *it) {
+    if (it->busy) {
+        PyErr_SetString(PyExc_ValueError, "search iterator already executing");
+        return NULL;
+    }
+    for (;;) {
+        if (it->at < it->col.n)
+            return line_object(it->module, &it->col, it->at++);
+        if (it->done || !it->active) {
+            iter_release(it);
+            return NULL;
+        }
+        if (iter_batch(it) < 0) {
+            iter_release(it);
+            return NULL;
+        }
+    }
+}
+
+static int iter_traverse(SearchIter *it, visitproc visit, void *arg) {
+    Py_VISIT(Py_TYPE(it));
+    Py_VISIT(it->module);
+    Py_VISIT(it->src_obj);
+    return 0;
+}
+
+static int iter_clear(SearchIter *it) {
+    if (!it->busy) {
+        iter_release(it);
+        it->mm = NULL;
+        Py_CLEAR(it->src_obj);
+    }
+    return 0;
+}
+
+static void iter_dealloc(SearchIter *it) {
+    PyTypeObject *tp = Py_TYPE(it);
+    PyObject_GC_UnTrack(it);
+    iter_release(it);
+    Py_CLEAR(it->src_obj);
+    Py_CLEAR(it->module);
+    tp->tp_free((PyObject *)it);
+    Py_DECREF(tp);
+}
+
+static PyType_Slot iter_slots[] = {
+    {Py_tp_iter, PyObject_SelfIter},
+    {Py_tp_iternext, iter_next},
+    {Py_tp_traverse, iter_traverse},
+    {Py_tp_clear, iter_clear},
+    {Py_tp_dealloc, iter_dealloc},
+    {Py_tp_doc, (void *)"Iterator over the lines of mmkit.search_iter()."},
+    {0, NULL},
+};
+
+static PyType_Spec iter_spec = {
+    .name = "mmkit.search_iterator",
+    .basicsize = sizeof(SearchIter),
+    .itemsize = 0,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC
+#if PY_VERSION_HEX >= 0x030A0000
+             | Py_TPFLAGS_DISALLOW_INSTANTIATION
+#endif
+    ,
+    .slots = iter_slots,
+};
+
+PyDoc_STRVAR(mmkit_search_iter_doc,
+             "search_iter($module, /, pattern, source, *, fixed=False, ignore_case=False,\n"
+             "            word=False, line_exact=False, invert=False, before=0, after=0,\n"
+             "            context=None, max_count=None, spans=False, threads=0,\n"
+             "            decompress=False, start=None, end=None)\n"
+             "--\n"
+             "\n"
+             "search() as an iterator of mmkit.Line records, in bounded memory: the\n"
+             "source is searched a batch at a time (at most about 16 MiB or 65536\n"
+             "lines, with the GIL released), each batch resuming where the last one\n"
+             "stopped, and the lines are exactly search()'s. Bytes, maps and regular\n"
+             "files are batched; pipes, procfs files and decompress=True are searched\n"
+             "in one batch. A bytes-like source stays exported (a bytearray cannot be\n"
+             "resized) until the iterator is exhausted or dropped. A map is in use only\n"
+             "while a batch is searched: after close() the next batch raises\n"
+             "ValueError; a batch's lines are as the map held them then. A file is\n"
+             "read as long as it was when search_iter() was called. Errors of the\n"
+             "source and arguments are raised by the call, errors of the search by the\n"
+             "next() that meets them.");
+
+static PyObject *mmkit_search_iter(PyObject *module, PyObject *args, PyObject *kwds) {
+    mmkit_state *st = mmkit_get_state(module);
+    SearchIter *it = PyObject_GC_New(SearchIter, st->search_iter_type);
+    if (it == NULL)
+        return NULL;
+    it->module = module;
+    Py_INCREF(module);
+    it->src_obj = NULL;
+    it->mm = NULL;
+    memset(&it->col, 0, sizeof it->col);
+    it->at = 0;
+    it->done = it->busy = it->active = 0;
+    it->resumable = 0;
+    it->pos = it->end = 0;
+    it->line_base = it->drop_through = it->selected_before = 0;
+    PyObject_GC_Track(it);
+    PyObject *src_obj = NULL;
+    if (parse_search_args(module, args, kwds, "OO|$pppppOOOOpOpOO:search_iter", "search_iter",
+                          &it->sp, &src_obj) < 0) {
+        Py_DECREF(it);
+        return NULL;
+    }
+    it->active = 1;
+    it->src_obj = src_obj;
+    Py_INCREF(src_obj);
+    it->col.invert = it->sp.invert;
+    it->col.want_spans = it->sp.want_spans;
+    source *src = &it->sp.src;
+    it->pos = src->start;
+    it->end = src->end;
+    if (src->mm != NULL) {
+        /* In use only while a batch runs. */
+        it->mm = src->mm;
+        mmkit_op_end(src->mm);
+        src->mm = NULL;
+        it->resumable = 1;
+    } else if (src->have_view) {
+        it->resumable = 1;
+    } else if (src->dec == NULL && src->fd >= 0) {
+        struct stat sb;
+        if (it->sp.range_given) {
+            it->resumable = 1; /* source_open made it a range of a regular file */
+        } else if (fstat(src->fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0) {
+            /* procfs files say 0 and are streams: one batch. */
+            it->resumable = 1;
+            it->pos = 0;
+            it->end = sb.st_size > PY_SSIZE_T_MAX ? PY_SSIZE_T_MAX : (Py_ssize_t)sb.st_size;
+        }
+    }
+    return (PyObject *)it;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1049,9 +1357,49 @@ static PyObject *mmkit_time_range(PyObject *module, PyObject *args, PyObject *kw
                          sorted ? Py_True : Py_False);
 }
 
-PyMethodDef mmkit_search_functions[] = {
+/* The module's Line and search iterator types (in its state). */
+static int add_types(PyObject *m, mmkit_state *st) {
+    st->line_type = PyStructSequence_NewType(&line_desc);
+    if (st->line_type == NULL)
+        return -1;
+    Py_INCREF(st->line_type);
+    if (PyModule_AddObject(m, "Line", (PyObject *)st->line_type) < 0) {
+        Py_DECREF(st->line_type);
+        return -1;
+    }
+    st->search_iter_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &iter_spec, NULL);
+    return st->search_iter_type == NULL ? -1 : 0;
+}
+
+/* mmkit._search_iter_batch(lines, bytes): set the batch limits of
+   search_iter() (0 restores a default); returns the old ones. For tests. */
+static PyObject *mmkit_search_iter_batch(PyObject *module, PyObject *args) {
+    Py_ssize_t lines, bytes;
+    if (!PyArg_ParseTuple(args, "nn:_search_iter_batch", &lines, &bytes))
+        return NULL;
+    if (lines < 0 || bytes < 0) {
+        PyErr_SetString(PyExc_ValueError, "batch limits must not be negative");
+        return NULL;
+    }
+    PyObject *old =
+        Py_BuildValue("(nn)", (Py_ssize_t)iter_batch_lines, (Py_ssize_t)iter_batch_bytes);
+    iter_batch_lines = lines ? (size_t)lines : ITER_BATCH_LINES;
+    iter_batch_bytes = bytes ? (size_t)bytes : ITER_BATCH_BYTES;
+    return old;
+}
+
+static PyMethodDef mmkit_search_functions[] = {
+    {"_search_iter_batch", METH(mmkit_search_iter_batch), METH_VARARGS, NULL},
     {"search", METH(mmkit_search), METH_VARARGS | METH_KEYWORDS, mmkit_search_doc},
+    {"search_iter", METH(mmkit_search_iter), METH_VARARGS | METH_KEYWORDS, mmkit_search_iter_doc},
     {"count_by", METH(mmkit_count_by), METH_VARARGS | METH_KEYWORDS, mmkit_count_by_doc},
     {"time_range", METH(mmkit_time_range), METH_VARARGS | METH_KEYWORDS, mmkit_time_range_doc},
     {NULL, NULL, 0, NULL},
 };
+
+/* search(), search_iter(), count_by(), time_range() and their types. */
+int mmkit_search_init(PyObject *m) {
+    if (add_types(m, mmkit_get_state(m)) < 0)
+        return -1;
+    return PyModule_AddFunctions(m, mmkit_search_functions);
+}

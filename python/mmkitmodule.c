@@ -749,16 +749,8 @@ static int mmkit_exec(PyObject *m) {
         return -1;
     if (PyModule_AddType(m, st->mmap_type) < 0)
         return -1;
-    /* search(), count_by(), time_range() and their Line records. */
-    st->line_type = mmkit_line_type_new();
-    if (st->line_type == NULL)
-        return -1;
-    Py_INCREF(st->line_type);
-    if (PyModule_AddObject(m, "Line", (PyObject *)st->line_type) < 0) {
-        Py_DECREF(st->line_type);
-        return -1;
-    }
-    if (PyModule_AddFunctions(m, mmkit_search_functions) < 0)
+    /* search(), search_iter(), count_by(), time_range() and Line (mmkit_search.c). */
+    if (mmkit_search_init(m) < 0)
         return -1;
     if (mmkit_shm_init(m) < 0) /* shm_open, SharedMemory, Lock (mmkit_shm.c) */
         return -1;
@@ -997,6 +989,7 @@ static int mmkit_traverse(PyObject *m, visitproc visit, void *arg) {
         Py_VISIT(st->spans_type);
         Py_VISIT(st->grep_type);
         Py_VISIT(st->line_type);
+        Py_VISIT(st->search_iter_type);
         Py_VISIT(st->pattern_error);
         Py_VISIT(st->limit_error);
     }
@@ -1011,6 +1004,7 @@ static int mmkit_clear(PyObject *m) {
         Py_CLEAR(st->spans_type);
         Py_CLEAR(st->grep_type);
         Py_CLEAR(st->line_type);
+        Py_CLEAR(st->search_iter_type);
         Py_CLEAR(st->pattern_error);
         Py_CLEAR(st->limit_error);
     }

@@ -259,6 +259,119 @@ class SearchReferenceTest(unittest.TestCase):
         self.assertEqual([g.line_no for g in mmkit.search(["\u00e9", "no"], data)], [1, 2])
 
 
+class SearchIterTest(TempDirTestCase):
+    """search_iter(): search()'s lines, a batch at a time. Tiny batches (the
+    private mmkit._search_iter_batch) make every option resume many times."""
+
+    def tiny_batches(self, lines, nbytes=0):
+        old = mmkit._search_iter_batch(lines, nbytes)
+        self.addCleanup(mmkit._search_iter_batch, *old)
+
+    def test_every_option_with_tiny_batches(self):
+        rng = random.Random(30)
+        datasets = [random_data(rng, 500), b"ab\n" * 40 + b"x\n" * 5 + b"ab",
+                    b"\n".join(b"ab" if rng.random() < 0.5 else b"cd" for _ in range(120))]
+        n = 0
+        for lines in (1, 2, 3, 7):
+            self.tiny_batches(lines)
+            for pattern, popts in PATTERNS[::3]:
+                expr = ref_expr(pattern, **popts)
+                for sopts in OPTIONS[::3]:
+                    for data in datasets:
+                        it = mmkit.search_iter(pattern, data, **popts, **sopts)
+                        got = as_tuples(it)
+                        self.assertEqual(got, ref_search(data, expr, **sopts),
+                                         (lines, data[:60], pattern, popts, sopts))
+                        n += 1
+        self.assertGreater(n, 1000)
+
+    def test_byte_limit(self):
+        self.tiny_batches(1 << 20, 50)
+        rng = random.Random(31)
+        data = b"\n".join(random_data(rng, rng.randrange(80), b"ab_ ") for _ in range(400))
+        for sopts in (dict(), dict(before=2, after=1, spans=True), dict(invert=True, after=2),
+                      dict(before=1, after=1, max_count=60)):
+            self.assertEqual(as_tuples(mmkit.search_iter(b"ab", data, **sopts)),
+                             ref_search(data, ref_expr(b"ab"), **sopts))
+
+    def test_sources(self):
+        self.tiny_batches(5)
+        rng = random.Random(32)
+        data = random_data(rng, 30000)
+        path = self.make_file(data)
+        cases = [(b"ab", dict(before=1, after=2, spans=True)),
+                 (rb"^a", dict(invert=True, max_count=300, before=1, after=1))]
+        m = mmkit.open(path)
+        self.addCleanup(m.close)
+        fd = os.open(path, os.O_RDONLY)
+        self.addCleanup(os.close, fd)
+        for p, so in cases:
+            want = as_tuples(mmkit.search(p, data, **so))
+            self.assertGreater(len(want), 100)
+            for src in (data, bytearray(data), m, path, pathlib.Path(path), fd):
+                self.assertEqual(as_tuples(mmkit.search_iter(p, src, **so)), want, type(src))
+            want = as_tuples(mmkit.search(p, data, start=1000, end=-1000, **so))
+            for src in (data, m, path, fd):
+                self.assertEqual(
+                    as_tuples(mmkit.search_iter(p, src, start=1000, end=-1000, **so)), want)
+            r, w = os.pipe()
+            t = threading.Thread(target=SourceKindsTest.feed, args=(w, data))
+            t.start()
+            try:
+                # A pipe is one batch.
+                self.assertEqual(as_tuples(mmkit.search_iter(p, r, **so)),
+                                 as_tuples(mmkit.search(p, data, **so)))
+            finally:
+                t.join()
+                os.close(r)
+
+    def test_large_input_default_batches(self):
+        # More than one default batch (65536 lines): dense output, context.
+        data = b"".join(b"ab %d\n" % i if i % 7 else b"zz\n" for i in range(100000))
+        it = mmkit.search_iter(b"ab", data, after=1, threads=2)
+        got = as_tuples(it)
+        self.assertEqual(got, as_tuples(mmkit.search(b"ab", data, after=1, threads=2)))
+        self.assertEqual(sum(1 for g in got if g[0] == "match"), 100000 - 100000 // 7 - 1)
+
+    def test_map_closed_between_batches(self):
+        self.tiny_batches(2)
+        m = mmkit.mmap(-1, 4000)
+        m[:] = b"ab\n" * 1333 + b"x"
+        it = mmkit.search_iter(b"ab", m)
+        first = next(it)
+        self.assertEqual((first.line_no, first.text), (1, b"ab"))
+        next(it)
+        m.close()  # not in use between batches
+        with self.assertRaisesRegex(ValueError, "closed"):
+            list(it)
+        self.assertEqual(list(it), [])
+
+    def test_buffer_stays_exported(self):
+        b = bytearray(b"ab\nab\n")
+        it = mmkit.search_iter(b"ab", b)
+        with self.assertRaises(BufferError):
+            b.extend(b"x")
+        self.assertEqual(len(list(it)), 2)
+        b.extend(b"x")  # released when exhausted
+        it = mmkit.search_iter(b"ab", b)
+        del it
+        b.extend(b"y")  # and when dropped
+
+    def test_errors(self):
+        with self.assertRaises(mmkit.PatternError):
+            mmkit.search_iter(b"(", b"")
+        with self.assertRaises(FileNotFoundError):
+            mmkit.search_iter(b"a", self.path("missing"))
+        with self.assertRaises(ValueError):
+            mmkit.search_iter(b"a", b"", before=-1)
+        data = b"x" * 100 + b"\n" + b"a" * 30000 + b"b\n"
+        it = mmkit.search_iter(rb"(a+)+$", data, threads=1)
+        with self.assertRaises(mmkit.RegexLimitError) as cm:
+            next(it)
+        self.assertLessEqual(cm.exception.offset, 101)
+        self.assertEqual(list(it), [])
+
+
 class SourceKindsTest(TempDirTestCase):
     """Every kind of source gives the bytes' answer."""
 
@@ -453,6 +566,8 @@ class DecompressTest(TempDirTestCase):
             with self.subTest(format=name):
                 path = self.make_file(compress(self.data), "data." + name)
                 got = mmkit.search(rb"a[bB]", path, context=1, spans=True, decompress=True)
+                self.assertEqual(as_tuples(got), want)
+                got = mmkit.search_iter(rb"a[bB]", path, context=1, spans=True, decompress=True)
                 self.assertEqual(as_tuples(got), want)
                 fd = os.open(path, os.O_RDONLY)
                 try:

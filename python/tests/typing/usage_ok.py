@@ -71,6 +71,8 @@ def extras(path: str) -> None:
     found += mmkit.search([b"x", "y"], b"data", fixed=True, invert=True, max_count=3)
     found += mmkit.search("z", 3, before=1, after=0, threads=2, decompress=True)
     found += mmkit.search(b"q", bytearray(b"q"), start=1, end=-1, line_exact=True, word=True)
+    lazy: Iterator[mmkit.Line] = mmkit.search_iter(b"a", path, after=1, max_count=10)
+    found += list(lazy)
     for hit in found:
         kind: str = hit.kind
         text: bytes = hit.text
