@@ -1,6 +1,10 @@
 /*
  * output.c — mmk's standard output: one large buffer flushed with write(2),
  * quiet on a broken pipe, plus JSON string escaping and error messages.
+ *
+ * A thread may capture its output instead (capture.h): while a capture is set
+ * in the thread-local `out_target`, out_* and cli_error* append to it, and the
+ * thread that owns the real outputs later emits it in order.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -10,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "capture.h"
 #include "cli.h"
 
 #define OUT_CAP (256u * 1024u)
@@ -19,7 +24,36 @@ static size_t out_len;
 static int out_pipe_status = EXIT_TROUBLE;
 static int out_is_tty = -1;
 
+/* Standard output and standard error of one file searched on a worker thread
+   (see capture.h). Standard output is one growing buffer; each message for
+   standard error is kept with the length standard output had when it came,
+   so that emitting interleaves the two as they were produced. */
+typedef struct err_note {
+    size_t at;  /* standard output bytes before this message */
+    size_t off; /* the message: err[off, off + len) */
+    size_t len;
+} err_note;
+
+struct out_capture {
+    char *out;
+    size_t out_len, out_cap;
+    char *err;
+    size_t err_len, err_cap;
+    err_note *notes;
+    size_t nnotes, notes_cap;
+    size_t limit;
+    out_capture_overflow_fn overflow;
+    void *user;
+    int in_overflow;
+};
+
+/* The calling thread's capture, or NULL: the real outputs. */
+static __thread out_capture *out_target;
+
 void out_set_pipe_status(int status) {
+    if (out_target) {
+        return; /* the thread that emits the capture sets the status */
+    }
     out_pipe_status = status;
 }
 
@@ -62,19 +96,16 @@ static void write_all(const char *p, size_t n) {
     }
 }
 
-void out_flush(void) {
+static void real_flush(void) {
     if (out_len > 0) {
         write_all(out_buf, out_len);
         out_len = 0;
     }
 }
 
-void out_write(const void *p, size_t n) {
-    if (n == 0) {
-        return; /* p may be NULL then (an empty line) */
-    }
+static void real_write(const void *p, size_t n) {
     if (n > OUT_CAP - out_len) {
-        out_flush();
+        real_flush();
         if (n >= OUT_CAP) {
             write_all(p, n);
             return;
@@ -84,15 +115,194 @@ void out_write(const void *p, size_t n) {
     out_len += n;
 }
 
+/* A message for standard error, newline included, written in one piece so
+   that messages from several processes do not interleave. */
+static void real_error(const char *msg, size_t len) {
+    real_flush();
+    progress_hide();
+    if (write(STDERR_FILENO, msg, len) < 0) {
+        /* Nowhere left to report to. */
+    }
+}
+
+/* ---- captures ------------------------------------------------------------- */
+
+static void capture_oom(void) {
+    static const char msg[] = "mmk: out of memory while holding the output of a file\n";
+    if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {
+        /* Nowhere left to report to. */
+    }
+    _exit(EXIT_TROUBLE);
+}
+
+/* Grow *buf (capacity *cap, *len used) to take n more bytes. */
+static void grow(char **buf, size_t *cap, size_t len, size_t n) {
+    size_t want = *cap ? *cap : 4096;
+    while (want - len < n) {
+        if (want > SIZE_MAX / 2) {
+            capture_oom();
+        }
+        want *= 2;
+    }
+    char *p = realloc(*buf, want);
+    if (!p) {
+        capture_oom();
+    }
+    *buf = p;
+    *cap = want;
+}
+
+/* Make room for n more bytes of standard output in c. Returns 0 when they go
+   into c, 1 when the overflow function sent this thread's output to the real
+   outputs instead. */
+static int capture_reserve(out_capture *c, size_t n) {
+    if (c->overflow && !c->in_overflow && c->out_len + c->err_len + n > c->limit) {
+        c->in_overflow = 1;
+        c->overflow(c, c->user);
+        c->in_overflow = 0;
+        if (out_target != c) {
+            return 1;
+        }
+    }
+    grow(&c->out, &c->out_cap, c->out_len, n);
+    return 0;
+}
+
+static void capture_error(out_capture *c, const char *msg, size_t len) {
+    if (len > c->err_cap - c->err_len) {
+        grow(&c->err, &c->err_cap, c->err_len, len);
+    }
+    if (c->nnotes == c->notes_cap) {
+        size_t want = c->notes_cap ? 2 * c->notes_cap : 4;
+        err_note *p = realloc(c->notes, want * sizeof *p);
+        if (!p) {
+            capture_oom();
+        }
+        c->notes = p;
+        c->notes_cap = want;
+    }
+    memcpy(c->err + c->err_len, msg, len);
+    c->notes[c->nnotes++] = (err_note){c->out_len, c->err_len, len};
+    c->err_len += len;
+}
+
+out_capture *out_capture_new(size_t limit, out_capture_overflow_fn overflow, void *user) {
+    out_capture *c = calloc(1, sizeof *c);
+    if (c) {
+        c->limit = limit;
+        c->overflow = overflow;
+        c->user = user;
+    }
+    return c;
+}
+
+void out_capture_free(out_capture *c) {
+    if (c) {
+        free(c->out);
+        free(c->err);
+        free(c->notes);
+        free(c);
+    }
+}
+
+void out_capture_begin(out_capture *c) {
+    out_target = c;
+}
+
+void out_capture_end(void) {
+    out_target = NULL;
+}
+
+int out_capture_active(void) {
+    return out_target != NULL;
+}
+
+size_t out_capture_size(const out_capture *c) {
+    return c->out_len + c->err_len;
+}
+
+void out_capture_emit(out_capture *c) {
+    size_t at = 0;
+    for (size_t i = 0; i < c->nnotes; i++) {
+        const err_note *e = &c->notes[i];
+        if (e->at > at) {
+            real_write(c->out + at, e->at - at);
+            at = e->at;
+        }
+        real_error(c->err + e->off, e->len);
+    }
+    if (c->out_len > at) {
+        real_write(c->out + at, c->out_len - at);
+    }
+    c->out_len = c->err_len = c->nnotes = 0;
+}
+
+void out_capture_go_direct(out_capture *c) {
+    out_capture_emit(c);
+    if (out_target == c) {
+        out_target = NULL;
+    }
+}
+
+/* ---- the calls the subcommands make ----------------------------------------- */
+
+void out_flush(void) {
+    if (out_target) {
+        return; /* a capture is written whole when its file is done */
+    }
+    real_flush();
+}
+
+/* out_write into a capture, kept out of line so that the common path stays
+   as short as it was before captures existed. */
+static __attribute__((noinline)) void capture_write(out_capture *c, const void *p, size_t n) {
+    if (n > c->out_cap - c->out_len && capture_reserve(c, n)) {
+        real_write(p, n);
+        return;
+    }
+    memcpy(c->out + c->out_len, p, n);
+    c->out_len += n;
+}
+
+void out_write(const void *p, size_t n) {
+    if (n == 0) {
+        return; /* p may be NULL then (an empty line) */
+    }
+    out_capture *c = out_target;
+    if (c) {
+        capture_write(c, p, n);
+        return;
+    }
+    if (n <= OUT_CAP - out_len) {
+        memcpy(out_buf + out_len, p, n);
+        out_len += n;
+        return;
+    }
+    real_write(p, n);
+}
+
 void out_str(const char *s) {
     out_write(s, strlen(s));
 }
 
-void out_char(char c) {
-    if (out_len == OUT_CAP) {
-        out_flush();
+static __attribute__((noinline)) void capture_char(out_capture *c, char ch) {
+    if (c->out_len == c->out_cap && capture_reserve(c, 1)) {
+        real_write(&ch, 1);
+        return;
     }
-    out_buf[out_len++] = c;
+    c->out[c->out_len++] = ch;
+}
+
+void out_char(char ch) {
+    out_capture *c = out_target;
+    if (c) {
+        capture_char(c, ch);
+        return;
+    }
+    if (out_len == OUT_CAP) {
+        real_flush();
+    }
+    out_buf[out_len++] = ch;
 }
 
 void out_u64(uint64_t v) {
@@ -245,10 +455,9 @@ void cli_errorf(const char *fmt, ...) {
     }
     size_t len = 5 + ((size_t)n < sizeof msg - 7 ? (size_t)n : sizeof msg - 7);
     msg[len++] = '\n';
-    out_flush();
-    progress_hide();
-    /* One write, so that messages from several processes do not interleave. */
-    if (write(STDERR_FILENO, msg, len) < 0) {
-        /* Nowhere left to report to. */
+    if (out_target) {
+        capture_error(out_target, msg, len);
+        return;
     }
+    real_error(msg, len);
 }
