@@ -1061,8 +1061,9 @@ static PyObject *mmkit_search_iter(PyObject *module, PyObject *args, PyObject *k
         struct stat sb;
         if (it->sp.range_given) {
             it->resumable = 1; /* source_open made it a range of a regular file */
-        } else if (fstat(src->fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0) {
-            /* procfs files say 0 and are streams: one batch. */
+        } else if (fstat(src->fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 4096) {
+            /* Files whose size lies say 0 (procfs) or 4096 (sysfs) and are
+               read as streams: one batch, as is any file that small. */
             it->resumable = 1;
             it->pos = 0;
             it->end = sb.st_size > PY_SSIZE_T_MAX ? PY_SSIZE_T_MAX : (Py_ssize_t)sb.st_size;

@@ -325,6 +325,20 @@ class SearchIterTest(TempDirTestCase):
                 t.join()
                 os.close(r)
 
+    def test_files_whose_size_lies(self):
+        # procfs says 0, sysfs 4096: read as streams in one batch.
+        self.tiny_batches(1)
+        for path in ("/proc/self/cmdline", "/proc/self/limits",
+                     "/sys/kernel/mm/transparent_hugepage/enabled"):
+            if not os.path.exists(path):
+                continue
+            with open(path, "rb") as f:
+                data = f.read()
+            self.assertEqual(as_tuples(mmkit.search_iter(b".", path)),
+                             as_tuples(mmkit.search(b".", data)), path)
+            self.assertEqual(as_tuples(mmkit.search(b".", path)),
+                             as_tuples(mmkit.search(b".", data)), path)
+
     def test_large_input_default_batches(self):
         # More than one default batch (65536 lines): dense output, context.
         data = b"".join(b"ab %d\n" % i if i % 7 else b"zz\n" for i in range(100000))
