@@ -829,8 +829,10 @@ enum mmk_pattern_flags {
                                   no match contains '\n', lookaround does not see the
                                   neighbouring lines. Scans with such a pattern count and
                                   report matches line by line */,
-    MMK_PAT_LINE_EXACT = 1u << 4 /**< with MMK_PAT_LINES: the match must be the whole line
-                                      (grep -x); for a list, any one pattern of the list */
+    MMK_PAT_LINE_EXACT = 1u << 4 /**< with MMK_PAT_LINES (else -EINVAL): the match must be
+                                      the whole line (grep -x: ^(?:P)$); for a list, any one
+                                      pattern of the list. Implies MMK_PAT_WORD's condition
+                                      (a whole line has no neighbours), as grep -P -x -w */
 };
 
 /** A compiled pattern: immutable, shareable between threads. */
@@ -871,20 +873,33 @@ MMK_API int mmk_pattern_compile(mmk_pattern **out, const void *pattern, size_t l
  * patterns[i] has lens[i] bytes (NUL bytes allowed; an empty pattern matches
  * the empty string everywhere, as in grep). `flags` apply to each (with
  * MMK_PAT_FIXED every pattern is a literal). Capture groups are numbered
- * across the list in order (the first pattern's groups first). On
- * MMK_EPATTERN, err->index (when err is not NULL) names the failing pattern.
- * Errors as mmk_pattern_compile, and -EINVAL for n == 0.
+ * across the list in order (the first pattern's groups first); one group
+ * name may appear in several patterns. Each pattern's inline options ((?i),
+ * (?x)) and an unterminated \Q stay within it. Leading (*OPTION)s: limits
+ * ((*LIMIT_MATCH=n) ...) apply to the whole list (the smallest of each kind),
+ * as do (*NO_...) switches; other leading options (newline conventions,
+ * (*NOTEMPTY)) must be the same in every pattern. Refused in a list (they
+ * would name another pattern's group or the whole list): numbered
+ * references (\1, \g{1}, (?1), (?(1)...)) after a pattern with groups, and
+ * (?R) / (?0) anywhere; names and relative references (\g{-1}) work. Each
+ * pattern is checked alone first: on MMK_EPATTERN, err->index (when err is
+ * not NULL) names the failing pattern and err->offset is an offset in that
+ * pattern (index -1 when only the list as a whole fails: too large for
+ * PCRE2). Errors as mmk_pattern_compile, and -EINVAL for n == 0 or a NULL
+ * pattern with a length.
  */
 MMK_API int mmk_pattern_compile_list(mmk_pattern **out, const void *const *patterns,
                                      const size_t *lens, size_t n, unsigned flags,
                                      mmk_pattern_error *err);
 
-/** Number of capture groups of a pattern (0 for literals). */
+/** Number of capture groups of a pattern (0 for literals; -EINVAL for NULL). The
+    -w and -x forms add none. */
 MMK_API int mmk_pattern_groups(const mmk_pattern *p);
 
 /**
- * The number of the capture group named `name` (NUL-terminated), or
- * MMK_EPATTERN when the pattern has no group of that name.
+ * The number of the capture group named `name` (NUL-terminated; the
+ * smallest when a list uses the name in several patterns), or MMK_EPATTERN
+ * when the pattern has no group of that name (-EINVAL for NULL).
  */
 MMK_API int mmk_pattern_group_number(const mmk_pattern *p, const char *name);
 
@@ -1075,9 +1090,10 @@ typedef struct mmk_line {
     uint64_t matches;    /**< matches in the line (leftmost non-overlapping, Python's
                               empty-match rules; 0 for a line that does not match) */
     const mmk_span *spans; /**< with MMK_SEARCH_SPANS: the matches' spans in order, for
-                                every line that matches (selected, or context with
-                                MMK_SEARCH_INVERT), empty matches included;
-                                else NULL */
+                                the lines grep calls matching (selected ones, or context
+                                ones with MMK_SEARCH_INVERT; the same rule holds for the
+                                trailing context after max_count), empty matches
+                                included; else NULL */
     size_t nspans;       /**< number of spans (== matches when spans are given) */
 } mmk_line;
 
@@ -1114,7 +1130,9 @@ typedef struct mmk_search_options {
 typedef struct mmk_search_result {
     uint64_t selected;   /**< selected lines (what grep -c prints, with -m applied) */
     uint64_t matches;    /**< matches in the selected lines (0 with MMK_SEARCH_INVERT) */
-    int stopped;         /**< 1 when max_count ended the search before the input did */
+    int stopped;         /**< 1 when max_count was reached: the search ended there (after
+                              the trailing context) without reading on, whether or not
+                              more input followed (max_count 0: nothing is read) */
 } mmk_search_result;
 
 /**
@@ -1132,13 +1150,21 @@ MMK_API int mmk_search(const mmk_pattern *p, const mmk_input *in, const mmk_scan
 
 /**
  * Counts per value (`mmk count --by`): for each match of `p` (an
- * MMK_PAT_LINES pattern; leftmost non-overlapping per line, empty matches
- * skipped as grep -o skips them) the bytes of capture group `group` (0: the
- * whole match; a match where the group did not take part is not counted) are
- * tallied. The table is sorted by count descending, then by value ascending
- * (bytewise), and read with mmk_wordtab_size / _total / _get / _free. Exact,
- * one pass, all threads: the same as `grep -oP ... | sort | uniq -c`.
- * Errors as mmk_count, and -EINVAL when group is out of range.
+ * MMK_PAT_LINES pattern, else -EINVAL) the bytes of capture group `group`
+ * (0: the whole match; a match where the group did not take part is not
+ * counted; a group that matched empty counts the empty value) are tallied.
+ * The matches are those `grep -oP` prints: per line, leftmost, the next
+ * search at the end of a non-empty match or one byte after an empty one,
+ * empty matches not counted. (This differs from mmk_count's Python rules
+ * only where an empty match and a longer one start at the same place:
+ * `|ab` on "ab" counts nothing, as grep -o prints nothing.) The table is
+ * sorted by count descending, then by value ascending (bytewise), and read
+ * with mmk_wordtab_size / _total / _get / _free; the caller owns *out (set
+ * to NULL on failure). Exact, one pass, all threads: the same as
+ * `grep -oP ... | sort | uniq -c`. Memory: the scan's chunks (bounded for
+ * streams, as every line scan), the distinct values, and the longest line.
+ * Errors as mmk_count, and -EINVAL when group is out of range (< 0 or >
+ * mmk_pattern_groups(p)) or an argument is NULL.
  */
 MMK_API int mmk_count_by(const mmk_pattern *p, int group, const mmk_input *in,
                          const mmk_scan_options *opt, mmk_wordtab **out);

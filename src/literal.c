@@ -642,3 +642,219 @@ size_t mmk__literal_find_naive(const mmk__literal *l, const uint8_t *s, size_t l
     }
     return SIZE_MAX;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Lists of literals (grep -F -e A -e B, -F -f FILE)                         */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Every position is a candidate start: its first k bytes (k = the shortest
+ * non-empty literal's length, at most 16), folded under -i, are hashed; a
+ * bit map says at once whether any literal begins so, and a bucket lists
+ * those literals in list order (only literals with the same first k bytes
+ * can match at one start, and they share a bucket), so the first one that matches (and
+ * passes the -w / -x test) is the one an alternation would take. An empty
+ * literal matches at every position its test passes, unless one listed
+ * before it matches there.
+ */
+static inline uint64_t load_le(const uint8_t *t, size_t n) {
+    uint64_t v = 0;
+    memcpy(&v, t, n);
+    return v;
+}
+
+/* The hash of the first k bytes at t (k <= 16; folded under -i). */
+static inline size_t multi_hash(const mmk__multi *m, const uint8_t *t) {
+    uint64_t k0, k1 = 0;
+    if (m->k >= 8) {
+        k0 = load_le(t, 8);
+        k1 = load_le(t + 8, m->k - 8);
+    } else {
+        k0 = load_le(t, m->k);
+    }
+    if (m->icase) {
+        k0 = fold8(k0);
+        k1 = fold8(k1);
+    }
+    uint64_t h = (k0 * 0x9e3779b97f4a7c15ull) ^ (k1 * 0xc2b2ae3d27d4eb4full);
+    h ^= h >> 29;
+    return (size_t)((h * 0xff51afd7ed558ccdull) >> (64 - m->hbits));
+}
+
+int mmk__multi_init(mmk__multi *m, const void *const *lits, const size_t *lens, size_t n, int icase,
+                    int word, int exact) {
+    memset(m, 0, sizeof *m);
+    m->icase = icase != 0;
+    m->word = word != 0 && !exact;
+    m->exact = exact != 0;
+    m->n = n;
+    m->empty_index = SIZE_MAX;
+    size_t total = 0, minlen = SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        total += lens[i];
+        if (lens[i] == 0 && m->empty_index == SIZE_MAX)
+            m->empty_index = i;
+        if (lens[i] && lens[i] < minlen)
+            minlen = lens[i];
+        if (lens[i] > m->maxlen)
+            m->maxlen = lens[i];
+    }
+    m->k = minlen == SIZE_MAX ? 0 : minlen < 16 ? minlen : 16;
+    /* about four buckets per literal, 2^12 .. 2^22 */
+    m->hbits = 12;
+    while (m->hbits < 22 && ((size_t)1 << m->hbits) < 4 * n)
+        m->hbits++;
+    const size_t nb = (size_t)1 << m->hbits;
+    m->off = malloc((n + 1) * sizeof *m->off);
+    m->bytes = malloc(total ? total : 1);
+    m->bucket_start = calloc(nb + 1, sizeof *m->bucket_start);
+    m->bucket_items = malloc((n ? n : 1) * sizeof *m->bucket_items);
+    m->bits = calloc(nb / 64, sizeof *m->bits);
+    if (!m->off || !m->bytes || !m->bucket_start || !m->bucket_items || !m->bits) {
+        mmk__multi_destroy(m);
+        return -ENOMEM;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        m->off[i] = o;
+        for (size_t q = 0; q < lens[i]; q++) {
+            uint8_t c = ((const uint8_t *)lits[i])[q];
+            m->bytes[o++] = m->icase ? fold(c) : c;
+        }
+    }
+    m->off[n] = o;
+    /* Buckets by counting sort: indices stay in list order in each. */
+    for (size_t i = 0; i < n; i++) {
+        if (!lens[i])
+            continue;
+        size_t h = multi_hash(m, m->bytes + m->off[i]);
+        m->bucket_start[h + 1]++;
+        m->bits[h / 64] |= 1ull << (h % 64);
+    }
+    for (size_t h = 0; h < nb; h++)
+        m->bucket_start[h + 1] += m->bucket_start[h];
+    uint32_t *fill = calloc(nb, sizeof *fill);
+    if (!fill) {
+        mmk__multi_destroy(m);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!lens[i])
+            continue;
+        size_t h = multi_hash(m, m->bytes + m->off[i]);
+        m->bucket_items[m->bucket_start[h] + fill[h]++] = (uint32_t)i;
+    }
+    free(fill);
+    return 0;
+}
+
+void mmk__multi_destroy(mmk__multi *m) {
+    if (!m)
+        return;
+    free(m->off);
+    free(m->bytes);
+    free(m->bucket_start);
+    free(m->bucket_items);
+    free(m->bits);
+    memset(m, 0, sizeof *m);
+}
+
+/* The -w / -x test for a match [c, c + n) (as word_ok). */
+static inline int multi_bounds_ok(const mmk__multi *m, const uint8_t *s, size_t len, size_t c,
+                                  size_t n) {
+    if (m->exact)
+        return (c == 0 || s[c - 1] == '\n') && (c + n == len || s[c + n] == '\n');
+    if (m->word)
+        return !(c > 0 && is_word_byte(s[c - 1])) && !(c + n < len && is_word_byte(s[c + n]));
+    return 1;
+}
+
+static inline int multi_eq(const mmk__multi *m, const uint8_t *t, size_t i) {
+    const uint8_t *nd = m->bytes + m->off[i];
+    size_t n = m->off[i + 1] - m->off[i];
+    if (!m->icase)
+        return memcmp(t, nd, n) == 0;
+    for (size_t q = 0; q < n; q++)
+        if (fold(t[q]) != nd[q])
+            return 0;
+    return 1;
+}
+
+/* The literal (list index) that matches at c, or SIZE_MAX; empty_ok: the
+   empty literal may match here. */
+static inline size_t multi_at(const mmk__multi *m, const uint8_t *s, size_t len, size_t c,
+                              int empty_ok) {
+    if (m->word && c > 0 && is_word_byte(s[c - 1]))
+        return SIZE_MAX; /* (?<!\w) comes before every alternative */
+    empty_ok = empty_ok && m->empty_index != SIZE_MAX;
+    if (m->k && len - c >= m->k) {
+        size_t h = multi_hash(m, s + c);
+        if (m->bits[h / 64] & (1ull << (h % 64))) {
+            for (uint32_t q = m->bucket_start[h]; q < m->bucket_start[h + 1]; q++) {
+                size_t i = m->bucket_items[q];
+                if (empty_ok && i > m->empty_index) {
+                    /* the empty literal comes first here; if its test fails
+                       the later ones are still tried, as in an alternation */
+                    if (multi_bounds_ok(m, s, len, c, 0))
+                        return m->empty_index;
+                    empty_ok = 0;
+                }
+                size_t n = m->off[i + 1] - m->off[i];
+                if (n <= len - c && multi_eq(m, s + c, i) && multi_bounds_ok(m, s, len, c, n))
+                    return i;
+            }
+        }
+    }
+    if (empty_ok && multi_bounds_ok(m, s, len, c, 0))
+        return m->empty_index;
+    return SIZE_MAX;
+}
+
+int mmk__multi_find(const mmk__multi *m, const uint8_t *s, size_t len, size_t pos, size_t limit,
+                    int notempty_at_pos, size_t *mstart, size_t *mend) {
+    if (limit > len + 1)
+        limit = len + 1;
+    int has_empty = m->empty_index != SIZE_MAX;
+    /* Without an empty literal only starts with k bytes left can match. */
+    size_t last = has_empty ? limit : (len >= m->k ? len - m->k + 1 : 0);
+    if (last > limit)
+        last = limit;
+    for (size_t c = pos; c < last; c++) {
+        if (!has_empty && m->word && c > 0 && is_word_byte(s[c - 1]))
+            continue;
+        if (!has_empty) {
+            /* the common case: one hash, one bit */
+            size_t h = multi_hash(m, s + c);
+            if (!(m->bits[h / 64] & (1ull << (h % 64))))
+                continue;
+        }
+        size_t i = multi_at(m, s, len, c, has_empty && !(notempty_at_pos && c == pos));
+        if (i != SIZE_MAX) {
+            *mstart = c;
+            *mend = c + (m->off[i + 1] - m->off[i]);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int mmk__multi_find_naive(const mmk__multi *m, const uint8_t *s, size_t len, size_t pos,
+                          size_t limit, int notempty_at_pos, size_t *mstart, size_t *mend) {
+    if (limit > len + 1)
+        limit = len + 1;
+    for (size_t c = pos; c < limit; c++) {
+        if (m->word && c > 0 && is_word_byte(s[c - 1]))
+            continue;
+        for (size_t i = 0; i < m->n; i++) {
+            size_t n = m->off[i + 1] - m->off[i];
+            if (n == 0 && notempty_at_pos && c == pos)
+                continue;
+            if (n <= len - c && multi_eq(m, s + c, i) && multi_bounds_ok(m, s, len, c, n)) {
+                *mstart = c;
+                *mend = c + n;
+                return 1;
+            }
+        }
+    }
+    return 0;
+}

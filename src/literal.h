@@ -60,6 +60,34 @@ size_t mmk__literal_scan(const mmk__literal *l, const uint8_t *s, size_t from, s
 size_t mmk__literal_find_naive(const mmk__literal *l, const uint8_t *s, size_t len, size_t pos,
                                size_t limit, int notempty_at_pos);
 
+/* A list of literals (MMK_PAT_FIXED lists): at each start the first listed
+   literal that matches there, as an alternation of them would take. */
+typedef struct mmk__multi {
+    size_t n;
+    size_t *off; /* literal i is bytes[off[i], off[i + 1]) (folded under icase) */
+    uint8_t *bytes;
+    int icase, word, exact; /* exact (-x) replaces word */
+    size_t maxlen;
+    size_t empty_index; /* the first empty literal, or SIZE_MAX */
+    size_t k;           /* bytes hashed per start: the shortest non-empty length, at most 16 */
+    unsigned hbits;     /* log2 of the number of buckets */
+    uint32_t *bucket_start, *bucket_items; /* literals by the hash of their first k bytes */
+    uint64_t *bits;                        /* non-empty buckets */
+} mmk__multi;
+
+/* Prepare `m` for the n literals (copied). Returns 0 or -ENOMEM. */
+int mmk__multi_init(mmk__multi *m, const void *const *lits, const size_t *lens, size_t n, int icase,
+                    int word, int exact);
+void mmk__multi_destroy(mmk__multi *m);
+
+/* As mmk__literal_find, for a list: 1 with the match's span, or 0. */
+int mmk__multi_find(const mmk__multi *m, const uint8_t *s, size_t len, size_t pos, size_t limit,
+                    int notempty_at_pos, size_t *mstart, size_t *mend);
+
+/* The slow, obviously correct reference: every start, every literal in order. */
+int mmk__multi_find_naive(const mmk__multi *m, const uint8_t *s, size_t len, size_t pos,
+                          size_t limit, int notempty_at_pos, size_t *mstart, size_t *mend);
+
 /* Relative frequency rank of a byte in typical text (higher = more common). */
 unsigned mmk__byte_freq(uint8_t b);
 

@@ -468,6 +468,7 @@ void mmk_pattern_free(mmk_pattern *p) {
         return;
     mmk__literal_destroy(&p->lit);
     mmk__regex_destroy(&p->re);
+    mmk__multi_destroy(&p->multi);
     free(p);
 }
 
@@ -669,6 +670,44 @@ static const char why_wholeref[] =
 
 int mmk_pattern_compile_list(mmk_pattern **out, const void *const *patterns, const size_t *lens,
                              size_t n, unsigned flags, mmk_pattern_error *err) {
+    if (n < 2 || !(flags & MMK_PAT_FIXED) || !out || !lens || !patterns ||
+        (flags & ~(unsigned)MMK__PAT_ALL_FLAGS) ||
+        ((flags & MMK_PAT_LINE_EXACT) && !(flags & MMK_PAT_LINES)))
+        return mmk__pattern_compile_list_regex(out, patterns, lens, n, flags, err);
+    /* A list of literals: the multi-literal matcher (a regex alternation of
+       hundreds of literals is slow, and PCRE2 refuses thousands). */
+    *out = NULL;
+    if (err) {
+        err->offset = -1;
+        err->message[0] = 0;
+        err->index = 0;
+    }
+    int excludes_newline = 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!patterns[i] && lens[i] > 0)
+            return -EINVAL;
+        if (lens[i] && memchr(patterns[i], '\n', lens[i]))
+            excludes_newline = 0;
+    }
+    mmk_pattern *p = calloc(1, sizeof *p);
+    if (!p)
+        return -ENOMEM;
+    p->kind = MMK__PAT_MULTI;
+    p->flags = flags;
+    p->excludes_newline = excludes_newline;
+    int rc = mmk__multi_init(&p->multi, patterns, lens, n, (flags & MMK_PAT_ICASE) != 0,
+                             (flags & MMK_PAT_WORD) != 0, (flags & MMK_PAT_LINE_EXACT) != 0);
+    if (rc < 0) {
+        free(p);
+        return rc;
+    }
+    *out = p;
+    return 0;
+}
+
+int mmk__pattern_compile_list_regex(mmk_pattern **out, const void *const *patterns,
+                                    const size_t *lens, size_t n, unsigned flags,
+                                    mmk_pattern_error *err) {
     if (out)
         *out = NULL;
     if (err) {
@@ -684,6 +723,8 @@ int mmk_pattern_compile_list(mmk_pattern **out, const void *const *patterns, con
             return -EINVAL;
     if (n == 1)
         return mmk_pattern_compile(out, patterns[0], lens[0], flags, err);
+    /* Literal lists come here only from the tests (mmk_pattern_compile_list
+       gives them the multi-literal matcher). */
 
     const unsigned rxf = rx_flags(flags);
     list_buf body = {0};
@@ -925,6 +966,8 @@ int mmk__find(const mmk_pattern *p, mmk__scratch *s, const uint8_t *subject, siz
         *mend = c + p->lit.n;
         return 1;
     }
+    if (p->kind == MMK__PAT_MULTI)
+        return mmk__multi_find(&p->multi, subject, len, pos, limit, notempty_at_pos, mstart, mend);
     if (p->has_prefilter)
         return find_prefiltered(p, s, subject, len, pos, limit, notempty_at_pos, mstart, mend);
     return mmk__regex_find(&p->re, &s->rs, subject, len, pos, limit, notempty_at_pos, mstart, mend);
@@ -938,10 +981,14 @@ int mmk__find_group(const mmk_pattern *p, mmk__scratch *s, int group, size_t *gs
 }
 
 size_t mmk__max_match_len(const mmk_pattern *p) {
+    if (p->kind == MMK__PAT_MULTI)
+        return p->multi.maxlen;
     return p->kind == MMK__PAT_LITERAL ? p->lit.n : SIZE_MAX;
 }
 
 size_t mmk__max_lookbehind(const mmk_pattern *p) {
+    if (p->kind == MMK__PAT_MULTI)
+        return p->multi.word || p->multi.exact ? 1 : 0;
     if (p->kind == MMK__PAT_LITERAL)
         return p->lit.word || p->lit.exact ? 1 : 0;
     /* +1: \b, \B and a multiline ^ look at the byte before the start too. */
@@ -949,6 +996,8 @@ size_t mmk__max_lookbehind(const mmk_pattern *p) {
 }
 
 int mmk__can_match_empty(const mmk_pattern *p) {
+    if (p->kind == MMK__PAT_MULTI)
+        return p->multi.empty_index != SIZE_MAX;
     if (p->kind == MMK__PAT_LITERAL)
         return p->lit.n == 0;
     return p->re.min_length == 0;
@@ -969,7 +1018,7 @@ int mmk__can_match_empty(const mmk_pattern *p) {
  * to a way through the '\n' where the line alone would have matched.
  */
 int mmk__lines_buffer_safe(const mmk_pattern *p) {
-    if (p->kind == MMK__PAT_LITERAL)
+    if (p->kind != MMK__PAT_REGEX)
         return 1;
     unsigned items = p->re.items;
     if (items &
@@ -981,7 +1030,7 @@ int mmk__lines_buffer_safe(const mmk_pattern *p) {
 }
 
 int mmk__is_literal(const mmk_pattern *p) {
-    return p->kind == MMK__PAT_LITERAL;
+    return p->kind == MMK__PAT_LITERAL || p->kind == MMK__PAT_MULTI;
 }
 
 int mmk__match_excludes_newline(const mmk_pattern *p) {
@@ -1018,6 +1067,26 @@ int mmk__find_partial(const mmk_pattern *p, mmk__scratch *s, const uint8_t *subj
         size_t tail = len + 1 > n ? len + 1 - n : 0; /* starts not tried in full */
         *mstart = tail > pos ? tail : pos;
         return *mstart < limit ? 2 : 0;
+    }
+    if (p->kind == MMK__PAT_MULTI) {
+        /* Determined when every literal at every start up to the match fits
+           in what has arrived, and, under -w / -x, the byte after it too. */
+        size_t n = p->multi.maxlen, a = 0, b = 0;
+        size_t tail = len + 1 > n ? len + 1 - n : 0; /* starts not tried in full */
+        size_t wait_from = tail > pos ? tail : pos;
+        int bounds = p->multi.word || p->multi.exact;
+        int f = mmk__multi_find(&p->multi, subject, len, pos, limit, notempty_at_pos, &a, &b);
+        if (f == 1 && a < tail && !(bounds && b == len)) {
+            *mstart = a;
+            *mend = b;
+            return 1;
+        }
+        if (f == 1) {
+            *mstart = a < tail ? a : wait_from;
+            return 2;
+        }
+        *mstart = wait_from;
+        return wait_from < limit ? 2 : 0;
     }
     mmk__regex_scratch *rs = &s->rs;
     pcre2_set_offset_limit(rs->mc, limit - 1);

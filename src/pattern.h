@@ -14,7 +14,7 @@
 #define MMK__PAT_ALL_FLAGS                                                                         \
     (MMK_PAT_FIXED | MMK_PAT_ICASE | MMK_PAT_WORD | MMK_PAT_LINES | MMK_PAT_LINE_EXACT)
 
-enum mmk__pattern_kind { MMK__PAT_LITERAL = 1, MMK__PAT_REGEX = 2 };
+enum mmk__pattern_kind { MMK__PAT_LITERAL = 1, MMK__PAT_REGEX = 2, MMK__PAT_MULTI = 3 };
 
 struct mmk_pattern {
     int kind;
@@ -23,7 +23,8 @@ struct mmk_pattern {
        match contains (searched case-insensitively under -i, never -w). */
     mmk__literal lit;
     int has_prefilter;
-    mmk__regex re; /* REGEX only */
+    mmk__regex re;    /* REGEX only */
+    mmk__multi multi; /* MULTI only: a list of literals (MMK_PAT_FIXED lists) */
     int excludes_newline;
 };
 
@@ -43,5 +44,12 @@ typedef struct mmk__pattern_facts {
 /* Read `pattern` (Python/PCRE2 syntax) and fill `f`; answers "no" whenever
    unsure. Returns 0 or -ENOMEM. */
 int mmk__pattern_analyze(const uint8_t *pattern, size_t len, mmk__pattern_facts *f);
+
+/* mmk_pattern_compile_list as one PCRE2 alternation, also for literal lists
+   (which mmk_pattern_compile_list gives the multi-literal matcher): the
+   tests' second opinion. */
+int mmk__pattern_compile_list_regex(mmk_pattern **out, const void *const *patterns,
+                                    const size_t *lens, size_t n, unsigned flags,
+                                    mmk_pattern_error *err);
 
 #endif

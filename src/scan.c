@@ -6,7 +6,9 @@
  * (pread for regular files, read for pipes), cuts it into chunks, lets worker
  * threads run a job's chunk function on them, and hands the results to the
  * job's merge function on the calling thread in input order. The jobs on top
- * of it: counting matches, reporting match spans and matching lines (here),
+ * of it: counting matches, reporting match spans and matching lines of
+ * whole-input patterns (here), the line searcher (mmk_search: every
+ * MMK_PAT_LINES job, with count, spans and lines as its sinks; here),
  * counting lines (here) and word frequencies (words.c).
  *
  * Exactness across chunks (counts, spans, lines): a worker scans its chunk
@@ -32,12 +34,11 @@
  *   of a longer one is searched piecewise). Whole-input regex counts, spans
  *   and matching lines map the file whatever MMK_IO_READ says: such a match
  *   may be of any length;
- * - pipes, ttys and files whose size is a guess (procfs, sysfs: 0 or 4096)
- *   are streamed: in chunks with the context carried over for the piecewise
- *   jobs (for line jobs, each read() up to its last '\n' is a chunk), by
- *   PCRE2 partial matching for whole-input regex counts and spans
- *   (find_stream_run), and read completely into memory only for whole-input
- *   matching lines;
+ * - pipes, ttys, reader callbacks (MMK_INPUT_READER) and files whose size
+ *   is a guess (procfs, sysfs: 0 or 4096) are streamed: in chunks with the context carried over for
+ * the piecewise jobs (for line jobs, each read() up to its last '\n' is a chunk), by PCRE2 partial
+ * matching for whole-input regex counts and spans (find_stream_run), and read completely into
+ * memory only for whole-input matching lines;
  * - a regular file that turns out shorter than its size (short pread) is
  *   read again as a stream if no result was handed out yet, else -EIO;
  * - a file range (MMK_INPUT_RANGE) is read like a regular file, pread at
@@ -1891,9 +1892,7 @@ typedef struct lines_res {
     uint64_t owned;  /* search: owned lines */
     uint64_t nl;     /* lines mode: '\n' bytes in the owned lines */
     span_vec spans;  /* spans mode: the matches */
-    line_rec *lines; /* lines mode: the matching lines (line_no relative: '\n's before) */
-    size_t nlines, lines_cap;
-    uint8_t *arena; /* copies of their bytes when the subject will be gone */
+    uint8_t *arena;  /* copies of the recorded lines' bytes when the subject will be gone */
     size_t arena_len, arena_cap;
     int in_place; /* line_rec.text is an offset into the subject, not the arena */
     const uint8_t *sub;
@@ -1918,7 +1917,6 @@ typedef struct lines_res {
 static void lines_res_free(void *arg) {
     lines_res *r = arg;
     free(r->spans.v);
-    free(r->lines);
     free(r->arena);
     free(r->recs);
     free(r->q);
@@ -1964,50 +1962,17 @@ static int line_alone(const find_job *fj, mmk__scratch *sc, mmk__chunk *c, const
     }
 }
 
-/* Record the matching line [x, y) of the region (nl: '\n's before it). */
-static int lines_record(lines_res *r, const uint8_t *sub, size_t x, size_t y, uint64_t nl,
-                        uint64_t matches) {
-    if (r->nlines == r->lines_cap) {
-        size_t cap = r->lines_cap ? r->lines_cap * 2 : 64;
-        line_rec *nv = realloc(r->lines, cap * sizeof *nv);
-        if (!nv)
-            return -ENOMEM;
-        r->lines = nv;
-        r->lines_cap = cap;
-    }
-    line_rec *lr = &r->lines[r->nlines++];
-    lr->off = r->sub_off + x;
-    lr->len = y - x;
-    lr->line_no = nl;
-    lr->matches = matches;
-    if (r->in_place) {
-        lr->text = x;
-        return 0;
-    }
-    int rc = buf_reserve(&r->arena, &r->arena_cap, r->arena_len + (y - x));
-    if (rc)
-        return rc;
-    if (y > x)
-        memcpy(r->arena + r->arena_len, sub + x, y - x);
-    lr->text = r->arena_len;
-    r->arena_len += y - x;
-    return 0;
-}
-
 /* Settle the line [x, y): count its matches alone and record it. */
 static int lines_take(const find_job *fj, mmk__scratch *sc, mmk__chunk *c, lines_res *r,
                       const uint8_t *sub, size_t x, size_t y, uint64_t nl) {
     uint64_t n = 0;
     size_t span0 = r->spans.n;
-    int spans = fj->mode == MODE_SPANS || (fj->mode == MODE_SEARCH && fj->s_spans);
-    int rc = line_alone(fj, sc, c, sub, c->sub_off, x, y, spans ? &r->spans : NULL, 0, &n);
+    int rc = line_alone(fj, sc, c, sub, c->sub_off, x, y, fj->s_spans ? &r->spans : NULL, 0, &n);
     if (rc || n == 0)
         return rc;
     r->count += n;
     r->mlines++;
-    if (fj->mode == MODE_SEARCH && fj->s_records)
-        return sw_match(fj, c, r, x, y, nl, n, span0);
-    return fj->mode == MODE_LINES ? lines_record(r, sub, x, y, nl, n) : 0;
+    return fj->s_records ? sw_match(fj, c, r, x, y, nl, n, span0) : 0;
 }
 
 static int lines_region(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chunk *c, lines_res *r,
@@ -2028,7 +1993,7 @@ static int lines_long_line(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chu
     const size_t step = (size_t)1 << 20;
     uint8_t *buf = NULL;
     size_t cap = 0, have = c->sub_len - x, span0 = r->spans.n;
-    int spans = fj->mode == MODE_SPANS || (fj->mode == MODE_SEARCH && fj->s_spans);
+    int spans = fj->s_spans;
     uint64_t base = x_abs, pos = x_abs, next_read = c->sub_off + c->sub_len, count = 0;
     int ne = 0, end = 0, has_nl = 0, rc = buf_reserve(&buf, &cap, have + step);
     if (rc)
@@ -2080,7 +2045,7 @@ static int lines_long_line(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chu
     if (rc)
         return rc;
     r->count += count;
-    if (fj->mode == MODE_SEARCH) {
+    {
         /* Its bytes are read back by the merge if it is handed out. */
         r->mlines += count > 0;
         r->nl += (uint64_t)has_nl;
@@ -2099,31 +2064,6 @@ static int lines_long_line(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chu
         l.lazy = 1;
         r->cur_idx = r->owned;
         return (count > 0) != fj->invert ? sw_selected(fj, c, r, l) : sw_other(fj, c, r, l);
-    }
-    if (fj->mode == MODE_LINES) {
-        if (count > 0) {
-            size_t len = (size_t)(line_end - x_abs);
-            if ((rc = buf_reserve(&r->arena, &r->arena_cap, r->arena_len + len)) != 0)
-                return rc;
-            if ((rc = job_pread(j, r->arena + r->arena_len, len, x_abs)) != 0)
-                return rc;
-            if (r->nlines == r->lines_cap) {
-                size_t lcap = r->lines_cap ? r->lines_cap * 2 : 64;
-                line_rec *nv = realloc(r->lines, lcap * sizeof *nv);
-                if (!nv)
-                    return -ENOMEM;
-                r->lines = nv;
-                r->lines_cap = lcap;
-            }
-            line_rec *lr = &r->lines[r->nlines++];
-            lr->off = x_abs;
-            lr->len = len;
-            lr->line_no = r->nl; /* '\n's of the chunk before it: the region's */
-            lr->matches = count;
-            lr->text = r->arena_len;
-            r->arena_len += len;
-        }
-        r->nl += (uint64_t)has_nl;
     }
     return 0;
 }
@@ -2343,7 +2283,6 @@ static int lines_chunk_run(mmk__job *j, void *wctx, mmk__chunk *c) {
     r->cur_idx = 0;
     r->nl = 0;
     r->spans.n = 0;
-    r->nlines = 0;
     r->arena_len = 0;
     r->sub_off = c->sub_off;
     r->sub = c->sub;
@@ -2401,7 +2340,7 @@ static int lines_region(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chunk 
     const uint8_t *sub = c->sub;
     /* The lines as one buffer: [ls, end) without the last line's '\n'. */
     size_t end = sub[le - 1] == '\n' ? le - 1 : le;
-    int lines_mode = fj->mode == MODE_LINES || (fj->mode == MODE_SEARCH && fj->s_lines);
+    int lines_mode = fj->s_lines;
     uint64_t nl = 0;
     size_t nl_at = ls;
     int rc = 0;
@@ -2459,34 +2398,6 @@ static int lines_region(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chunk 
     }
     if (lines_mode)
         r->nl = nl + mmk__count_newlines(sub + nl_at, le - nl_at);
-    return 0;
-}
-
-static int lines_merge_run(mmk__job *j, mmk__chunk *c) {
-    find_job *fj = mmk__job_spec(j)->user;
-    lines_res *r = c->res;
-    if (fj->mode == MODE_SEARCH)
-        return search_merge(j, c);
-    fj->count += r->count;
-    if (fj->mode == MODE_SPANS) {
-        for (size_t i = 0; i < r->spans.n; i++) {
-            int rc = fj->span_cb(r->spans.v[i].a, r->spans.v[i].b, fj->user);
-            if (rc)
-                return rc;
-        }
-    } else if (fj->mode == MODE_LINES) {
-        for (size_t i = 0; i < r->nlines; i++) {
-            line_rec *lr = &r->lines[i];
-            const uint8_t *base = r->in_place ? r->sub : r->arena;
-            const char *text = base ? (const char *)base + lr->text : ""; /* no NULL + 0 */
-            fj->matched_lines++;
-            int rc = fj->line_cb(text, (size_t)lr->len, fj->nl_before + lr->line_no + 1, lr->off,
-                                 lr->matches, fj->user);
-            if (rc)
-                return rc;
-        }
-        fj->nl_before += r->nl;
-    }
     return 0;
 }
 
@@ -2561,8 +2472,12 @@ static int search_emit(mmk__job *j, find_job *fj, uint64_t line_no, uint64_t off
     fj->last_out = line_no;
     if (rc || !fj->sink->line)
         return rc;
-    if (lazy && (rc = search_lazy_text(j, fj, off, len, &text)) != 0)
+    /* Without text (mmk_matches' spans) a long line is not read back and
+       bytes is "" whatever len says: that sink never reads them. */
+    if (lazy && fj->s_text && (rc = search_lazy_text(j, fj, off, len, &text)) != 0)
         return rc;
+    if (!fj->s_text)
+        text = "";
     mmk_line ln;
     memset(&ln, 0, sizeof ln);
     ln.bytes = len ? text : "";
@@ -2573,7 +2488,8 @@ static int search_emit(mmk__job *j, find_job *fj, uint64_t line_no, uint64_t off
     ln.newline = newline;
     ln.matches = matches;
     if (fj->s_spans && (kind == MMK_LINE_SELECTED) != fj->invert) {
-        ln.spans = spans ? spans : (const mmk_span *)fj; /* non-NULL even when empty */
+        static const mmk_span no_spans[1];
+        ln.spans = spans ? spans : no_spans; /* non-NULL even when there are none */
         ln.nspans = spans ? nsp : 0;
     }
     return fj->sink->line(&ln, fj->sink->user);
@@ -2740,31 +2656,108 @@ static int search_merge(mmk__job *j, mmk__chunk *c) {
     return 0;
 }
 
-static int run_lines(find_job *fj, const mmk_input *in, const mmk_scan_options *opt) {
+/*
+ * The line searcher: every MMK_PAT_LINES job runs here, as mmk_search with a
+ * sink (mmk_count: counting only; mmk_matches: the spans of the selected
+ * lines; mmk_match_lines: the selected lines). `text` 0: the sink never reads
+ * the lines' bytes (spans only), so workers copy none and long lines are not
+ * read back. The options are valid (mmk_search checks the caller's).
+ */
+static int search_run(const mmk_pattern *p, const mmk_input *in, const mmk_scan_options *opt,
+                      const mmk_search_options *so, const mmk_sink *sink, mmk_search_result *res,
+                      int text) {
+    memset(res, 0, sizeof *res);
+    if ((so->flags & MMK_SEARCH_MAX_COUNT) && so->max_count == 0) {
+        if (opt && opt->error_offset)
+            *opt->error_offset = -1;
+        res->stopped = 1; /* grep -m 0: nothing is selected, nothing read */
+        return 0;
+    }
+    find_job fj;
+    memset(&fj, 0, sizeof fj);
+    fj.p = p;
+    fj.mode = MODE_SEARCH;
+    fj.sink = sink;
+    fj.sres = res;
+    fj.invert = (so->flags & MMK_SEARCH_INVERT) != 0;
+    fj.limited = (so->flags & MMK_SEARCH_MAX_COUNT) != 0;
+    fj.count_only = (so->flags & MMK_SEARCH_COUNT_ONLY) != 0;
+    fj.max_count = so->max_count;
+    if (!fj.count_only) {
+        fj.s_before = so->before;
+        fj.s_after = so->after;
+        fj.s_spans = (so->flags & MMK_SEARCH_SPANS) != 0;
+        fj.s_text = text;
+    }
+    /* Counting needs no record of the lines, except the first max_count
+       matching ones' counts (inverted: the number of lines does). */
+    fj.s_records = !fj.count_only || (fj.limited && !fj.invert);
+    fj.s_lines = fj.s_records || fj.invert;
+
     mmk__jobspec spec = {0};
     spec.res_size = sizeof(lines_res);
     spec.wctx_size = sizeof(find_wctx);
     spec.before = 1; /* a chunk sees the byte before s: is s a line start? */
     spec.line_cut = 1;
     spec.chunk = lines_chunk_run;
-    spec.merge = lines_merge_run;
+    spec.merge = search_merge;
     spec.res_free = lines_res_free;
     spec.wctx_free = find_wctx_free;
-    spec.user = fj;
+    spec.user = &fj;
     int rc = mmk__scan_run(&spec, in, opt);
-    find_job_free(fj);
+    find_job_free(&fj);
+    if (fj.done && rc == 1)
+        rc = 0; /* max_count ended it */
     return rc;
+}
+
+/* mmk_matches over lines: each span of each matching line. */
+typedef struct spans_sink {
+    int (*cb)(uint64_t start, uint64_t end, void *user);
+    void *user;
+} spans_sink;
+
+static int spans_sink_line(const mmk_line *l, void *user) {
+    spans_sink *ss = user;
+    for (size_t i = 0; i < l->nspans; i++) {
+        int rc = ss->cb(l->offset + l->spans[i].start, l->offset + l->spans[i].end, ss->user);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* mmk_match_lines over lines: the selected lines. */
+typedef struct lines_sink {
+    int (*cb)(const char *line, size_t len, uint64_t line_no, uint64_t offset, uint64_t matches,
+              void *user);
+    void *user;
+} lines_sink;
+
+static int lines_sink_line(const mmk_line *l, void *user) {
+    lines_sink *ls = user;
+    return ls->cb(l->bytes, l->len, l->line_no, l->offset, l->matches, ls->user);
 }
 
 int mmk_count(const mmk_pattern *p, const mmk_input *in, const mmk_scan_options *opt,
               uint64_t *count) {
     if (!p || !in || !count)
         return -EINVAL;
+    if (p->flags & MMK_PAT_LINES) {
+        mmk_search_options so = {0};
+        mmk_search_result res;
+        mmk_sink sink = {0};
+        so.flags = MMK_SEARCH_COUNT_ONLY;
+        int rc = search_run(p, in, opt, &so, &sink, &res, 0);
+        if (rc == 0)
+            *count = res.matches;
+        return rc;
+    }
     find_job fj;
     memset(&fj, 0, sizeof fj);
     fj.p = p;
     fj.mode = MODE_COUNT;
-    int rc = p->flags & MMK_PAT_LINES ? run_lines(&fj, in, opt) : run_find(&fj, in, opt);
+    int rc = run_find(&fj, in, opt);
     if (rc == 0)
         *count = fj.count;
     return rc;
@@ -2774,13 +2767,21 @@ int mmk_matches(const mmk_pattern *p, const mmk_input *in, const mmk_scan_option
                 int (*cb)(uint64_t start, uint64_t end, void *user), void *user) {
     if (!p || !in || !cb)
         return -EINVAL;
+    if (p->flags & MMK_PAT_LINES) {
+        mmk_search_options so = {0};
+        mmk_search_result res;
+        spans_sink ss = {cb, user};
+        mmk_sink sink = {spans_sink_line, NULL, &ss};
+        so.flags = MMK_SEARCH_SPANS;
+        return search_run(p, in, opt, &so, &sink, &res, 0);
+    }
     find_job fj;
     memset(&fj, 0, sizeof fj);
     fj.p = p;
     fj.mode = MODE_SPANS;
     fj.span_cb = cb;
     fj.user = user;
-    return p->flags & MMK_PAT_LINES ? run_lines(&fj, in, opt) : run_find(&fj, in, opt);
+    return run_find(&fj, in, opt);
 }
 
 int mmk_match_lines(const mmk_pattern *p, const mmk_input *in, const mmk_scan_options *opt,
@@ -2789,13 +2790,23 @@ int mmk_match_lines(const mmk_pattern *p, const mmk_input *in, const mmk_scan_op
                     void *user, uint64_t *matched_lines) {
     if (!p || !in || !cb)
         return -EINVAL;
+    if (p->flags & MMK_PAT_LINES) {
+        mmk_search_options so = {0};
+        mmk_search_result res;
+        lines_sink ls = {cb, user};
+        mmk_sink sink = {lines_sink_line, NULL, &ls};
+        int rc = search_run(p, in, opt, &so, &sink, &res, 1);
+        if (rc >= 0 && matched_lines)
+            *matched_lines = res.selected;
+        return rc;
+    }
     find_job fj;
     memset(&fj, 0, sizeof fj);
     fj.p = p;
     fj.mode = MODE_LINES;
     fj.line_cb = cb;
     fj.user = user;
-    int rc = p->flags & MMK_PAT_LINES ? run_lines(&fj, in, opt) : run_find(&fj, in, opt);
+    int rc = run_find(&fj, in, opt);
     if (rc >= 0 && matched_lines)
         *matched_lines = fj.matched_lines;
     return rc;
@@ -2824,32 +2835,5 @@ int mmk_search(const mmk_pattern *p, const mmk_input *in, const mmk_scan_options
     if (so->flags & ~(unsigned)(MMK_SEARCH_INVERT | MMK_SEARCH_SPANS | MMK_SEARCH_MAX_COUNT |
                                 MMK_SEARCH_COUNT_ONLY))
         return -EINVAL;
-    if ((so->flags & MMK_SEARCH_MAX_COUNT) && so->max_count == 0) {
-        res->stopped = 1; /* grep -m 0: nothing is selected, nothing read */
-        return 0;
-    }
-    find_job fj;
-    memset(&fj, 0, sizeof fj);
-    fj.p = p;
-    fj.mode = MODE_SEARCH;
-    fj.sink = sink;
-    fj.sres = res;
-    fj.invert = (so->flags & MMK_SEARCH_INVERT) != 0;
-    fj.limited = (so->flags & MMK_SEARCH_MAX_COUNT) != 0;
-    fj.count_only = (so->flags & MMK_SEARCH_COUNT_ONLY) != 0;
-    fj.max_count = so->max_count;
-    if (!fj.count_only) {
-        fj.s_before = so->before;
-        fj.s_after = so->after;
-        fj.s_spans = (so->flags & MMK_SEARCH_SPANS) != 0;
-        fj.s_text = 1;
-    }
-    /* Counting needs no record of the lines, except the first max_count
-       matching ones' counts (inverted: the number of lines does). */
-    fj.s_records = !fj.count_only || (fj.limited && !fj.invert);
-    fj.s_lines = fj.s_records || fj.invert;
-    int rc = run_lines(&fj, in, opt);
-    if (fj.done && rc == 1)
-        rc = 0;
-    return rc;
+    return search_run(p, in, opt, so, sink, res, 1);
 }

@@ -155,7 +155,8 @@ static int ref_emit(ref_walk *w, const ref_line *l, uint64_t no, int kind, uint6
     ln.newline = l->newline;
     ln.matches = matches;
     if (with_spans && (w->so->flags & MMK_SEARCH_SPANS)) {
-        ln.spans = w->nspans ? w->spans : (const mmk_span *)"";
+        static const mmk_span no_spans[1];
+        ln.spans = w->nspans ? w->spans : no_spans; /* non-NULL even when there are none */
         ln.nspans = w->nspans;
     }
     return w->sink->line(&ln, w->sink->user);

@@ -209,12 +209,20 @@ static int line_alone(const tally_job *tj, tally_wctx *w, mmk__chunk *c, const u
     return 0;
 }
 
+/* The start of the line holding position a, given that one starts at lo <= a. */
+static size_t line_start(const uint8_t *sub, size_t lo, size_t a) {
+    const uint8_t *q = a > lo ? memrchr(sub + lo, '\n', a - lo) : NULL;
+    return q ? (size_t)(q - sub) + 1 : lo;
+}
+
 /* The complete lines [ls, le) of chunk c's subject (le ends a line). */
 static int tally_region(const tally_job *tj, tally_wctx *w, mmk__chunk *c, size_t ls, size_t le) {
     const uint8_t *sub = c->sub;
     size_t end = sub[le - 1] == '\n' ? le - 1 : le; /* the lines as one buffer */
-    size_t pos = ls, cur_x = ls;                    /* cur_x: start of pos's line */
-    size_t cur_y = SIZE_MAX;                        /* its end when known */
+    /* pos's line starts at the last '\n' in [lo, pos) + 1 (or at lo) and ends
+       at cur_y when known: the line start is found only when a line must be
+       searched alone, so a match costs no walk back over its line. */
+    size_t pos = ls, lo = ls, cur_y = SIZE_MAX;
     if (tj->buffer_safe) {
         for (;;) {
             size_t a = 0, b = 0;
@@ -230,18 +238,16 @@ static int tally_region(const tally_job *tj, tally_wctx *w, mmk__chunk *c, size_
             }
             if (f == 0)
                 return 0;
-            /* The line [x, y) of the match: known when it is pos's line
-               (many matches in one long line cost no walk each). */
-            size_t x = cur_x, y = cur_y;
             if (cur_y == SIZE_MAX || a > cur_y) {
-                size_t from = cur_y == SIZE_MAX ? cur_x : cur_y + 1;
-                const uint8_t *xq = a > from ? memrchr(sub + from, '\n', a - from) : NULL;
-                x = xq ? (size_t)(xq - sub) + 1 : from;
+                /* a later line (the ones in between have no match) */
+                if (cur_y != SIZE_MAX)
+                    lo = cur_y + 1;
                 const uint8_t *yq = a < end ? memchr(sub + a, '\n', end - a) : NULL;
-                y = yq ? (size_t)(yq - sub) : end;
+                cur_y = yq ? (size_t)(yq - sub) : end;
+                if (pos < lo)
+                    pos = lo;
             }
-            if (x > pos)
-                pos = x; /* the lines in between have no match */
+            size_t y = cur_y;
             int rc = 0;
             if (b <= y) {
                 /* Within its line: the match the line alone gives from pos. */
@@ -251,20 +257,22 @@ static int tally_region(const tally_job *tj, tally_wctx *w, mmk__chunk *c, size_
                     rc = take(tj, w, sub, a, b);
                     pos = b;
                 }
-                cur_x = pos > y ? y + 1 : x;
-                cur_y = pos > y ? SIZE_MAX : y;
             } else {
                 /* It holds a '\n': the line alone decides. */
-                rc = line_alone(tj, w, c, sub + x, y - x, pos - x, c->sub_off + x);
-                pos = cur_x = y + 1;
+                size_t x = line_start(sub, lo, a);
+                rc = line_alone(tj, w, c, sub + x, y - x, pos > x ? pos - x : 0, c->sub_off + x);
+                pos = y + 1;
+            }
+            if (pos > y) {
+                lo = y + 1;
                 cur_y = SIZE_MAX;
             }
             if (rc)
                 return rc;
         }
     }
-    /* Line by line from pos (inside the line that starts at cur_x). */
-    for (size_t x = cur_x; x <= end;) {
+    /* Line by line from pos (inside the line that starts at or after lo). */
+    for (size_t x = line_start(sub, lo, pos); x <= end;) {
         const uint8_t *yq = x < end ? memchr(sub + x, '\n', end - x) : NULL;
         size_t y = yq ? (size_t)(yq - sub) : end;
         int rc = line_alone(tj, w, c, sub + x, y - x, pos > x ? pos - x : 0, c->sub_off + x);

@@ -3,10 +3,11 @@
 #   fuzz_pattern  compile + mmk_count / mmk_matches vs naive and PCRE2 references
 #   fuzz_words    mmk_word_counts and mmk_count_lines vs references
 #   fuzz_cli      mmk's argument parser (cli/options.c)
+#   fuzz_search   mmk_search (chunked, threads) vs the reference searcher
 # In a clang tree they are built here and each runs for a few seconds over its
 # seed corpus as a CTest test; a gcc tree builds them in build/clang instead
 # (tests/clang.cmake). `make fuzz` runs each for minutes.
-set(MMK_FUZZ_TARGETS fuzz_pattern fuzz_words fuzz_cli)
+set(MMK_FUZZ_TARGETS fuzz_pattern fuzz_words fuzz_cli fuzz_search)
 set(MMK_FUZZ_SECONDS 5 CACHE STRING "Seconds each fuzz target runs during ctest")
 option(MMK_FUZZ_LINES "fuzz_pattern also checks MMK_PAT_LINES" ON)
 

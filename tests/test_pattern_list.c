@@ -419,6 +419,116 @@ static void test_random_lists(void) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* Literal lists: the multi-literal matcher against its naive reference and  */
+/* against the same list as one PCRE2 alternation                            */
+/* ------------------------------------------------------------------------ */
+
+static void test_multi_literals(void) {
+    static uint8_t text[500];
+    static const char alpha[] = "aAb _x\n";
+    check_rng = 0x3317;
+    unsigned rounds = TS_ROUNDS(500);
+    for (unsigned r = 0; r < rounds; r++) {
+        size_t n = 2 + check_rnd_below(5);
+        char bufs[6][8];
+        const void *pats[6];
+        size_t lens[6];
+        for (size_t i = 0; i < n; i++) {
+            size_t k = check_rnd_below(r % 3 == 0 ? 4 : 6);
+            if (k == 0 && check_rnd_below(3))
+                k = 1 + check_rnd_below(3); /* empty literals now and then */
+            for (size_t q = 0; q < k; q++)
+                bufs[i][q] = alpha[check_rnd_below(sizeof alpha - 1)];
+            pats[i] = bufs[i];
+            lens[i] = k;
+        }
+        unsigned flags = MMK_PAT_FIXED | (check_rnd_below(3) == 0 ? MMK_PAT_ICASE : 0) |
+                         (check_rnd_below(3) == 0 ? MMK_PAT_WORD : 0) |
+                         (check_rnd_below(2) ? MMK_PAT_LINES : 0);
+        if ((flags & MMK_PAT_LINES) && check_rnd_below(3) == 0)
+            flags |= MMK_PAT_LINE_EXACT;
+        size_t len = check_rnd_below(sizeof text);
+        for (size_t i = 0; i < len; i++)
+            text[i] = (uint8_t)alpha[check_rnd_below(sizeof alpha - 1)];
+        mmk_pattern *multi = NULL, *rx = NULL;
+        CHECK_OK(mmk_pattern_compile_list(&multi, pats, lens, n, flags, NULL));
+        CHECK_OK(mmk__pattern_compile_list_regex(&rx, pats, lens, n, flags, NULL));
+        if (!multi || !rx) {
+            mmk_pattern_free(multi);
+            mmk_pattern_free(rx);
+            continue;
+        }
+        CHECK_EQ(multi->kind, MMK__PAT_MULTI);
+        /* the matcher against the naive walk, from every start */
+        for (size_t pos = 0; pos <= len; pos++) {
+            int ne = (int)check_rnd_below(2);
+            size_t limit = pos + 1 + check_rnd_below(len + 2 - pos);
+            size_t a1 = 0, b1 = 0, a2 = 0, b2 = 0;
+            int f1 = mmk__find(multi, NULL, text, len, pos, limit, ne, &a1, &b1);
+            int f2 = mmk__multi_find_naive(&multi->multi, text, len, pos, limit, ne, &a2, &b2);
+            CHECK_EQ(f1, f2);
+            if (f1 == 1 && f2 == 1 && (a1 != a2 || b1 != b2)) {
+                fprintf(stderr, "  multi at %zu: %zu-%zu, naive %zu-%zu\n", pos, a1, b1, a2, b2);
+                CHECK(0);
+            }
+        }
+        /* whole scans against the PCRE2 alternation, every input kind */
+        int kind = (int)check_rnd_below(TS_NKINDS);
+        span_text got = {0}, want = {0};
+        got.s = calloc(1, 1);
+        want.s = calloc(1, 1);
+        ts_input ti;
+        mmk_scan_options o = {0};
+        CHECK_OK(ts_input_open(&ti, kind, text, len));
+        o.chunk_size = 1 + check_rnd_below(8);
+        o.threads = 1 + (unsigned)check_rnd_below(3);
+        o.io = ti.io;
+        CHECK_OK(mmk_matches(multi, &ti.in, &o, span_cb, &got));
+        ts_input_close(&ti);
+        mmk_input in = mmk_input_bytes(text, len);
+        CHECK_OK(mmk_matches(rx, &in, NULL, span_cb, &want));
+        int same = strcmp(got.s, want.s) == 0;
+        if (!same)
+            fprintf(stderr, "  literal list of %zu (flags %u, %s): got %s want %s\n", n, flags,
+                    ts_kind_names[kind], got.s, want.s);
+        CHECK(same);
+        uint64_t c1 = 0, c2 = 0;
+        CHECK_OK(ts_input_open(&ti, kind, text, len));
+        o.io = ti.io;
+        CHECK_OK(mmk_count(multi, &ti.in, &o, &c1));
+        ts_input_close(&ti);
+        CHECK_OK(mmk_count(rx, &in, NULL, &c2));
+        CHECK_EQ(c1, c2);
+        free(got.s);
+        free(want.s);
+        mmk_pattern_free(multi);
+        mmk_pattern_free(rx);
+    }
+    /* A long list: thousands of literals, one bucket per few. */
+    size_t n = 20000;
+    char **lits = malloc(n * sizeof *lits);
+    size_t *lens = malloc(n * sizeof *lens);
+    for (size_t i = 0; i < n; i++) {
+        lits[i] = malloc(32);
+        lens[i] = (size_t)snprintf(lits[i], 32, "/api/v1/users/%zu/", i * 7);
+    }
+    mmk_pattern *p = NULL;
+    CHECK_OK(mmk_pattern_compile_list(&p, (const void *const *)lits, lens, n,
+                                      MMK_PAT_FIXED | MMK_PAT_LINES, NULL));
+    static const char text2[] = "GET /api/v1/users/14/ x\nGET /api/v1/users/15/\n/api/v1/users/"
+                                "139993/ /api/v1/users/139994/\n";
+    mmk_input in = mmk_input_bytes(text2, sizeof text2 - 1);
+    uint64_t c = 0;
+    CHECK_OK(mmk_count(p, &in, NULL, &c));
+    CHECK_EQ(c, 2); /* 14 = 2 * 7 and 139993 = 19999 * 7 */
+    mmk_pattern_free(p);
+    for (size_t i = 0; i < n; i++)
+        free(lits[i]);
+    free(lits);
+    free(lens);
+}
+
+/* ------------------------------------------------------------------------ */
 /* -x against PCRE2's own anchoring                                          */
 /* ------------------------------------------------------------------------ */
 
@@ -660,6 +770,7 @@ int main(void) {
     test_semantics();
     test_empty_selects_all();
     test_random_lists();
+    test_multi_literals();
     test_exact();
     test_grep();
     return CHECK_DONE();

@@ -17,6 +17,24 @@
 #include "scan.h"
 #include "test_scan_util.h"
 
+/* Under a sanitizer (ASan: a few times slower, TSan: 10-20 times) the
+   randomized and differential parts run fewer cases: their job there is
+   finding memory errors and races, which every shape run a few times does. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SEARCH_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SEARCH_SANITIZED 1
+#endif
+#endif
+#ifdef SEARCH_SANITIZED
+#define SEARCH_ROUNDS(n) (((n) + 3) / 4)
+#define SEARCH_GREP_EVERY 6
+#else
+#define SEARCH_ROUNDS(n) (n)
+#define SEARCH_GREP_EVERY 1
+#endif
+
 /* ---- a growing text buffer ----------------------------------------------- */
 
 typedef struct tbuf {
@@ -212,15 +230,9 @@ static int have_grep_p(void) {
     return system("printf 'a\\n' | grep -P -q 'a' 2>/dev/null") == 0;
 }
 
-/* Run grep -P -a -n with extra options `opts` over data and return its
-   output (caller frees). */
-static char *grep_output(const char *opts, const char *pat, const uint8_t *data, size_t n) {
-    const char *path = ts_path("grep-input");
-    if (ts_write_file(path, data, n))
-        return NULL;
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "LC_ALL=C grep -P -a -n %s -e '%s' '%s'", opts, pat, path);
-    FILE *f = popen(cmd, "r");
+/* Run a shell script and return its standard output (caller frees). */
+static char *shell_output(const char *script) {
+    FILE *f = popen(script, "r");
     if (!f)
         return NULL;
     tbuf t = {0};
@@ -230,10 +242,27 @@ static char *grep_output(const char *opts, const char *pat, const uint8_t *data,
     while ((k = fread(b, 1, sizeof b, f)) > 0)
         tb_add(&t, b, k);
     pclose(f);
-    unlink(path);
     return t.s;
 }
 
+#define GREP_SEP "@@mmk-grep-case@@\n"
+
+/* The file holding text ti for grep. */
+static const char *grep_text_path(size_t ti) {
+    char name[16];
+    snprintf(name, sizeof name, "g%zu", ti);
+    return ts_path(name);
+}
+
+/* One case: grep's options and the search options that mean the same. */
+typedef struct grep_case {
+    size_t ti, pi;
+    char opts[64];
+    mmk_search_options so;
+} grep_case;
+
+/* The reference against GNU grep -P -a -n: every case runs in one shell
+   (one grep per case, outputs separated by a marker line). */
 static void test_reference_vs_grep(void) {
     if (!have_grep_p()) {
         printf(
@@ -247,67 +276,85 @@ static void test_reference_vs_grep(void) {
         "one\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nten\neleven\n",
     };
     static const char *const pats[] = {"a", "b$", "^$", "o+", "e", "^.{3}$", "x*"};
-    static const char *const ctx[] = {"", "-A1", "-B1", "-C1", "-A2 -B1", "-B3", "-A3"};
-    int cases = 0, same = 0;
-    for (size_t ti = 0; ti < sizeof texts / sizeof *texts; ti++) {
-        for (size_t pi = 0; pi < sizeof pats / sizeof *pats; pi++) {
-            mmk_pattern *p = compile(pats[pi], MMK_PAT_LINES);
-            CHECK(p != NULL);
-            if (!p)
-                continue;
-            for (size_t ci = 0; ci < sizeof ctx / sizeof *ctx; ci++) {
-                for (int inv = 0; inv < 2; inv++) {
-                    for (int m = -1; m <= 2; m++) {
-                        char opts[64];
-                        snprintf(opts, sizeof opts, "%s %s", ctx[ci], inv ? "-v" : "");
-                        if (m >= 1) /* -m 0 prints nothing and reads nothing: checked below */
-                            snprintf(opts + strlen(opts), sizeof opts - strlen(opts), " -m%d", m);
-                        else if (m == 0)
+    static const struct {
+        const char *opt;
+        uint32_t before, after;
+    } ctx[] = {{"", 0, 0},    {"-A1", 0, 1}, {"-B1", 1, 0},    {"-C1", 1, 1},
+               {"-B3", 3, 0}, {"-A3", 0, 3}, {"-A2 -B1", 1, 2}};
+    size_t nt = sizeof texts / sizeof *texts, np = sizeof pats / sizeof *pats;
+    size_t nc = sizeof ctx / sizeof *ctx, ncases = 0, nall = 0;
+    grep_case *cases = calloc(nt * np * nc * 2 * 3, sizeof *cases);
+    tbuf script = {0};
+    tb_add(&script, "export LC_ALL=C\n", 16);
+    for (size_t ti = 0; ti < nt; ti++) {
+        CHECK_EQ(ts_write_file(grep_text_path(ti), texts[ti], strlen(texts[ti])), 0);
+        for (size_t pi = 0; pi < np; pi++)
+            for (size_t ci = 0; ci < nc; ci++)
+                for (int inv = 0; inv < 2; inv++)
+                    for (int m = 0; m <= 2; m++) { /* m 0: no -m (-m 0 reads nothing: test_fixed) */
+                        if (++nall % SEARCH_GREP_EVERY)
                             continue;
-                        mmk_search_options so = {0};
-                        so.flags = inv ? MMK_SEARCH_INVERT : 0;
-                        if (m >= 0) {
-                            so.flags |= MMK_SEARCH_MAX_COUNT;
-                            so.max_count = (uint64_t)m;
+                        grep_case *gc = &cases[ncases++];
+                        gc->ti = ti;
+                        gc->pi = pi;
+                        snprintf(gc->opts, sizeof gc->opts, "%s%s", ctx[ci].opt, inv ? " -v" : "");
+                        gc->so.flags = inv ? MMK_SEARCH_INVERT : 0;
+                        gc->so.before = ctx[ci].before;
+                        gc->so.after = ctx[ci].after;
+                        if (m) {
+                            snprintf(gc->opts + strlen(gc->opts),
+                                     sizeof gc->opts - strlen(gc->opts), " -m%d", m);
+                            gc->so.flags |= MMK_SEARCH_MAX_COUNT;
+                            gc->so.max_count = (uint64_t)m;
                         }
-                        so.before = strstr(ctx[ci], "-B3")   ? 3
-                                    : strstr(ctx[ci], "-B1") ? 1
-                                    : strstr(ctx[ci], "-C1") ? 1
-                                                             : 0;
-                        so.after = strstr(ctx[ci], "-A1")   ? 1
-                                   : strstr(ctx[ci], "-A2") ? 2
-                                   : strstr(ctx[ci], "-A3") ? 3
-                                   : strstr(ctx[ci], "-C1") ? 1
-                                                            : 0;
-                        const uint8_t *d = (const uint8_t *)texts[ti];
-                        size_t n = strlen(texts[ti]);
-                        mmk_input in = mmk_input_bytes(d, n);
-                        outcome o;
-                        run_search(1, p, &in, NULL, &so, &o, 0, 0, 0);
-                        CHECK_OK(o.rc);
-                        char *g = grep_output(opts, pats[pi], d, n);
-                        CHECK(g != NULL);
-                        cases++;
-                        if (g && strcmp(g, o.r.grep.s ? o.r.grep.s : "") == 0) {
-                            same++;
-                            check_passed_++;
-                        } else {
-                            check_failed_++;
-                            fprintf(stderr,
-                                    "reference differs from grep -P -n %s -e '%s' on text %zu:\n"
-                                    "--- grep\n%s--- mmk\n%s",
-                                    opts, pats[pi], ti, g ? g : "(none)",
-                                    o.r.grep.s ? o.r.grep.s : "");
-                        }
-                        free(g);
-                        rec_free(&o.r);
+                        tb_printf(&script, "grep -P -a -n %s -e '%s' '%s'; printf '%s'\n", gc->opts,
+                                  pats[pi], grep_text_path(ti), "@@mmk-grep-case@@\\n");
                     }
-                }
-            }
-            mmk_pattern_free(p);
-        }
     }
-    printf("reference vs GNU grep: %d of %d cases identical\n", same, cases);
+    char *out = shell_output(script.s);
+    CHECK(out != NULL);
+    const char *at = out ? out : "";
+    size_t same = 0;
+    for (size_t k = 0; k < ncases; k++) {
+        const grep_case *gc = &cases[k];
+        const char *end = strstr(at, GREP_SEP);
+        CHECK(end != NULL);
+        if (!end)
+            break;
+        size_t glen = (size_t)(end - at);
+        mmk_pattern *p = compile(pats[gc->pi], MMK_PAT_LINES);
+        mmk_input in = mmk_input_bytes(texts[gc->ti], strlen(texts[gc->ti]));
+        /* The reference, then the fast path with small chunks and threads. */
+        for (int ref = 1; ref >= 0; ref--) {
+            mmk_scan_options opt = {0};
+            opt.chunk_size = ref ? 0 : 1 + k % 7;
+            opt.threads = ref ? 1 : 1 + (unsigned)(k % 3);
+            outcome o;
+            run_search(ref, p, &in, &opt, &gc->so, &o, 0, 0, 0);
+            CHECK_OK(o.rc);
+            const char *mine = o.r.grep.s ? o.r.grep.s : "";
+            if (strlen(mine) == glen && memcmp(mine, at, glen) == 0) {
+                same += ref;
+                check_passed_++;
+            } else {
+                check_failed_++;
+                fprintf(stderr,
+                        "%s differs from grep -P -n %s -e '%s' on text %zu:\n--- grep\n%.*s"
+                        "--- mmk\n%s",
+                        ref ? "the reference" : "mmk_search", gc->opts, pats[gc->pi], gc->ti,
+                        (int)glen, at, mine);
+            }
+            rec_free(&o.r);
+        }
+        mmk_pattern_free(p);
+        at = end + strlen(GREP_SEP);
+    }
+    for (size_t ti = 0; ti < nt; ti++)
+        unlink(grep_text_path(ti));
+    printf("reference vs GNU grep: %zu of %zu cases identical\n", same, ncases);
+    free(out);
+    free(script.s);
+    free(cases);
 }
 
 /* ---- fixed answers --------------------------------------------------------- */
@@ -343,6 +390,15 @@ static void test_fixed(void) {
         CHECK(strcmp(o.r.grep.s, "1-a\n2:b\n3:c\n") == 0);
         CHECK(strstr(o.r.log.s, "L2 no=1 off=0 nl=1 m=1 len=1 ns=1 sp=1 [0-1,] a\n") != NULL);
         CHECK(strstr(o.r.log.s, "L1 no=2 off=2 nl=1 m=0 len=1 ns=0 sp=0 [] b\n") != NULL);
+        rec_free(&o.r);
+
+        /* Context wider than the input: every line, once, no gap. */
+        so.flags = 0;
+        so.before = UINT32_MAX;
+        so.after = UINT32_MAX;
+        run_search(ref, p, &in, NULL, &so, &o, 0, 0, 0);
+        CHECK_OK(o.rc);
+        CHECK(strcmp(o.r.grep.s, "1:a\n2-b\n3-c\n4-d\n5:a\n6-b\n7:ab\n") == 0);
         rec_free(&o.r);
 
         /* -m 0 selects nothing. */
@@ -404,6 +460,36 @@ static void test_errors(void) {
     CHECK_RC(mmk_search(p, &liar, NULL, NULL, NULL, &res), -EIO);
     mmk_pattern_free(whole);
     mmk_pattern_free(p);
+
+    /* PCRE2's backtracking limit: MMK_ELIMIT, and where the failing search
+       started (the line's start), from the fast path and the reference. */
+    mmk_pattern *bt = compile("(a+)+$", MMK_PAT_LINES);
+    tbuf t = {0};
+    tb_add(&t, "xx\nab\n", 6);
+    for (int i = 0; i < 40; i++)
+        tb_add(&t, "a", 1);
+    tb_add(&t, "b\nok\n", 5);
+    for (int kind = 0; kind < K_NKINDS && bt; kind++) {
+        for (int ref = 0; ref < 2; ref++) {
+            kin k;
+            CHECK_OK(kin_open(&k, kind, (const uint8_t *)t.s, t.n));
+            int64_t err_off = 0;
+            mmk_scan_options opt = {0};
+            opt.io = k.t.io;
+            opt.chunk_size = 3;
+            opt.error_offset = &err_off;
+            mmk_search_options so = {0};
+            so.before = 1;
+            outcome o;
+            run_search(ref, bt, &k.t.in, &opt, &so, &o, 0, 0, 0);
+            kin_close(&k, 1);
+            CHECK_RC(o.rc, MMK_ELIMIT);
+            CHECK_EQ(err_off, 6);
+            rec_free(&o.r);
+        }
+    }
+    free(t.s);
+    mmk_pattern_free(bt);
 }
 
 /* ---- the reader input for every job ------------------------------------------ */
@@ -432,7 +518,7 @@ static void test_reader_jobs(void) {
     check_rng = 0x1234567;
     static const char alpha[] = "ab \n\nxyz";
     const char *pats[] = {"ab", "a[bx]+", "(?s)b.*?a", "x*"};
-    for (int round = 0; round < TS_ROUNDS(40); round++) {
+    for (int round = 0; round < SEARCH_ROUNDS(40); round++) {
         size_t n = check_rnd_below(3000);
         uint8_t *d = ts_random_text(n, alpha, sizeof alpha - 1);
         for (size_t pi = 0; pi < sizeof pats / sizeof *pats; pi++) {
@@ -493,6 +579,39 @@ static void test_reader_jobs(void) {
         mmk_wordtab_free(w2);
         free(d);
     }
+}
+
+/* max_count ends the reading: a stream is read no further than the chunks
+   around the last selected line (and its trailing context). */
+static void test_max_count_stops_reading(void) {
+    tbuf t = {0};
+    for (int i = 0; i < 20000; i++)
+        tb_printf(&t, i == 10 || i == 30 ? "match %d\n" : "line %d\n", i);
+    mmk_pattern *p = compile("match", MMK_PAT_LINES);
+    for (unsigned threads = 1; threads <= 3; threads++) {
+        for (uint32_t after = 0; after <= 2; after++) {
+            mem_reader mr = {(const uint8_t *)t.s, t.n, 0, 50, 0, 0, 0};
+            mmk_input in = mmk_input_reader(mem_read, &mr);
+            mmk_scan_options opt = {0};
+            opt.threads = threads;
+            opt.chunk_size = 256;
+            mmk_search_options so = {0};
+            so.flags = MMK_SEARCH_MAX_COUNT;
+            so.max_count = 2;
+            so.after = after;
+            outcome o;
+            run_search(0, p, &in, &opt, &so, &o, 0, 0, 0);
+            CHECK_OK(o.rc);
+            CHECK_EQ(o.res.selected, 2);
+            CHECK_EQ(o.res.stopped, 1);
+            CHECK_EQ(o.r.lines, 2 + 2 * after); /* each selected line has its after-context */
+            /* 256-byte chunks, a few per worker in flight: far from all of it */
+            CHECK(mr.at < t.n / 4);
+            rec_free(&o.r);
+        }
+    }
+    mmk_pattern_free(p);
+    free(t.s);
 }
 
 /* A reader's error is the scan's answer, for every job. */
@@ -600,7 +719,7 @@ static void test_fast_vs_reference(void) {
     /* buffer-safe and not (lookaround), empty matches, a literal, anchors */
     static const char *const pats[] = {"ab",     "b$",      "^a",    "x*",   "a(?=b)", "^$",
                                        "c+a|ba", "(?<=a)b", "\\x00", "\\r$", "abc",    "a.c"};
-    int rounds = TS_ROUNDS(60), compared = 0;
+    int rounds = SEARCH_ROUNDS(60), compared = 0;
     for (int round = 0; round < rounds; round++) {
         size_t n = 0;
         uint8_t *d = random_lines(&n);
@@ -673,7 +792,7 @@ static void test_long_lines(void) {
     check_rng = 0xABCDEF;
     const size_t big = ((size_t)6 << 20) + 4321;
     static const char *const pats[] = {"ab", "zq", "^a", "q$"};
-    for (int round = 0; round < TS_ROUNDS(8); round++) {
+    for (int round = 0; round < SEARCH_ROUNDS(8); round++) {
         tbuf t = {0};
         tb_add(&t, "ab\nxx\nyy\n", 9);
         uint8_t *x = ts_random_text(big, "abcdef", 6);
@@ -725,6 +844,7 @@ int main(void) {
     test_fixed();
     test_reader_jobs();
     test_reader_errors();
+    test_max_count_stops_reading();
     test_reference_vs_grep();
     test_fast_vs_reference();
     test_long_lines();
