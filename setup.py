@@ -77,7 +77,8 @@ codecs = codecs_found()
 extension = Extension(
     "mmkit",
     sources=[rel("python", "mmkitmodule.c"), rel("python", "mmkit_mmap.c"),
-             rel("python", "mmkit_iter.c"), rel("python", "mmkit_shm.c"),
+             rel("python", "mmkit_iter.c"), rel("python", "mmkit_search.c"),
+             rel("python", "mmkit_shm.c"),
              rel("python", "mmkit_guard.c")] + library_sources(),
     include_dirs=["include", "src"],
     define_macros=[("_GNU_SOURCE", None), ("_FILE_OFFSET_BITS", "64")]
@@ -98,8 +99,49 @@ extension = Extension(
 STUB_FILES = [("mmkit.pyi",), ("mmkit-stubs", "__init__.pyi")]
 
 
+# The decoders behind mmkit.search(decompress=True) (src/decode.c), as
+# cmake/MmkCodecs.cmake finds them: each library that compiles and links here
+# is used, a missing one leaves its format unsupported (OSError EOPNOTSUPP).
+# (macro, header, library, a function of it)
+CODECS = [
+    ("MMK_HAVE_ZLIB", "zlib.h", "z", "inflateInit2_"),
+    ("MMK_HAVE_ISAL", "isa-l/igzip_lib.h", "isal", "isal_inflate"),
+    ("MMK_HAVE_ZSTD", "zstd.h", "zstd", "ZSTD_decompressStream"),
+    ("MMK_HAVE_LZMA", "lzma.h", "lzma", "lzma_stream_decoder"),
+    ("MMK_HAVE_BZ2", "bzlib.h", "bz2", "BZ2_bzDecompress"),
+]
+
+
 class build_ext_with_stubs(build_ext):
-    """build_ext that also puts the type stubs next to the built module."""
+    """build_ext that also puts the type stubs next to the built module and
+    compiles in the decoders whose libraries this machine has."""
+
+    def have_library(self, header, lib, func):
+        """True when a program including header and calling func links with -l<lib>."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            src = os.path.join(tmp, "probe.c")
+            with open(src, "w") as f:
+                f.write("#include <%s>\n"
+                        "int main(void) {\n"
+                        "    void (*volatile fn)(void) = (void (*)(void))%s;\n"
+                        "    return fn == 0;\n"
+                        "}\n" % (header, func))
+            try:
+                objs = self.compiler.compile([src], output_dir=tmp)
+                self.compiler.link_executable(objs, os.path.join(tmp, "probe"), libraries=[lib])
+            except Exception:  # noqa: BLE001 - any failure means "not usable here"
+                return False
+        return True
+
+    def build_extensions(self):
+        found = [c for c in CODECS if self.have_library(*c[1:])]
+        for ext in self.extensions:
+            for macro, _, lib, _ in found:
+                ext.define_macros.append((macro, None))
+                ext.libraries.append(lib)
+        super().build_extensions()
 
     def stub_targets(self):
         if self.inplace:

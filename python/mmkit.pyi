@@ -37,6 +37,9 @@ class PatternError(ValueError):
     pattern: Optional[bytes]
     pos: Optional[int]
     offset: Optional[int]
+    # search() / count_by(): which pattern of a list failed (0 for a single
+    # pattern); absent on errors from the mmap methods.
+    index: int
 
 class RegexLimitError(RuntimeError):
     """The regex is too complex for the backtracking engine on this input."""
@@ -165,7 +168,7 @@ class mmap:
     @overload
     def grep(
         self,
-        pattern: _Buffer,
+        pattern: _ReadableBuffer,
         start: Optional[int] = None,
         end: Optional[int] = None,
         *,
@@ -182,7 +185,7 @@ class mmap:
     @overload
     def grep(
         self,
-        pattern: _Buffer,
+        pattern: _ReadableBuffer,
         start: Optional[int] = None,
         end: Optional[int] = None,
         *,
@@ -218,6 +221,103 @@ def open(path: _Path, mode: _OpenMode = "r", offset: int = 0, length: int = 0) -
 
 def word_counts(buffer: _ReadableBuffer, top: Optional[int] = None) -> list[tuple[bytes, int]]:
     """Counter(data.lower().split()) as pairs sorted by count desc, word asc."""
+
+# -- the searcher: grep -P lines, counts per value, time ranges -------------
+
+_Pattern: TypeAlias = Union[str, bytes, _ReadableBuffer]
+_Patterns: TypeAlias = Union[_Pattern, "list[_Pattern]", "tuple[_Pattern, ...]"]
+# bytes-like objects are data; a path in bytes must come as os.PathLike.
+_Source: TypeAlias = Union[_ReadableBuffer, mmap, str, "os.PathLike[str]", "os.PathLike[bytes]", int]
+
+class Line(tuple[object, ...]):
+    """A line found by search(): a named tuple (a struct sequence)."""
+
+    n_fields: int
+    n_sequence_fields: int
+    n_unnamed_fields: int
+    @property
+    def kind(self) -> Literal["match", "context"]: ...
+    @property
+    def line_no(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def text(self) -> bytes: ...
+    @property
+    def matches(self) -> int: ...
+    @property
+    def spans(self) -> Optional[tuple[tuple[int, int], ...]]: ...
+    @property
+    def gap(self) -> bool: ...
+
+def search(
+    pattern: _Patterns,
+    source: _Source,
+    *,
+    fixed: bool = False,
+    ignore_case: bool = False,
+    word: bool = False,
+    line_exact: bool = False,
+    invert: bool = False,
+    before: Optional[int] = None,
+    after: Optional[int] = None,
+    context: Optional[int] = None,
+    max_count: Optional[int] = None,
+    spans: bool = False,
+    threads: Optional[int] = 0,
+    decompress: bool = False,
+    start: Optional[int] = None,
+    end: Optional[int] = None,
+) -> list[Line]:
+    """grep -P over source: the selected lines and their context, as Line records."""
+
+def search_iter(
+    pattern: _Patterns,
+    source: _Source,
+    *,
+    fixed: bool = False,
+    ignore_case: bool = False,
+    word: bool = False,
+    line_exact: bool = False,
+    invert: bool = False,
+    before: Optional[int] = None,
+    after: Optional[int] = None,
+    context: Optional[int] = None,
+    max_count: Optional[int] = None,
+    spans: bool = False,
+    threads: Optional[int] = 0,
+    decompress: bool = False,
+    start: Optional[int] = None,
+    end: Optional[int] = None,
+) -> Iterator[Line]:
+    """search() as an iterator, a batch at a time in bounded memory."""
+
+def count_by(
+    pattern: _Patterns,
+    source: _Source,
+    group: Union[int, str] = 0,
+    *,
+    fixed: bool = False,
+    ignore_case: bool = False,
+    word: bool = False,
+    threads: Optional[int] = 0,
+    decompress: bool = False,
+    top: Optional[int] = None,
+    start: Optional[int] = None,
+    end: Optional[int] = None,
+) -> list[tuple[bytes, int]]:
+    """Matches per value of a capture group, sorted by count desc, value asc."""
+
+def time_range(
+    source: Union[mmap, str, "os.PathLike[str]", "os.PathLike[bytes]"],
+    since: Union[None, int, str, bytes] = None,
+    until: Union[None, int, str, bytes] = None,
+    format: Optional[Literal["auto", "iso8601", "syslog", "clf"]] = None,
+    *,
+    year: int = 0,
+    utc_offset: int = 0,
+) -> tuple[int, int, bool]:
+    """(start, end, sorted): the byte range of a log's lines in [since, until)."""
 
 # -- shared memory between processes ------------------------------------------
 

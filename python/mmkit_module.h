@@ -1,6 +1,7 @@
 /*
  * mmkit_module.h — declarations shared by the files of the `mmkit` extension
- * module (mmkitmodule.c, mmkit_mmap.c, mmkit_iter.c). Not installed.
+ * module (mmkitmodule.c, mmkit_mmap.c, mmkit_iter.c, mmkit_search.c, ...).
+ * Not installed.
  *
  * The extension is written against include/mmkit.h only, as any outside user
  * of libmmkit would be. One source builds for CPython 3.9 to 3.13; APIs that
@@ -35,6 +36,8 @@ typedef struct {
     PyTypeObject *lines_type;
     PyTypeObject *spans_type;
     PyTypeObject *grep_type;
+    PyTypeObject *line_type;        /* mmkit.Line (mmkit_search.c) */
+    PyTypeObject *search_iter_type; /* search_iter()'s iterator (mmkit_search.c) */
     PyObject *pattern_error; /* mmkit.PatternError(ValueError) */
     PyObject *limit_error;   /* mmkit.RegexLimitError(RuntimeError) */
 } mmkit_state;
@@ -122,6 +125,9 @@ PyObject *mmkit_spans_new(MmapObject *map, pymm_pattern *pat, unsigned pat_flags
                           Py_ssize_t start, Py_ssize_t end, int end_given);
 PyObject *mmkit_grep_new(MmapObject *map, pymm_pattern *pat, int invert, int numbers,
                          unsigned threads, Py_ssize_t start, Py_ssize_t end, int end_given);
+
+/* mmkit_search.c: search(), search_iter(), count_by(), time_range(), Line. */
+int mmkit_search_init(PyObject *module);
 
 /* mmkit_shm.c */
 int mmkit_shm_init(PyObject *module);

@@ -749,6 +749,9 @@ static int mmkit_exec(PyObject *m) {
         return -1;
     if (PyModule_AddType(m, st->mmap_type) < 0)
         return -1;
+    /* search(), search_iter(), count_by(), time_range() and Line (mmkit_search.c). */
+    if (mmkit_search_init(m) < 0)
+        return -1;
     if (mmkit_shm_init(m) < 0) /* shm_open, SharedMemory, Lock (mmkit_shm.c) */
         return -1;
 
@@ -985,6 +988,8 @@ static int mmkit_traverse(PyObject *m, visitproc visit, void *arg) {
         Py_VISIT(st->lines_type);
         Py_VISIT(st->spans_type);
         Py_VISIT(st->grep_type);
+        Py_VISIT(st->line_type);
+        Py_VISIT(st->search_iter_type);
         Py_VISIT(st->pattern_error);
         Py_VISIT(st->limit_error);
     }
@@ -998,6 +1003,8 @@ static int mmkit_clear(PyObject *m) {
         Py_CLEAR(st->lines_type);
         Py_CLEAR(st->spans_type);
         Py_CLEAR(st->grep_type);
+        Py_CLEAR(st->line_type);
+        Py_CLEAR(st->search_iter_type);
         Py_CLEAR(st->pattern_error);
         Py_CLEAR(st->limit_error);
     }

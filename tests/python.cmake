@@ -34,6 +34,15 @@ endfunction()
 
 mmk_add_python_unit_test(python_unit ${mmk_default_python} ${CMAKE_BINARY_DIR}/python)
 
+# The searcher's tests alone (mmkit.search, count_by, time_range), for
+# `ctest -R python_search` while working on them; python_unit runs them too.
+add_test(NAME python_search
+  COMMAND ${mmk_default_python} -m unittest test_search
+  WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}/python/tests)
+set_tests_properties(python_search PROPERTIES
+  ENVIRONMENT "PYTHONPATH=${CMAKE_BINARY_DIR}/python;MMK_TEST_TMP=${MMK_PY_TEST_TMP};PYTHONDONTWRITEBYTECODE=1"
+  LABELS "python" TIMEOUT 300)
+
 set(mmk_pyenv_roots)
 if(DEFINED ENV{PYENV_ROOT})
   list(APPEND mmk_pyenv_roots $ENV{PYENV_ROOT})

@@ -24,6 +24,11 @@ def misuse(fd: int, path: str, mode: str) -> None:
     i: str = m[0]  # E: Incompatible types in assignment (expression has type "int", variable has type "str")
     m[0] = b"a"  # E: No overload variant of "__setitem__" of "mmap" matches argument types "int", "bytes"
     mmkit.word_counts("some text")  # E: Argument 1 to "word_counts" has incompatible type "str"
+    mmkit.search(b"a", 1.5)  # E: Argument 2 to "search" has incompatible type "float"
+    mmkit.search(b"a", b"data", invert="yes")  # E: Argument "invert" to "search" has incompatible type "str"
+    mmkit.count_by(b"(a)", b"a", 1.0)  # E: Argument 3 to "count_by" has incompatible type "float"
+    mmkit.time_range(b"2026-11-30 log")  # E: Argument 1 to "time_range" has incompatible type "bytes"
+    mmkit.time_range("x.log", format="rfc822")  # E: Argument "format" to "time_range" has incompatible type
     mmkit.shm_open(42)  # E: Argument 1 to "shm_open" has incompatible type "int"
     mmkit.Lock(m, init="yes")  # E: Argument "init" to "Lock" has incompatible type "str"
     m.set_name()  # E: Too few arguments for "set_name" of "mmap"

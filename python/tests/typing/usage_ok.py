@@ -67,6 +67,24 @@ def extras(path: str) -> None:
         words: List[Tuple[bytes, int]] = mmkit.word_counts(mm, top=10)
         words += mmkit.word_counts(b"a b a")
         del total, got, words
+    found: List[mmkit.Line] = mmkit.search(rb"a+", path, context=2, spans=True)
+    found += mmkit.search([b"x", "y"], b"data", fixed=True, invert=True, max_count=3)
+    found += mmkit.search("z", 3, before=1, after=0, threads=2, decompress=True)
+    found += mmkit.search(b"q", bytearray(b"q"), start=1, end=-1, line_exact=True, word=True)
+    lazy: Iterator[mmkit.Line] = mmkit.search_iter(b"a", path, after=1, max_count=10)
+    found += list(lazy)
+    for hit in found:
+        kind: str = hit.kind
+        text: bytes = hit.text
+        number: int = hit.line_no + hit.offset + hit.matches
+        where_spans: Optional[Tuple[Tuple[int, int], ...]] = hit.spans
+        after_gap: bool = hit.gap
+        del kind, text, number, where_spans, after_gap
+    per_value: List[Tuple[bytes, int]] = mmkit.count_by(rb"(\w+)=", path, 1, top=5)
+    per_value += mmkit.count_by(rb"(?P<k>\w+)=", b"a=1", "k", ignore_case=True)
+    start, end, in_order = mmkit.time_range(path, "2026-11-30T08", 10**18, format="iso8601")
+    start2, end2, _ = mmkit.time_range(mmkit.open(path), since=b"Nov 30 08:00:00", year=2026)
+    del per_value, start, end, in_order, start2, end2
     for mode in ("r", "r+", "w", "c"):
         pass
     mmkit.open(path, "r+").close()
