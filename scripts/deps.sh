@@ -15,9 +15,11 @@ case "$1" in
   # clang + its runtime: the clang sanitizer tests and libFuzzer targets
   # (tests/clang.cmake); without them those tests are skipped. gzip, zstd,
   # xz-utils, bzip2: test_decode compares with them (a missing one is skipped).
-  test)  pkgs="bible-kjv bible-kjv-text clang libclang-rt-14-dev python3-dev python3-numpy python3-mypy python3-pip python3-setuptools python3-wheel gzip zstd xz-utils bzip2 $codecs" ;;
+  # groff-base, zsh, fish: docs_consistency renders the man page and checks the
+  # completions with each shell (a missing one is skipped).
+  test)  pkgs="bible-kjv bible-kjv-text clang libclang-rt-14-dev python3-dev python3-numpy python3-mypy python3-pip python3-setuptools python3-wheel gzip zstd xz-utils bzip2 groff-base zsh fish $codecs" ;;
   demo)  pkgs="bible-kjv bible-kjv-text $codecs" ;;
-  bench) pkgs="bible-kjv bible-kjv-text ripgrep ugrep hyperfine gnuplot-nox" ;;
+  bench) pkgs="bible-kjv bible-kjv-text ripgrep ugrep hyperfine gnuplot-nox gzip zstd $codecs" ;;
   *) echo "usage: deps.sh build|test|demo|bench" >&2; exit 2 ;;
 esac
 
