@@ -1032,7 +1032,8 @@ int cmd_grep(const cli_options *o) {
         g.so.flags |= MMK_SEARCH_INVERT;
     }
     if (o->only_matching || g.pc.color) {
-        g.so.flags |= MMK_SEARCH_SPANS;
+        /* grep's -o and --color step one byte on after an empty match */
+        g.so.flags |= MMK_SEARCH_SPANS | MMK_SEARCH_GREP_STEP;
     }
     if (g.quiet_output) {
         g.so.flags |= MMK_SEARCH_COUNT_ONLY;

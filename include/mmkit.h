@@ -1114,8 +1114,15 @@ enum mmk_search_flags {
     MMK_SEARCH_MAX_COUNT = 1u << 2, /**< stop after max_count selected lines (grep -m;
                                          max_count 0 selects none); trailing context after
                                          the last one is still given, as grep does */
-    MMK_SEARCH_COUNT_ONLY = 1u << 3 /**< hand no lines to the sink; only the result's counts
-                                         (grep -c, -l, -q: fastest path) */
+    MMK_SEARCH_COUNT_ONLY = 1u << 3, /**< hand no lines to the sink; only the result's counts
+                                          (grep -c, -l, -q: fastest path) */
+    MMK_SEARCH_GREP_STEP = 1u << 4   /**< matches (spans and counts) step as grep -o and
+                                          --color do: after an empty match the next search
+                                          starts one byte further on, where Python's rule
+                                          (the default) allows a non-empty match at the same
+                                          place: `|ab` on "ab" is then three empty matches
+                                          and no "ab". Which lines are selected is the same
+                                          under both rules */
 };
 
 /** Options of mmk_search; zero-initialise for defaults (no context, no limit). */

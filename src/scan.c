@@ -1345,6 +1345,7 @@ typedef struct find_job {
     uint64_t max_count;
     uint64_t s_before, s_after; /* context kept by the workers (0 when only counting) */
     int s_spans;                /* spans are handed out */
+    int grep_step;              /* MMK_SEARCH_GREP_STEP: on one byte after an empty match */
     int s_records;              /* workers record lines (else they only count) */
     int s_text;                 /* records carry the lines' bytes */
     int s_lines;                /* workers number the lines (records, inverted counts) */
@@ -1955,8 +1956,13 @@ static int line_alone(const find_job *fj, mmk__scratch *sc, mmk__chunk *c, const
         }
         if (stop_at_first)
             return 0;
-        ne = a == b;
-        pos = b;
+        if (a == b && fj->grep_step) {
+            ne = 0; /* grep -o: on one byte after an empty match */
+            pos = b + 1;
+        } else {
+            ne = a == b;
+            pos = b;
+        }
         if (pos > len || (pos == len && ne))
             return 0;
     }
@@ -2015,8 +2021,16 @@ static int lines_long_line(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chu
             count++;
             if (spans && (rc = span_push(&r->spans, base + a, base + b)) != 0)
                 break;
-            ne = a == b;
-            pos = base + b;
+            if (a == b && fj->grep_step && b < have) {
+                /* grep -o: on one byte after an empty match (an empty match
+                   at the end of what was read so far steps by Python's
+                   rule: the next byte is not here yet). */
+                ne = 0;
+                pos = base + b + 1;
+            } else {
+                ne = a == b;
+                pos = base + b;
+            }
             continue;
         }
         if (end)
@@ -2683,6 +2697,7 @@ static int search_run(const mmk_pattern *p, const mmk_input *in, const mmk_scan_
     fj.limited = (so->flags & MMK_SEARCH_MAX_COUNT) != 0;
     fj.count_only = (so->flags & MMK_SEARCH_COUNT_ONLY) != 0;
     fj.max_count = so->max_count;
+    fj.grep_step = (so->flags & MMK_SEARCH_GREP_STEP) != 0;
     if (!fj.count_only) {
         fj.s_before = so->before;
         fj.s_after = so->after;
@@ -2833,7 +2848,7 @@ int mmk_search(const mmk_pattern *p, const mmk_input *in, const mmk_scan_options
     if (!p || !in || !(p->flags & MMK_PAT_LINES))
         return -EINVAL;
     if (so->flags & ~(unsigned)(MMK_SEARCH_INVERT | MMK_SEARCH_SPANS | MMK_SEARCH_MAX_COUNT |
-                                MMK_SEARCH_COUNT_ONLY))
+                                MMK_SEARCH_GREP_STEP | MMK_SEARCH_COUNT_ONLY))
         return -EINVAL;
     return search_run(p, in, opt, so, sink, res, 1);
 }

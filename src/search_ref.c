@@ -90,6 +90,7 @@ typedef struct ref_walk {
     size_t nspans, spans_cap;
     uint64_t last_out; /* line number of the last line handed out (0: none yet) */
     int64_t err_off;
+    int grep_step; /* MMK_SEARCH_GREP_STEP */
 } ref_walk;
 
 /* Line i's bounds: [*ls, *le) and whether a '\n' ends it. */
@@ -126,8 +127,13 @@ static int ref_matches(ref_walk *w, const ref_line *l, uint64_t *count) {
         w->spans[w->nspans].start = a;
         w->spans[w->nspans].end = b;
         w->nspans++;
-        ne = a == b;
-        pos = b;
+        if (a == b && w->grep_step) {
+            ne = 0; /* grep -o: on one byte after an empty match */
+            pos = b + 1;
+        } else {
+            ne = a == b;
+            pos = b;
+        }
         if (pos > len || (pos == len && ne))
             break;
     }
@@ -260,7 +266,7 @@ int mmk__search_ref(const mmk_pattern *p, const mmk_input *in, const mmk_scan_op
     if (!p || !in || !(p->flags & MMK_PAT_LINES))
         return -EINVAL;
     if (so->flags & ~(unsigned)(MMK_SEARCH_INVERT | MMK_SEARCH_SPANS | MMK_SEARCH_MAX_COUNT |
-                                MMK_SEARCH_COUNT_ONLY))
+                                MMK_SEARCH_GREP_STEP | MMK_SEARCH_COUNT_ONLY))
         return -EINVAL;
 
     collect_job cj = {0};
@@ -287,6 +293,7 @@ int mmk__search_ref(const mmk_pattern *p, const mmk_input *in, const mmk_scan_op
     w.sink = sink;
     w.res = res;
     w.err_off = -1;
+    w.grep_step = (so->flags & MMK_SEARCH_GREP_STEP) != 0;
     rc = w.sc ? ref_walk_lines(&w) : -ENOMEM;
     if ((rc == MMK_ELIMIT || rc == MMK_EPATTERN) && opt && opt->error_offset)
         *opt->error_offset = w.err_off;

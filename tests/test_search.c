@@ -717,8 +717,9 @@ static uint8_t *random_lines(size_t *np) {
 static void test_fast_vs_reference(void) {
     check_rng = 0xC0FFEE;
     /* buffer-safe and not (lookaround), empty matches, a literal, anchors */
-    static const char *const pats[] = {"ab",     "b$",      "^a",    "x*",   "a(?=b)", "^$",
-                                       "c+a|ba", "(?<=a)b", "\\x00", "\\r$", "abc",    "a.c"};
+    static const char *const pats[] = {"ab",  "b$",     "^a",      "x*",    "a(?=b)",
+                                       "^$",  "c+a|ba", "(?<=a)b", "\\x00", "\\r$",
+                                       "abc", "a.c",    "|ab",     "a*?",   "(?:)|b"};
     int rounds = SEARCH_ROUNDS(60), compared = 0;
     for (int round = 0; round < rounds; round++) {
         size_t n = 0;
@@ -741,6 +742,8 @@ static void test_fast_vs_reference(void) {
                 }
                 if (check_rnd_below(6) == 0)
                     so.flags |= MMK_SEARCH_COUNT_ONLY;
+                if (check_rnd_below(3) == 0)
+                    so.flags |= MMK_SEARCH_GREP_STEP;
                 mmk_scan_options opt = {0};
                 opt.threads = 1 + (unsigned)check_rnd_below(3);
                 opt.chunk_size =
@@ -839,9 +842,52 @@ static void test_long_lines(void) {
     }
 }
 
+/* Python's empty-match rule (the default; the spans re.finditer gives) and
+   grep's (MMK_SEARCH_GREP_STEP): `printf 'ab\n' | grep -oP '|ab'` prints
+   nothing, because after the empty match at 0 grep moves on one byte. */
+static void test_grep_step(void) {
+    struct {
+        const char *pat, *text, *python, *grep;
+    } cases[] = {
+        {"|ab", "ab\nxab\n", "[0-0,0-2,2-2,][0-0,1-1,1-3,3-3,]",
+         "[0-0,1-1,2-2,][0-0,1-1,2-2,3-3,]"},
+        {"a*?", "ab\n", "[0-0,0-1,1-1,2-2,]", "[0-0,1-1,2-2,]"},
+        {"a*", "baa\n", "[0-0,1-3,3-3,]", "[0-0,1-3,3-3,]"},
+        {"(?:)|b", "bb\n", "[0-0,0-1,1-1,1-2,2-2,]", "[0-0,1-1,2-2,]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mmk_pattern *p = compile(cases[i].pat, MMK_PAT_LINES);
+        CHECK(p != NULL);
+        for (int step = 0; step < 2 && p; step++) {
+            for (int ref = 0; ref < 2; ref++) {
+                mmk_search_options so = {0};
+                so.flags = MMK_SEARCH_SPANS | (step ? MMK_SEARCH_GREP_STEP : 0);
+                mmk_input in = mmk_input_bytes(cases[i].text, strlen(cases[i].text));
+                outcome o;
+                run_search(ref, p, &in, NULL, &so, &o, 0, 0, 0);
+                CHECK_OK(o.rc);
+                /* the spans of every line, in the log's "[a-b,]" notation */
+                char got[256] = "";
+                for (const char *q = o.r.log.s; (q = strstr(q, " [")) != NULL; q++) {
+                    const char *e = strchr(q, ']');
+                    strncat(got, q + 1, (size_t)(e - q));
+                }
+                const char *want = step ? cases[i].grep : cases[i].python;
+                if (strcmp(got, want) != 0)
+                    fprintf(stderr, "%s step=%d ref=%d: %s, want %s\n", cases[i].pat, step, ref,
+                            got, want);
+                CHECK(strcmp(got, want) == 0);
+                rec_free(&o.r);
+            }
+        }
+        mmk_pattern_free(p);
+    }
+}
+
 int main(void) {
     test_errors();
     test_fixed();
+    test_grep_step();
     test_reader_jobs();
     test_reader_errors();
     test_max_count_stops_reading();
