@@ -818,7 +818,7 @@ static const char grep_help[] =
     "  -z, --decompress          search the contents of gzip, zstd, xz and bzip2\n"
     "                            files (recognised by their first bytes; standard\n"
     "                            input too). NOTE: this is ripgrep's -z, not GNU\n"
-    "                            grep's (--null-data). Without -z a compressed file\n"
+    "                            grep's NUL-separated data. Without -z a compressed file\n"
     "                            is not searched: a note on standard error says so\n"
     "                            and it counts as a file without a match\n"
     "      --follow              after the file's content, print matching lines as\n"
