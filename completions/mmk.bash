@@ -12,12 +12,14 @@ _mmk() {
     local commands="count grep lines words help"
     local common="-j --threads --mmap --no-mmap --no-progress --chunk-size --help"
     local count_opts="-F --fixed-strings -i --ignore-case -w --word-regexp -e --regexp -f --file
-        -H --with-filename --no-filename --json --by --top -h"
-    local grep_opts="-F --fixed-strings -i --ignore-case -w --word-regexp -e --regexp -f --file
+        -P --perl-regexp -H --with-filename --no-filename --json --by --top -h
+        -s --no-messages -z --decompress --since --until --time-format
+        -r --recursive -R --dereference-recursive --include --exclude --exclude-dir"
+    local grep_opts="-F --fixed-strings -i -y --ignore-case -w --word-regexp -e --regexp -f --file
         -E --extended-regexp -P --perl-regexp -x --line-regexp -v --invert-match
         -c --count -o --only-matching -l --files-with-matches -L --files-without-match
         -q --quiet --silent -m --max-count -A --after-context -B --before-context -C --context
-        -n --line-number -b --byte-offset -H --with-filename -h --no-filename -Z --null
+        -n --line-number -b --byte-offset -H --with-filename -h --no-filename --label -Z --null
         -s --no-messages -a --text --color --colour --line-buffered
         -r --recursive -R --dereference-recursive --include --exclude --exclude-dir
         -z --decompress --since --until --time-format --follow"
@@ -47,12 +49,12 @@ _mmk() {
             mapfile -t COMPREPLY < <(compgen -W "auto always never" -- "$cur"); return ;;
         --time-format)
             mapfile -t COMPREPLY < <(compgen -W "auto iso8601 syslog clf" -- "$cur"); return ;;
-        -f|--file)
+        -f|--file|--include|--exclude)
             mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
         --exclude-dir)
             mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
         -j|--threads|-m|--max-count|-A|--after-context|-B|--before-context|-C|--context|\
-        --top|--by|--chunk-size|-e|--regexp|--since|--until|--include|--exclude)
+        --top|--by|--chunk-size|-e|--regexp|--since|--until|--label)
             return ;;
     esac
     case $cur in
@@ -81,7 +83,7 @@ _mmk() {
         mapfile -t COMPREPLY < <(compgen -W "count grep lines words" -- "$cur")
         return
     fi
-    # files (and directories, which grep searches)
+    # files (and directories, which count and grep search)
     mapfile -t COMPREPLY < <(compgen -f -- "$cur")
     compopt -o filenames 2>/dev/null
 }
