@@ -72,6 +72,24 @@ static int canonical(const cli_options *o, char **out, char num[3][48]) {
         out[n++] = "-i";
     if (o->pattern_flags & MMK_PAT_WORD)
         out[n++] = "-w";
+    if (o->pattern_flags & MMK_PAT_LINE_EXACT)
+        out[n++] = "-x";
+    if (o->invert)
+        out[n++] = "-v";
+    if (o->only_matching)
+        out[n++] = "-o";
+    if (o->files_with_matches)
+        out[n++] = "-l";
+    if (o->files_without_match)
+        out[n++] = "-L";
+    if (o->quiet)
+        out[n++] = "-q";
+    if (o->no_messages)
+        out[n++] = "-s";
+    if (o->byte_offset)
+        out[n++] = "-b";
+    if (o->decompress)
+        out[n++] = "-z";
     if (o->line_numbers)
         out[n++] = "-n";
     if (o->count_only)
@@ -96,6 +114,10 @@ static int canonical(const cli_options *o, char **out, char num[3][48]) {
         snprintf(num[1], sizeof num[1], "--chunk-size=%llu",
                  (unsigned long long)o->scan.chunk_size);
         out[n++] = num[1];
+    }
+    if (o->by) {
+        out[n++] = "--by";
+        out[n++] = (char *)o->by;
     }
     if (o->top >= 0) {
         snprintf(num[2], sizeof num[2], "--top=%lld", o->top);
@@ -148,7 +170,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             die("operand count or thread count out of range", argc, orig);
         if (o.scan.progress != progress_update)
             die("progress callback not set", argc, orig);
-        if (o.pattern_flags & ~(unsigned)(MMK_PAT_FIXED | MMK_PAT_ICASE | MMK_PAT_WORD))
+        if (o.pattern_flags &
+            ~(unsigned)(MMK_PAT_FIXED | MMK_PAT_ICASE | MMK_PAT_WORD | MMK_PAT_LINE_EXACT))
             die("unknown pattern flags", argc, orig);
         for (int i = 0; i < o.nfiles; i++) {
             int found = 0;
@@ -173,12 +196,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             o2.with_filename != o.with_filename || o2.json != o.json ||
             o2.no_progress != o.no_progress || o2.top != o.top ||
             o2.scan.threads != o.scan.threads || o2.scan.chunk_size != o.scan.chunk_size ||
-            o2.scan.io != o.scan.io || o2.nfiles != o.nfiles)
+            o2.scan.io != o.scan.io || o2.nfiles != o.nfiles || o2.invert != o.invert ||
+            o2.only_matching != o.only_matching || o2.files_with_matches != o.files_with_matches ||
+            o2.files_without_match != o.files_without_match || o2.quiet != o.quiet ||
+            o2.no_messages != o.no_messages || o2.byte_offset != o.byte_offset ||
+            o2.decompress != o.decompress || !same_str(o2.by, o.by))
             die("the canonical spelling parses to different options", n, shown);
         for (int i = 0; i < o.nfiles; i++)
             if (!same_str(o2.files[i], o.files[i]))
                 die("the canonical spelling has different operands", n, shown);
+        cli_options_free(&o2);
     }
+    /* cli_parse owns what -e, -f and the glob options collected, whatever it
+       returned (as mmk's main frees it). */
+    cli_options_free(&o);
     free(buf);
     return 0;
 }
