@@ -23,12 +23,15 @@ get_filename_component(mmk_default_real ${mmk_default_python} REALPATH)
 
 set(MMK_PY_TEST_TMP ${CMAKE_CURRENT_BINARY_DIR}/tmp)
 
+# run_unit.py is unittest discovery with each test named as it starts and a
+# watchdog that dumps the stacks of a hung run. numpy's BLAS keeps to one
+# thread: the tests fork, and a forked child of a process with idle BLAS
+# threads has nothing to gain from them.
 function(mmk_add_python_unit_test name python moddir)
   add_test(NAME ${name}
-    COMMAND ${python} -m unittest discover -s ${PROJECT_SOURCE_DIR}/python/tests
-      -t ${PROJECT_SOURCE_DIR}/python/tests)
+    COMMAND ${python} ${PROJECT_SOURCE_DIR}/python/tests/run_unit.py)
   set_tests_properties(${name} PROPERTIES
-    ENVIRONMENT "PYTHONPATH=${moddir};MMK_TEST_TMP=${MMK_PY_TEST_TMP};PYTHONDONTWRITEBYTECODE=1"
+    ENVIRONMENT "PYTHONPATH=${moddir};MMK_TEST_TMP=${MMK_PY_TEST_TMP};PYTHONDONTWRITEBYTECODE=1;OPENBLAS_NUM_THREADS=1;OMP_NUM_THREADS=1"
     LABELS "python" TIMEOUT 300)
 endfunction()
 

@@ -43,6 +43,9 @@ foreach(v ${walk_variants})
     else()
       set(mmk_env MMK=$<TARGET_FILE:${mmk_exe}>)
     endif()
+    if(NOT v STREQUAL plain)
+      list(APPEND mmk_env MMK_CLI_QUICK=1)  # a smaller tree under the sanitizers
+    endif()
     add_test(NAME cli_tree${suffix}
       COMMAND ${CMAKE_COMMAND} -E env
         ${mmk_env}

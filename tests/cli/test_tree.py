@@ -192,7 +192,8 @@ class TreeChecks:
             os.makedirs(base, exist_ok=True)
         cls.tmp = tempfile.mkdtemp(prefix="mmk-tree-", dir=base)
         cls.many = os.path.join(cls.tmp, "many")
-        cls.nmany = make_many(cls.many)
+        # Under the sanitizers (MMK_CLI_QUICK) a smaller tree: the same shapes, fewer files.
+        cls.nmany = make_many(cls.many, dirs=3 if os.environ.get("MMK_CLI_QUICK") else 10)
         cls.odd = os.path.join(cls.tmp, "odd")
         make_odd(cls.odd)
         cls.links = os.path.join(cls.tmp, "links")
