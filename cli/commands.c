@@ -1034,6 +1034,9 @@ int cmd_grep(const cli_options *o) {
     if (o->only_matching || g.pc.color) {
         /* grep's -o and --color step one byte on after an empty match */
         g.so.flags |= MMK_SEARCH_SPANS | MMK_SEARCH_GREP_STEP;
+    } else {
+        /* Without spans no line needs more than its first match. */
+        g.so.flags |= MMK_SEARCH_FIRST_MATCH;
     }
     if (g.quiet_output) {
         g.so.flags |= MMK_SEARCH_COUNT_ONLY;

@@ -1122,7 +1122,13 @@ enum mmk_search_flags {
                                           (the default) allows a non-empty match at the same
                                           place: `|ab` on "ab" is then three empty matches
                                           and no "ab". Which lines are selected is the same
-                                          under both rules */
+                                          under both rules */,
+    MMK_SEARCH_FIRST_MATCH = 1u << 5 /**< without MMK_SEARCH_SPANS: search each line only up
+                                          to its first match; mmk_line.matches and the
+                                          result's matches then count a matching line as 1
+                                          (all grep needs without -o and --color: -c, -l,
+                                          -v, plain lines; much less work on dense
+                                          patterns) */
 };
 
 /** Options of mmk_search; zero-initialise for defaults (no context, no limit). */

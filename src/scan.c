@@ -1346,6 +1346,7 @@ typedef struct find_job {
     uint64_t s_before, s_after; /* context kept by the workers (0 when only counting) */
     int s_spans;                /* spans are handed out */
     int grep_step;              /* MMK_SEARCH_GREP_STEP: on one byte after an empty match */
+    int first_only;             /* MMK_SEARCH_FIRST_MATCH without spans: a line's first match */
     int s_records;              /* workers record lines (else they only count) */
     int s_text;                 /* records carry the lines' bytes */
     int s_lines;                /* workers number the lines (records, inverted counts) */
@@ -1973,7 +1974,8 @@ static int lines_take(const find_job *fj, mmk__scratch *sc, mmk__chunk *c, lines
                       const uint8_t *sub, size_t x, size_t y, uint64_t nl) {
     uint64_t n = 0;
     size_t span0 = r->spans.n;
-    int rc = line_alone(fj, sc, c, sub, c->sub_off, x, y, fj->s_spans ? &r->spans : NULL, 0, &n);
+    int rc = line_alone(fj, sc, c, sub, c->sub_off, x, y, fj->s_spans ? &r->spans : NULL,
+                        fj->first_only, &n);
     if (rc || n == 0)
         return rc;
     r->count += n;
@@ -2058,6 +2060,8 @@ static int lines_long_line(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chu
     free(buf);
     if (rc)
         return rc;
+    if (fj->first_only && count > 1)
+        count = 1; /* MMK_SEARCH_FIRST_MATCH: a matching line counts once */
     r->count += count;
     {
         /* Its bytes are read back by the merge if it is handed out. */
@@ -2698,6 +2702,8 @@ static int search_run(const mmk_pattern *p, const mmk_input *in, const mmk_scan_
     fj.count_only = (so->flags & MMK_SEARCH_COUNT_ONLY) != 0;
     fj.max_count = so->max_count;
     fj.grep_step = (so->flags & MMK_SEARCH_GREP_STEP) != 0;
+    fj.first_only =
+        (so->flags & MMK_SEARCH_FIRST_MATCH) != 0 && (so->flags & MMK_SEARCH_SPANS) == 0;
     if (!fj.count_only) {
         fj.s_before = so->before;
         fj.s_after = so->after;
@@ -2847,8 +2853,9 @@ int mmk_search(const mmk_pattern *p, const mmk_input *in, const mmk_scan_options
         *opt->error_offset = -1;
     if (!p || !in || !(p->flags & MMK_PAT_LINES))
         return -EINVAL;
-    if (so->flags & ~(unsigned)(MMK_SEARCH_INVERT | MMK_SEARCH_SPANS | MMK_SEARCH_MAX_COUNT |
-                                MMK_SEARCH_GREP_STEP | MMK_SEARCH_COUNT_ONLY))
+    if (so->flags &
+        ~(unsigned)(MMK_SEARCH_INVERT | MMK_SEARCH_SPANS | MMK_SEARCH_MAX_COUNT |
+                    MMK_SEARCH_GREP_STEP | MMK_SEARCH_FIRST_MATCH | MMK_SEARCH_COUNT_ONLY))
         return -EINVAL;
     return search_run(p, in, opt, so, sink, res, 1);
 }

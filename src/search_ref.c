@@ -90,7 +90,8 @@ typedef struct ref_walk {
     size_t nspans, spans_cap;
     uint64_t last_out; /* line number of the last line handed out (0: none yet) */
     int64_t err_off;
-    int grep_step; /* MMK_SEARCH_GREP_STEP */
+    int grep_step;  /* MMK_SEARCH_GREP_STEP */
+    int first_only; /* MMK_SEARCH_FIRST_MATCH without MMK_SEARCH_SPANS */
 } ref_walk;
 
 /* Line i's bounds: [*ls, *le) and whether a '\n' ends it. */
@@ -137,6 +138,8 @@ static int ref_matches(ref_walk *w, const ref_line *l, uint64_t *count) {
         if (pos > len || (pos == len && ne))
             break;
     }
+    if (w->first_only && n > 1)
+        n = 1; /* MMK_SEARCH_FIRST_MATCH: a matching line counts once */
     *count = n;
     return 0;
 }
@@ -265,8 +268,9 @@ int mmk__search_ref(const mmk_pattern *p, const mmk_input *in, const mmk_scan_op
         *opt->error_offset = -1;
     if (!p || !in || !(p->flags & MMK_PAT_LINES))
         return -EINVAL;
-    if (so->flags & ~(unsigned)(MMK_SEARCH_INVERT | MMK_SEARCH_SPANS | MMK_SEARCH_MAX_COUNT |
-                                MMK_SEARCH_GREP_STEP | MMK_SEARCH_COUNT_ONLY))
+    if (so->flags &
+        ~(unsigned)(MMK_SEARCH_INVERT | MMK_SEARCH_SPANS | MMK_SEARCH_MAX_COUNT |
+                    MMK_SEARCH_GREP_STEP | MMK_SEARCH_FIRST_MATCH | MMK_SEARCH_COUNT_ONLY))
         return -EINVAL;
 
     collect_job cj = {0};
@@ -294,6 +298,7 @@ int mmk__search_ref(const mmk_pattern *p, const mmk_input *in, const mmk_scan_op
     w.res = res;
     w.err_off = -1;
     w.grep_step = (so->flags & MMK_SEARCH_GREP_STEP) != 0;
+    w.first_only = (so->flags & MMK_SEARCH_FIRST_MATCH) != 0 && (so->flags & MMK_SEARCH_SPANS) == 0;
     rc = w.sc ? ref_walk_lines(&w) : -ENOMEM;
     if ((rc == MMK_ELIMIT || rc == MMK_EPATTERN) && opt && opt->error_offset)
         *opt->error_offset = w.err_off;

@@ -744,6 +744,8 @@ static void test_fast_vs_reference(void) {
                     so.flags |= MMK_SEARCH_COUNT_ONLY;
                 if (check_rnd_below(3) == 0)
                     so.flags |= MMK_SEARCH_GREP_STEP;
+                if (check_rnd_below(3) == 0)
+                    so.flags |= MMK_SEARCH_FIRST_MATCH;
                 mmk_scan_options opt = {0};
                 opt.threads = 1 + (unsigned)check_rnd_below(3);
                 opt.chunk_size =
