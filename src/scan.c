@@ -2837,25 +2837,33 @@ int mmk_match_lines(const mmk_pattern *p, const mmk_input *in, const mmk_scan_op
 /* The searcher's public entry                                               */
 /* ------------------------------------------------------------------------ */
 
-int mmk_search(const mmk_pattern *p, const mmk_input *in, const mmk_scan_options *opt,
-               const mmk_search_options *so, const mmk_sink *sink, mmk_search_result *res) {
-    mmk_search_options so0 = {0};
-    mmk_sink sink0 = {0};
-    mmk_search_result res0;
-    if (!so)
-        so = &so0;
-    if (!sink)
-        sink = &sink0;
-    if (!res)
-        res = &res0;
-    memset(res, 0, sizeof *res);
+int mmk__search_prepare(const mmk_pattern *p, const mmk_input *in, const mmk_scan_options *opt,
+                        const mmk_search_options **so, const mmk_sink **sink,
+                        mmk_search_result **res, mmk__search_defaults *d) {
+    memset(d, 0, sizeof *d);
+    if (!*so)
+        *so = &d->so;
+    if (!*sink)
+        *sink = &d->sink;
+    if (!*res)
+        *res = &d->res;
+    memset(*res, 0, sizeof **res);
     if (opt && opt->error_offset)
         *opt->error_offset = -1;
     if (!p || !in || !(p->flags & MMK_PAT_LINES))
         return -EINVAL;
-    if (so->flags &
+    if ((*so)->flags &
         ~(unsigned)(MMK_SEARCH_INVERT | MMK_SEARCH_SPANS | MMK_SEARCH_MAX_COUNT |
                     MMK_SEARCH_GREP_STEP | MMK_SEARCH_FIRST_MATCH | MMK_SEARCH_COUNT_ONLY))
         return -EINVAL;
+    return 0;
+}
+
+int mmk_search(const mmk_pattern *p, const mmk_input *in, const mmk_scan_options *opt,
+               const mmk_search_options *so, const mmk_sink *sink, mmk_search_result *res) {
+    mmk__search_defaults d;
+    int rc = mmk__search_prepare(p, in, opt, &so, &sink, &res, &d);
+    if (rc)
+        return rc;
     return search_run(p, in, opt, so, sink, res, 1);
 }

@@ -102,6 +102,19 @@ int mmk__job_guard(const mmk__job *j, int (*fn)(void *), void *arg);
 int mmk__search_ref(const mmk_pattern *p, const mmk_input *in, const mmk_scan_options *opt,
                     const mmk_search_options *so, const mmk_sink *sink, mmk_search_result *res);
 
+/* What mmk_search and mmk__search_ref both do first: NULL options, sink and
+   result stand for the zeroed ones in *d, the result is cleared, the error
+   offset reset; -EINVAL for a missing pattern or input, a pattern without
+   MMK_PAT_LINES, or an unknown search flag. */
+typedef struct mmk__search_defaults {
+    mmk_search_options so;
+    mmk_sink sink;
+    mmk_search_result res;
+} mmk__search_defaults;
+int mmk__search_prepare(const mmk_pattern *p, const mmk_input *in, const mmk_scan_options *opt,
+                        const mmk_search_options **so, const mmk_sink **sink,
+                        mmk_search_result **res, mmk__search_defaults *d);
+
 /* Newline counters: the dispatched one, and the paths tests compare. */
 uint64_t mmk__count_newlines(const uint8_t *p, size_t n);
 uint64_t mmk__count_newlines_scalar(const uint8_t *p, size_t n);

@@ -254,24 +254,10 @@ static int ref_walk_lines(ref_walk *w) {
 
 int mmk__search_ref(const mmk_pattern *p, const mmk_input *in, const mmk_scan_options *opt,
                     const mmk_search_options *so, const mmk_sink *sink, mmk_search_result *res) {
-    mmk_search_options so0 = {0};
-    mmk_sink sink0 = {0};
-    mmk_search_result res0;
-    if (!so)
-        so = &so0;
-    if (!sink)
-        sink = &sink0;
-    if (!res)
-        res = &res0;
-    memset(res, 0, sizeof *res);
-    if (opt && opt->error_offset)
-        *opt->error_offset = -1;
-    if (!p || !in || !(p->flags & MMK_PAT_LINES))
-        return -EINVAL;
-    if (so->flags &
-        ~(unsigned)(MMK_SEARCH_INVERT | MMK_SEARCH_SPANS | MMK_SEARCH_MAX_COUNT |
-                    MMK_SEARCH_GREP_STEP | MMK_SEARCH_FIRST_MATCH | MMK_SEARCH_COUNT_ONLY))
-        return -EINVAL;
+    mmk__search_defaults d;
+    int rc = mmk__search_prepare(p, in, opt, &so, &sink, &res, &d);
+    if (rc)
+        return rc;
 
     collect_job cj = {0};
     mmk__jobspec spec = {0};
@@ -280,7 +266,7 @@ int mmk__search_ref(const mmk_pattern *p, const mmk_input *in, const mmk_scan_op
     spec.merge = collect_merge;
     spec.res_free = collect_res_free;
     spec.user = &cj;
-    int rc = 0;
+    rc = 0;
     if (!((so->flags & MMK_SEARCH_MAX_COUNT) && so->max_count == 0))
         rc = mmk__scan_run(&spec, in, opt);
     if (rc) {
