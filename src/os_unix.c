@@ -11,11 +11,27 @@
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-#ifdef __linux__
+
+/*
+ * Linux's extras — mremap, memfd_create, MAP_POPULATE, MADV_POPULATE_*,
+ * MADV_HUGEPAGE, membarrier, VMA names, fallocate — sit behind this one
+ * macro. The POSIX-only build (MMK_POSIX_ONLY, a CMake option) turns them off
+ * and uses only what macOS and FreeBSD offer, so that Linux runs (and the
+ * tests prove) the code paths of those systems: every caller of a feature
+ * that is missing gets MMK_ENOTSUP and takes its fallback.
+ */
+#if defined(__linux__) && !(defined(MMK_POSIX_ONLY) && MMK_POSIX_ONLY)
+#define MMK__LINUX_EXTRAS 1
+#else
+#define MMK__LINUX_EXTRAS 0
+#endif
+
+#if MMK__LINUX_EXTRAS
 #include <linux/membarrier.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #endif
 
 #include "os.h"
@@ -125,7 +141,7 @@ static int unix_map(int fd, uint64_t offset, size_t len, unsigned how, int nativ
         fd = -1;
         offset = 0;
     }
-#ifdef MAP_POPULATE
+#if MMK__LINUX_EXTRAS && defined(MAP_POPULATE)
     if (how & MMK__OS_MAP_POPULATE)
         flags |= MAP_POPULATE;
 #endif
@@ -137,7 +153,7 @@ static int unix_map(int fd, uint64_t offset, size_t len, unsigned how, int nativ
 }
 
 static int unix_remap(void *addr, size_t old_len, size_t new_len, void **new_addr) {
-#if defined(__linux__) && defined(MREMAP_MAYMOVE)
+#if MMK__LINUX_EXTRAS && defined(MREMAP_MAYMOVE)
     void *p = mremap(addr, old_len, new_len, MREMAP_MAYMOVE);
     if (p == MAP_FAILED)
         return -errno;
@@ -181,7 +197,7 @@ static int unix_unlock(void *addr, size_t len) {
 }
 
 static int unix_anon_fd(void) {
-#if defined(__linux__) && defined(MFD_CLOEXEC)
+#if MMK__LINUX_EXTRAS && defined(MFD_CLOEXEC)
     int fd = memfd_create("mmkit-anon", MFD_CLOEXEC);
     if (fd >= 0)
         return fd;
@@ -210,7 +226,7 @@ static int unix_allocate(int fd, uint64_t offset, uint64_t len, int keep_size) {
         return -EFBIG;
     if (len == 0)
         return 0;
-#if defined(__linux__) && defined(FALLOC_FL_KEEP_SIZE)
+#if MMK__LINUX_EXTRAS && defined(FALLOC_FL_KEEP_SIZE)
     /* fallocate() itself, not posix_fallocate(): where the filesystem cannot
        reserve, glibc's emulation writes a byte into every block, which races
        with other writers of a shared file; mmkit falls back to a sparse file
@@ -224,7 +240,10 @@ static int unix_allocate(int fd, uint64_t offset, uint64_t len, int keep_size) {
     if (errno == EOPNOTSUPP || errno == ENOSYS)
         return MMK_ENOTSUP;
     return -errno;
-#elif defined(__FreeBSD__) || defined(__NetBSD__) || defined(__sun)
+#elif !defined(__APPLE__)
+    /* POSIX's posix_fallocate (FreeBSD, NetBSD, Solaris; glibc in the
+       POSIX-only build). macOS has none: its F_PREALLOCATE reserves blocks
+       without a way to say which, so mmkit calls reservation unsupported. */
     if (keep_size)
         return MMK_ENOTSUP; /* posix_fallocate always extends the file */
     int rc = posix_fallocate(fd, (off_t)offset, (off_t)len);
@@ -259,7 +278,7 @@ static void unix_sleep_us(unsigned usec) {
 }
 
 static int unix_process_barrier_setup(void) {
-#if defined(__linux__) && defined(SYS_membarrier)
+#if MMK__LINUX_EXTRAS && defined(SYS_membarrier)
     if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
         return 0;
 #endif
@@ -267,7 +286,7 @@ static int unix_process_barrier_setup(void) {
 }
 
 static int unix_process_barrier(void) {
-#if defined(__linux__) && defined(SYS_membarrier)
+#if MMK__LINUX_EXTRAS && defined(SYS_membarrier)
     if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
         return 0;
     return -errno;
@@ -341,7 +360,7 @@ int mmk__os_advice(int advice, int *native) {
         return MMK_ENOTSUP;
 #endif
     case MMK_ADVICE_HUGEPAGE:
-#ifdef MADV_HUGEPAGE
+#if MMK__LINUX_EXTRAS && defined(MADV_HUGEPAGE)
         *native = MADV_HUGEPAGE;
         return 0;
 #else
@@ -353,7 +372,7 @@ int mmk__os_advice(int advice, int *native) {
 }
 
 int mmk__os_populate_advice(int for_write, int *native) {
-#if defined(MADV_POPULATE_READ) && defined(MADV_POPULATE_WRITE)
+#if MMK__LINUX_EXTRAS && defined(MADV_POPULATE_READ) && defined(MADV_POPULATE_WRITE)
     *native = for_write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ;
     return 0;
 #else
@@ -362,17 +381,14 @@ int mmk__os_populate_advice(int for_write, int *native) {
 #endif
 }
 
-#if defined(__linux__)
-#include <sys/prctl.h>
-#endif
 /* Linux 5.17+ (older headers lack the constants: the values are the ABI). */
-#if defined(__linux__) && !defined(PR_SET_VMA)
+#if MMK__LINUX_EXTRAS && !defined(PR_SET_VMA)
 #define PR_SET_VMA 0x53564d41
 #define PR_SET_VMA_ANON_NAME 0
 #endif
 
 int mmk__os_set_anon_name(void *addr, size_t len, const char *name) {
-#if defined(__linux__)
+#if MMK__LINUX_EXTRAS
     if (prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, (unsigned long)addr, (unsigned long)len,
               (unsigned long)name) == 0)
         return 0;

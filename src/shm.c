@@ -2,7 +2,9 @@
  * shm.c — named shared memory and the process-shared robust mutex.
  *
  * Everything that calls the operating system sits in one platform section,
- * behind a handful of static helpers (shm_os_*, mutex_os_*); the name rules,
+ * behind a handful of static helpers (shm_os_*); the mutex's flavours, one
+ * file each (shm_lock_robust.c, shm_lock_file.c, shm_lock_win.c), sit
+ * behind src/shm_lock.h and the public mmk_mutex_* below. The name rules,
  * argument checks and the create/open protocol around it are portable, so a
  * Windows section can replace the POSIX one without touching the rest.
  * Mapping itself goes through the public mmk_open_fd, exactly as an outside
@@ -12,9 +14,12 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "shm_lock.h"
 
 /* The longest name component the platform accepts for a shared memory object. */
 #if defined(NAME_MAX)
@@ -51,30 +56,14 @@ static int shm_name_make(shm_name *out, const char *name) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* Platform section: POSIX (shm_open, pthread robust mutexes)                */
+/* Platform section: POSIX (shm_open)                                        */
 /* ------------------------------------------------------------------------ */
 #if !defined(_WIN32)
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
-
-#if defined(__SANITIZE_THREAD__)
-#define MMK__TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define MMK__TSAN 1
-#endif
-#endif
-#ifndef MMK__TSAN
-#define MMK__TSAN 0
-#endif
-#if MMK__TSAN
-#include <sanitizer/tsan_interface.h>
-#endif
 
 /* How shm_open should treat an existing object. */
 enum shm_os_how {
@@ -152,103 +141,12 @@ static int shm_os_unlink(const char *path) {
     return shm_unlink(path) == 0 ? 0 : -errno;
 }
 
-/*
- * The mutex lives in the caller's 64 opaque bytes. Those bytes are shared
- * between processes, so nothing but the pthread functions ever touches them.
- */
-_Static_assert(sizeof(pthread_mutex_t) <= sizeof(((mmk_mutex *)0)->opaque.bytes),
-               "pthread_mutex_t must fit inside mmk_mutex");
-_Static_assert(_Alignof(pthread_mutex_t) <= _Alignof(mmk_mutex),
-               "mmk_mutex must be aligned for pthread_mutex_t");
-
-static pthread_mutex_t *mutex_os(mmk_mutex *mu) {
-    return (pthread_mutex_t *)(void *)mu->opaque.bytes;
-}
-
-/* pthread functions return an error number; give it the library's meaning. */
-static int mutex_os_result(int rc) {
-    switch (rc) {
-    case 0:
-        return 0;
-    case EOWNERDEAD:
-        return MMK_LOCK_OWNERDEAD; /* locked: a success, so positive */
-    case ENOTRECOVERABLE:
-        return MMK_ENOTRECOVERABLE;
-    case ENOTSUP:
-        return MMK_ENOTSUP;
-    default:
-        return -rc;
-    }
-}
-
-/*
- * Error-checking, so that relocking by the owner reports -EDEADLK and an
- * unlock by a non-owner -EPERM, rather than hanging or corrupting the lock.
- */
-static int mutex_os_init(mmk_mutex *mu) {
-    pthread_mutexattr_t attr;
-    int rc = pthread_mutexattr_init(&attr);
-    if (rc != 0)
-        return mutex_os_result(rc);
-    rc = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-    if (rc == 0)
-        rc = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-    if (rc == 0)
-        rc = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
-    if (rc == 0) {
-        memset(mu->opaque.bytes, 0, sizeof mu->opaque.bytes);
-        rc = pthread_mutex_init(mutex_os(mu), &attr);
-    }
-    pthread_mutexattr_destroy(&attr);
-    return mutex_os_result(rc);
-}
-
-static int mutex_os_lock(mmk_mutex *mu) {
-    return mutex_os_result(pthread_mutex_lock(mutex_os(mu)));
-}
-
-/*
- * A timed lock whose deadline has already passed, rather than
- * pthread_mutex_trylock: glibc's trylock (2.36 and others) returns
- * ENOTRECOVERABLE for an unrecoverable robust mutex but leaves the lock word
- * taken, so every later locker in every process then blocks forever instead
- * of getting ENOTRECOVERABLE. The timed lock shares the correct path of
- * pthread_mutex_lock and gives ETIMEDOUT where trylock gives EBUSY.
- */
-static int mutex_os_trylock(mmk_mutex *mu) {
-    static const struct timespec already_past = {0, 0};
-    int rc = pthread_mutex_timedlock(mutex_os(mu), &already_past);
-#if MMK__TSAN
-    /*
-     * ThreadSanitizer's timedlock wrapper records the lock only for 0; tell
-     * it that EOWNERDEAD leaves the caller holding the lock too.
-     */
-    if (rc == EOWNERDEAD) {
-        __tsan_mutex_pre_lock(mutex_os(mu), __tsan_mutex_try_lock);
-        __tsan_mutex_post_lock(mutex_os(mu), __tsan_mutex_try_lock, 0);
-    }
-#endif
-    return rc == ETIMEDOUT ? -EBUSY : mutex_os_result(rc);
-}
-
-static int mutex_os_unlock(mmk_mutex *mu) {
-    return mutex_os_result(pthread_mutex_unlock(mutex_os(mu)));
-}
-
-static int mutex_os_consistent(mmk_mutex *mu) {
-    return mutex_os_result(pthread_mutex_consistent(mutex_os(mu)));
-}
-
-static int mutex_os_destroy(mmk_mutex *mu) {
-    return mutex_os_result(pthread_mutex_destroy(mutex_os(mu)));
-}
-
-#else /* _WIN32 */
+#else  /* _WIN32 */
 
 /*
  * Windows: named shared memory would be CreateFileMapping over the paging
- * file and the robust lock a named mutex (WAIT_ABANDONED is its owner-died
- * signal). Not written yet; every entry point reports MMK_ENOTSUP.
+ * file (the lock is shm_lock_win.c's named mutex). Not written yet; every
+ * entry point reports MMK_ENOTSUP.
  */
 enum shm_os_how { SHM_OS_OPEN = 0, SHM_OS_CREATE_EXCL = 1 };
 
@@ -275,31 +173,6 @@ static int shm_os_unlink(const char *path) {
     (void)path;
     return MMK_ENOTSUP;
 }
-static int mutex_os_init(mmk_mutex *mu) {
-    (void)mu;
-    return MMK_ENOTSUP;
-}
-static int mutex_os_lock(mmk_mutex *mu) {
-    (void)mu;
-    return MMK_ENOTSUP;
-}
-static int mutex_os_trylock(mmk_mutex *mu) {
-    (void)mu;
-    return MMK_ENOTSUP;
-}
-static int mutex_os_unlock(mmk_mutex *mu) {
-    (void)mu;
-    return MMK_ENOTSUP;
-}
-static int mutex_os_consistent(mmk_mutex *mu) {
-    (void)mu;
-    return MMK_ENOTSUP;
-}
-static int mutex_os_destroy(mmk_mutex *mu) {
-    (void)mu;
-    return MMK_ENOTSUP;
-}
-
 #endif /* platform section */
 
 /* ------------------------------------------------------------------------ */
@@ -476,32 +349,63 @@ int mmk_shm_unlink(const char *name) {
 }
 
 /* ------------------------------------------------------------------------ */
-/* Process-shared robust mutex                                               */
+/* Process-shared robust mutex: handed to the flavour that made it            */
 /* ------------------------------------------------------------------------ */
+
+static const mmk__lock_flavour *const lock_flavours[] = {MMK__LOCK_FLAVOURS};
+#define LOCK_FLAVOURS (sizeof lock_flavours / sizeof lock_flavours[0])
+
+/* Index into lock_flavours of what mmk_mutex_init uses (tests change it). */
+static _Atomic unsigned lock_init_flavour;
+
+int mmk__lock_select(const char *name) {
+    for (unsigned i = 0; i < LOCK_FLAVOURS; i++) {
+        if (!name || strcmp(name, lock_flavours[i]->name) == 0) {
+            atomic_store(&lock_init_flavour, i);
+            return 0;
+        }
+    }
+    return MMK_ENOTSUP;
+}
+
+/* The flavour whose tag the mutex carries; NULL for memory none initialised. */
+static const mmk__lock_flavour *lock_flavour(const mmk_mutex *mu) {
+    uint64_t tag = mmk__lock_tag(mu);
+    for (unsigned i = 0; i < LOCK_FLAVOURS; i++) {
+        if (lock_flavours[i]->tag == tag)
+            return lock_flavours[i];
+    }
+    return NULL;
+}
 
 /* Initialise in place; the caller owns the memory (usually inside a shared map). */
 int mmk_mutex_init(mmk_mutex *mu) {
-    return mu ? mutex_os_init(mu) : -EINVAL;
+    return mu ? lock_flavours[atomic_load(&lock_init_flavour)]->init(mu) : -EINVAL;
 }
 
 /* Wait for the lock; MMK_LOCK_OWNERDEAD (> 0) means held by the caller, state to be repaired. */
 int mmk_mutex_lock(mmk_mutex *mu) {
-    return mu ? mutex_os_lock(mu) : -EINVAL;
+    const mmk__lock_flavour *f = mu ? lock_flavour(mu) : NULL;
+    return f ? f->lock(mu) : -EINVAL;
 }
 
 int mmk_mutex_trylock(mmk_mutex *mu) {
-    return mu ? mutex_os_trylock(mu) : -EINVAL;
+    const mmk__lock_flavour *f = mu ? lock_flavour(mu) : NULL;
+    return f ? f->trylock(mu) : -EINVAL;
 }
 
 int mmk_mutex_unlock(mmk_mutex *mu) {
-    return mu ? mutex_os_unlock(mu) : -EINVAL;
+    const mmk__lock_flavour *f = mu ? lock_flavour(mu) : NULL;
+    return f ? f->unlock(mu) : -EINVAL;
 }
 
 /* Only meaningful while holding a lock obtained with MMK_LOCK_OWNERDEAD. */
 int mmk_mutex_consistent(mmk_mutex *mu) {
-    return mu ? mutex_os_consistent(mu) : -EINVAL;
+    const mmk__lock_flavour *f = mu ? lock_flavour(mu) : NULL;
+    return f ? f->consistent(mu) : -EINVAL;
 }
 
 int mmk_mutex_destroy(mmk_mutex *mu) {
-    return mu ? mutex_os_destroy(mu) : -EINVAL;
+    const mmk__lock_flavour *f = mu ? lock_flavour(mu) : NULL;
+    return f ? f->destroy(mu) : -EINVAL;
 }

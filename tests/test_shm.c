@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -22,6 +23,8 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "shm_lock.h"
 
 /*
  * ThreadSanitizer rightly reports deliberate misuse of a mutex (unlocking one
@@ -914,6 +917,9 @@ static void test_fork_visibility(void) {
 
 /* ---- the robust mutex --------------------------------------------------- */
 
+/* The mutex flavour the tests below run with (shm_lock.h): "robust", "file". */
+static const char *g_flavour = "default";
+
 /* What the tests keep in shared memory: a lock and the state it protects. */
 typedef struct shared_state {
     mmk_mutex mu;
@@ -1060,6 +1066,7 @@ static void test_owner_died(void) {
         CHECK_EQ(wait_child(other), 0);
     }
     CHECK_EQ(s->counter, 1000); /* round 3's half update was never undone */
+    CHECK_OK(mmk_mutex_destroy(&s->mu));
     mmk_free(m);
     CHECK_OK(mmk_shm_unlink(name));
 }
@@ -1205,6 +1212,10 @@ static void journal_add(journal_state *s, int slot) {
     atomic_store(&s->undo_counter, c);
     atomic_store(&s->undo_done, d);
     atomic_store(&s->undo_who, (uint64_t)slot + 1);
+    /* Now and then a longer update, so that kills land inside one (a file
+       lock spends most of its time in the kernel, outside the update). */
+    if ((d & 31) == 0)
+        sched_yield();
     atomic_store(&s->counter, c + 1);
     atomic_store(&s->done[slot], d + 1);
     atomic_store(&s->undo_who, 0);
@@ -1277,9 +1288,229 @@ static void test_kill_anywhere(void) {
     CHECK(sum >= (uint64_t)kills);
     if (rc == 0)
         CHECK_OK(mmk_mutex_unlock(&s->mu));
-    printf("test_kill_anywhere: %d workers killed, %llu locks repaired, %llu increments\n",
-           kills + JOURNAL_PROCS, (unsigned long long)atomic_load(&s->repairs),
-           (unsigned long long)sum);
+    CHECK_OK(mmk_mutex_destroy(&s->mu));
+    printf(
+        "test_kill_anywhere (%s lock): %d workers killed, %llu locks repaired, %llu increments\n",
+        g_flavour, kills + JOURNAL_PROCS, (unsigned long long)atomic_load(&s->repairs),
+        (unsigned long long)sum);
+    mmk_free(m);
+    CHECK_OK(mmk_shm_unlink(name));
+}
+
+/* ---- every flavour: threads, uninitialised memory ----------------------- */
+
+/* Memory no mmk_mutex_init touched (or a destroyed mutex) is refused. */
+static void test_mutex_uninitialised(void) {
+    mmk_mutex mu;
+    memset(&mu, 0, sizeof mu);
+    CHECK_RC(mmk_mutex_lock(&mu), -EINVAL);
+    CHECK_RC(mmk_mutex_trylock(&mu), -EINVAL);
+    CHECK_RC(mmk_mutex_unlock(&mu), -EINVAL);
+    CHECK_RC(mmk_mutex_consistent(&mu), -EINVAL);
+    CHECK_RC(mmk_mutex_destroy(&mu), -EINVAL);
+    CHECK_OK(mmk_mutex_init(&mu));
+    CHECK_OK(mmk_mutex_destroy(&mu));
+    CHECK_RC(mmk_mutex_lock(&mu), -EINVAL);
+}
+
+typedef struct thread_job {
+    shared_state *s;
+    int rounds;
+    int failures;
+    int try_rc, unlock_rc, consistent_rc;
+} thread_job;
+
+/* Add 1 `rounds` times with a plain read-modify-write under the lock. */
+static void *counter_thread(void *p) {
+    thread_job *j = p;
+    for (int r = 0; r < j->rounds; r++) {
+        if (mmk_mutex_lock(&j->s->mu) != 0) {
+            j->failures++;
+            return NULL;
+        }
+        volatile uint64_t *counter = &j->s->counter;
+        uint64_t v = *counter;
+        if ((r & 127) == 0)
+            sched_yield();
+        *counter = v + 1;
+        if (mmk_mutex_unlock(&j->s->mu) != 0)
+            j->failures++;
+    }
+    return NULL;
+}
+
+/* What another thread gets from a lock the main thread holds. */
+static void *intruder_thread(void *p) {
+    thread_job *j = p;
+    j->try_rc = mmk_mutex_trylock(&j->s->mu);
+    j->unlock_rc = MISUSE_CHECKS ? mmk_mutex_unlock(&j->s->mu) : -EPERM;
+    j->consistent_rc = mmk_mutex_consistent(&j->s->mu);
+    return NULL;
+}
+
+/* Run THREADS counter threads in this process; 0 when all went well. */
+static int run_counter_threads(shared_state *s, int threads, int rounds) {
+    pthread_t t[8];
+    thread_job jobs[8];
+    int failures = 0;
+    for (int i = 0; i < threads; i++) {
+        jobs[i] = (thread_job){.s = s, .rounds = rounds};
+        if (pthread_create(&t[i], NULL, counter_thread, &jobs[i]) != 0)
+            return -1;
+    }
+    for (int i = 0; i < threads; i++) {
+        pthread_join(t[i], NULL);
+        failures += jobs[i].failures;
+    }
+    return failures;
+}
+
+/*
+ * The threads of one process exclude each other as processes do, and a
+ * thread cannot take, unlock or repair a lock another thread of its own
+ * process holds. Then threads of two processes at once.
+ */
+static void test_threads_exclude(void) {
+    enum { THREADS = 3, ROUNDS = 3000 };
+    const char *name = test_name("threads");
+    mmk_map *m;
+    shared_state *s = open_state(name, &m);
+    CHECK(s != NULL);
+    if (!s) {
+        mmk_free(m);
+        return;
+    }
+    CHECK_OK(mmk_mutex_lock(&s->mu));
+    thread_job j = {.s = s};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, intruder_thread, &j) == 0);
+    pthread_join(t, NULL);
+    CHECK_EQ(j.try_rc, -EBUSY);
+    CHECK_EQ(j.unlock_rc, -EPERM);
+    CHECK_EQ(j.consistent_rc, -EINVAL); /* nothing to repair */
+    CHECK_OK(mmk_mutex_unlock(&s->mu));
+
+    CHECK_EQ(run_counter_threads(s, THREADS, ROUNDS), 0);
+    CHECK_EQ(s->counter, (uint64_t)THREADS * ROUNDS);
+
+    pid_t pid = fork_child();
+    if (pid == 0)
+        _exit(run_counter_threads(s, THREADS, ROUNDS) == 0 ? 0 : 10);
+    CHECK(pid > 0);
+    CHECK_EQ(run_counter_threads(s, THREADS, ROUNDS), 0);
+    CHECK_EQ(wait_child(pid), 0);
+    CHECK_EQ(s->counter, (uint64_t)3 * THREADS * ROUNDS);
+    CHECK_OK(mmk_mutex_destroy(&s->mu));
+    mmk_free(m);
+    CHECK_OK(mmk_shm_unlink(name));
+}
+
+/* ---- the file flavour's own properties ---------------------------------- */
+
+/* How many lock files (shm_lock_file.c: /tmp/mmkit-lock-PID-*) process `pid` made. */
+static int count_lock_files(long pid, char *one, size_t n) {
+    DIR *d = opendir("/tmp");
+    if (!d)
+        return -1;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "mmkit-lock-%ld-", pid);
+    int count = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) == 0) {
+            if (one)
+                snprintf(one, n, "/tmp/%s", e->d_name);
+            count++;
+        }
+    }
+    closedir(d);
+    return count;
+}
+
+/*
+ * The lock file: one per mutex, 0600 and the caller's, removed by destroy;
+ * destroy refuses while another process holds the lock; a mutex of another
+ * user cannot be used (the file is out of reach, or not the caller's).
+ */
+static void test_file_lock_file(void) {
+    if (strcmp(g_flavour, "file") != 0)
+        return;
+    char path[PATH_MAX];
+    int before = count_lock_files((long)getpid(), NULL, 0);
+    const char *name = test_name("lockfile");
+    mmk_map *m;
+    shared_state *s = open_state(name, &m);
+    CHECK(s != NULL);
+    if (!s) {
+        mmk_free(m);
+        return;
+    }
+    CHECK_EQ(count_lock_files((long)getpid(), path, sizeof path), before + 1);
+    struct stat st;
+    CHECK(lstat(path, &st) == 0);
+    CHECK(S_ISREG(st.st_mode));
+    CHECK_EQ(st.st_mode & 07777, 0600);
+    CHECK_EQ(st.st_uid, geteuid());
+
+    /* Held by another process: destroy refuses; after its death, repair and destroy. */
+    pid_t pid = spawn_holder(s);
+    CHECK(pid > 0);
+    if (pid > 0) {
+        CHECK_RC(mmk_mutex_destroy(&s->mu), -EBUSY);
+        kill_holder(pid);
+        CHECK_RC(mmk_mutex_lock(&s->mu), MMK_LOCK_OWNERDEAD);
+        CHECK_RC(mmk_mutex_destroy(&s->mu), -EBUSY); /* held by ourselves */
+        s->counter -= 1000;
+        s->half_done = 0;
+        CHECK_OK(mmk_mutex_consistent(&s->mu));
+        CHECK_OK(mmk_mutex_unlock(&s->mu));
+    }
+    CHECK_OK(mmk_mutex_destroy(&s->mu));
+    CHECK_EQ(count_lock_files((long)getpid(), NULL, 0), before);
+
+    if (geteuid() == 0) {
+        /*
+         * Another user cannot open a 0600 lock file: the lock fails, nothing
+         * changes. The mutex is made by a child, so that the other user's
+         * process does not inherit this one's open lock file.
+         */
+        pid = fork_child();
+        if (pid == 0)
+            _exit(mmk_mutex_init(&s->mu) == 0 ? 0 : 10);
+        CHECK(pid > 0);
+        CHECK_EQ(wait_child(pid), 0);
+        pid = fork_child();
+        if (pid == 0) {
+            if (setgid(65534) != 0 || setuid(65534) != 0)
+                _exit(10);
+            if (mmk_mutex_lock(&s->mu) != -EACCES)
+                _exit(11);
+            if (mmk_mutex_trylock(&s->mu) != -EACCES)
+                _exit(12);
+            _exit(0);
+        }
+        CHECK(pid > 0);
+        CHECK_EQ(wait_child(pid), 0);
+        CHECK_OK(mmk_mutex_lock(&s->mu));
+        CHECK_OK(mmk_mutex_unlock(&s->mu));
+        CHECK_OK(mmk_mutex_destroy(&s->mu));
+
+        /* A lock file that is not the caller's is refused (MMK_EOWNER): made
+           by a child, so that this process has not opened it yet. */
+        pid = fork_child();
+        if (pid == 0)
+            _exit(mmk_mutex_init(&s->mu) == 0 ? 0 : 10);
+        CHECK(pid > 0);
+        CHECK_EQ(wait_child(pid), 0);
+        CHECK_EQ(count_lock_files((long)pid, path, sizeof path), 1);
+        CHECK(chown(path, 65534, 65534) == 0);
+        CHECK_RC(mmk_mutex_lock(&s->mu), MMK_EOWNER);
+        CHECK(unlink(path) == 0);
+        /* Its name gone: the bytes name no lock any more. */
+        CHECK_RC(mmk_mutex_lock(&s->mu), -EINVAL);
+    } else {
+        printf("test_file_lock_file: other-user checks need root, skipped\n");
+    }
     mmk_free(m);
     CHECK_OK(mmk_shm_unlink(name));
 }
@@ -1301,6 +1532,8 @@ static void check_no_leftovers(void) {
     }
     closedir(d);
     CHECK_EQ(left, 0);
+    /* Nor a lock file of ours (the file flavour's, destroyed by every test). */
+    CHECK_EQ(count_lock_files((long)getpid(), NULL, 0), 0);
 }
 
 int main(void) {
@@ -1322,11 +1555,26 @@ int main(void) {
     test_no_litter_on_failure();
     test_size_failure();
     test_fork_visibility();
-    test_mutex_arguments();
-    test_owner_died();
-    test_cross_process_busy();
-    test_counter_under_lock();
-    test_kill_anywhere();
+
+    /* Every mutex test once per flavour this build has (shm_lock.h). */
+    static const char *const flavours[] = {"robust", "file"};
+    for (size_t i = 0; i < sizeof flavours / sizeof flavours[0]; i++) {
+        if (mmk__lock_select(flavours[i]) != 0) {
+            printf("test_shm: no %s lock in this build\n", flavours[i]);
+            continue;
+        }
+        g_flavour = flavours[i];
+        printf("test_shm: mutex tests with the %s lock\n", g_flavour);
+        test_mutex_arguments();
+        test_mutex_uninitialised();
+        test_owner_died();
+        test_cross_process_busy();
+        test_counter_under_lock();
+        test_threads_exclude();
+        test_kill_anywhere();
+        test_file_lock_file();
+    }
+    CHECK_OK(mmk__lock_select(NULL));
 
     check_no_leftovers();
     unlink_all_names();
