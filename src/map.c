@@ -1373,8 +1373,19 @@ static int remap_region(mmk_map *m, uint64_t new_length) {
             /* No mremap: map the new length beside the old one, then retire
                the old. File-backed and memfd mappings share their pages through
                the file; private anonymous memory must be copied over. */
-            if (m->kind == KIND_ANON_SHARED && m->fd < 0)
-                return MMK_ENOTSUP;
+            if (m->kind == KIND_ANON_SHARED && m->fd < 0) {
+                /* Shared anonymous memory lives in the mapping alone: it can
+                   only lose its tail (growing was refused by the caller). */
+                if (new_span > old_span)
+                    return MMK_ENOTSUP;
+                size_t ps = (size_t)mmk__os_page_size();
+                size_t keep = (new_span + ps - 1) / ps * ps, had = (old_span + ps - 1) / ps * ps;
+                rc = keep < had ? mmk__os.unmap((char *)m->base + keep, had - keep) : 0;
+                if (rc < 0)
+                    return rc;
+                m->length = new_length;
+                return 0;
+            }
             rc = mmk__os.map(m->fd, m->offset - m->delta, new_span, m->how, m->native_flags, &p);
             if (rc < 0)
                 return rc;

@@ -244,8 +244,16 @@ static int unix_allocate(int fd, uint64_t offset, uint64_t len, int keep_size) {
     /* POSIX's posix_fallocate (FreeBSD, NetBSD, Solaris; glibc in the
        POSIX-only build). macOS has none: its F_PREALLOCATE reserves blocks
        without a way to say which, so mmkit calls reservation unsupported. */
-    if (keep_size)
-        return MMK_ENOTSUP; /* posix_fallocate always extends the file */
+    if (keep_size) {
+        /* posix_fallocate grows a file shorter than offset + len, so it
+           keeps the size only for a range inside the file (the holes of a
+           sparse file, what mmkit reserves with keep_size). */
+        struct stat sb;
+        if (fstat(fd, &sb) != 0)
+            return -errno;
+        if (sb.st_size < 0 || offset + len > (uint64_t)sb.st_size)
+            return MMK_ENOTSUP;
+    }
     int rc = posix_fallocate(fd, (off_t)offset, (off_t)len);
     if (rc == EINVAL || rc == EOPNOTSUPP || rc == ENODEV)
         return MMK_ENOTSUP; /* ZFS and others: the filesystem cannot reserve */

@@ -105,4 +105,23 @@ static inline int run_child(int (*fn)(void *), void *arg) {
 #define UNDER_SANITIZER 0
 #endif
 
+#include "os.h"
+
+/*
+ * What the platform layer of this build offers (os.h): the POSIX-only build
+ * (MMK_POSIX_ONLY, as on macOS) has neither mremap nor memfd, and the tests
+ * then expect the documented MMK_ENOTSUP or fallback instead.
+ */
+static inline int anon_fd_available(void) {
+    int fd = mmk__os_default.anon_fd();
+    if (fd >= 0)
+        (void)mmk__os_default.close(fd);
+    return fd >= 0;
+}
+
+static inline int remap_available(void) {
+    void *p = NULL;
+    return mmk__os_default.remap(NULL, 0, 0, &p) != MMK_ENOTSUP;
+}
+
 #endif

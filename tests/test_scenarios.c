@@ -161,7 +161,7 @@ static void scenario_anonymous_shared(void) {
         int st = run_child(child_writes_map, "hello from the child");
         CHECK(CHILD_EXITED_WITH(st, 0));
         CHECK_MEM(mmk_data(m), "hello from the child", 20);
-        if (no_memfd) {
+        if (no_memfd || !anon_fd_available()) { /* the POSIX-only build has none */
             /* a MAP_SHARED|MAP_ANONYMOUS mapping cannot grow (its pages past
                the first size would fault), only shrink */
             CHECK_RC(mmk_resize(m, 2 * ps), MMK_ENOTSUP);
@@ -428,6 +428,10 @@ static void scenario_resize_failures(void) {
 
     /* anonymous maps without mremap */
     for (unsigned flags = 0; flags <= MMK_ANON_SHARED; flags++) {
+        /* Without memfd either (the POSIX-only build) shared anonymous
+           memory cannot grow at all: the no_memfd case above. */
+        if (flags == MMK_ANON_SHARED && !anon_fd_available())
+            continue;
         mmk_map *m = NULL;
         CHECK_OK(mmk_open_anon(&m, 2 * ps, flags));
         CHECK_OK(mmk_copy_in(m, 0, data, 2 * ps));
