@@ -6,11 +6,19 @@
 # this tree runs again as clang_<name> with the clang binary, and every fuzz
 # target as clang_<target>. So one ctest run shows all of them in one summary.
 # Without clang or its runtime, clang_build says so in one line and every
-# clang_ test is skipped. A clang tree needs none of this (its own variants
+# clang_ test is skipped.
+#
+# The clang tree is also the POSIX-only configuration (-DMMK_POSIX_ONLY=ON:
+# no mremap, memfd, MAP_POPULATE, membarrier, robust mutexes …, as on macOS
+# and FreeBSD; docs/platforms.md), so every C test runs there at no extra
+# cost, with the label posix_only; and the CLI tests (quick) run against that
+# tree's mmk_asan as clang_cli_<suite>. A clang tree needs none of this (its own variants
 # are clang's, and tests/fuzz.cmake builds the fuzzers in it).
 if(MMK_SANITIZERS AND MMK_CLANG_TESTS AND NOT CMAKE_C_COMPILER_ID MATCHES "Clang"
    AND NOT CMAKE_VERSION VERSION_LESS 3.19)
   set(MMK_CLANG_DIR ${CMAKE_BINARY_DIR}/clang)
+  # The CLI suites (tests/cli/test_<suite>.py) run against the clang tree's mmk.
+  set(MMK_CLANG_CLI_SUITES cli grep grep_options follow)
 
   # Runs at the end of this directory, once every tests/*.cmake has registered
   # its tests.
@@ -31,7 +39,7 @@ if(MMK_SANITIZERS AND MMK_CLANG_TESTS AND NOT CMAKE_C_COMPILER_ID MATCHES "Clang
         COMMAND sh -c "test -x \"$1\" || { echo \"skipped: $1 not built\"; exit 77; }; exec \"$1\""
           sh ${MMK_CLANG_DIR}/tests/${t})
       list(REMOVE_ITEM labels plain)
-      set_tests_properties(clang_${t} PROPERTIES ENVIRONMENT "${env}" LABELS "${labels};clang"
+      set_tests_properties(clang_${t} PROPERTIES ENVIRONMENT "${env}" LABELS "${labels};clang;posix_only"
         TIMEOUT 300 SKIP_RETURN_CODE 77 FIXTURES_REQUIRED mmk_clang)
     endforeach()
     foreach(t ${MMK_FUZZ_TARGETS})
@@ -39,9 +47,25 @@ if(MMK_SANITIZERS AND MMK_CLANG_TESTS AND NOT CMAKE_C_COMPILER_ID MATCHES "Clang
       mmk_add_fuzz_test(clang_${t} ${MMK_CLANG_DIR}/tests/${t} ${t})
       set_tests_properties(clang_${t} PROPERTIES FIXTURES_REQUIRED mmk_clang)
     endforeach()
+    if(MMK_CLI_PYTHON3 AND TARGET mmk_asan)
+      list(APPEND targets mmk_asan)
+      set(clang_mmk ${MMK_CLANG_DIR}/tests/mmk_asan)
+      foreach(suite ${MMK_CLANG_CLI_SUITES})
+        add_test(NAME clang_cli_${suite}
+          COMMAND sh -c "test -x \"$1\" || { echo \"skipped: $1 not built\"; exit 77; }; shift; exec \"$@\""
+            sh ${clang_mmk} ${CMAKE_COMMAND} -E env MMK=${clang_mmk}
+            MMK_SOURCE_DIR=${PROJECT_SOURCE_DIR} MMK_BUILD_DIR=${MMK_CLANG_DIR}
+            MMK_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}/tmp
+            ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+            MMK_CLI_QUICK=1 ${MMK_CLI_PYTHON3} -m unittest test_${suite}
+          WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/cli)
+        set_tests_properties(clang_cli_${suite} PROPERTIES LABELS "cli;asan;clang;posix_only"
+          TIMEOUT 300 SKIP_RETURN_CODE 77 FIXTURES_REQUIRED mmk_clang)
+      endforeach()
+    endif()
     add_test(NAME clang_build
       COMMAND sh ${PROJECT_SOURCE_DIR}/tests/fuzz/clang-tree.sh ${PROJECT_SOURCE_DIR}
-        ${MMK_CLANG_DIR} -DMMK_FUZZ_LINES=${MMK_FUZZ_LINES} ${targets})
+        ${MMK_CLANG_DIR} -DMMK_FUZZ_LINES=${MMK_FUZZ_LINES} -DMMK_POSIX_ONLY=ON ${targets})
     set_tests_properties(clang_build PROPERTIES LABELS "clang" TIMEOUT 1200
       SKIP_RETURN_CODE 77 FIXTURES_SETUP mmk_clang)
   endfunction()

@@ -33,6 +33,9 @@ if ! "$cc" -fsanitize=fuzzer "$probe-fuzz.c" -o "$probe-fuzz" >/dev/null 2>&1; t
   done
   set -- $keep
 fi
+case " $defs " in
+*" -DMMK_POSIX_ONLY=ON "*) echo "clang tree $dir: POSIX-only configuration (-DMMK_POSIX_ONLY=ON, as on macOS and FreeBSD)" ;;
+esac
 # Configured every time (a few seconds): options given here take effect.
 cmake -S "$src" -B "$dir" -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DMMK_PYTHON=OFF -DMMK_SANITIZERS=ON -DMMK_CLANG_TESTS=OFF $defs >"$dir/configure.log" 2>&1 ||
