@@ -109,16 +109,23 @@ static void atfork_parent(void) {
 }
 
 /*
- * The child has one thread and no record locks (they are not inherited):
- * nobody here holds anything, whatever the parent's threads held. Its
- * descriptors stay usable.
+ * The child has one thread, the forking one, and no record locks (they are
+ * not inherited): nobody here holds anything, whatever the parent's threads
+ * held. A per-process mutex the forking thread held is unlocked; one that a
+ * thread the child does not have held is made anew. Descriptors stay usable.
  */
 static void atfork_child(void) {
-    pthread_mutex_init(&g_table_lock, NULL);
+    uintptr_t me = thread_token();
     for (lock_entry *e = g_entries; e; e = e->next) {
-        pthread_mutex_init(&e->local, NULL);
+        if (atomic_load(&e->owner) == me)
+            pthread_mutex_unlock(&e->local);
+        else if (pthread_mutex_trylock(&e->local) == 0)
+            pthread_mutex_unlock(&e->local);
+        else
+            pthread_mutex_init(&e->local, NULL);
         atomic_store(&e->owner, 0);
     }
+    pthread_mutex_unlock(&g_table_lock);
 }
 
 static void atfork_register(void) {

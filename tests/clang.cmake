@@ -6,19 +6,21 @@
 # this tree runs again as clang_<name> with the clang binary, and every fuzz
 # target as clang_<target>. So one ctest run shows all of them in one summary.
 # Without clang or its runtime, clang_build says so in one line and every
-# clang_ test is skipped.
+# clang_ test is skipped. A clang tree needs none of this (its own variants
+# are clang's, and tests/fuzz.cmake builds the fuzzers in it).
 #
 # The clang tree is also the POSIX-only configuration (-DMMK_POSIX_ONLY=ON:
 # no mremap, memfd, MAP_POPULATE, membarrier, robust mutexes …, as on macOS
 # and FreeBSD; docs/platforms.md), so every C test runs there at no extra
-# cost, with the label posix_only; and the CLI tests (quick) run against that
-# tree's mmk_asan as clang_cli_<suite>. A clang tree needs none of this (its own variants
-# are clang's, and tests/fuzz.cmake builds the fuzzers in it).
+# cost, with the label posix_only; and the CLI follow tests (quick) run
+# against that tree's mmk_asan as clang_cli_follow.
 if(MMK_SANITIZERS AND MMK_CLANG_TESTS AND NOT CMAKE_C_COMPILER_ID MATCHES "Clang"
    AND NOT CMAKE_VERSION VERSION_LESS 3.19)
   set(MMK_CLANG_DIR ${CMAKE_BINARY_DIR}/clang)
-  # The CLI suites (tests/cli/test_<suite>.py) run against the clang tree's mmk.
-  set(MMK_CLANG_CLI_SUITES cli grep grep_options follow)
+  # The CLI suites (tests/cli/test_<suite>.py) run against the clang tree's
+  # mmk: follow only (mmk_follow_file without mremap), the others take minutes
+  # under ASan and the gcc tree runs them all.
+  set(MMK_CLANG_CLI_SUITES follow)
 
   # Runs at the end of this directory, once every tests/*.cmake has registered
   # its tests.
