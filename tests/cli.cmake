@@ -9,6 +9,7 @@ set(MMK_CLI_VARIANTS mmk)
 if(MMK_SANITIZERS AND TARGET mmkit_asan AND TARGET mmk)
   set(asan_flags -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
   file(GLOB MMK_CLI_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/cli/*.c)
+  list(FILTER MMK_CLI_SOURCES EXCLUDE REGEX "/sys_win\\.c$") # sanitizer builds: POSIX only
   add_executable(mmk_asan ${MMK_CLI_SOURCES})
   target_compile_options(mmk_asan PRIVATE ${MMK_WARNINGS} ${asan_flags})
   target_compile_definitions(mmk_asan PRIVATE _GNU_SOURCE _FILE_OFFSET_BITS=64)
