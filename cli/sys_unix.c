@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(__linux__) && !defined(MMK_POSIX_ONLY)
+#if defined(__linux__) && !(defined(MMK_POSIX_ONLY) && MMK_POSIX_ONLY)
 #define SYS_INOTIFY 1
 #include <sys/inotify.h>
 #endif
