@@ -599,7 +599,11 @@ static int element(const char **gp, unsigned char c) {
             return r;
         }
     }
-    if (*g == '\\' && g[1]) {
+    if (*g == '\\') {
+        if (g[1] == '\0') {
+            *gp = g + 1;
+            return 0; /* a pattern ending in a lone '\' matches nothing, as in glibc */
+        }
         g++;
     }
     *gp = g + 1;

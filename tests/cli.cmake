@@ -45,3 +45,23 @@ if(MMK_CLI_PYTHON3 AND TARGET mmk)
     endforeach()
   endforeach()
 endif()
+
+# mmk's system interface alone (cli/sys.h through tests/cli/sys_driver.c):
+# the POSIX implementation against Python's view of the same files. A Windows
+# build of the driver (sys_win.c, run under wine) is compared byte for byte
+# with it when MMK_SYS_DRIVER_WIN is set (tests/win.cmake can pass it).
+if(MMK_CLI_PYTHON3 AND NOT WIN32)
+  add_executable(sys_driver ${PROJECT_SOURCE_DIR}/tests/cli/sys_driver.c
+    ${PROJECT_SOURCE_DIR}/cli/sys_unix.c)
+  target_include_directories(sys_driver PRIVATE ${PROJECT_SOURCE_DIR}/cli)
+  target_compile_options(sys_driver PRIVATE ${MMK_WARNINGS})
+  target_compile_definitions(sys_driver PRIVATE _GNU_SOURCE _FILE_OFFSET_BITS=64)
+  target_link_libraries(sys_driver PRIVATE Threads::Threads)
+  add_test(NAME cli_sys
+    COMMAND ${CMAKE_COMMAND} -E env
+      MMK_SYS_DRIVER=$<TARGET_FILE:sys_driver>
+      MMK_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}/tmp
+      ${MMK_CLI_PYTHON3} -m unittest -v test_sys
+    WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/cli)
+  set_tests_properties(cli_sys PROPERTIES LABELS "cli" TIMEOUT 300)
+endif()
