@@ -14,6 +14,7 @@ wrapper is missing.
 """
 import os
 import shutil
+import subprocess
 import sys
 import unittest
 
@@ -48,6 +49,10 @@ def main():
         print("run_wrapped: %s is not installed; skipped" % mmkcli.WRAPPER[0])
         return 77
     os.environ.setdefault("WINEDEBUG", "-all")
+    # The first start of wine in a fresh prefix takes tens of seconds (it
+    # builds the prefix); do it once here rather than inside a test's timeout.
+    subprocess.run([*mmkcli.WRAPPER, mmkcli.MMK, "--version"], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, timeout=600)
     import test_cli  # noqa: E402  (after sys.path is set)
 
     loader = unittest.TestLoader()
