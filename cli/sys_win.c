@@ -238,16 +238,20 @@ void sys_close(int fd) {
 }
 
 long long sys_read(int fd, void *buf, size_t n) {
-    unsigned chunk = n > 0x40000000u ? 0x40000000u : (unsigned)n;
-    int r = _read(fd, buf, chunk);
-    if (r >= 0) {
-        return r;
+    /* ReadFile on the handle, not _read: the C runtime may remember that it
+       reached the end of a file (wine's does) and never look again, while
+       `grep --follow` reads on after the end as the file grows. */
+    HANDLE h = fd_handle(fd);
+    if (h == INVALID_HANDLE_VALUE) {
+        return -EBADF;
     }
-    /* A pipe whose writer went away is the end of the input. */
-    if (GetLastError() == ERROR_BROKEN_PIPE) {
-        return 0;
+    DWORD want = n > 0x40000000u ? 0x40000000u : (DWORD)n, got = 0;
+    if (!ReadFile(h, buf, want, &got, NULL)) {
+        DWORD e = GetLastError();
+        /* A pipe whose writer went away is the end of the input. */
+        return e == ERROR_BROKEN_PIPE || e == ERROR_HANDLE_EOF ? 0 : win_error(e);
     }
-    return -errno;
+    return got;
 }
 
 long long sys_pread(int fd, void *buf, size_t n, uint64_t offset) {
