@@ -166,7 +166,16 @@ static int handle_stat(HANDLE h, sys_stat *out) {
     }
     BY_HANDLE_FILE_INFORMATION fi;
     if (!GetFileInformationByHandle(h, &fi)) {
-        return win_error(GetLastError());
+        /* A handle that may not be asked for its information (wine's
+           standard input redirected from a file) still has a size: a
+           regular file with no identity. */
+        LARGE_INTEGER size;
+        if (!GetFileSizeEx(h, &size)) {
+            return win_error(GetLastError());
+        }
+        out->kind = SYS_REGULAR;
+        out->size = (uint64_t)size.QuadPart;
+        return 0;
     }
     fill_info(out, &fi);
     return 0;
