@@ -50,7 +50,17 @@ endif()
 # the POSIX implementation against Python's view of the same files. A Windows
 # build of the driver (sys_win.c, run under wine) is compared byte for byte
 # with it when MMK_SYS_DRIVER_WIN is set (tests/win.cmake can pass it).
-if(MMK_CLI_PYTHON3 AND NOT WIN32)
+set(MMK_SYS_DRIVER_WIN "" CACHE FILEPATH
+  "sys_driver.exe of a Windows build, compared with the POSIX one under wine by cli_sys")
+if(WIN32)
+  # The Windows tree builds sys_driver.exe only; the host tree's cli_sys runs
+  # it under wine when MMK_SYS_DRIVER_WIN names it.
+  add_executable(sys_driver ${PROJECT_SOURCE_DIR}/tests/cli/sys_driver.c
+    ${PROJECT_SOURCE_DIR}/cli/sys_win.c)
+  target_include_directories(sys_driver PRIVATE ${PROJECT_SOURCE_DIR}/cli)
+  target_compile_options(sys_driver PRIVATE ${MMK_WARNINGS})
+  target_link_libraries(sys_driver PRIVATE shell32)
+elseif(MMK_CLI_PYTHON3)
   add_executable(sys_driver ${PROJECT_SOURCE_DIR}/tests/cli/sys_driver.c
     ${PROJECT_SOURCE_DIR}/cli/sys_unix.c)
   target_include_directories(sys_driver PRIVATE ${PROJECT_SOURCE_DIR}/cli)
@@ -60,6 +70,7 @@ if(MMK_CLI_PYTHON3 AND NOT WIN32)
   add_test(NAME cli_sys
     COMMAND ${CMAKE_COMMAND} -E env
       MMK_SYS_DRIVER=$<TARGET_FILE:sys_driver>
+      MMK_SYS_DRIVER_WIN=${MMK_SYS_DRIVER_WIN}
       MMK_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}/tmp
       ${MMK_CLI_PYTHON3} -m unittest -v test_sys
     WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/cli)
