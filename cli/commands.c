@@ -8,14 +8,11 @@
  * reported and the others are still processed; the exit status is then 2.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli.h"
+#include "sys.h"
 
 /* The tree walk (cli/walk.h) and the follow loop (cli/follow.h) come from
    their own files; until they exist in a build, operands are searched one
@@ -29,10 +26,6 @@
 #include "follow.h"
 #define MMK_HAVE_FOLLOW 1
 #endif
-#endif
-
-#ifndef O_CLOEXEC
-#define O_CLOEXEC 0
 #endif
 
 /* One input: a path given on the command line, or standard input. */
@@ -62,37 +55,37 @@ static int source_open(source *s, const char *path, const char *stdin_name) {
     s->path = path;
     if (strcmp(path, "-") == 0) {
         s->is_stdin = 1;
-        s->fd = STDIN_FILENO;
+        s->fd = SYS_STDIN;
         s->display = stdin_name;
     } else {
         s->display = path;
-        s->fd = open(path, O_RDONLY | O_CLOEXEC);
+        s->fd = sys_open_read(path, 0);
         if (s->fd < 0) {
-            return -errno;
+            return s->fd;
         }
     }
-    struct stat st;
-    if (fstat(s->fd, &st) < 0) {
-        int rc = -errno;
+    sys_stat st;
+    int rc = sys_fstat(s->fd, &st);
+    if (rc < 0) {
         if (!s->is_stdin) {
-            close(s->fd);
+            sys_close(s->fd);
         }
         return rc;
     }
-    if (S_ISDIR(st.st_mode)) {
+    if (st.kind == SYS_DIRECTORY) {
         if (!s->is_stdin) {
-            close(s->fd);
+            sys_close(s->fd);
         }
         return -EISDIR;
     }
-    s->regular = S_ISREG(st.st_mode);
-    s->size = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+    s->regular = st.kind == SYS_REGULAR;
+    s->size = st.kind == SYS_REGULAR ? st.size : 0;
     return 0;
 }
 
 static void source_close(source *s) {
     if (!s->is_stdin && s->fd >= 0) {
-        close(s->fd);
+        sys_close(s->fd);
     }
     s->fd = -1;
 }
@@ -138,11 +131,11 @@ static void report_scan(const cli_options *o, const source *s, int code, int64_t
         }
         return;
     }
-    struct stat st;
-    if (code == -EIO && s->fd >= 0 && s->size > 0 && fstat(s->fd, &st) == 0 &&
-        S_ISREG(st.st_mode) && (uint64_t)st.st_size < s->size) {
+    sys_stat st;
+    if (code == -EIO && s->fd >= 0 && s->size > 0 && sys_fstat(s->fd, &st) == 0 &&
+        st.kind == SYS_REGULAR && st.size < s->size) {
         cli_errorf("%s: file shrank while it was being read (from %llu to %llu bytes)", name,
-                   (unsigned long long)s->size, (unsigned long long)st.st_size);
+                   (unsigned long long)s->size, (unsigned long long)st.size);
         return;
     }
     cli_error(name, mmk_strerror(code));
@@ -314,8 +307,8 @@ static int search_input_open(const cli_options *o, search_input *si, const char 
     int format = MMK_COMP_NONE;
     if (si->s.regular) {
         unsigned char head[8];
-        off_t pos = si->s.is_stdin ? lseek(si->s.fd, 0, SEEK_CUR) : 0;
-        ssize_t n = pread(si->s.fd, head, sizeof head, pos < 0 ? 0 : pos);
+        long long pos = si->s.is_stdin ? sys_tell(si->s.fd) : 0;
+        long long n = sys_pread(si->s.fd, head, sizeof head, pos < 0 ? 0 : (uint64_t)pos);
         if (n > 0) {
             format = mmk_compression_detect(head, (size_t)n);
         }
@@ -431,9 +424,9 @@ static int run_operands_each(const cli_options *o, file_fn fn, void *user) {
     }
     int any_error = 0, any_match = 0;
     for (int i = 0; i < o->nfiles; i++) {
-        struct stat st;
+        sys_stat st;
         int status;
-        if (strcmp(o->files[i], "-") != 0 && stat(o->files[i], &st) < 0) {
+        if (strcmp(o->files[i], "-") != 0 && sys_path_stat(o->files[i], &st) < 0) {
             status = fn(o->files[i], o->files[i], 1, user);
         } else {
             cli_options one = *o;
@@ -544,8 +537,8 @@ typedef struct count_run {
     const cli_options *o;
     const mmk_pattern *pattern;
     int with_name;
-    int group;            /* --by */
-    pthread_mutex_t lock; /* --by: the tables of the files searched so far */
+    int group;      /* --by */
+    sys_mutex lock; /* --by: the tables of the files searched so far */
     mmk_wordtab **tabs;
     size_t ntabs, cap;
     uint64_t total;
@@ -629,12 +622,12 @@ static int count_file(const char *path, const char *display, int big, void *user
         out_set_pipe_status(EXIT_TROUBLE);
         return EXIT_TROUBLE;
     }
-    pthread_mutex_lock(&c->lock);
+    sys_mutex_lock(&c->lock);
     c->total += n;
     if (!printer_error) {
         out_set_pipe_status(c->total > 0 ? EXIT_MATCH : EXIT_NOMATCH);
     }
-    pthread_mutex_unlock(&c->lock);
+    sys_mutex_unlock(&c->lock);
     return n > 0 ? EXIT_MATCH : EXIT_NOMATCH;
 }
 
@@ -676,12 +669,12 @@ static int count_by_file(const char *path, const char *display, int big, void *u
     }
     search_input_close(&si);
     uint64_t total = mmk_wordtab_total(cc.tab);
-    pthread_mutex_lock(&c->lock);
+    sys_mutex_lock(&c->lock);
     if (c->ntabs == c->cap) {
         size_t cap = c->cap ? 2 * c->cap : 16;
         mmk_wordtab **t = realloc(c->tabs, cap * sizeof *t);
         if (!t) {
-            pthread_mutex_unlock(&c->lock);
+            sys_mutex_unlock(&c->lock);
             mmk_wordtab_free(cc.tab);
             cli_error(display, mmk_strerror(-ENOMEM));
             return EXIT_TROUBLE;
@@ -691,7 +684,7 @@ static int count_by_file(const char *path, const char *display, int big, void *u
     }
     c->tabs[c->ntabs++] = cc.tab;
     c->total += total;
-    pthread_mutex_unlock(&c->lock);
+    sys_mutex_unlock(&c->lock);
     return total > 0 ? EXIT_MATCH : EXIT_NOMATCH;
 }
 
@@ -766,7 +759,7 @@ static int cmd_count_by(const cli_options *o) {
         mmk_pattern_free(p);
         return EXIT_TROUBLE;
     }
-    pthread_mutex_init(&c.lock, NULL);
+    sys_mutex_init(&c.lock);
     int status = run_operands(o, count_by_file, &c, 0, NULL);
     word_entry *e = NULL;
     size_t n = 0;
@@ -782,7 +775,7 @@ static int cmd_count_by(const cli_options *o) {
         mmk_wordtab_free(c.tabs[i]);
     }
     free(c.tabs);
-    pthread_mutex_destroy(&c.lock);
+    sys_mutex_destroy(&c.lock);
     mmk_pattern_free(p);
     if (status != EXIT_TROUBLE) {
         status = c.total > 0 ? EXIT_MATCH : EXIT_NOMATCH;
@@ -804,7 +797,7 @@ int cmd_count(const cli_options *o) {
     c.pattern = p;
     c.with_name = names_files(o);
     c.first_json = 1;
-    pthread_mutex_init(&c.lock, NULL);
+    sys_mutex_init(&c.lock);
     if (o->json) {
         out_char('{');
         out_json_bytes_field("pattern", o->pattern, strlen(o->pattern));
@@ -818,7 +811,7 @@ int cmd_count(const cli_options *o) {
         out_u64(c.total);
         out_str("}\n");
     }
-    pthread_mutex_destroy(&c.lock);
+    sys_mutex_destroy(&c.lock);
     mmk_pattern_free(p);
     if (status != EXIT_TROUBLE) {
         status = c.total > 0 ? EXIT_MATCH : EXIT_NOMATCH;
@@ -1026,7 +1019,7 @@ int cmd_grep(const cli_options *o) {
     g.pc.context = o->before >= 0 || o->after >= 0;
     g.pc.color = o->color == COLOR_ALWAYS;
     /* Lines go out as they are found when someone watches (tail -f | mmk grep). */
-    g.pc.flush_each = o->line_buffered || isatty(STDOUT_FILENO);
+    g.pc.flush_each = o->line_buffered || sys_isatty(SYS_STDOUT);
     grep_colors_init(&g.pc.colors);
     if (o->invert) {
         g.so.flags |= MMK_SEARCH_INVERT;
@@ -1087,13 +1080,13 @@ static int lines_width(const cli_options *o) {
     int minimum = 1, width = 1;
     for (int i = 0; i < n; i++) {
         const char *path = operand(o, i);
-        struct stat st;
-        int rc = strcmp(path, "-") == 0 ? fstat(STDIN_FILENO, &st) : stat(path, &st);
+        sys_stat st;
+        int rc = strcmp(path, "-") == 0 ? sys_fstat(SYS_STDIN, &st) : sys_path_stat(path, &st);
         if (rc < 0) {
             continue;
         }
-        if (S_ISREG(st.st_mode)) {
-            regular += (uint64_t)st.st_size;
+        if (st.kind == SYS_REGULAR) {
+            regular += st.size;
         } else {
             minimum = 7;
         }

@@ -2,11 +2,11 @@
  * main.c — the `mmk` command: picks the subcommand, runs it, and makes sure
  * standard output is written out before the process ends.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+#include "sys.h"
 
 static const struct {
     const char *name;
@@ -34,9 +34,10 @@ static int top_level_usage_error(const char *fmt, const char *arg) {
 }
 
 int main(int argc, char **argv) {
-    /* A reader that goes away shows up as EPIPE from write(), which ends mmk
-       quietly (see output.c) instead of killing it with a signal mid-line. */
-    signal(SIGPIPE, SIG_IGN);
+    /* A reader that goes away shows up as -EPIPE from sys_write, which ends
+       mmk quietly (see output.c) instead of killing it with a signal
+       mid-line; on Windows argv becomes UTF-8 and stdout binary. */
+    sys_init(&argc, &argv);
 
     if (argc < 2) {
         return finish(top_level_usage_error("%s", "missing command (count, grep, lines, words)"));

@@ -8,13 +8,12 @@
  * input. A mistake is a usage error (exit 2) with a hint to --help.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli.h"
+#include "sys.h"
 
 enum opt_id {
     OPT_FIXED,
@@ -231,9 +230,9 @@ static int add_pattern(cli_options *o, const char *p, size_t n) {
    makes no empty pattern); an empty file holds no pattern, so nothing
    matches (as in grep). "-" is standard input. */
 static int read_pattern_file(cli_options *o, const char *path) {
-    int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    int fd = strcmp(path, "-") == 0 ? SYS_STDIN : sys_open_read(path, 0);
     if (fd < 0) {
-        cli_error(path, mmk_strerror(-errno));
+        cli_error(path, mmk_strerror(fd));
         return EXIT_TROUBLE;
     }
     size_t len = 0, cap = 4096;
@@ -248,20 +247,17 @@ static int read_pattern_file(cli_options *o, const char *path) {
             }
             buf = nb;
         }
-        ssize_t r = read(fd, buf + len, cap - len);
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
+        long long r = sys_read(fd, buf + len, cap - len);
         if (r < 0) {
-            rc = -errno;
+            rc = (int)r;
         } else if (r == 0) {
             break;
         } else {
             len += (size_t)r;
         }
     }
-    if (fd != STDIN_FILENO) {
-        close(fd);
+    if (fd != SYS_STDIN) {
+        sys_close(fd);
     }
     if (rc == 0) {
         char **nb = realloc(o->pattern_bufs, (o->npattern_bufs + 1) * sizeof *nb);
@@ -551,7 +547,7 @@ static int color_wanted(int color) {
     }
     const char *term = getenv("TERM");
     const char *no_color = getenv("NO_COLOR");
-    return isatty(STDOUT_FILENO) && term && strcmp(term, "dumb") != 0 && !(no_color && *no_color);
+    return sys_isatty(SYS_STDOUT) && term && strcmp(term, "dumb") != 0 && !(no_color && *no_color);
 }
 
 int cli_parse(int argc, char **argv, unsigned command, cli_options *o) {

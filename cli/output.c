@@ -12,10 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "capture.h"
 #include "cli.h"
+#include "sys.h"
 
 #define OUT_CAP (256u * 1024u)
 
@@ -63,10 +63,10 @@ static void write_failed(int code) {
     char msg[256];
     int n = snprintf(msg, sizeof msg, "mmk: write error: %s\n", mmk_strerror(code));
     progress_hide();
-    if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0) {
+    if (n > 0 && sys_write(SYS_STDERR, msg, (size_t)n) < 0) {
         /* Nowhere left to report to. */
     }
-    _exit(EXIT_TROUBLE);
+    sys_exit_now(EXIT_TROUBLE);
 }
 
 /* Write all of [p, p+n) to standard output. A reader that went away is not an
@@ -74,22 +74,19 @@ static void write_failed(int code) {
    status the command had reached. */
 static void write_all(const char *p, size_t n) {
     if (out_is_tty < 0) {
-        out_is_tty = isatty(STDOUT_FILENO);
+        out_is_tty = sys_isatty(SYS_STDOUT);
     }
     if (out_is_tty && n > 0) {
         progress_hide(); /* the bar and the output share one terminal */
     }
     while (n > 0) {
-        ssize_t w = write(STDOUT_FILENO, p, n);
+        long long w = sys_write(SYS_STDOUT, p, n);
         if (w < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno == EPIPE) {
+            if (w == -EPIPE) {
                 progress_hide();
-                _exit(out_pipe_status);
+                sys_exit_now(out_pipe_status);
             }
-            write_failed(-errno);
+            write_failed((int)w);
         }
         p += w;
         n -= (size_t)w;
@@ -120,7 +117,7 @@ static void real_write(const void *p, size_t n) {
 static void real_error(const char *msg, size_t len) {
     real_flush();
     progress_hide();
-    if (write(STDERR_FILENO, msg, len) < 0) {
+    if (sys_write(SYS_STDERR, msg, len) < 0) {
         /* Nowhere left to report to. */
     }
 }
@@ -129,10 +126,10 @@ static void real_error(const char *msg, size_t len) {
 
 static void capture_oom(void) {
     static const char msg[] = "mmk: out of memory while holding the output of a file\n";
-    if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {
+    if (sys_write(SYS_STDERR, msg, sizeof msg - 1) < 0) {
         /* Nowhere left to report to. */
     }
-    _exit(EXIT_TROUBLE);
+    sys_exit_now(EXIT_TROUBLE);
 }
 
 /* Grow *buf (capacity *cap, *len used) to take n more bytes. */

@@ -12,11 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cli.h"
+#include "sys.h"
 
 #define PROGRESS_DEFAULT_THRESHOLD (256ull << 20)
 #define PROGRESS_DELAY_SECONDS 0.5
@@ -32,34 +30,30 @@ static uint64_t size_hint;
 static int columns = 80;
 
 static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return sys_now();
 }
 
 static const char erase_line[] = "\r\033[K";
 
 static void write_stderr(const char *s, size_t n) {
-    if (write(STDERR_FILENO, s, n) < 0) {
+    if (sys_write(SYS_STDERR, s, n) < 0) {
         /* A terminal that went away: nothing to draw on. */
     }
 }
 
-/* Erase the bar and die of the signal as if mmk had not caught it, so the
-   shell sees the usual status. Only async-signal-safe calls here. */
-static void on_fatal_signal(int sig) {
+/* Erase the bar before the process dies of an interruption (sys.h). Only
+   async-signal-safe calls here. */
+static void on_interrupt(void) {
     if (visible) {
         write_stderr(erase_line, sizeof erase_line - 1);
     }
-    signal(sig, SIG_DFL);
-    raise(sig);
 }
 
 void progress_init(int may_show) {
     /* A dumb terminal (TERM=dumb: Emacs shells, some CI logs) cannot erase
        a line, so the bar would leave its frames behind. */
     const char *term = getenv("TERM");
-    allowed = may_show && isatty(STDERR_FILENO) && !(term && strcmp(term, "dumb") == 0);
+    allowed = may_show && sys_isatty(SYS_STDERR) && !(term && strcmp(term, "dumb") == 0);
     const char *env = getenv("MMK_PROGRESS_THRESHOLD");
     if (env && *env) {
         char *end;
@@ -69,12 +63,7 @@ void progress_init(int may_show) {
         }
     }
     if (allowed) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_fatal_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
+        sys_on_interrupt_then_die(on_interrupt);
     }
 }
 
@@ -154,9 +143,9 @@ void progress_begin(const char *name, uint64_t size) {
     size_hint = size;
     shown = 0;
     started = now_seconds();
-    struct winsize ws;
-    if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20) {
-        columns = ws.ws_col;
+    int cols = sys_term_columns(SYS_STDERR);
+    if (cols >= 20) {
+        columns = cols;
     }
     if (size > 0 && size >= threshold) {
         draw(0, size);

@@ -22,24 +22,15 @@
  * WALK_CAPTURE_LIMIT bytes. The walk holds the sorted entries of each
  * directory on the current path.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <fnmatch.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "capture.h"
 #include "cli.h"
+#include "sys.h"
 #include "walk.h"
-
-#ifndef O_CLOEXEC
-#define O_CLOEXEC 0
-#endif
 
 #define WALK_MAX_THREADS 256u
 #define WALK_BATCH 64 /* files queued, or captures written, under one lock */
@@ -80,10 +71,10 @@ struct walker {
        ring). */
     int parallel, pool;
     unsigned nthreads, started;
-    pthread_t *threads;
-    pthread_mutex_t mu;
-    pthread_cond_t work;  /* workers: an item was queued, or the end */
-    pthread_cond_t state; /* an item finished, the head moved, the token was released */
+    sys_thread *threads;
+    sys_mutex mu;
+    sys_cond work;  /* workers: an item was queued, or the end */
+    sys_cond state; /* an item finished, the head moved, the token was released */
     walk_item ring[WALK_WINDOW];
     uint64_t head, next, tail; /* written < head <= next (started) <= tail (queued) */
     int emitting;              /* the output token is held */
@@ -101,8 +92,8 @@ struct walker {
 
     /* Directories on the current path, for loop detection. */
     struct dir_id {
-        dev_t dev;
-        ino_t ino;
+        uint64_t dev;
+        uint64_t ino;
     } * dirs;
     size_t ndirs, dirs_cap;
 };
@@ -111,10 +102,10 @@ struct walker {
 
 static void walk_oom(void) {
     static const char msg[] = "mmk: out of memory while walking directories\n";
-    if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {
+    if (sys_write(SYS_STDERR, msg, sizeof msg - 1) < 0) {
         /* Nowhere left to report to. */
     }
-    _exit(EXIT_TROUBLE);
+    sys_exit_now(EXIT_TROUBLE);
 }
 
 static void *xrealloc(void *p, size_t n) {
@@ -156,12 +147,12 @@ static void count_status(int *any_error, int *any_match, int status) {
    follows a '/' (so --exclude=x.c skips dir/x.c given as an operand). No
    fnmatch flags: '*' matches '/' and a leading '.'. */
 static int glob_matches(const char *glob, const char *name, int command_line) {
-    if (fnmatch(glob, name, 0) == 0) {
+    if (sys_glob_match(glob, name)) {
         return 1;
     }
     if (command_line) {
         for (const char *p = name; *p; p++) {
-            if (p[0] == '/' && p[1] != '/' && fnmatch(glob, p + 1, 0) == 0) {
+            if (p[0] == '/' && p[1] != '/' && sys_glob_match(glob, p + 1)) {
                 return 1;
             }
         }
@@ -241,7 +232,7 @@ static void emit_ready(walker *w, int have_token) {
             end++;
         }
         uint64_t start = w->head;
-        pthread_mutex_unlock(&w->mu);
+        sys_mutex_unlock(&w->mu);
         for (uint64_t i = start; i < end; i++) {
             walk_item *it = &w->ring[i % WALK_WINDOW];
             if (it->cap && out_capture_size(it->cap) > 0) {
@@ -253,14 +244,14 @@ static void emit_ready(walker *w, int have_token) {
             it->cap = NULL;
             it->path = NULL;
         }
-        pthread_mutex_lock(&w->mu);
+        sys_mutex_lock(&w->mu);
         w->pending_bytes -= bytes;
         w->head = end;
-        pthread_cond_broadcast(&w->work);  /* budget */
-        pthread_cond_broadcast(&w->state); /* room in the window */
+        sys_cond_broadcast(&w->work);  /* budget */
+        sys_cond_broadcast(&w->state); /* room in the window */
     }
     w->emitting = 0;
-    pthread_cond_broadcast(&w->state);
+    sys_cond_broadcast(&w->state);
 }
 
 /* The capture of a running item outgrew WALK_CAPTURE_LIMIT (called inside an
@@ -269,16 +260,16 @@ static void emit_ready(walker *w, int have_token) {
 static void item_overflow(out_capture *c, void *user) {
     walk_item *it = user;
     walker *w = it->w;
-    pthread_mutex_lock(&w->mu);
+    sys_mutex_lock(&w->mu);
     while (w->head != it->seq || w->emitting) {
-        pthread_cond_wait(&w->state, &w->mu);
+        sys_cond_wait(&w->state, &w->mu);
     }
     w->emitting = 1;
     it->direct = 1;
     /* Output is written: a line was selected (grep's status if the reader
        goes away now). */
     int status = combine(w->out_error, 1);
-    pthread_mutex_unlock(&w->mu);
+    sys_mutex_unlock(&w->mu);
     out_set_pipe_status(status);
     out_capture_go_direct(c);
 }
@@ -299,7 +290,7 @@ static void item_done(walker *w, walk_item *it, int status) {
         it->path = NULL;
         w->head++;
         emit_ready(w, 1);
-        pthread_cond_broadcast(&w->work);
+        sys_cond_broadcast(&w->work);
         return;
     }
     w->pending_bytes += it->cap ? out_capture_size(it->cap) : 0;
@@ -310,11 +301,11 @@ static void item_done(walker *w, walk_item *it, int status) {
 
 static void *worker_main(void *arg) {
     walker *w = arg;
-    pthread_mutex_lock(&w->mu);
+    sys_mutex_lock(&w->mu);
     for (;;) {
         while ((w->next == w->tail && !w->finished) ||
                (w->next < w->tail && w->pending_bytes > WALK_PENDING_BUDGET)) {
-            pthread_cond_wait(&w->work, &w->mu);
+            sys_cond_wait(&w->work, &w->mu);
         }
         if (w->next == w->tail) {
             break; /* finished */
@@ -331,7 +322,7 @@ static void *worker_main(void *arg) {
             }
         }
         if (w->next < w->tail) {
-            pthread_cond_signal(&w->work); /* more for another worker */
+            sys_cond_signal(&w->work); /* more for another worker */
         }
         for (uint64_t i = first; i < first + take; i++) {
             walk_item *it = &w->ring[i % WALK_WINDOW];
@@ -343,7 +334,7 @@ static void *worker_main(void *arg) {
                 item_done(w, it, EXIT_NOMATCH);
                 continue;
             }
-            pthread_mutex_unlock(&w->mu);
+            sys_mutex_unlock(&w->mu);
             it->cap = out_capture_new(WALK_CAPTURE_LIMIT, item_overflow, it);
             if (!it->cap) {
                 walk_oom();
@@ -351,11 +342,11 @@ static void *worker_main(void *arg) {
             out_capture_begin(it->cap);
             int status = w->fn(it->path, it->path, 0, w->user);
             out_capture_end();
-            pthread_mutex_lock(&w->mu);
+            sys_mutex_lock(&w->mu);
             item_done(w, it, status);
         }
     }
-    pthread_mutex_unlock(&w->mu);
+    sys_mutex_unlock(&w->mu);
     return NULL;
 }
 
@@ -368,7 +359,7 @@ static int pool_grow(walker *w, uint64_t queued) {
         w->threads = xrealloc(NULL, w->nthreads * sizeof *w->threads);
     }
     while (w->started < w->nthreads && w->started < queued) {
-        if (pthread_create(&w->threads[w->started], NULL, worker_main, w) != 0) {
+        if (sys_thread_start(&w->threads[w->started], worker_main, w) != 0) {
             break;
         }
         w->started++;
@@ -386,7 +377,7 @@ static walk_item *queue_item(walker *w, char *path) {
     while (w->tail - w->head >= WALK_WINDOW) {
         emit_ready(w, 0);
         if (w->tail - w->head >= WALK_WINDOW) {
-            pthread_cond_wait(&w->state, &w->mu);
+            sys_cond_wait(&w->state, &w->mu);
         }
     }
     walk_item *it = &w->ring[w->tail % WALK_WINDOW];
@@ -404,7 +395,7 @@ static void drain(walker *w) {
     while (w->head != w->tail || w->emitting) {
         emit_ready(w, 0);
         if (w->head != w->tail || w->emitting) {
-            pthread_cond_wait(&w->state, &w->mu);
+            sys_cond_wait(&w->state, &w->mu);
         }
     }
 }
@@ -414,14 +405,14 @@ static void flush_batch(walker *w) {
     if (w->nbatch == 0) {
         return;
     }
-    pthread_mutex_lock(&w->mu);
+    sys_mutex_lock(&w->mu);
     for (int i = 0; i < w->nbatch; i++) {
         queue_item(w, w->batch[i]);
     }
     w->nbatch = 0;
     uint64_t queued = w->tail;
-    pthread_cond_broadcast(&w->work);
-    pthread_mutex_unlock(&w->mu);
+    sys_cond_broadcast(&w->work);
+    sys_mutex_unlock(&w->mu);
     pool_grow(w, queued);
 }
 
@@ -460,11 +451,11 @@ static void note(walker *w, const char *name, int code, int warning) {
         }
         out_capture_end();
     }
-    pthread_mutex_lock(&w->mu);
+    sys_mutex_lock(&w->mu);
     walk_item *it = queue_item(w, NULL);
     it->cap = cap;
     item_done(w, it, warning ? EXIT_NOMATCH : EXIT_TROUBLE);
-    pthread_mutex_unlock(&w->mu);
+    sys_mutex_unlock(&w->mu);
 }
 
 /* Search one file alone on this thread, with no capture, after everything
@@ -472,9 +463,9 @@ static void note(walker *w, const char *name, int code, int warning) {
 static void run_alone(walker *w, const char *path, const char *display, int big) {
     if (w->pool) {
         flush_batch(w);
-        pthread_mutex_lock(&w->mu);
+        sys_mutex_lock(&w->mu);
         drain(w);
-        pthread_mutex_unlock(&w->mu);
+        sys_mutex_unlock(&w->mu);
     }
     if (stop_set(w)) {
         return;
@@ -482,12 +473,12 @@ static void run_alone(walker *w, const char *path, const char *display, int big)
     out_set_pipe_status(combine(w->out_error, w->out_match));
     int status = w->fn(path, display, big, w->user);
     if (w->pool) {
-        pthread_mutex_lock(&w->mu);
+        sys_mutex_lock(&w->mu);
     }
     count_status(&w->any_error, &w->any_match, status);
     count_status(&w->out_error, &w->out_match, status);
     if (w->pool) {
-        pthread_mutex_unlock(&w->mu);
+        sys_mutex_unlock(&w->mu);
     }
 }
 
@@ -565,54 +556,55 @@ static void path_set(walker *w, const char *s) {
 
 /* What one directory entry is, as far as the walk cares (the entry's name is
    `name` in the directory open as `dfd`). Returns 0 to skip it. */
-static int classify(walker *w, int dfd, const char *name, unsigned char type, walk_entry *e) {
+static int classify(walker *w, sys_dir *dir, const char *name, int type, walk_entry *e) {
     const walk_options *wo = w->wo;
-    struct stat st;
+    sys_stat st;
+    int rc;
     switch (type) {
-    case DT_DIR:
+    case SYS_DT_DIR:
         e->kind = ENT_DIR;
         return 1;
-    case DT_REG:
+    case SYS_DT_REG:
         if (file_skipped(wo, name, 0)) {
             return 0; /* no stat for what is skipped anyway */
         }
-        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        if ((rc = sys_dir_stat(dir, name, 0, &st)) < 0) {
             e->kind = ENT_ERROR;
-            e->err = -errno;
+            e->err = rc;
             return 1;
         }
         break;
-    case DT_LNK:
-    case DT_UNKNOWN:
-        if (type == DT_LNK && !wo->follow_links) {
+    case SYS_DT_LNK:
+    case SYS_DT_UNKNOWN:
+        if (type == SYS_DT_LNK && !wo->follow_links) {
             return 0;
         }
-        if (fstatat(dfd, name, &st, wo->follow_links ? 0 : AT_SYMLINK_NOFOLLOW) < 0) {
+        if ((rc = sys_dir_stat(dir, name, wo->follow_links, &st)) < 0) {
             /* A dangling link (-R) or an entry that cannot be looked at: as
                grep, a file for --include/--exclude, then an error. */
             if (file_skipped(wo, name, 0)) {
                 return 0;
             }
             e->kind = ENT_ERROR;
-            e->err = -errno;
+            e->err = rc;
             return 1;
         }
         break;
     default:
         return 0; /* fifos, sockets, devices: skipped inside trees, as grep -r */
     }
-    if (S_ISDIR(st.st_mode)) {
+    if (st.kind == SYS_DIRECTORY) {
         e->kind = ENT_DIR;
         return 1;
     }
-    if (!S_ISREG(st.st_mode)) {
+    if (st.kind != SYS_REGULAR) {
         return 0; /* a symlink under -r, a special file */
     }
-    if (type != DT_REG && file_skipped(wo, name, 0)) {
+    if (type != SYS_DT_REG && file_skipped(wo, name, 0)) {
         return 0;
     }
     e->kind = ENT_FILE;
-    e->size = (uint64_t)st.st_size;
+    e->size = st.size;
     return 1;
 }
 
@@ -620,39 +612,28 @@ static int classify(walker *w, int dfd, const char *name, unsigned char type, wa
    nofollow: an entry of a tree under -r that was swapped for a link). */
 static void walk_dir(walker *w, int nofollow) {
     const char *open_path = w->path_len ? w->path : ".";
-    int fd = open(open_path,
-                  O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY | (nofollow ? O_NOFOLLOW : 0));
-    if (fd < 0) {
-        if (nofollow && (errno == ELOOP || errno == ENOTDIR)) {
+    sys_dir *d;
+    sys_stat st;
+    int rc = sys_dir_open(&d, open_path, nofollow, &st);
+    if (rc < 0) {
+        if (nofollow && (rc == -ELOOP || rc == -ENOTDIR)) {
             return; /* became a symlink or a file since it was listed */
         }
-        note(w, w->path, -errno, 0);
-        return;
-    }
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        note(w, w->path, -errno, 0);
-        close(fd);
+        note(w, w->path, rc, 0);
         return;
     }
     for (size_t i = 0; i < w->ndirs; i++) {
-        if (w->dirs[i].dev == st.st_dev && w->dirs[i].ino == st.st_ino) {
+        if (w->dirs[i].dev == st.dev && w->dirs[i].ino == st.ino) {
             note(w, w->path, 0, 1);
-            close(fd);
+            sys_dir_close(d);
             return;
         }
-    }
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        note(w, w->path, -errno, 0);
-        close(fd);
-        return;
     }
     if (w->ndirs == w->dirs_cap) {
         w->dirs_cap = w->dirs_cap ? 2 * w->dirs_cap : 16;
         w->dirs = xrealloc(w->dirs, w->dirs_cap * sizeof *w->dirs);
     }
-    w->dirs[w->ndirs++] = (struct dir_id){st.st_dev, st.st_ino};
+    w->dirs[w->ndirs++] = (struct dir_id){st.dev, st.ino};
 
     /* Read the whole directory first: its entries are visited sorted, and the
        directory's descriptor is closed before descending (deep trees do not
@@ -663,19 +644,19 @@ static void walk_dir(walker *w, int nofollow) {
     size_t names_len = 0, names_cap = 0;
     int read_err = 0;
     for (;;) {
-        errno = 0;
-        struct dirent *de = readdir(d);
-        if (!de) {
-            read_err = errno ? -errno : 0;
+        const char *name;
+        int type;
+        int more = sys_dir_next(d, &name, &type);
+        if (more <= 0) {
+            read_err = more;
             break;
         }
-        const char *name = de->d_name;
         if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) {
             continue;
         }
         walk_entry e;
         memset(&e, 0, sizeof e);
-        if (!classify(w, dirfd(d), name, de->d_type, &e)) {
+        if (!classify(w, d, name, type, &e)) {
             continue;
         }
         size_t len = strlen(name) + 1;
@@ -692,7 +673,7 @@ static void walk_dir(walker *w, int nofollow) {
         }
         ents[n++] = e;
     }
-    closedir(d);
+    sys_dir_close(d);
     for (size_t i = 0; i < n; i++) {
         ents[i].name = names + ents[i].name_off;
     }
@@ -733,12 +714,13 @@ static void walk_operand(walker *w, const char *op) {
         run_alone(w, "-", "(standard input)", 1);
         return;
     }
-    struct stat st;
-    if (stat(op, &st) < 0) {
-        note(w, op, -errno, 0);
+    sys_stat st;
+    int rc = sys_path_stat(op, &st);
+    if (rc < 0) {
+        note(w, op, rc, 0);
         return;
     }
-    if (S_ISDIR(st.st_mode)) {
+    if (st.kind == SYS_DIRECTORY) {
         if (dir_skipped(w->wo, op, 1)) {
             return;
         }
@@ -749,20 +731,20 @@ static void walk_operand(walker *w, const char *op) {
     if (file_skipped(w->wo, op, 1)) {
         return;
     }
-    hand_file(w, op, S_ISREG(st.st_mode), (uint64_t)st.st_size);
+    hand_file(w, op, st.kind == SYS_REGULAR, st.size);
 }
 
 int walk_names_files(char *const *operands, int noperands, const walk_options *wo) {
     if (noperands > 1 || (noperands == 0 && wo->recursive)) {
         return 1;
     }
-    struct stat st;
-    return noperands == 1 && strcmp(operands[0], "-") != 0 && stat(operands[0], &st) == 0 &&
-           S_ISDIR(st.st_mode);
+    sys_stat st;
+    return noperands == 1 && strcmp(operands[0], "-") != 0 &&
+           sys_path_stat(operands[0], &st) == 0 && st.kind == SYS_DIRECTORY;
 }
 
 static unsigned thread_count(const walk_options *wo) {
-    long n = wo->threads ? (long)wo->threads : sysconf(_SC_NPROCESSORS_ONLN);
+    long n = wo->threads ? (long)wo->threads : (long)sys_cpu_count();
     if (n < 1) {
         n = 1;
     }
@@ -780,9 +762,10 @@ int walk_run(char *const *operands, int noperands, const walk_options *wo, walk_
     w->user = user;
     w->stop = stop;
     w->nthreads = thread_count(wo);
-    struct stat st;
-    int single_file = noperands == 1 && (strcmp(operands[0], "-") == 0 ||
-                                         (stat(operands[0], &st) == 0 && !S_ISDIR(st.st_mode)));
+    sys_stat st;
+    int single_file =
+        noperands == 1 && (strcmp(operands[0], "-") == 0 ||
+                           (sys_path_stat(operands[0], &st) == 0 && st.kind != SYS_DIRECTORY));
     if (noperands == 0 && !wo->recursive) {
         run_alone(w, "-", "(standard input)", 1);
     } else if (single_file) {
@@ -794,9 +777,9 @@ int walk_run(char *const *operands, int noperands, const walk_options *wo, walk_
             run_alone(w, operands[0], operands[0], 1);
         }
     } else {
-        pthread_mutex_init(&w->mu, NULL);
-        pthread_cond_init(&w->work, NULL);
-        pthread_cond_init(&w->state, NULL);
+        sys_mutex_init(&w->mu);
+        sys_cond_init(&w->work);
+        sys_cond_init(&w->state);
         w->parallel = w->nthreads > 1;
         if (noperands == 0) {
             path_set(w, ""); /* "." shown as "" + "name": no "./" */
@@ -807,18 +790,18 @@ int walk_run(char *const *operands, int noperands, const walk_options *wo, walk_
         }
         if (w->pool) {
             flush_batch(w);
-            pthread_mutex_lock(&w->mu);
+            sys_mutex_lock(&w->mu);
             w->finished = 1;
-            pthread_cond_broadcast(&w->work);
+            sys_cond_broadcast(&w->work);
             drain(w);
-            pthread_mutex_unlock(&w->mu);
+            sys_mutex_unlock(&w->mu);
             for (unsigned i = 0; i < w->started; i++) {
-                pthread_join(w->threads[i], NULL);
+                sys_thread_join(&w->threads[i]);
             }
         }
-        pthread_cond_destroy(&w->state);
-        pthread_cond_destroy(&w->work);
-        pthread_mutex_destroy(&w->mu);
+        sys_cond_destroy(&w->state);
+        sys_cond_destroy(&w->work);
+        sys_mutex_destroy(&w->mu);
     }
     int status = combine(w->any_error, w->any_match);
     free(w->threads);

@@ -25,7 +25,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -406,8 +405,7 @@ static PyObject *mmap_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
         Py_END_ALLOW_THREADS
         /* Mapping /dev/zero is the old way to ask for anonymous memory; the
            library maps regular files only, so give it anonymous memory. */
-        if (fstat_rc == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 &&
-            minor(st.st_rdev) == 5)
+        if (fstat_rc == 0 && mmkit_os_is_zero_device(&st))
             zero_device = 1;
         if (fstat_rc == 0 && S_ISREG(st.st_mode)) {
             if (map_size == 0) {

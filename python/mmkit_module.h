@@ -133,5 +133,13 @@ int mmkit_search_init(PyObject *module);
 int mmkit_shm_init(PyObject *module);
 /* mmkit_guard.c: guard_install/guard_rearm, and the re-arm after signal.signal() and faulthandler. */
 int mmkit_guard_init(PyObject *module);
+/* mmkit_os.c: the platform facts (Linux knowledge only there). */
+struct stat;
+/* 1 when st describes /dev/zero (mapping it asks for anonymous memory). */
+int mmkit_os_is_zero_device(const struct stat *st);
+/* 1 when path is a regular file whose st_size is not the size of what read()
+   returns (procfs reports 0, sysfs 4096, ...): mmkit.open() reads those
+   instead of mapping them. 0 otherwise, also when the path cannot be looked at. */
+int mmkit_os_size_lies(const char *path);
 
 #endif

@@ -17,9 +17,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <sys/vfs.h>
-#endif
 
 /* ------------------------------------------------------------------------ */
 /* Module state                                                              */
@@ -397,49 +394,6 @@ pymm_pattern *mmkit_pattern_get(PyObject *module, const void *bytes, Py_ssize_t 
 /* ------------------------------------------------------------------------ */
 
 /*
- * Files whose st_size is not the size of what read() returns: procfs
- * reports 0, sysfs 4096, and the other kernel pseudo filesystems similar
- * fictions. Mapping such a file gives an empty map (or ENODEV), so
- * mmkit.open() reads them instead. Returns 1 for such a file, 0 otherwise
- * (including when the path cannot be examined: mmk_open then reports why).
- */
-static int size_lies(const char *path) {
-#ifdef __linux__
-    struct statfs sfs;
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = statfs(path, &sfs);
-    Py_END_ALLOW_THREADS
-    if (rc != 0)
-        return 0;
-    switch ((unsigned long)sfs.f_type) {
-    case 0x9fa0UL:     /* PROC_SUPER_MAGIC */
-    case 0x62656572UL: /* SYSFS_MAGIC */
-    case 0x64626720UL: /* DEBUGFS_MAGIC */
-    case 0x74726163UL: /* TRACEFS_MAGIC */
-    case 0x73636673UL: /* SECURITYFS_MAGIC */
-    case 0x27e0ebUL:   /* CGROUP_SUPER_MAGIC */
-    case 0x63677270UL: /* CGROUP2_SUPER_MAGIC */
-    case 0x62656570UL: /* CONFIGFS_MAGIC */
-    case 0x6165676cUL: /* PSTOREFS_MAGIC */
-    case 0xcafe4a11UL: /* BPF_FS_MAGIC */
-    case 0xde5e81e4UL: /* EFIVARFS_MAGIC */
-        break;
-    default:
-        return 0;
-    }
-    struct stat st;
-    Py_BEGIN_ALLOW_THREADS
-    rc = stat(path, &st);
-    Py_END_ALLOW_THREADS
-    return rc == 0 && S_ISREG(st.st_mode);
-#else
-    (void)path;
-    return 0;
-#endif
-}
-
-/*
  * Read the whole file at `path` with read() (the GIL released) into *out
  * (PyMem_Raw, the caller frees) and *len. Returns 0 or a negative errno.
  */
@@ -589,7 +543,7 @@ static PyObject *mmkit_open(PyObject *module, PyObject *args, PyObject *kwds) {
     opt.length = (uint64_t)length;
 
     const char *path = PyBytes_AS_STRING(path_bytes);
-    int lies = size_lies(path);
+    int lies = mmkit_os_size_lies(path);
     if (lies) {
         PyObject *result = NULL;
         if (opt.access == MMK_ACCESS_WRITE) {

@@ -9,6 +9,7 @@ set(MMK_CLI_VARIANTS mmk)
 if(MMK_SANITIZERS AND TARGET mmkit_asan AND TARGET mmk)
   set(asan_flags -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
   file(GLOB MMK_CLI_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/cli/*.c)
+  list(FILTER MMK_CLI_SOURCES EXCLUDE REGEX "/sys_win\\.c$") # sanitizer builds: POSIX only
   add_executable(mmk_asan ${MMK_CLI_SOURCES})
   target_compile_options(mmk_asan PRIVATE ${MMK_WARNINGS} ${asan_flags})
   target_compile_definitions(mmk_asan PRIVATE _GNU_SOURCE _FILE_OFFSET_BITS=64)
@@ -43,4 +44,35 @@ if(MMK_CLI_PYTHON3 AND TARGET mmk)
       set_tests_properties(cli_${suite}${suffix} PROPERTIES LABELS "${labels}" TIMEOUT 300)
     endforeach()
   endforeach()
+endif()
+
+# mmk's system interface alone (cli/sys.h through tests/cli/sys_driver.c):
+# the POSIX implementation against Python's view of the same files. A Windows
+# build of the driver (sys_win.c, run under wine) is compared byte for byte
+# with it when MMK_SYS_DRIVER_WIN is set (tests/win.cmake can pass it).
+set(MMK_SYS_DRIVER_WIN "" CACHE FILEPATH
+  "sys_driver.exe of a Windows build, compared with the POSIX one under wine by cli_sys")
+if(WIN32)
+  # The Windows tree builds sys_driver.exe only; the host tree's cli_sys runs
+  # it under wine when MMK_SYS_DRIVER_WIN names it.
+  add_executable(sys_driver ${PROJECT_SOURCE_DIR}/tests/cli/sys_driver.c
+    ${PROJECT_SOURCE_DIR}/cli/sys_win.c)
+  target_include_directories(sys_driver PRIVATE ${PROJECT_SOURCE_DIR}/cli)
+  target_compile_options(sys_driver PRIVATE ${MMK_WARNINGS})
+  target_link_libraries(sys_driver PRIVATE shell32)
+elseif(MMK_CLI_PYTHON3)
+  add_executable(sys_driver ${PROJECT_SOURCE_DIR}/tests/cli/sys_driver.c
+    ${PROJECT_SOURCE_DIR}/cli/sys_unix.c)
+  target_include_directories(sys_driver PRIVATE ${PROJECT_SOURCE_DIR}/cli)
+  target_compile_options(sys_driver PRIVATE ${MMK_WARNINGS})
+  target_compile_definitions(sys_driver PRIVATE _GNU_SOURCE _FILE_OFFSET_BITS=64)
+  target_link_libraries(sys_driver PRIVATE Threads::Threads)
+  add_test(NAME cli_sys
+    COMMAND ${CMAKE_COMMAND} -E env
+      MMK_SYS_DRIVER=$<TARGET_FILE:sys_driver>
+      MMK_SYS_DRIVER_WIN=${MMK_SYS_DRIVER_WIN}
+      MMK_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}/tmp
+      ${MMK_CLI_PYTHON3} -m unittest -v test_sys
+    WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/cli)
+  set_tests_properties(cli_sys PROPERTIES LABELS "cli" TIMEOUT 300)
 endif()

@@ -56,7 +56,7 @@ if(MMK_HAVE_LIBFUZZER)
     set(srcs ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/${t}.c)
     if(t STREQUAL fuzz_cli)
       list(APPEND srcs ${PROJECT_SOURCE_DIR}/cli/options.c ${PROJECT_SOURCE_DIR}/cli/output.c
-        ${PROJECT_SOURCE_DIR}/cli/progress.c)
+        ${PROJECT_SOURCE_DIR}/cli/progress.c ${PROJECT_SOURCE_DIR}/cli/sys_unix.c)
     endif()
     add_executable(${t} ${srcs})
     target_include_directories(${t} PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/cli)

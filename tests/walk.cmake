@@ -7,7 +7,7 @@ find_program(MMK_TREE_PYTHON3 NAMES python3 python)
 
 set(walk_driver_sources ${PROJECT_SOURCE_DIR}/tests/cli/walk_driver.c
   ${PROJECT_SOURCE_DIR}/cli/walk.c ${PROJECT_SOURCE_DIR}/cli/output.c
-  ${PROJECT_SOURCE_DIR}/cli/progress.c)
+  ${PROJECT_SOURCE_DIR}/cli/progress.c ${PROJECT_SOURCE_DIR}/cli/sys_unix.c)
 set(walk_variants plain)
 if(MMK_SANITIZERS)
   list(APPEND walk_variants asan tsan)

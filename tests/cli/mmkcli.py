@@ -6,12 +6,16 @@ same bytes. Standard library only.
 """
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
 import unittest
 
 MMK = os.environ.get("MMK", "")
+# A program that runs mmk (MMK_CLI_WRAPPER="wine" for an mmk.exe; see
+# tests/cli/run_wrapped.py): mmk() starts [*WRAPPER, MMK, ...].
+WRAPPER = shlex.split(os.environ.get("MMK_CLI_WRAPPER", ""))
 SOURCE_DIR = os.environ.get(
     "MMK_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
 BUILD_DIR = os.environ.get("MMK_BUILD_DIR") or (os.path.dirname(MMK) if MMK else "")
@@ -24,7 +28,9 @@ def mmk(*args, input=None, stdin=None, env=None, timeout=60, **kw):
     """Run mmk with bytes/str arguments; returns the CompletedProcess (bytes)."""
     if input is None and stdin is None:
         stdin = subprocess.DEVNULL
-    return subprocess.run([MMK, *args], input=input, stdin=stdin, stdout=subprocess.PIPE,
+    if WRAPPER and env is None:
+        env = dict(os.environ, WINEDEBUG=os.environ.get("WINEDEBUG", "-all"))
+    return subprocess.run([*WRAPPER, MMK, *args], input=input, stdin=stdin, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, env=env, timeout=timeout, **kw)
 
 
