@@ -41,9 +41,40 @@ static void test_offsets(void) {
         return;
     for (size_t i = 0; i < n; i++)
         data[i] = pattern_byte(i);
-    /* A name that is not ASCII: UTF-8 through the wide API on Windows. */
+    /* A name that is not ASCII, created and opened by the library: UTF-8
+       through the wide API on Windows (the C library's narrow calls would
+       read it in the ANSI code page there). */
     const char *path = tmp_file("plat-\xc3\xa9t\xc3\xa9-\xe6\x97\xa5\xe6\x9c\xac.bin");
-    CHECK_EQ(check_write_file(path, data, n, 0600), 0);
+    {
+        mmk_options co = {0};
+        co.access = MMK_ACCESS_WRITE;
+        co.flags = MMK_OPEN_CREATE | MMK_OPEN_TRUNCATE;
+        co.length = n;
+        mmk_map *w = NULL;
+        CHECK_OK(mmk_open(&w, path, &co));
+        if (w) {
+            memcpy(mmk_data(w), data, n);
+            CHECK_OK(mmk_free(w));
+        }
+    }
+#ifdef _WIN32
+    {
+        /* The file has the UTF-16 name the UTF-8 one stands for. */
+        wchar_t wpath[1024];
+        const char *dir = check_tmpdir(); /* ASCII */
+        size_t k = 0;
+        for (; dir[k] && k < 900; k++)
+            wpath[k] = (wchar_t)(unsigned char)dir[k];
+        const wchar_t *tail = L"/plat-\u00e9t\u00e9-\u65e5\u672c.bin";
+        for (size_t j = 0; tail[j]; j++)
+            wpath[k++] = tail[j];
+        wpath[k] = 0;
+        FILE *wf = _wfopen(wpath, L"rb");
+        CHECK(wf != NULL);
+        if (wf)
+            fclose(wf);
+    }
+#endif
     const uint64_t offs[] = {0, 1, 4095, 4096, gran - 1, gran, gran + 1, 2 * gran + 777, n - 1, n};
     for (size_t k = 0; k < sizeof offs / sizeof offs[0]; k++) {
         mmk_options o = {0};
