@@ -17,6 +17,7 @@
 #include "check.h"
 
 #ifdef _WIN32
+#include <io.h>
 #include <windows.h>
 #endif
 
@@ -354,6 +355,14 @@ static void test_guard_windows(void) {
     if (m) {
         CHECK_RC(mmk_guard_run(write_read_only_view, mmk_data(m)), MMK_EFAULT);
         CHECK_MEM(mmk_data(m), "abcdefgh", 8);
+        /* Windows refuses to shrink a file that has a view (wine too), so
+           the POSIX "file truncated under the map" fault cannot happen. */
+        FILE *f = fopen(path, "r+b");
+        CHECK(f != NULL);
+        if (f) {
+            CHECK(_chsize_s(_fileno(f), 2) != 0);
+            fclose(f);
+        }
         CHECK_OK(mmk_free(m));
     }
     if (last)

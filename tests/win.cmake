@@ -15,7 +15,7 @@ endif()
 if(MMK_WIN_TESTS AND NOT WIN32 AND NOT CMAKE_CROSSCOMPILING)
   set(MMK_WIN_DIR ${CMAKE_BINARY_DIR}/win)
   # The C tests that run under wine as they are.
-  set(MMK_WIN_C_TESTS test_error test_platform test_regex_jit test_timerange test_pattern)
+  set(MMK_WIN_C_TESTS test_error test_platform test_regex_jit test_pattern)
   # The others, each with the reason it does not (yet) run on Windows.
   set(MMK_WIN_SKIPPED
     "test_guard|POSIX signals: SIGBUS chains, sigaction, fork"
@@ -37,6 +37,7 @@ if(MMK_WIN_TESTS AND NOT WIN32 AND NOT CMAKE_CROSSCOMPILING)
     "test_search|fork (sys/wait.h)"
     "test_tally|fork (sys/wait.h)"
     "test_words|fork (sys/wait.h)"
+    "test_timerange|passes under wine but takes 40 s, and its Windows part (a mapped file cannot be truncated) is in test_platform"
     "test_match_oom|allocation failure injection needs glibc (it checks nothing elsewhere)")
   set(win_env "WINEPREFIX=${MMK_WIN_DIR}/wine" "WINEDEBUG=-all"
     "MMK_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}/tmp" "MMK_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
