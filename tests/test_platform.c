@@ -23,8 +23,10 @@
 
 static char path_buf[1024];
 
+/* A file of this process in the scratch directory: the plain, ASan and TSan
+   builds (and the wine run) may run at the same time. */
 static const char *tmp_file(const char *name) {
-    snprintf(path_buf, sizeof path_buf, "%s/%s", check_tmpdir(), name);
+    snprintf(path_buf, sizeof path_buf, "%s/%ld-%s", check_tmpdir(), (long)getpid(), name);
     return path_buf;
 }
 
@@ -62,24 +64,6 @@ static void test_offsets(void) {
             CHECK_OK(mmk_free(w));
         }
     }
-#ifdef _WIN32
-    {
-        /* The file has the UTF-16 name the UTF-8 one stands for. */
-        wchar_t wpath[1024];
-        const char *dir = check_tmpdir(); /* ASCII */
-        size_t k = 0;
-        for (; dir[k] && k < 900; k++)
-            wpath[k] = (wchar_t)(unsigned char)dir[k];
-        const wchar_t *tail = L"/plat-\u00e9t\u00e9-\u65e5\u672c.bin";
-        for (size_t j = 0; tail[j]; j++)
-            wpath[k++] = tail[j];
-        wpath[k] = 0;
-        FILE *wf = _wfopen(wpath, L"rb");
-        CHECK(wf != NULL);
-        if (wf)
-            fclose(wf);
-    }
-#endif
     const uint64_t offs[] = {0, 1, 4095, 4096, gran - 1, gran, gran + 1, 2 * gran + 777, n - 1, n};
     for (size_t k = 0; k < sizeof offs / sizeof offs[0]; k++) {
         mmk_options o = {0};
@@ -116,6 +100,31 @@ static void test_offsets(void) {
     o.offset = 10;
     o.length = n;
     CHECK_RC(mmk_open(&m, path, &o), MMK_ELENGTH);
+#ifdef _WIN32
+    {
+        /* The file has the UTF-16 name the UTF-8 one stands for. */
+        wchar_t wpath[1024];
+        const char *dir = check_tmpdir(); /* ASCII */
+        size_t k = 0;
+        for (; dir[k] && k < 900; k++)
+            wpath[k] = (wchar_t)(unsigned char)dir[k];
+        char pid[32];
+        snprintf(pid, sizeof pid, "/%ld-", (long)getpid());
+        for (size_t j = 0; pid[j]; j++)
+            wpath[k++] = (wchar_t)pid[j];
+        const wchar_t *tail = L"plat-\u00e9t\u00e9-\u65e5\u672c.bin";
+        for (size_t j = 0; tail[j]; j++)
+            wpath[k++] = tail[j];
+        wpath[k] = 0;
+        FILE *wf = _wfopen(wpath, L"rb");
+        CHECK(wf != NULL);
+        if (wf)
+            fclose(wf);
+        CHECK_EQ(_wremove(wpath), 0);
+    }
+#else
+    CHECK_EQ(remove(path), 0);
+#endif
     free(data);
 }
 
@@ -131,6 +140,7 @@ static void test_errors(void) {
     o.flags = MMK_OPEN_CREATE | MMK_OPEN_EXCL;
     o.length = 10;
     CHECK_RC(mmk_open(&m, path, &o), -EEXIST);
+    CHECK_EQ(remove(path), 0);
 }
 
 static void test_resize(void) {
@@ -188,6 +198,7 @@ static void test_resize(void) {
         CHECK_MEM((const uint8_t *)mmk_data(m) + 70001 + 150000, "VVV", 3);
         CHECK_OK(mmk_free(m));
     }
+    CHECK_EQ(remove(path), 0);
     free(data);
 }
 
@@ -208,6 +219,7 @@ static void test_lock_advise(void) {
     CHECK_RC(mmk_advise(m, 99, 0, 0), -EINVAL);
     CHECK_MEM(mmk_data(m), buf, sizeof buf);
     CHECK_OK(mmk_free(m));
+    CHECK_EQ(remove(path), 0);
 }
 
 /* The scan engine's threads: the same count whatever the thread count and
@@ -282,6 +294,7 @@ static void test_threads(void) {
         CHECK_OK(mmk_free(m));
     mmk_pattern_free(p);
     mmk_pattern_free(re);
+    CHECK_EQ(remove(path), 0);
     free(text);
 }
 
@@ -365,6 +378,7 @@ static void test_guard_windows(void) {
         }
         CHECK_OK(mmk_free(m));
     }
+    CHECK_EQ(remove(path), 0);
     if (last)
         RemoveVectoredExceptionHandler(last);
 }
