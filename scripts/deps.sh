@@ -17,7 +17,10 @@ case "$1" in
   # xz-utils, bzip2: test_decode compares with them (a missing one is skipped).
   # groff-base, zsh, fish: docs_consistency renders the man page and checks the
   # completions with each shell (a missing one is skipped).
-  test)  pkgs="bible-kjv bible-kjv-text clang libclang-rt-14-dev python3-dev python3-numpy python3-mypy python3-pip python3-setuptools python3-wheel gzip zstd xz-utils bzip2 groff-base zsh fish $codecs" ;;
+  # gcc-mingw-w64-x86-64, wine64: the Windows cross build and its tests under
+  # wine (tests/win.cmake); PCRE2 for it is built from Debian's source package
+  # (the deb-src line below).
+  test)  pkgs="bible-kjv bible-kjv-text clang libclang-rt-14-dev python3-dev python3-numpy python3-mypy python3-pip python3-setuptools python3-wheel gzip zstd xz-utils bzip2 groff-base zsh fish $codecs gcc-mingw-w64-x86-64 wine64" ;;
   demo)  pkgs="bible-kjv bible-kjv-text $codecs" ;;
   bench) pkgs="bible-kjv bible-kjv-text ripgrep ugrep hyperfine gnuplot-nox gzip zstd $codecs" ;;
   *) echo "usage: deps.sh build|test|demo|bench" >&2; exit 2 ;;
@@ -65,4 +68,16 @@ if [ "$1" = build ]; then
   install optional $optional
 else
   install optional $pkgs
+fi
+
+# The Windows build's PCRE2 comes from Debian's source package (there is no
+# mingw PCRE2 package): tests/win/win-tree.sh runs `apt-get source pcre2`,
+# which needs a deb-src line. Added once, as root, for Debian bookworm.
+if [ "$1" = test ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 &&
+  grep -q bookworm /etc/os-release 2>/dev/null; then
+  src=/etc/apt/sources.list.d/mmkit-deb-src.sources
+  if ! grep -rqs '^Types:.*deb-src\|^deb-src' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+    printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' >"$src"
+    apt-get update -qq >&2 || echo "mmkit: apt-get update failed: the Windows tests will be skipped" >&2
+  fi
 fi

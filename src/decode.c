@@ -52,11 +52,11 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "mmkit.h"
 
 #include "decode.h"
+#include "os.h"
 
 #ifdef MMK_HAVE_ZLIB
 #include <zlib.h>
@@ -197,13 +197,7 @@ int mmk_compression_supported(int format) {
 
 /* read() into [dst, dst+n), retrying on EINTR: bytes read (0 at the end) or -errno. */
 static int64_t dec_sysread(int fd, void *dst, size_t n) {
-    for (;;) {
-        ssize_t r = read(fd, dst, n);
-        if (r >= 0)
-            return r;
-        if (errno != EINTR)
-            return -errno;
-    }
+    return mmk__os_read(fd, dst, n);
 }
 
 /* More input after the unconsumed bytes (moved to the front): bytes added, 0

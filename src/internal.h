@@ -7,49 +7,48 @@
  * inline instead:
  *
  *     mmk__guard g;
- *     if (sigsetjmp(g.env, 0) != 0)
+ *     if (MMK__SETJMP(g.env) != 0)
  *         return MMK_EFAULT;       // a SIGBUS hit while g was pushed
  *     mmk__guard_push(&g);
  *     ... touch mapped memory ...
  *     mmk__guard_pop(&g);
  *
- * Rules: sigsetjmp must be called in the function that pushes (not in a
+ * Rules: MMK__SETJMP (os.h) must be called in the function that pushes (not in a
  * helper that returns); nothing between push and pop may allocate, lock or
  * otherwise leave state behind that the jump would skip; results computed
  * inside are only published after pop; local variables assigned inside and
  * read on the fault path must be volatile (better: read none there). The
  * signal handler unlinks the guard before jumping, so the fault path needs no
- * cleanup. sigsetjmp(…, 0) saves no signal mask (no system call): the handler
- * runs with SA_NODEFER, so SIGBUS is never left blocked after the jump. The
- * outermost push of a thread makes one system call (mmk__guard_arm), unless
- * re-arming was turned off with mmk_guard_rearm(0).
+ * cleanup. MMK__SETJMP saves no signal mask (no system call): on POSIX the
+ * handler runs with SA_NODEFER, so SIGBUS is never left blocked after the
+ * jump. The outermost push of a thread makes one system call
+ * (mmk__guard_arm), unless re-arming was turned off with mmk_guard_rearm(0).
+ * The handler itself is the platform's (os_unix.c: SIGBUS; os_win.c: a
+ * vectored handler for EXCEPTION_IN_PAGE_ERROR); it calls mmk__guard_take.
  */
 #ifndef MMK_INTERNAL_H
 #define MMK_INTERNAL_H
 
-#include <setjmp.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "mmkit.h"
+#include "os.h"
 
 typedef struct mmk__guard {
-    sigjmp_buf env;
+    mmk__jmp_buf env;
     struct mmk__guard *prev; /* the enclosing guard of this thread, or NULL */
 } mmk__guard;
 
-/* initial-exec TLS: reading it from the signal handler never allocates, even
-   when libmmkit is inside a dlopen'd module (the Python extension), where the
-   general-dynamic model may allocate a thread's block on first use. */
-#if defined(__GNUC__) && !defined(_WIN32)
-#define MMK__TLS_MODEL __attribute__((tls_model("initial-exec")))
-#else
-#define MMK__TLS_MODEL
-#endif
-
 /* The innermost guard of the calling thread (NULL outside any guard). */
 extern _Thread_local mmk__guard *mmk__guard_top MMK__TLS_MODEL;
+
+/* Called by the platform's fault handler, in the faulting thread: unlinks the
+   thread's innermost guard and returns it (the handler then jumps to its
+   env), or returns NULL when the thread has no guard (the fault is not ours:
+   pass it on). */
+mmk__guard *mmk__guard_take(void);
 
 /* Puts the library's SIGBUS handler on top again (installing it the first
    time) and records a handler someone installed over it, so that a fault in

@@ -28,8 +28,6 @@
  * call fail before any byte changes instead of faulting half way.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -95,7 +93,7 @@ static int map_closed(const mmk_map *m) {
    can last as long as a find over a large map). */
 static void map_backoff(unsigned *round) {
     if (*round < 64)
-        sched_yield();
+        mmk__os_yield();
     else
         mmk__os.sleep_us(*round < 200 ? 50u : 1000u);
     (*round)++;
@@ -132,8 +130,8 @@ static _Atomic(hold_slot *) hold_slots;
 static _Thread_local hold_slot *hold_mine MMK__TLS_MODEL;
 static atomic_int hold_fast;    /* decided once, before the first map exists */
 static int hold_fast_available; /* the platform has the barrier (set once) */
-static pthread_once_t hold_once = PTHREAD_ONCE_INIT;
-static pthread_key_t hold_key;
+static mmk__once_t hold_once = MMK__ONCE_INIT;
+static mmk__tls_key hold_key;
 
 static void hold_thread_exit(void *p) {
     hold_slot *slot = p;
@@ -156,9 +154,8 @@ static void hold_after_fork(void) {
 }
 
 static void hold_setup(void) {
-    if (mmk__os.process_barrier_setup() == 0 &&
-        pthread_key_create(&hold_key, hold_thread_exit) == 0 &&
-        pthread_atfork(NULL, NULL, hold_after_fork) == 0) {
+    if (mmk__os.process_barrier_setup() == 0 && mmk__tls_create(&hold_key, hold_thread_exit) == 0 &&
+        mmk__os_atfork_child(hold_after_fork) == 0) {
         hold_fast_available = 1;
         atomic_store_explicit(&hold_fast, 1, memory_order_release);
     }
@@ -167,7 +164,7 @@ static void hold_setup(void) {
 /* Tests: switch fast holds off (0) or back on (1) when the platform has
    them; returns whether they were on. Only while no map call runs. */
 int mmk__map_fast_holds(int enable) {
-    pthread_once(&hold_once, hold_setup);
+    mmk__once(&hold_once, hold_setup);
     int was = atomic_load(&hold_fast);
     atomic_store(&hold_fast, enable && hold_fast_available);
     return was;
@@ -194,7 +191,7 @@ static void hold_register(void) {
             &hold_slots, &head, slot, memory_order_release, memory_order_relaxed));
     }
     slot->counted = 0;
-    if (pthread_setspecific(hold_key, slot) != 0) {
+    if (mmk__tls_set(hold_key, slot) != 0) {
         atomic_store_explicit(&slot->in_use, 0, memory_order_release);
         return;
     }
@@ -209,7 +206,7 @@ static int map_hold_counted(mmk_map *m) {
         if (s & (ST_CLOSED | ST_CLOSING))
             return MMK_ECLOSED;
         if ((s & ST_BUSY) || (s & ST_HOLDS) == ST_HOLDS) {
-            sched_yield();
+            mmk__os_yield();
             s = atomic_load_explicit(&m->state, memory_order_relaxed);
             continue;
         }
@@ -334,7 +331,7 @@ static int map_begin_exclusive(mmk_map *m) {
         if (s & (ST_VIEWS | ST_HOLDS | ST_CLOSING))
             return MMK_EVIEWS;
         if (s & ST_BUSY) {
-            sched_yield();
+            mmk__os_yield();
             continue;
         }
         if (!atomic_compare_exchange_weak_explicit(&m->state, &s, ST_BUSY, memory_order_acq_rel,
@@ -356,7 +353,7 @@ static void map_end_exclusive(mmk_map *m, uint64_t final_state) {
 /* A new, zeroed handle; NULL when out of memory. */
 static mmk_map *map_new(void) {
     /* How calls hold maps is settled before the first map can be shared. */
-    pthread_once(&hold_once, hold_setup);
+    mmk__once(&hold_once, hold_setup);
     mmk_map *m = calloc(1, sizeof *m);
     if (m) {
         atomic_init(&m->state, 0u);
@@ -831,7 +828,7 @@ int mmk_close_wait(mmk_map *m) {
         if (s & ST_VIEWS)
             return MMK_EVIEWS; /* borrowed memory cannot be waited for */
         if (s & ST_BUSY) {
-            sched_yield();
+            mmk__os_yield();
             continue;
         }
         if (atomic_compare_exchange_weak_explicit(&m->state, &s, s | ST_CLOSING,
@@ -985,7 +982,7 @@ int64_t mmk_read(mmk_map *m, void *buf, size_t n) {
    byte. Nothing computed before sigsetjmp is used after. */
 static int read_byte_at(const unsigned char *p) {
     mmk__guard g;
-    if (sigsetjmp(g.env, 0) != 0)
+    if (MMK__SETJMP(g.env) != 0)
         return MMK_EFAULT;
     mmk__guard_push(&g);
     int value = *(const volatile unsigned char *)p;
@@ -1078,7 +1075,7 @@ int64_t mmk_write(mmk_map *m, const void *buf, size_t n) {
 /* Stores one byte under the guard: 0 or MMK_EFAULT. */
 static int write_byte_at(unsigned char *p, uint8_t byte) {
     mmk__guard g;
-    if (sigsetjmp(g.env, 0) != 0)
+    if (MMK__SETJMP(g.env) != 0)
         return MMK_EFAULT;
     mmk__guard_push(&g);
     *(volatile unsigned char *)p = byte;
@@ -1127,23 +1124,23 @@ static int guarded_memmem(const unsigned char *hay, size_t len, const void *need
                           int64_t *idx) {
     mmk__guard g;
     const unsigned char *hit = NULL;
-    if (sigsetjmp(g.env, 0) != 0)
+    if (MMK__SETJMP(g.env) != 0)
         return MMK_EFAULT;
     mmk__guard_push(&g);
-    hit = memmem(hay, len, needle, n);
+    hit = mmk__memmem(hay, len, needle, n);
     mmk__guard_pop(&g);
     *idx = hit ? (int64_t)(hit - hay) : -1;
     return 0;
 }
 
 /* Rightmost byte c in s[0, n) under the guard: offset into *idx or -1. */
-static int guarded_memrchr(const unsigned char *s, int c, size_t n, int64_t *idx) {
+static int guarded_mmk__memrchr(const unsigned char *s, int c, size_t n, int64_t *idx) {
     mmk__guard g;
     const unsigned char *hit = NULL;
-    if (sigsetjmp(g.env, 0) != 0)
+    if (MMK__SETJMP(g.env) != 0)
         return MMK_EFAULT;
     mmk__guard_push(&g);
-    hit = memrchr(s, c, n);
+    hit = mmk__memrchr(s, c, n);
     mmk__guard_pop(&g);
     *idx = hit ? (int64_t)(hit - s) : -1;
     return 0;
@@ -1152,7 +1149,7 @@ static int guarded_memrchr(const unsigned char *s, int c, size_t n, int64_t *idx
 /* Copies src[0, n) reversed into dst under the guard. */
 static int guarded_copy_reversed(unsigned char *dst, const unsigned char *src, size_t n) {
     mmk__guard g;
-    if (sigsetjmp(g.env, 0) != 0)
+    if (MMK__SETJMP(g.env) != 0)
         return MMK_EFAULT;
     mmk__guard_push(&g);
     for (size_t i = 0; i < n; i++)
@@ -1200,7 +1197,7 @@ static int rfind_long(const unsigned char *hay, size_t len, const unsigned char 
         rc = guarded_copy_reversed(buf, hay + lo, hi - lo);
         if (rc < 0)
             break;
-        const unsigned char *hit = memmem(buf, hi - lo, rev_needle, n);
+        const unsigned char *hit = mmk__memmem(buf, hi - lo, rev_needle, n);
         if (hit) {
             *idx = (int64_t)(hi - (size_t)(hit - buf) - n);
             break;
@@ -1268,7 +1265,7 @@ int mmk_rfind(const mmk_map *m, const void *needle, size_t n, int64_t start, int
     int64_t idx;
     const unsigned char *hay = map_at(m, s);
     if (n == 1)
-        rc = guarded_memrchr(hay, *(const unsigned char *)needle, (size_t)(e - s), &idx);
+        rc = guarded_mmk__memrchr(hay, *(const unsigned char *)needle, (size_t)(e - s), &idx);
     else
         rc = rfind_long(hay, (size_t)(e - s), needle, n, &idx);
     rc = guarded_result(m, rc, s, e - s);
@@ -1403,6 +1400,24 @@ static int remap_region(mmk_map *m, uint64_t new_length) {
     return 0;
 }
 
+/* Make the file `target` bytes long, shorter than it is, while the map has
+   its new length. Windows refuses to shrink a file that has a view (-EBUSY
+   from the platform layer): take the view down, shrink the file, map again.
+   On failure the map has its new length (or, if even that cannot be mapped
+   again, none). */
+static int shrink_file_under_map(mmk_map *m, uint64_t target) {
+    int rc = mmk__os.truncate(m->fd, target);
+    if (rc != -EBUSY || m->base == NULL)
+        return rc;
+    uint64_t length = m->length;
+    rc = remap_region(m, 0);
+    if (rc < 0)
+        return rc;
+    int trc = mmk__os.truncate(m->fd, target);
+    rc = remap_region(m, length);
+    return trc < 0 ? trc : rc;
+}
+
 /* Resize with the map held exclusively (see mmk_resize for the order). */
 static int resize_locked(mmk_map *m, uint64_t new_length) {
     uint64_t old_length = m->length;
@@ -1455,7 +1470,7 @@ static int resize_locked(mmk_map *m, uint64_t new_length) {
         if (target < old_size) {
             /* The map grew but the file was longer still: the file now ends
                where the map does, as Python's resize leaves it. */
-            rc = mmk__os.truncate(m->fd, target);
+            rc = shrink_file_under_map(m, target);
             if (rc < 0) {
                 (void)remap_region(m, old_length);
                 return rc;
@@ -1468,7 +1483,7 @@ static int resize_locked(mmk_map *m, uint64_t new_length) {
     if (rc < 0)
         return rc;
     if (target != old_size) {
-        rc = mmk__os.truncate(m->fd, target);
+        rc = target < old_size ? shrink_file_under_map(m, target) : mmk__os.truncate(m->fd, target);
         if (rc < 0) {
             /* Put the map back; its pages are still in the file. */
             int back = remap_region(m, old_length);
@@ -1655,7 +1670,7 @@ int mmk_advise(mmk_map *m, int advice, uint64_t offset, uint64_t length) {
 static int touch_pages(const unsigned char *p, size_t len) {
     uintptr_t ps = (uintptr_t)mmk__os_page_size();
     mmk__guard g;
-    if (sigsetjmp(g.env, 0) != 0)
+    if (MMK__SETJMP(g.env) != 0)
         return MMK_EFAULT;
     mmk__guard_push(&g);
     for (size_t i = 0; i < len; i += ps)
@@ -1714,7 +1729,7 @@ int mmk_view_acquire(mmk_map *m, void **data, uint64_t *length) {
         if (s & (ST_CLOSED | ST_CLOSING))
             return MMK_ECLOSED;
         if (s & ST_BUSY) {
-            sched_yield(); /* a resize is in progress: wait for its result */
+            mmk__os_yield(); /* a resize is in progress: wait for its result */
             continue;
         }
         if ((s & ST_VIEWS) == ST_VIEWS)

@@ -138,4 +138,158 @@ int mmk__os_populate_advice(int for_write, int *native);
    memfd), or -errno. `name` was checked by the caller. */
 int mmk__os_set_anon_name(void *addr, size_t len, const char *name);
 
+/* ---- threads, clocks and process facts (the rest of the library) --------
+ *
+ * scan.c, map.c, words.c and the others never name pthreads, the clock or
+ * sysconf: they use these. POSIX maps them onto pthreads (os_unix.c);
+ * Windows onto its native primitives (os_win.c: CreateThread, SRWLOCK,
+ * CONDITION_VARIABLE, InitOnceExecuteOnce, FlsAlloc), not winpthreads. The
+ * types are selected here so that callers can embed them; on Windows each is
+ * the size of the native object it stands for (one pointer). */
+#ifdef _WIN32
+typedef struct mmk__thread {
+    void *handle;
+} mmk__thread;
+typedef struct mmk__mutex {
+    void *srw; /* SRWLOCK */
+} mmk__mutex;
+typedef struct mmk__cond {
+    void *cv; /* CONDITION_VARIABLE */
+} mmk__cond;
+typedef struct mmk__once_t {
+    void *init_once; /* INIT_ONCE */
+} mmk__once_t;
+#define MMK__ONCE_INIT                                                                             \
+    { 0 }
+typedef unsigned long mmk__tls_key; /* an FLS index */
+#else
+#include <pthread.h>
+typedef struct mmk__thread {
+    pthread_t tid;
+} mmk__thread;
+typedef pthread_mutex_t mmk__mutex;
+typedef pthread_cond_t mmk__cond;
+typedef pthread_once_t mmk__once_t;
+#define MMK__ONCE_INIT PTHREAD_ONCE_INIT
+typedef pthread_key_t mmk__tls_key;
+#endif
+
+/* Start fn(arg) on a new thread: 0, or a negative code (the caller then
+   does the work itself or fails cleanly). */
+int mmk__thread_create(mmk__thread *t, void *(*fn)(void *), void *arg);
+/* Wait for a thread started by mmk__thread_create and free it. */
+void mmk__thread_join(mmk__thread t);
+/* Mutexes and condition variables of one process. Initialisation cannot
+   fail on either platform with default attributes. */
+void mmk__mutex_init(mmk__mutex *mu);
+void mmk__mutex_destroy(mmk__mutex *mu);
+void mmk__mutex_lock(mmk__mutex *mu);
+void mmk__mutex_unlock(mmk__mutex *mu);
+void mmk__cond_init(mmk__cond *cv);
+void mmk__cond_destroy(mmk__cond *cv);
+void mmk__cond_wait(mmk__cond *cv, mmk__mutex *mu);
+/* Wait at most `ns` nanoseconds (a wake-up may also be spurious). */
+void mmk__cond_timedwait(mmk__cond *cv, mmk__mutex *mu, uint64_t ns);
+void mmk__cond_signal(mmk__cond *cv);
+void mmk__cond_broadcast(mmk__cond *cv);
+/* Run fn once per process, whichever thread gets there first; the others
+   wait until it has run. */
+void mmk__once(mmk__once_t *once, void (*fn)(void));
+/* A thread-local key whose non-NULL value is passed to `dtor` when its
+   thread exits: 0 or a negative code. */
+int mmk__tls_create(mmk__tls_key *key, void (*dtor)(void *));
+int mmk__tls_set(mmk__tls_key key, void *value);
+/* Run `child` in the child process after fork() (nothing where there is no
+   fork): 0 or a negative code. */
+int mmk__os_atfork_child(void (*child)(void));
+/* Give up the processor to another runnable thread. */
+void mmk__os_yield(void);
+/* A monotonic clock in nanoseconds (its zero is arbitrary). */
+uint64_t mmk__os_now_ns(void);
+/* Seconds since 1970-01-01 UTC, the wall clock. */
+int64_t mmk__os_wall_seconds(void);
+/* Processors online (at least 1). */
+unsigned mmk__os_cpu_count(void);
+
+/* ---- descriptors as streams (scan.c, decode.c, tally.c) ---------------- */
+
+/* One read() at the descriptor's own offset, retrying EINTR: bytes read
+   (0 at the end) or -errno. */
+int64_t mmk__os_read(int fd, void *buf, size_t n);
+/* 1 when a read of `fd` would not block now (data or the end are there),
+   else 0. Where the platform cannot tell, 1. */
+int mmk__os_fd_ready(int fd);
+/* 1 for files whose reported size is not their length (Linux procfs and
+   sysfs say 0 or 4096 whatever the contents): they are read as streams. */
+int mmk__os_size_is_a_guess(int fd);
+
+/* ---- the fault guard's platform half (guard.c has the portable half) ----
+ *
+ * A guard is a jump buffer the platform's fault handler jumps to. POSIX:
+ * sigsetjmp(env, 0) saves no signal mask (no system call; the handler runs
+ * with SA_NODEFER). Windows: GCC's __builtin_setjmp, which saves only the
+ * frame, stack and resume address, so the jump never runs the C library's
+ * SEH unwinding from inside an exception. Both are called as MMK__SETJMP in
+ * the function that pushes the guard, and return nonzero after a fault. */
+#ifdef _WIN32
+typedef void *mmk__jmp_buf[5];
+#define MMK__SETJMP(env) __builtin_setjmp(env)
+#define MMK__LONGJMP(env) __builtin_longjmp(env, 1)
+#else
+#include <setjmp.h>
+typedef sigjmp_buf mmk__jmp_buf;
+#define MMK__SETJMP(env) sigsetjmp(env, 0)
+#define MMK__LONGJMP(env) siglongjmp(env, 1)
+#endif
+
+/* Install the fault handler the first time, then put it back in front of
+   handlers installed over it since (POSIX: one sigaction call): 0 or -errno. */
+int mmk__os_guard_install(void);
+/* Called by the outermost guard of a thread before it is pushed: forget the
+   thread's last passed-on fault and re-install (mmk__os_guard_install). */
+void mmk__os_guard_arm(void);
+
+/* initial-exec TLS: reading it from the signal handler never allocates, even
+   when libmmkit is inside a dlopen'd module (the Python extension), where the
+   general-dynamic model may allocate a thread's block on first use. */
+#if defined(__GNUC__) && !defined(_WIN32)
+#define MMK__TLS_MODEL __attribute__((tls_model("initial-exec")))
+#else
+#define MMK__TLS_MODEL
+#endif
+
+/* Position of the last byte `c` in s[0, n), or NULL; and of the first
+   needle[0, nn) in hay[0, hn), or NULL (hay when nn is 0): the C library's
+   memrchr and memmem where it has them (GNU extensions), plain loops
+   elsewhere. */
+#if defined(__GLIBC__)
+#include <string.h>
+#define mmk__memrchr memrchr
+#define mmk__memmem memmem
+#else
+#include <string.h>
+static inline void *mmk__memmem(const void *hay, size_t hn, const void *needle, size_t nn) {
+    const unsigned char *h = (const unsigned char *)hay, *n = (const unsigned char *)needle;
+    if (nn == 0)
+        return (void *)h;
+    while (hn >= nn) {
+        const unsigned char *p = (const unsigned char *)memchr(h, n[0], hn - nn + 1);
+        if (p == NULL)
+            return NULL;
+        if (memcmp(p, n, nn) == 0)
+            return (void *)p;
+        hn -= (size_t)(p - h) + 1;
+        h = p + 1;
+    }
+    return NULL;
+}
+static inline void *mmk__memrchr(const void *s, int c, size_t n) {
+    const unsigned char *p = (const unsigned char *)s + n;
+    while (p > (const unsigned char *)s)
+        if (*--p == (unsigned char)c)
+            return (void *)p;
+    return NULL;
+}
+#endif
+
 #endif

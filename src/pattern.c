@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "os.h"
 #include "pattern.h"
 
 /* ------------------------------------------------------------------------ */
@@ -898,15 +899,8 @@ void mmk__scratch_free(mmk__scratch *s) {
 static size_t last_newline(const uint8_t *s, size_t from, size_t to) {
     if (to <= from)
         return SIZE_MAX;
-#ifdef __GLIBC__
-    const uint8_t *nl = memrchr(s + from, '\n', to - from);
+    const uint8_t *nl = mmk__memrchr(s + from, '\n', to - from);
     return nl ? (size_t)(nl - s) : SIZE_MAX;
-#else
-    for (size_t i = to; i > from; i--)
-        if (s[i - 1] == '\n')
-            return i - 1;
-    return SIZE_MAX;
-#endif
 }
 
 /*

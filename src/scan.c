@@ -49,20 +49,12 @@
  * guard, so a file truncated during a scan gives MMK_EFAULT.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#ifdef __linux__
-#include <sys/vfs.h>
-#endif
-#include <time.h>
-#include <unistd.h>
 
 #include "internal.h"
 #include "matcher.h"
+#include "os.h"
 #include "pattern.h"
 #include "scan.h"
 
@@ -194,8 +186,8 @@ struct mmk__job {
     unsigned nworkers; /* 0: the calling thread does everything */
     void **wctxs;
 
-    pthread_mutex_t mu;
-    pthread_cond_t work_cv, main_cv;
+    mmk__mutex mu;
+    mmk__cond work_cv, main_cv;
     uint64_t next;  /* next chunk index a worker takes */
     uint64_t avail; /* chunks below this index may be taken */
     int closed;     /* no chunk beyond avail will come */
@@ -230,7 +222,7 @@ struct mmk__job {
     void (*progress)(uint64_t, uint64_t, void *);
     void *progress_user;
     uint64_t reported_bytes;
-    struct timespec reported_at;
+    uint64_t reported_at; /* mmk__os_now_ns */
 };
 
 const mmk__jobspec *mmk__job_spec(const mmk__job *j) {
@@ -244,10 +236,8 @@ int mmk__job_guard(const mmk__job *j, int (*fn)(void *), void *arg) {
     return j->mapped ? mmk_guard_run(fn, arg) : fn(arg);
 }
 
-static long long elapsed_ns(const struct timespec *since) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (long long)(now.tv_sec - since->tv_sec) * 1000000000LL + (now.tv_nsec - since->tv_nsec);
+static long long elapsed_ns(uint64_t since) {
+    return (long long)(mmk__os_now_ns() - since);
 }
 
 /* Report progress if enough bytes or time went by (or `force`). */
@@ -255,10 +245,10 @@ static void report_progress(mmk__job *j, uint64_t done, int force) {
     if (!j->progress)
         return;
     if (!force && done - j->reported_bytes < SCAN_PROGRESS_BYTES &&
-        elapsed_ns(&j->reported_at) < SCAN_PROGRESS_NS)
+        elapsed_ns(j->reported_at) < SCAN_PROGRESS_NS)
         return;
     j->reported_bytes = done;
-    clock_gettime(CLOCK_MONOTONIC, &j->reported_at);
+    j->reported_at = mmk__os_now_ns();
     j->progress(done, j->kind == SRC_STREAM ? 0 : j->total, j->progress_user);
 }
 
@@ -294,12 +284,9 @@ static int is_space_byte(uint8_t b) {
 /* pread exactly n bytes at off. */
 static int pread_full(int fd, uint8_t *dst, size_t n, uint64_t off) {
     while (n > 0) {
-        ssize_t r = pread(fd, dst, n, (off_t)off);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
+        int64_t r = mmk__os.pread(fd, dst, n, off);
+        if (r < 0)
+            return (int)r;
         if (r == 0)
             return SCAN_ESHORT;
         dst += r;
@@ -415,7 +402,7 @@ static int chunk_reload(mmk__job *j, mmk__chunk *c) {
 
 /* One read() (or pread() at the stream's offset for a regular file read as
    a stream); returns bytes read (0 at the end) or -errno. */
-static ssize_t read_once(mmk__job *j, uint8_t *dst, size_t n) {
+static int64_t read_once(mmk__job *j, uint8_t *dst, size_t n) {
     if (j->reader) {
         if (n > (size_t)INT64_MAX)
             n = (size_t)INT64_MAX;
@@ -424,42 +411,40 @@ static ssize_t read_once(mmk__job *j, uint8_t *dst, size_t n) {
            more bytes than it was given room for is broken: -EIO, not an
            overrun of our buffer. */
         if (r < 0)
-            return r == SCAN_ESHORT ? -EIO : (ssize_t)r;
+            return r == SCAN_ESHORT ? -EIO : r;
         if ((uint64_t)r > (uint64_t)n)
             return -EIO;
         j->read_off += (uint64_t)r;
-        return (ssize_t)r;
+        return r;
     }
     for (;;) {
-        ssize_t r =
-            j->stream_pread ? pread(j->fd, dst, n, (off_t)j->read_off) : read(j->fd, dst, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0 && errno == ESPIPE && j->stream_pread) {
+        int64_t r = j->stream_pread ? mmk__os.pread(j->fd, dst, n, j->read_off)
+                                    : mmk__os_read(j->fd, dst, n);
+        if (r == -ESPIPE && j->stream_pread) {
             j->stream_pread = 0; /* a "regular" file without positions: read it */
             continue;
         }
         if (r < 0)
-            return -errno;
+            return r;
         j->read_off += (uint64_t)r;
         return r;
     }
 }
 
 int64_t mmk__job_read(mmk__job *j, uint8_t *dst, size_t n) {
-    ssize_t r = read_once(j, dst, n);
+    int64_t r = read_once(j, dst, n);
     if (r > 0) {
         j->total += (uint64_t)r;
         report_progress(j, j->total, 0);
     }
-    return (int64_t)r;
+    return r;
 }
 
 /* read() until `n` bytes or end of stream; returns bytes read or -errno. */
 static int64_t read_some(mmk__job *j, uint8_t *dst, size_t n, int *eof) {
     size_t got = 0;
     while (got < n) {
-        ssize_t r = read_once(j, dst + got, n - got);
+        int64_t r = read_once(j, dst + got, n - got);
         if (r < 0)
             return (int64_t)r;
         if (r == 0) {
@@ -576,14 +561,14 @@ static int stream_produce_lines(mmk__job *j, mmk__chunk *c, uint64_t k) {
             if (rc)
                 return rc;
         }
-        ssize_t got = read_once(j, c->buf + have, c->buf_cap - have);
+        int64_t got = read_once(j, c->buf + have, c->buf_cap - have);
         if (got < 0)
             return (int)got;
         if (got == 0) {
             j->eof = 1;
             continue;
         }
-        const uint8_t *nl = memrchr(c->buf + have, '\n', (size_t)got);
+        const uint8_t *nl = mmk__memrchr(c->buf + have, '\n', (size_t)got);
         have += (size_t)got;
         j->total += (uint64_t)got;
         if (nl) {
@@ -630,15 +615,15 @@ typedef struct worker_arg {
 static void *worker_main(void *arg) {
     worker_arg *wa = arg;
     mmk__job *j = wa->j;
-    pthread_mutex_lock(&j->mu);
+    mmk__mutex_lock(&j->mu);
     for (;;) {
         while (!j->abort && (j->next >= j->avail || (!j->closed && j->avail - j->next < j->batch)))
-            pthread_cond_wait(&j->work_cv, &j->mu);
+            mmk__cond_wait(&j->work_cv, &j->mu);
         if (j->abort || j->next >= j->avail)
             break;
         uint64_t k0 = j->next, k1 = j->avail - k0 < j->batch ? j->avail : k0 + j->batch;
         j->next = k1;
-        pthread_mutex_unlock(&j->mu);
+        mmk__mutex_unlock(&j->mu);
         int rc = 0;
         int64_t err_off = -1;
         uint64_t k = k0;
@@ -654,45 +639,38 @@ static void *worker_main(void *arg) {
             if (rc)
                 err_off = c->err_off;
         }
-        pthread_mutex_lock(&j->mu);
+        mmk__mutex_lock(&j->mu);
         for (uint64_t q = k0; q < k; q++)
             j->slots[q % j->W].done = 1;
         if (rc < 0 && !j->err) {
             j->err = rc;
             j->err_off = err_off;
             j->abort = 1;
-            pthread_cond_broadcast(&j->work_cv);
+            mmk__cond_broadcast(&j->work_cv);
         }
         /* Wake the calling thread only for the chunk it waits on (or an error). */
         if (j->main_waiting && (j->err || (j->wait_k >= k0 && j->wait_k < k)))
-            pthread_cond_signal(&j->main_cv);
+            mmk__cond_signal(&j->main_cv);
     }
-    pthread_mutex_unlock(&j->mu);
+    mmk__mutex_unlock(&j->mu);
     return NULL;
 }
 
 /* Wait until chunk c is done (or the job failed), reporting progress. */
 static int wait_chunk(mmk__job *j, mmk__chunk *c, uint64_t k, uint64_t done_bytes) {
-    pthread_mutex_lock(&j->mu);
+    mmk__mutex_lock(&j->mu);
     j->wait_k = k;
     j->main_waiting = 1;
     while (!c->done && !j->err) {
         if (j->progress) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += SCAN_PROGRESS_NS;
-            if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-            }
-            pthread_cond_timedwait(&j->main_cv, &j->mu, &ts);
+            mmk__cond_timedwait(&j->main_cv, &j->mu, SCAN_PROGRESS_NS);
             if (!c->done && !j->err) {
-                pthread_mutex_unlock(&j->mu);
+                mmk__mutex_unlock(&j->mu);
                 report_progress(j, done_bytes, 0);
-                pthread_mutex_lock(&j->mu);
+                mmk__mutex_lock(&j->mu);
             }
         } else {
-            pthread_cond_wait(&j->main_cv, &j->mu);
+            mmk__cond_wait(&j->main_cv, &j->mu);
         }
     }
     j->main_waiting = 0;
@@ -701,7 +679,7 @@ static int wait_chunk(mmk__job *j, mmk__chunk *c, uint64_t k, uint64_t done_byte
         j->err_off = c->err_off;
     if (rc == 0 && j->err)
         rc = j->err;
-    pthread_mutex_unlock(&j->mu);
+    mmk__mutex_unlock(&j->mu);
     return rc;
 }
 
@@ -711,8 +689,7 @@ static int wait_chunk(mmk__job *j, mmk__chunk *c, uint64_t k, uint64_t done_byte
 static int stream_ready(const mmk__job *j) {
     if (j->reader)
         return 1;
-    struct pollfd pf = {j->fd, POLLIN, 0};
-    return poll(&pf, 1, 0) != 0;
+    return mmk__os_fd_ready(j->fd);
 }
 
 /* The main loop on the calling thread: produce (streams), wait, merge. */
@@ -735,15 +712,15 @@ static int job_loop(mmk__job *j) {
                     return rc;
                 produced++;
                 if (j->nworkers) {
-                    pthread_mutex_lock(&j->mu);
+                    mmk__mutex_lock(&j->mu);
                     j->avail = produced;
                     j->closed = j->eof;
                     /* A batch of new chunks needs one worker; the end needs all of them. */
                     if (j->closed)
-                        pthread_cond_broadcast(&j->work_cv);
+                        mmk__cond_broadcast(&j->work_cv);
                     else if (j->avail - j->next >= j->batch)
-                        pthread_cond_signal(&j->work_cv);
-                    pthread_mutex_unlock(&j->mu);
+                        mmk__cond_signal(&j->work_cv);
+                    mmk__mutex_unlock(&j->mu);
                 }
                 if (!j->nworkers)
                     break; /* inline: one chunk at a time */
@@ -774,17 +751,17 @@ static int job_loop(mmk__job *j) {
         }
         merged_bytes = c->e;
         if (j->nworkers) {
-            pthread_mutex_lock(&j->mu);
+            mmk__mutex_lock(&j->mu);
             c->done = 0;
             if (j->kind != SRC_STREAM) {
                 j->avail = k + 1 + j->W < j->nchunks ? k + 1 + j->W : j->nchunks;
                 j->closed = j->avail == j->nchunks;
             }
             if (j->closed)
-                pthread_cond_broadcast(&j->work_cv);
+                mmk__cond_broadcast(&j->work_cv);
             else if (j->avail > j->next && j->avail - j->next >= j->batch)
-                pthread_cond_signal(&j->work_cv);
-            pthread_mutex_unlock(&j->mu);
+                mmk__cond_signal(&j->work_cv);
+            mmk__mutex_unlock(&j->mu);
         }
         report_progress(j, merged_bytes, 0);
     }
@@ -826,7 +803,7 @@ static int slurp_stream(mmk__job *j, uint8_t **out, uint64_t *len) {
             b = nb;
             cap *= 2;
         }
-        ssize_t r = read_once(j, b + n, cap - n);
+        int64_t r = read_once(j, b + n, cap - n);
         if (r < 0) {
             free(b);
             return (int)r;
@@ -840,39 +817,6 @@ static int slurp_stream(mmk__job *j, uint8_t **out, uint64_t *len) {
     return 0;
 }
 
-static unsigned online_cores(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (unsigned)n : 1;
-}
-
-/* 1 for files whose size fstat reports is not their length: procfs and
-   sysfs (and their kin) say 0 or 4096 whatever the contents. They are read
-   as streams to their real end. */
-static int size_is_a_guess(int fd) {
-#ifdef __linux__
-    struct statfs sf;
-    if (fstatfs(fd, &sf) != 0)
-        return 0;
-    switch ((unsigned long)sf.f_type) {
-    case 0x9fa0UL:     /* procfs */
-    case 0x62656572UL: /* sysfs */
-    case 0x64626720UL: /* debugfs */
-    case 0x74726163UL: /* tracefs */
-    case 0x73636673UL: /* securityfs */
-    case 0x27e0ebUL:   /* cgroup */
-    case 0x63677270UL: /* cgroup2 */
-    case 0x62656570UL: /* configfs */
-    case 0x6e736673UL: /* nsfs */
-        return 1;
-    default:
-        return 0;
-    }
-#else
-    (void)fd;
-    return 0;
-#endif
-}
-
 static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mmk_scan_options *opt,
                          int force_stream, uint64_t *merged, int64_t *err_off) {
     mmk__job job;
@@ -883,7 +827,7 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
     j->fd = -1;
     j->progress = opt->progress;
     j->progress_user = opt->progress_user;
-    clock_gettime(CLOCK_MONOTONIC, &j->reported_at);
+    j->reported_at = mmk__os_now_ns();
 
     mmk_map *view_map = NULL;         /* a view we hold and must release */
     uint64_t map_lo = 0, map_len = 0; /* MAP inputs: the range scanned, for a fault's cause */
@@ -918,21 +862,22 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
         break;
     }
     case MMK_INPUT_FD: {
-        struct stat st;
+        mmk__os_stat st;
         if (in->fd < 0)
             return -EBADF;
-        if (fstat(in->fd, &st) != 0)
-            return -errno;
-        if (S_ISDIR(st.st_mode))
+        rc = mmk__os.fstat(in->fd, &st);
+        if (rc)
+            return rc;
+        if (st.type == MMK__OS_DIRECTORY)
             return -EISDIR;
         if (in->flags & MMK_INPUT_RANGE) {
             /* An exact range of a regular file (the Python module scans a
                map's file range this way: pread costs about half of faulting
                the map in). Never a stream: the range is the input. */
-            if (!S_ISREG(st.st_mode) || size_is_a_guess(in->fd) || in->start < 0 ||
+            if (st.type != MMK__OS_REGULAR || mmk__os_size_is_a_guess(in->fd) || in->start < 0 ||
                 in->end < in->start)
                 return -EINVAL;
-            if ((uint64_t)st.st_size < (uint64_t)in->end)
+            if (st.size < (uint64_t)in->end)
                 return -EIO; /* the file no longer holds the range */
             j->total = (uint64_t)(in->end - in->start);
             if (j->total == 0) {
@@ -967,7 +912,8 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
             }
             break;
         }
-        if (S_ISREG(st.st_mode) && st.st_size > 0 && !force_stream && !size_is_a_guess(in->fd)) {
+        if (st.type == MMK__OS_REGULAR && st.size > 0 && !force_stream &&
+            !mmk__os_size_is_a_guess(in->fd)) {
             int io = opt->io;
             /* AUTO: pread for the jobs that can work piecewise, the map for
                the others. Measured on the 2-core reference machine over the
@@ -1008,12 +954,12 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
             } else {
                 j->kind = SRC_PREAD;
                 j->fd = in->fd;
-                j->total = (uint64_t)st.st_size;
+                j->total = st.size;
             }
         } else {
         as_stream:
             j->fd = in->fd;
-            j->stream_pread = S_ISREG(st.st_mode);
+            j->stream_pread = st.type == MMK__OS_REGULAR;
             if (!spec->needs_memory) {
                 j->kind = SRC_STREAM;
                 break;
@@ -1057,7 +1003,7 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
         return -EINVAL;
     }
 
-    unsigned threads = opt->threads ? opt->threads : online_cores();
+    unsigned threads = opt->threads ? opt->threads : mmk__os_cpu_count();
     if (threads > SCAN_MAX_THREADS)
         threads = SCAN_MAX_THREADS;
     /* pread copies into the chunk's buffer: small buffers stay in the
@@ -1091,7 +1037,7 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
     unsigned nctx = j->nworkers ? j->nworkers : 1;
     j->wctxs = calloc(nctx, sizeof *j->wctxs);
     worker_arg *wargs = calloc(nctx, sizeof *wargs);
-    pthread_t *tids = calloc(nctx, sizeof *tids);
+    mmk__thread *tids = calloc(nctx, sizeof *tids);
     unsigned started = 0;
     int mu_ok = 0;
     if (!j->slots || !j->wctxs || !wargs || !tids) {
@@ -1110,9 +1056,9 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
             goto out;
         }
     }
-    pthread_mutex_init(&j->mu, NULL);
-    pthread_cond_init(&j->work_cv, NULL);
-    pthread_cond_init(&j->main_cv, NULL);
+    mmk__mutex_init(&j->mu);
+    mmk__cond_init(&j->work_cv);
+    mmk__cond_init(&j->main_cv);
     mu_ok = 1;
     if (j->kind != SRC_STREAM) {
         j->avail = j->W < j->nchunks ? j->W : j->nchunks;
@@ -1121,7 +1067,7 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
     for (unsigned i = 0; i < j->nworkers; i++) {
         wargs[i].j = j;
         wargs[i].wctx = j->wctxs[i];
-        if (pthread_create(&tids[i], NULL, worker_main, &wargs[i]) != 0)
+        if (mmk__thread_create(&tids[i], worker_main, &wargs[i]) != 0)
             break; /* fewer workers (or none: the calling thread works) give the same results */
         started++;
     }
@@ -1129,12 +1075,12 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
     if (rc == 0)
         rc = j->own_stream ? spec->stream_run(j, j->wctxs[0]) : job_loop(j);
     if (started) {
-        pthread_mutex_lock(&j->mu);
+        mmk__mutex_lock(&j->mu);
         j->abort = 1;
-        pthread_cond_broadcast(&j->work_cv);
-        pthread_mutex_unlock(&j->mu);
+        mmk__cond_broadcast(&j->work_cv);
+        mmk__mutex_unlock(&j->mu);
         for (unsigned i = 0; i < started; i++)
-            pthread_join(tids[i], NULL);
+            mmk__thread_join(tids[i]);
     }
     if (rc == 0)
         report_progress(j, j->total, 1);
@@ -1158,9 +1104,9 @@ out:
         }
     }
     if (mu_ok) {
-        pthread_mutex_destroy(&j->mu);
-        pthread_cond_destroy(&j->work_cv);
-        pthread_cond_destroy(&j->main_cv);
+        mmk__mutex_destroy(&j->mu);
+        mmk__cond_destroy(&j->work_cv);
+        mmk__cond_destroy(&j->main_cv);
     }
     free(j->slots);
     free(j->wctxs);
@@ -1693,7 +1639,7 @@ static int lines_add(mmk__job *j, mmk__chunk *c, uint64_t a, uint64_t nl) {
     if (rc)
         return rc;
     uint64_t floor = fj->floor; /* no line starts before the previous line's end */
-    const uint8_t *q = a > floor ? memrchr(sub + floor, '\n', (size_t)(a - floor)) : NULL;
+    const uint8_t *q = a > floor ? mmk__memrchr(sub + floor, '\n', (size_t)(a - floor)) : NULL;
     uint64_t start = q ? (uint64_t)(q - sub) + 1 : floor;
     const uint8_t *nlp = a < total ? memchr(sub + a, '\n', (size_t)(total - a)) : NULL;
     uint64_t end = nlp ? (uint64_t)(nlp - sub) : total;
@@ -2250,7 +2196,7 @@ static int sw_run(const find_job *fj, mmk__chunk *c, lines_res *r, size_t b, uin
     size_t y = b;
     for (uint64_t k = 0; k < nq; k++) {
         size_t end = y > a && c->sub[y - 1] == '\n' ? y - 1 : y;
-        const uint8_t *q = end > a ? memrchr(c->sub + a, '\n', end - a) : NULL;
+        const uint8_t *q = end > a ? mmk__memrchr(c->sub + a, '\n', end - a) : NULL;
         y = q ? (size_t)(q - c->sub) + 1 : a;
         r->tmp[nq - 1 - k] = y;
     }
@@ -2328,7 +2274,7 @@ static int lines_chunk_run(mmk__job *j, void *wctx, mmk__chunk *c) {
         return 0;
     size_t open_at = SIZE_MAX; /* start of a line too long to hold, searched piecewise */
     if (c->line_open) {
-        const uint8_t *q = memrchr(sub + ls, '\n', slen - ls);
+        const uint8_t *q = mmk__memrchr(sub + ls, '\n', slen - ls);
         le = q ? (size_t)(q - sub) + 1 : ls;
         open_at = le;
     } else {
@@ -2383,7 +2329,7 @@ static int lines_region(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chunk 
             }
             if (f == 0)
                 break;
-            const uint8_t *lq = a > pos ? memrchr(sub + pos, '\n', a - pos) : NULL;
+            const uint8_t *lq = a > pos ? mmk__memrchr(sub + pos, '\n', a - pos) : NULL;
             size_t x = lq ? (size_t)(lq - sub) + 1 : pos;
             const uint8_t *yq = a < end ? memchr(sub + a, '\n', end - a) : NULL;
             size_t y = yq ? (size_t)(yq - sub) : end;

@@ -28,10 +28,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "matcher.h"
+#include "os.h"
 #include "pattern.h"
 #include "scan.h"
 #include "wordtab.h"
@@ -211,7 +210,7 @@ static int line_alone(const tally_job *tj, tally_wctx *w, mmk__chunk *c, const u
 
 /* The start of the line holding position a, given that one starts at lo <= a. */
 static size_t line_start(const uint8_t *sub, size_t lo, size_t a) {
-    const uint8_t *q = a > lo ? memrchr(sub + lo, '\n', a - lo) : NULL;
+    const uint8_t *q = a > lo ? mmk__memrchr(sub + lo, '\n', a - lo) : NULL;
     return q ? (size_t)(q - sub) + 1 : lo;
 }
 
@@ -307,11 +306,9 @@ static int tally_long_line(const tally_job *tj, tally_wctx *w, mmk__chunk *c, si
             break; /* the input ends the line */
         if (tj->file_end - off < want)
             want = (size_t)(tj->file_end - off);
-        ssize_t r = pread(tj->fd, w->line + have, want, (off_t)off);
-        if (r < 0 && errno == EINTR)
-            continue;
+        int64_t r = mmk__os.pread(tj->fd, w->line + have, want, off);
         if (r < 0)
-            return -errno;
+            return (int)r;
         if (r == 0)
             return -EIO; /* the file shrank under the scan */
         const uint8_t *nl = memchr(w->line + have, '\n', (size_t)r);
@@ -352,7 +349,7 @@ static int tally_chunk(mmk__job *j, void *wctx, mmk__chunk *c) {
         return 0;
     size_t open_at = SIZE_MAX;
     if (c->line_open) {
-        const uint8_t *q = memrchr(sub + ls, '\n', slen - ls);
+        const uint8_t *q = mmk__memrchr(sub + ls, '\n', slen - ls);
         le = q ? (size_t)(q - sub) + 1 : ls;
         open_at = le;
     } else {
@@ -432,9 +429,9 @@ int mmk_count_by(const mmk_pattern *p, int group, const mmk_input *in, const mmk
             tj.file_base = (uint64_t)in->start;
             tj.file_end = (uint64_t)in->end;
         } else {
-            struct stat st;
-            tj.file_end = in->fd >= 0 && fstat(in->fd, &st) == 0 && st.st_size > 0
-                              ? (uint64_t)st.st_size
+            mmk__os_stat st;
+            tj.file_end = in->fd >= 0 && mmk__os.fstat(in->fd, &st) == 0 && st.size > 0
+                              ? st.size
                               : UINT64_MAX;
         }
     }

@@ -11,13 +11,12 @@
  * so a window of a 1 GB log costs about 30 probes and the pages they touch.
  */
 #include <errno.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
-#include <time.h>
 
 #include "internal.h"
 #include "mmkit.h"
+#include "os.h"
 
 #define NS_PER_SEC 1000000000LL
 #define SECS_PER_DAY 86400LL
@@ -316,7 +315,7 @@ static int ctx_init(time_ctx *c, const mmk_time_options *opt) {
         return -EINVAL;
     c->year = o.year;
     c->utc_offset = o.utc_offset;
-    c->now_local = (int64_t)time(NULL) + o.utc_offset;
+    c->now_local = mmk__os_wall_seconds() + o.utc_offset;
     return 0;
 }
 
@@ -464,7 +463,7 @@ static void probe_last(search *s, uint64_t after) {
     while (end > after + 1) {
         /* the line that ends at end (its '\n' at end - 1, or the map's end) */
         uint64_t scan_to = s->base[end - 1] == '\n' ? end - 1 : end;
-        const unsigned char *nl = memrchr(s->base + after, '\n', (size_t)(scan_to - after));
+        const unsigned char *nl = mmk__memrchr(s->base + after, '\n', (size_t)(scan_to - after));
         uint64_t line = nl ? (uint64_t)(nl - s->base) + 1 : after;
         uint64_t eol;
         int64_t t;
@@ -643,7 +642,7 @@ int mmk_time_range(mmk_map *m, int64_t since, int64_t until, const mmk_time_opti
     s.nprobes = 0;
     uint64_t a = 0, b = 0;
     mmk__guard g;
-    if (sigsetjmp(g.env, 0) != 0) {
+    if (MMK__SETJMP(g.env) != 0) {
         /* A page of the map could not be read: the file shrank (MMK_EFAULT)
            or the kernel failed to supply it; the map knows which. */
         rc = mmk__map_fault_cause(m, 0, len);

@@ -11,10 +11,10 @@
  * descending and word ascending into one table that owns every word's bytes.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "os.h"
 #include "scan.h"
 #include "wordtab.h"
 
@@ -69,9 +69,11 @@ static void tables_fill(void) {
     }
 }
 
-static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+static mmk__once_t tables_once = MMK__ONCE_INIT;
 
-static void tables_init(void) { pthread_once(&tables_once, tables_fill); }
+static void tables_init(void) {
+    mmk__once(&tables_once, tables_fill);
+}
 
 static uint64_t load64(const uint8_t *p) {
     uint64_t v;
@@ -110,7 +112,9 @@ static uint64_t long_hash(const uint8_t *p, size_t n) {
     return ((h ^ w) * 0xc4ceb9fe1a85ec53ull) * 0x9e3779b97f4a7c15ull;
 }
 
-static inline uint64_t make_meta(size_t n, uint64_t h) { return ((uint64_t)n << 24) | ((h >> 8) & 0xffffff); }
+static inline uint64_t make_meta(size_t n, uint64_t h) {
+    return ((uint64_t)n << 24) | ((h >> 8) & 0xffffff);
+}
 
 static int table_init(word_table *t) {
     t->cap = 1 << 12;
@@ -520,9 +524,13 @@ int mmk__wordtab_new(uint8_t *arena, const mmk__wordtab_item *items, size_t n, m
     return 0;
 }
 
-size_t mmk_wordtab_size(const mmk_wordtab *t) { return t ? t->n : 0; }
+size_t mmk_wordtab_size(const mmk_wordtab *t) {
+    return t ? t->n : 0;
+}
 
-uint64_t mmk_wordtab_total(const mmk_wordtab *t) { return t ? t->total : 0; }
+uint64_t mmk_wordtab_total(const mmk_wordtab *t) {
+    return t ? t->total : 0;
+}
 
 int mmk_wordtab_get(const mmk_wordtab *t, size_t i, const char **word, size_t *len,
                     uint64_t *count) {

@@ -16,54 +16,61 @@
 
 #include "mmkit.h"
 
+/* Windows (mingw, the tests under wine): no O_CLOEXEC, and files must be
+   opened in binary mode or the C library rewrites line ends. */
+#ifndef O_CLOEXEC
+#define O_CLOEXEC 0
+#endif
+#ifndef O_BINARY
+#define O_BINARY 0
+#endif
+
 static unsigned long check_passed_, check_failed_;
 
-#define CHECK(cond)                                                                     \
-    do {                                                                                \
-        if (cond) {                                                                     \
-            check_passed_++;                                                            \
-        } else {                                                                        \
-            check_failed_++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);    \
-        }                                                                               \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            check_passed_++;                                                                       \
+        } else {                                                                                   \
+            check_failed_++;                                                                       \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
 /* Compare two integers and show both on failure. */
-#define CHECK_EQ(a, b)                                                                  \
-    do {                                                                                \
-        long long check_a_ = (long long)(a), check_b_ = (long long)(b);                 \
-        if (check_a_ == check_b_) {                                                     \
-            check_passed_++;                                                            \
-        } else {                                                                        \
-            check_failed_++;                                                            \
-            fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s (%lld vs %lld)\n",        \
-                    __FILE__, __LINE__, #a, #b, check_a_, check_b_);                    \
-        }                                                                               \
+#define CHECK_EQ(a, b)                                                                             \
+    do {                                                                                           \
+        long long check_a_ = (long long)(a), check_b_ = (long long)(b);                            \
+        if (check_a_ == check_b_) {                                                                \
+            check_passed_++;                                                                       \
+        } else {                                                                                   \
+            check_failed_++;                                                                       \
+            fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %s (%lld vs %lld)\n", __FILE__,         \
+                    __LINE__, #a, #b, check_a_, check_b_);                                         \
+        }                                                                                          \
     } while (0)
 
 /* An mmkit call that must return exactly `code`; shows the names on failure. */
-#define CHECK_RC(call, code)                                                            \
-    do {                                                                                \
-        long long check_rc_ = (long long)(call);                                        \
-        long long check_want_ = (long long)(code);                                      \
-        if (check_rc_ == check_want_) {                                                 \
-            check_passed_++;                                                            \
-        } else {                                                                        \
-            check_failed_++;                                                            \
-            fprintf(stderr, "%s:%d: %s returned %lld (%s: %s), expected %lld (%s)\n",   \
-                    __FILE__, __LINE__, #call, check_rc_, mmk_errname((int)check_rc_),  \
-                    mmk_strerror((int)check_rc_), check_want_,                          \
-                    mmk_errname((int)check_want_));                                     \
-        }                                                                               \
+#define CHECK_RC(call, code)                                                                       \
+    do {                                                                                           \
+        long long check_rc_ = (long long)(call);                                                   \
+        long long check_want_ = (long long)(code);                                                 \
+        if (check_rc_ == check_want_) {                                                            \
+            check_passed_++;                                                                       \
+        } else {                                                                                   \
+            check_failed_++;                                                                       \
+            fprintf(stderr, "%s:%d: %s returned %lld (%s: %s), expected %lld (%s)\n", __FILE__,    \
+                    __LINE__, #call, check_rc_, mmk_errname((int)check_rc_),                       \
+                    mmk_strerror((int)check_rc_), check_want_, mmk_errname((int)check_want_));     \
+        }                                                                                          \
     } while (0)
 
 #define CHECK_OK(call) CHECK_RC(call, 0)
 
 #define CHECK_MEM(a, b, n) CHECK(memcmp((a), (b), (n)) == 0)
 
-#define CHECK_DONE()                                                                    \
-    (printf("%lu passed, %lu failed\n", check_passed_, check_failed_),                  \
-     check_failed_ ? 1 : 0)
+#define CHECK_DONE()                                                                               \
+    (printf("%lu passed, %lu failed\n", check_passed_, check_failed_), check_failed_ ? 1 : 0)
 
 /* A scratch directory for this test's files (MMK_TEST_TMP, else /tmp). */
 static inline const char *check_tmpdir(void) {
@@ -87,7 +94,7 @@ static inline size_t check_rnd_below(size_t n) {
 /* Create (or replace) `path` with permission `mode`, holding exactly
    data[0, n). Returns 0 or -1. */
 static inline int check_write_file(const char *path, const void *data, size_t n, unsigned mode) {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_BINARY, mode);
     if (fd < 0)
         return -1;
     const char *p = data;

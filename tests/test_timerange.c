@@ -723,6 +723,14 @@ static void test_errors(void) {
     const char *path = tmp_path();
     for (int cut = 0; m && cut < 3; cut++) {
         off_t to = cut == 0 ? (off_t)(b.len / 2) : cut == 1 ? 4096 : 0;
+#ifdef _WIN32
+        /* Windows refuses to shrink a file that has a view (wine does too), so
+           this fault cannot happen there: check the refusal instead. */
+        CHECK_EQ(truncate(path, to), -1);
+        if (cut == 0)
+            printf("skipped on Windows: a mapped file cannot be truncated there\n");
+        continue;
+#endif
         CHECK_EQ(truncate(path, to), 0);
         a = e = 5;
         int64_t mid = b.t[b.n * 3 / 4];

@@ -1,0 +1,63 @@
+# Windows: the library cross-built with mingw-w64 (cmake/mingw-w64.cmake) in
+# build/win, configured and built by the fixture test win_build
+# (tests/win/win-tree.sh, which also cross-compiles PCRE2 from Debian's source
+# package and starts wine once), then each portable C test runs under wine as
+# win_<name>. Plain builds only (no sanitizers under wine), to keep the added
+# time small. Without mingw-w64, wine or the PCRE2 source, win_build says so in
+# one line and every win_ test is skipped.
+option(MMK_WIN_TESTS "Also cross-build for Windows (mingw-w64) and run the C tests under wine" ON)
+
+if(MMK_TESTS)
+  # Portable on both platforms: registered here for Linux as well.
+  mmk_add_c_test(test_platform THREADS)
+endif()
+
+if(MMK_WIN_TESTS AND NOT WIN32 AND NOT CMAKE_CROSSCOMPILING)
+  set(MMK_WIN_DIR ${CMAKE_BINARY_DIR}/win)
+  # The C tests that run under wine as they are.
+  set(MMK_WIN_C_TESTS test_error test_platform test_regex_jit test_pattern)
+  # The others, each with the reason it does not (yet) run on Windows.
+  set(MMK_WIN_SKIPPED
+    "test_guard|POSIX signals: SIGBUS chains, sigaction, fork"
+    "test_guard_order|POSIX signals: handler order and re-arming"
+    "test_map|fork, /proc and POSIX mmap/ftruncate checks"
+    "test_map_name|Linux /proc/PID/maps names"
+    "test_map_space|Linux fallocate and sparse files"
+    "test_map_threads|setrlimit and POSIX truncation under threads"
+    "test_map_follow|POSIX truncation of a mapped file (Windows refuses it)"
+    "test_core_views|setrlimit and POSIX truncation"
+    "test_scenarios|POSIX mmap and truncation of mapped files"
+    "test_shm|shared memory is POSIX-only so far"
+    "test_literal|POSIX mmap guard pages"
+    "test_decode|fork and pipes (sys/wait.h)"
+    "test_decode_oom|fork (sys/wait.h)"
+    "test_pattern_list|fork (sys/wait.h)"
+    "test_regex_chunks|fork (sys/wait.h)"
+    "test_scan|fork, pipes and /proc (sys/wait.h)"
+    "test_search|fork (sys/wait.h)"
+    "test_tally|fork (sys/wait.h)"
+    "test_words|fork (sys/wait.h)"
+    "test_timerange|passes under wine but takes 40 s, and its Windows part (a mapped file cannot be truncated) is in test_platform"
+    "test_match_oom|allocation failure injection needs glibc (it checks nothing elsewhere)")
+  set(win_env "WINEPREFIX=${MMK_WIN_DIR}/wine" "WINEDEBUG=-all"
+    "MMK_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}/tmp" "MMK_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+  foreach(t ${MMK_WIN_C_TESTS})
+    add_test(NAME win_${t}
+      COMMAND sh -c "test -f \"$1\" || { echo \"skipped: $1 not built\"; exit 77; }; exec wine \"$1\""
+        sh ${MMK_WIN_DIR}/tests/${t}.exe)
+    set_tests_properties(win_${t} PROPERTIES ENVIRONMENT "${win_env}" LABELS "c;win"
+      TIMEOUT 300 SKIP_RETURN_CODE 77 FIXTURES_REQUIRED mmk_win)
+  endforeach()
+  foreach(entry ${MMK_WIN_SKIPPED})
+    string(REPLACE "|" ";" parts "${entry}")
+    list(GET parts 0 t)
+    list(GET parts 1 why)
+    add_test(NAME win_${t} COMMAND sh -c "echo \"skipped on Windows: $1\"; exit 77" sh "${why}")
+    set_tests_properties(win_${t} PROPERTIES LABELS "c;win" SKIP_RETURN_CODE 77)
+  endforeach()
+  add_test(NAME win_build
+    COMMAND sh ${PROJECT_SOURCE_DIR}/tests/win/win-tree.sh ${PROJECT_SOURCE_DIR} ${MMK_WIN_DIR}
+      ${MMK_WIN_C_TESTS})
+  set_tests_properties(win_build PROPERTIES LABELS "win" TIMEOUT 1200 SKIP_RETURN_CODE 77
+    FIXTURES_SETUP mmk_win)
+endif()
