@@ -104,9 +104,11 @@ __attribute__((target("avx2"))) static uint64_t newlines_avx2(const uint8_t *p, 
             acc =
                 _mm256_sub_epi8(acc, _mm256_add_epi8(_mm256_add_epi8(a, b), _mm256_add_epi8(c, d)));
         }
-        __m256i sums = _mm256_sad_epu8(acc, zero);
-        total += (uint64_t)_mm256_extract_epi64(sums, 0) + (uint64_t)_mm256_extract_epi64(sums, 1) +
-                 (uint64_t)_mm256_extract_epi64(sums, 2) + (uint64_t)_mm256_extract_epi64(sums, 3);
+        /* Stored, not extracted: _mm256_extract_epi64 is x86-64 only (-m32 has no 64-bit
+           general registers). */
+        uint64_t sums[4];
+        _mm256_storeu_si256((__m256i *)(void *)sums, _mm256_sad_epu8(acc, zero));
+        total += sums[0] + sums[1] + sums[2] + sums[3];
     }
     while (n - i >= 32) {
         __m256i a = _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(p + i)), nl);
