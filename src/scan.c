@@ -942,15 +942,21 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
                 break;
             }
             if (spec->needs_memory || opt->io == MMK_IO_MMAP) {
+                /* A window of the range alone: a 32-bit process can map a
+                   range past 4 GiB of a file larger than its address space. */
                 mmk_options mo = {0};
                 mo.access = MMK_ACCESS_READ;
+                mo.offset = (uint64_t)in->start;
+                mo.length = j->total;
                 rc = mmk_open_fd(&own_map, in->fd, &mo);
+                if (rc == MMK_EOFFSET || rc == MMK_ELENGTH)
+                    rc = -EIO; /* shrank since the fstat */
                 if (rc)
                     return rc;
                 void *data = NULL;
                 uint64_t len = 0;
                 rc = mmk_view_acquire(own_map, &data, &len);
-                if (rc == 0 && len < (uint64_t)in->end) {
+                if (rc == 0 && len < j->total) {
                     mmk_view_release(own_map);
                     rc = -EIO; /* shrank between fstat and the map */
                 }
@@ -961,7 +967,7 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
                 view_map = own_map;
                 j->kind = SRC_MEM;
                 j->mapped = 1;
-                j->mem = (const uint8_t *)data + in->start;
+                j->mem = data;
             } else {
                 j->kind = SRC_PREAD;
                 j->fd = in->fd;
@@ -986,10 +992,14 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
                 mmk_options mo = {0};
                 mo.access = MMK_ACCESS_READ;
                 rc = mmk_open_fd(&own_map, in->fd, &mo);
-                if (rc == MMK_ENOTREG || rc == -ENODEV || rc == -EINVAL) {
+                if (rc == MMK_ENOTREG || rc == -ENODEV || rc == -EINVAL ||
+                    ((rc == -EOVERFLOW || rc == -ENOMEM) && spec->stream_run)) {
                     /* A "regular" file the system will not map (some
-                       pseudo-filesystems): read it as a stream instead. */
+                       pseudo-filesystems), or one larger than the address
+                       space (a 32-bit process) for a job that can read a
+                       stream: read it as a stream instead. */
                     own_map = NULL;
+                    rc = 0;
                     goto as_stream;
                 }
                 if (rc)

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -164,7 +165,7 @@ static void check_lines(const struct seen *s, uint64_t base) {
     }
 }
 
-static void test_search(int fd) {
+static void test_search(int fd, int maps_ok) {
     mmk_pattern *lit = NULL, *lines = NULL, *rx = NULL;
     CHECK_OK(mmk_pattern_compile(&lit, needle, strlen(needle), MMK_PAT_FIXED, NULL));
     CHECK_OK(mmk_pattern_compile(&lines, needle, strlen(needle), MMK_PAT_LINES, NULL));
@@ -214,11 +215,14 @@ static void test_search(int fd) {
     while (past < nexp && exp_match[past].match_off < base)
         past++;
     CHECK_EQ(n, nexp - past);
+    /* the spans of a range are found over a map of the range alone */
     memset(s, 0, sizeof s);
     CHECK_OK(mmk_matches(lit, &r, NULL, on_span, &s[1]));
-    CHECK_EQ(s[1].nspans, nexp - past);
-    for (size_t i = past; i < nexp && i - past < s[1].nspans; i++)
-        CHECK_EQ(s[1].span_off[i - past], exp_match[i].match_off - base);
+    if (maps_ok) {
+        CHECK_EQ(s[1].nspans, nexp - past);
+        for (size_t i = past; i < nexp && i - past < s[1].nspans; i++)
+            CHECK_EQ(s[1].span_off[i - past], exp_match[i].match_off - base);
+    }
 
     mmk_pattern_free(lit);
     mmk_pattern_free(lines);
@@ -227,7 +231,33 @@ static void test_search(int fd) {
 
 /* ---- maps --------------------------------------------------------------- */
 
-static void test_maps(int fd) {
+/* Whether a map at an offset past 4 GiB shows the file's bytes there. Always
+   on a kernel; qemu-i386 7.2 (the emulator the 32-bit tree falls back to on
+   kernels that run no 32-bit program) cuts mmap offsets to 32 bits, which no
+   library can work around: then the checks that read such maps are left out,
+   with a note, and only where an emulator runs the test. */
+static int maps_past_4g_work(int fd) {
+    uint64_t off = (pieces[2].off + 1) & ~(uint64_t)4095;
+    char want[4096];
+    if (pread(fd, want, sizeof want, (off_t)off) != (ssize_t)sizeof want)
+        return 0;
+    void *p = mmap(NULL, sizeof want, PROT_READ, MAP_SHARED, fd, (off_t)off);
+    if (p == MAP_FAILED)
+        return 0;
+    int same = memcmp(p, want, sizeof want) == 0;
+    munmap(p, sizeof want);
+    if (!same && getenv("MMK_TEST_EMULATOR")) {
+        printf("note: under %s a map at an offset past 4 GiB shows other bytes (the "
+               "emulator cuts mmap offsets to 32 bits): the checks of such maps are left "
+               "to a native 32-bit run\n",
+               getenv("MMK_TEST_EMULATOR"));
+        return 0;
+    }
+    CHECK(same);
+    return 1;
+}
+
+static void test_maps(int fd, int maps_ok) {
     mmk_options o = {0};
     o.access = MMK_ACCESS_READ;
     mmk_map *m = NULL;
@@ -241,6 +271,8 @@ static void test_maps(int fd) {
     if (m) {
         CHECK_EQ(mmk_offset(m), late->off + 1);
         CHECK_EQ(mmk_length(m), 64);
+    }
+    if (m && maps_ok) {
         CHECK_MEM(mmk_data(m), late->text + 1, strlen(late->text) - 1);
         int64_t pos = -1;
         CHECK_OK(mmk_find(m, "d MARKER", 8, 0, MMK_DEFAULT_POS, &pos));
@@ -256,6 +288,8 @@ static void test_maps(int fd) {
         CHECK_OK(mmk_count(lit, &in, NULL, &n));
         CHECK_EQ(n, 3);
         mmk_pattern_free(lit);
+    }
+    if (m) {
         CHECK_OK(mmk_free(m));
         m = NULL;
     }
@@ -280,7 +314,8 @@ static void test_maps(int fd) {
     CHECK_OK(mmk_open_fd(&m, fd, &o));
     if (m) {
         CHECK_EQ(mmk_length(m), FILE_SIZE - last->off);
-        CHECK_MEM(mmk_data(m), last->text, strlen(last->text));
+        if (maps_ok)
+            CHECK_MEM(mmk_data(m), last->text, strlen(last->text));
         CHECK_OK(mmk_free(m));
         m = NULL;
     }
@@ -318,10 +353,11 @@ int main(void) {
         return CHECK_DONE();
     }
     unlink(path); /* the descriptor keeps it while the test runs */
-    printf("%zu markers, %llu newlines, %zu-bit pointers\n", nexp,
-           (unsigned long long)exp_newlines, sizeof(void *) * 8);
-    test_search(fd);
-    test_maps(fd);
+    printf("%zu markers, %llu newlines, %zu-bit pointers\n", nexp, (unsigned long long)exp_newlines,
+           sizeof(void *) * 8);
+    int maps_ok = maps_past_4g_work(fd);
+    test_search(fd, maps_ok);
+    test_maps(fd, maps_ok);
     close(fd);
     return CHECK_DONE();
 }
