@@ -14,6 +14,15 @@
 option(MMK_M32_TESTS "Also build and run the C and CLI tests with gcc -m32 (build/m32)" ON)
 # Tests left out of the 32-bit run (each one runs here), to bound its time.
 set(MMK_M32_SKIP "" CACHE STRING "C tests (names) not run in the 32-bit tree")
+# Under qemu-i386 (kernels that run no 32-bit program) these C tests are
+# skipped with the reason given: what qemu-user 7.2 cannot show (it accepts
+# any madvise advice and does nothing, reports a SIGBUS address one page off,
+# cuts mmap offsets to 32 bits, has no set_robust_list), or a run time beyond
+# the CI budget under emulation (measured on the 2-core CI machine: 70 s to
+# more than 300 s each). Where the kernel runs 32-bit programs they all run.
+set(MMK_M32_QEMU_CANNOT test_map test_guard_order test_scenarios test_shm)
+set(MMK_M32_QEMU_SLOW test_map_threads test_pattern test_pattern_list test_regex_chunks
+  test_regex_jit test_scan test_search test_tally test_timerange)
 
 mmk_add_c_test(test_big_file)
 if(MMK_CLI_PYTHON3 AND TARGET mmk)
@@ -44,6 +53,11 @@ if(MMK_M32_TESTS AND CMAKE_C_COMPILER_ID STREQUAL "GNU" AND CMAKE_SYSTEM_NAME ST
       endif()
       list(APPEND targets ${t}) # C tests are named after their executable
       get_test_property(${t} ENVIRONMENT env)
+      if(t IN_LIST MMK_M32_QEMU_CANNOT)
+        list(APPEND env "MMK_M32_NOT_UNDER_QEMU=qemu-user cannot show what it checks")
+      elseif(t IN_LIST MMK_M32_QEMU_SLOW)
+        list(APPEND env "MMK_M32_NOT_UNDER_QEMU=too slow under emulation for make test")
+      endif()
       add_test(NAME m32_${t} COMMAND ${run} ${MMK_M32_DIR}/tests/${t})
       set_tests_properties(m32_${t} PROPERTIES ENVIRONMENT "${env}" LABELS "c;m32"
         TIMEOUT 600 SKIP_RETURN_CODE 77 FIXTURES_REQUIRED mmk_m32)

@@ -10,6 +10,10 @@ if [ ! -x "$prog" ] || [ ! -f "$dir/emulator" ]; then
   exit 77
 fi
 emu=$(cat "$dir/emulator")
+if [ -n "$emu" ] && [ -n "$MMK_M32_NOT_UNDER_QEMU" ]; then
+  echo "skipped: $(basename "$prog") under $emu: $MMK_M32_NOT_UNDER_QEMU (it runs where the kernel runs 32-bit programs)"
+  exit 77
+fi
 if [ -n "$emu" ]; then
   # Tests word what an emulator cannot show (tests/check.h's emulated()).
   MMK_TEST_EMULATOR=qemu-i386
