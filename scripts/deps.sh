@@ -83,8 +83,8 @@ m32() {
   fi
   [ -z "$(missing libpcre2-dev:i386)" ] && { rm -rf "$probe"; return 0; }
   sysroot=/usr/local/lib/mmkit/i386-sysroot
-  if ! apt-get install -y -qq libpcre2-dev:i386 >&2 &&
-     [ ! -f "$sysroot/usr/lib/i386-linux-gnu/pkgconfig/libpcre2-8.pc" ]; then
+  if [ ! -f "$sysroot/usr/lib/i386-linux-gnu/pkgconfig/libpcre2-8.pc" ] &&
+     ! apt-get install -y -qq libpcre2-dev:i386 >&2; then
     echo "mmkit: libpcre2-dev:i386 not installable here: unpacking the i386 .debs into $sysroot" >&2
     (cd "$probe" && apt-get download libpcre2-8-0:i386 libpcre2-dev:i386 libpcre2-16-0:i386 \
        libpcre2-32-0:i386 libpcre2-posix3:i386 >&2 2>/dev/null) &&
