@@ -55,6 +55,7 @@
 #include <mmkit.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -378,7 +379,7 @@ static int torture(const char *path, int rounds) {
         pid_t w = fork();
         if (w == 0) { /* appends and updates until killed */
             slow_writes = 1;
-            _exit(run_writer(path, -1, 1L << 40, seed + (uint64_t)r, 1));
+            _exit(run_writer(path, -1, LONG_MAX, seed + (uint64_t)r, 1));
         }
         /* a random moment, 5-150 ms in */
         long ns = 5000000L + (long)(splitmix(&seed) % 145000000u);

@@ -778,7 +778,11 @@ MMK_API int mmk_shm_unlink(const char *name);
 typedef struct mmk_mutex {
     union {
         unsigned char bytes[64];
+#if defined(__GNUC__) || defined(__clang__)
+        uint64_t align __attribute__((aligned(8))); /* 8 on 32-bit x86 too (4 there otherwise) */
+#else
         uint64_t align;
+#endif
     } opaque;
 } mmk_mutex;
 

@@ -63,11 +63,46 @@ install() {
   return 0
 }
 
+# The 32-bit tree (tests/m32.cmake): gcc-multilib and Debian's i386 PCRE2,
+# plus qemu-user where the kernel runs no 32-bit program. Installed as root
+# only (it adds the i386 architecture to dpkg); elsewhere the m32 tests skip.
+# libpcre2-dev:i386 must have the exact version of the amd64 package; where
+# apt cannot give it (a mirror whose i386 index lags behind), the i386 .debs
+# of the version apt has are unpacked into a sysroot of their own, which
+# cmake/m32.cmake uses: nothing of the amd64 system changes.
+m32() {
+  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 || return 0
+  [ "$(dpkg --print-architecture 2>/dev/null)" = amd64 ] || return 0
+  export DEBIAN_FRONTEND=noninteractive
+  if ! dpkg --print-foreign-architectures | grep -qx i386; then
+    dpkg --add-architecture i386 && apt-get update -qq >&2 || true
+  fi
+  install optional gcc-multilib
+  probe=$(mktemp -d)
+  printf 'int main(void) { return 0; }\n' >"$probe/p.c"
+  if gcc -m32 "$probe/p.c" -o "$probe/p" 2>/dev/null && ! "$probe/p" 2>/dev/null; then
+    apt-get install -y -qq --no-install-recommends qemu-user >&2 ||
+      echo "mmkit: could not install qemu-user (continuing without it)" >&2
+  fi
+  [ -z "$(missing libpcre2-dev:i386)" ] && { rm -rf "$probe"; return 0; }
+  sysroot=/usr/local/lib/mmkit/i386-sysroot
+  if [ ! -f "$sysroot/usr/lib/i386-linux-gnu/pkgconfig/libpcre2-8.pc" ] &&
+     ! apt-get install -y -qq libpcre2-dev:i386 >&2; then
+    echo "mmkit: libpcre2-dev:i386 not installable here: unpacking the i386 .debs into $sysroot" >&2
+    (cd "$probe" && apt-get download libpcre2-8-0:i386 libpcre2-dev:i386 libpcre2-16-0:i386 \
+       libpcre2-32-0:i386 libpcre2-posix3:i386 >&2 2>/dev/null) &&
+      mkdir -p "$sysroot" && for d in "$probe"/*.deb; do dpkg-deb -x "$d" "$sysroot"; done ||
+      echo "mmkit: no i386 PCRE2: the m32 tests will be skipped" >&2
+  fi
+  rm -rf "$probe"
+}
+
 if [ "$1" = build ]; then
   install required $pkgs || exit 1
   install optional $optional
 else
   install optional $pkgs
+  [ "$1" = test ] && m32
 fi
 
 # The Windows build's PCRE2 comes from Debian's source package (there is no

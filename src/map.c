@@ -1504,6 +1504,8 @@ int mmk_resize(mmk_map *m, uint64_t new_length) {
         return MMK_EREADONLY;
     if (m->kind == KIND_FILE && m->fd < 0)
         return -EBADF;
+    if (m->kind != KIND_FILE && new_length > (uint64_t)PTRDIFF_MAX)
+        return -ENOMEM; /* as mmk_open_anon: more than any address space holds (32-bit) */
     int rc = map_begin_exclusive(m);
     if (rc < 0)
         return rc;

@@ -96,9 +96,11 @@ __attribute__((target("avx2"))) static uint64_t newlines_avx2(const uint8_t *p, 
             acc =
                 _mm256_sub_epi8(acc, _mm256_add_epi8(_mm256_add_epi8(a, b), _mm256_add_epi8(c, d)));
         }
-        __m256i sums = _mm256_sad_epu8(acc, zero);
-        total += (uint64_t)_mm256_extract_epi64(sums, 0) + (uint64_t)_mm256_extract_epi64(sums, 1) +
-                 (uint64_t)_mm256_extract_epi64(sums, 2) + (uint64_t)_mm256_extract_epi64(sums, 3);
+        /* Stored, not extracted: _mm256_extract_epi64 is x86-64 only (-m32 has no 64-bit
+           general registers). */
+        uint64_t sums[4];
+        _mm256_storeu_si256((__m256i *)(void *)sums, _mm256_sad_epu8(acc, zero));
+        total += sums[0] + sums[1] + sums[2] + sums[3];
     }
     while (n - i >= 32) {
         __m256i a = _mm256_cmpeq_epi8(_mm256_loadu_si256((const __m256i *)(p + i)), nl);
@@ -885,15 +887,21 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
                 break;
             }
             if (spec->needs_memory || opt->io == MMK_IO_MMAP) {
+                /* A window of the range alone: a 32-bit process can map a
+                   range past 4 GiB of a file larger than its address space. */
                 mmk_options mo = {0};
                 mo.access = MMK_ACCESS_READ;
+                mo.offset = (uint64_t)in->start;
+                mo.length = j->total;
                 rc = mmk_open_fd(&own_map, in->fd, &mo);
+                if (rc == MMK_EOFFSET || rc == MMK_ELENGTH)
+                    rc = -EIO; /* shrank since the fstat */
                 if (rc)
                     return rc;
                 void *data = NULL;
                 uint64_t len = 0;
                 rc = mmk_view_acquire(own_map, &data, &len);
-                if (rc == 0 && len < (uint64_t)in->end) {
+                if (rc == 0 && len < j->total) {
                     mmk_view_release(own_map);
                     rc = -EIO; /* shrank between fstat and the map */
                 }
@@ -904,7 +912,7 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
                 view_map = own_map;
                 j->kind = SRC_MEM;
                 j->mapped = 1;
-                j->mem = (const uint8_t *)data + in->start;
+                j->mem = data;
             } else {
                 j->kind = SRC_PREAD;
                 j->fd = in->fd;
@@ -930,10 +938,14 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
                 mmk_options mo = {0};
                 mo.access = MMK_ACCESS_READ;
                 rc = mmk_open_fd(&own_map, in->fd, &mo);
-                if (rc == MMK_ENOTREG || rc == -ENODEV || rc == -EINVAL) {
+                if (rc == MMK_ENOTREG || rc == -ENODEV || rc == -EINVAL ||
+                    ((rc == -EOVERFLOW || rc == -ENOMEM) && spec->stream_run)) {
                     /* A "regular" file the system will not map (some
-                       pseudo-filesystems): read it as a stream instead. */
+                       pseudo-filesystems), or one larger than the address
+                       space (a 32-bit process) for a job that can read a
+                       stream: read it as a stream instead. */
                     own_map = NULL;
+                    rc = 0;
                     goto as_stream;
                 }
                 if (rc)

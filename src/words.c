@@ -18,7 +18,8 @@
 #include "scan.h"
 #include "wordtab.h"
 
-#if defined(__x86_64__) || defined(__i386__)
+/* SSE2 is part of x86-64; a 32-bit x86 build has it only with -msse2. */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__SSE2__)
 #include <emmintrin.h>
 #define MMK_WORDS_SSE2 1
 #endif

@@ -406,6 +406,8 @@ static int overcommit_mode(void) {
 
 /* 0 when the kernel grants a plain anonymous map of `len`, else -errno. */
 static int plain_anon(uint64_t len, int shared) {
+    if ((uint64_t)(size_t)len != len)
+        return -ENOMEM; /* more than a 32-bit address space: mmap cannot even be asked */
     void *p = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE,
                    (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
