@@ -84,6 +84,8 @@ struct walker {
     pthread_mutex_t mu;
     pthread_cond_t work;  /* workers: an item was queued, or the end */
     pthread_cond_t state; /* an item finished, the head moved, the token was released */
+    pthread_cond_t room;  /* the walking thread: room_need items fit in the window */
+    unsigned room_need;   /* 0, or the room the walking thread waits for */
     walk_item ring[WALK_WINDOW];
     uint64_t head, next, tail; /* written < head <= next (started) <= tail (queued) */
     int emitting;              /* the output token is held */
@@ -254,13 +256,23 @@ static void emit_ready(walker *w, int have_token) {
             it->path = NULL;
         }
         pthread_mutex_lock(&w->mu);
+        int over_budget = w->pending_bytes > WALK_PENDING_BUDGET;
         w->pending_bytes -= bytes;
         w->head = end;
-        pthread_cond_broadcast(&w->work);  /* budget */
-        pthread_cond_broadcast(&w->state); /* room in the window */
+        if (over_budget) {
+            pthread_cond_broadcast(&w->work); /* budget */
+        }
+        pthread_cond_broadcast(&w->state); /* the head moved */
+        if (w->room_need && WALK_WINDOW - (w->tail - w->head) >= w->room_need) {
+            /* Woken once for a batch, not once per file written. */
+            pthread_cond_signal(&w->room);
+        }
     }
     w->emitting = 0;
     pthread_cond_broadcast(&w->state);
+    if (w->room_need && WALK_WINDOW - (w->tail - w->head) >= w->room_need) {
+        pthread_cond_signal(&w->room);
+    }
 }
 
 /* The capture of a running item outgrew WALK_CAPTURE_LIMIT (called inside an
@@ -381,14 +393,21 @@ static int pool_grow(walker *w, uint64_t queued) {
     return 1;
 }
 
-/* Queue an item (mu held), waiting for room in the window. */
-static walk_item *queue_item(walker *w, char *path) {
-    while (w->tail - w->head >= WALK_WINDOW) {
+/* Wait (mu held) until n more items fit in the window. */
+static void wait_room(walker *w, unsigned n) {
+    while (w->tail - w->head + n > WALK_WINDOW) {
         emit_ready(w, 0);
-        if (w->tail - w->head >= WALK_WINDOW) {
-            pthread_cond_wait(&w->state, &w->mu);
+        if (w->tail - w->head + n > WALK_WINDOW) {
+            w->room_need = n;
+            pthread_cond_wait(&w->room, &w->mu);
+            w->room_need = 0;
         }
     }
+}
+
+/* Queue an item (mu held), waiting for room in the window. */
+static walk_item *queue_item(walker *w, char *path) {
+    wait_room(w, 1);
     walk_item *it = &w->ring[w->tail % WALK_WINDOW];
     memset(it, 0, sizeof *it);
     it->w = w;
@@ -415,6 +434,7 @@ static void flush_batch(walker *w) {
         return;
     }
     pthread_mutex_lock(&w->mu);
+    wait_room(w, (unsigned)w->nbatch);
     for (int i = 0; i < w->nbatch; i++) {
         queue_item(w, w->batch[i]);
     }
@@ -797,6 +817,7 @@ int walk_run(char *const *operands, int noperands, const walk_options *wo, walk_
         pthread_mutex_init(&w->mu, NULL);
         pthread_cond_init(&w->work, NULL);
         pthread_cond_init(&w->state, NULL);
+        pthread_cond_init(&w->room, NULL);
         w->parallel = w->nthreads > 1;
         if (noperands == 0) {
             path_set(w, ""); /* "." shown as "" + "name": no "./" */
@@ -817,6 +838,7 @@ int walk_run(char *const *operands, int noperands, const walk_options *wo, walk_
             }
         }
         pthread_cond_destroy(&w->state);
+        pthread_cond_destroy(&w->room);
         pthread_cond_destroy(&w->work);
         pthread_mutex_destroy(&w->mu);
     }

@@ -49,9 +49,12 @@
  * 112), bzip2 14 (bzip2 -dc 15).
  */
 #include <errno.h>
+#include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "mmkit.h"
@@ -118,6 +121,8 @@ struct mmk_decoder {
     int codec_live;   /* bzip2: a bz_stream is initialised */
     int frame_done;   /* zstd: the last call ended a frame; xz: the streams ended */
     void *codec;      /* the library's state */
+    int async;        /* decode on a thread of its own (dec_async) */
+    struct dec_async *a;
 };
 
 /* ---- detection ------------------------------------------------------------ */
@@ -584,6 +589,209 @@ int mmk__decoder_inflater(const struct mmk_decoder *d) {
     return d && d->format == MMK_COMP_GZIP ? d->inflater : 0;
 }
 
+/* ---- decoding on a thread of its own ------------------------------------------ */
+
+/* A reader that decodes and then searches one buffer after the other takes
+   decode + search; rg -z overlaps the two (zstd -dc in a subprocess). So a
+   decoder of a regular file (on a machine with several cores) decodes on a
+   thread of its own, ahead of the reader, into a ring of DEC_SLOTS buffers of
+   DEC_SLOT_SIZE bytes; mmk_decoder_read copies out of the ring. The thread
+   starts at the first read, stops when the ring is full, and is stopped and
+   joined by mmk_decoder_free wherever it is. Bytes, the end and errors reach
+   the reader in the order the codec produced them, exactly as without the
+   thread: the thread runs the same `fill` functions. Memory: the ring (2 MiB)
+   besides the codec's own. */
+enum {
+    DEC_SLOTS = 8,
+    DEC_SLOT_SIZE = 256 * 1024 /* stays in the cache between the two threads */
+};
+
+typedef struct dec_async {
+    pthread_t thread;
+    int started; /* the thread runs (or ran) */
+    pthread_mutex_t mu;
+    pthread_cond_t filled; /* the reader: a slot was filled, or the end came */
+    pthread_cond_t freed;  /* the thread: a slot was emptied, or stop */
+    uint8_t *ring;         /* DEC_SLOTS * DEC_SLOT_SIZE */
+    size_t len[DEC_SLOTS];
+    uint64_t head, tail; /* slots read < head <= tail (filled) */
+    size_t pos;          /* the reader's offset in slot head */
+    int end;             /* the thread is finished; end_rc after the filled slots */
+    int end_rc;          /* 0 (the end of the data) or the error */
+    int stop;            /* mmk_decoder_free: finish now */
+    /* The reader's own (the thread writes the decoder's err and done). */
+    int read_err, read_done;
+} dec_async;
+
+/* MMK__ASYNC_*: whether decoders opened from now on use the thread. */
+static int dec_async_choice = MMK__ASYNC_AUTO;
+
+int mmk__decode_set_async(int which) {
+    if (which != MMK__ASYNC_AUTO && which != MMK__ASYNC_OFF && which != MMK__ASYNC_ON)
+        return -EINVAL;
+    __atomic_store_n(&dec_async_choice, which, __ATOMIC_RELAXED);
+    return 0;
+}
+
+int mmk__decoder_async(const struct mmk_decoder *d) {
+    return d && d->async;
+}
+
+/* Whether a decoder of `fd` decodes on a thread: regular files with several
+   cores to run on (a pipe's writer is often the other core's work already). */
+static int dec_wants_async(int fd) {
+    int which = __atomic_load_n(&dec_async_choice, __ATOMIC_RELAXED);
+    if (which != MMK__ASYNC_AUTO)
+        return which == MMK__ASYNC_ON;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores > 1;
+}
+
+/* One fill of the codec as mmk_decoder_read makes it, on the thread: a
+   non-blocking descriptor that has nothing yet is waited for (the reader of
+   a decoder without the thread sees -EAGAIN and retries itself). */
+static int64_t dec_fill_blocking(mmk_decoder *d, uint8_t *out, size_t cap) {
+    for (;;) {
+        int64_t r = d->fill(d, out, cap);
+        if (r != -EAGAIN && r != -EWOULDBLOCK)
+            return r;
+        struct pollfd p = {d->fd, POLLIN, 0};
+        if (poll(&p, 1, -1) < 0 && errno != EINTR)
+            return -errno;
+    }
+}
+
+static void *dec_thread(void *arg) {
+    mmk_decoder *d = arg;
+    dec_async *a = d->a;
+    for (;;) {
+        pthread_mutex_lock(&a->mu);
+        while (a->tail - a->head == DEC_SLOTS && !a->stop)
+            pthread_cond_wait(&a->freed, &a->mu);
+        int stop = a->stop;
+        uint64_t slot = a->tail % DEC_SLOTS;
+        pthread_mutex_unlock(&a->mu);
+        if (stop)
+            return NULL;
+        /* Fill the slot at least half (fewer hand-overs), as far as the data
+           goes. A codec that fails after some bytes hands those out first
+           and keeps the error in d->err (dec_fail): it comes after them. */
+        uint8_t *dst = a->ring + slot * DEC_SLOT_SIZE;
+        size_t got = 0;
+        int64_t r = 1;
+        while (got < DEC_SLOT_SIZE / 2) {
+            r = dec_fill_blocking(d, dst + got, DEC_SLOT_SIZE - got);
+            if (r <= 0)
+                break;
+            got += (size_t)r;
+            if (d->err) {
+                r = d->err;
+                break;
+            }
+        }
+        pthread_mutex_lock(&a->mu);
+        if (got > 0) {
+            a->len[slot] = got;
+            a->tail++;
+        }
+        if (r <= 0) {
+            a->end = 1;
+            a->end_rc = (int)r;
+        }
+        pthread_cond_signal(&a->filled);
+        pthread_mutex_unlock(&a->mu);
+        if (r <= 0)
+            return NULL;
+    }
+}
+
+/* Set up the ring (the thread starts at the first read). 0 or -ENOMEM. */
+static int dec_async_init(mmk_decoder *d) {
+    dec_async *a = calloc(1, sizeof *a);
+    if (!a)
+        return -ENOMEM;
+    a->ring = malloc((size_t)DEC_SLOTS * DEC_SLOT_SIZE);
+    if (!a->ring) {
+        free(a);
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->filled, NULL);
+    pthread_cond_init(&a->freed, NULL);
+    d->a = a;
+    d->async = 1;
+    return 0;
+}
+
+static void dec_async_free(mmk_decoder *d) {
+    dec_async *a = d->a;
+    if (!a)
+        return;
+    if (a->started) {
+        pthread_mutex_lock(&a->mu);
+        a->stop = 1;
+        pthread_cond_signal(&a->freed);
+        pthread_mutex_unlock(&a->mu);
+        pthread_join(a->thread, NULL);
+    }
+    pthread_mutex_destroy(&a->mu);
+    pthread_cond_destroy(&a->filled);
+    pthread_cond_destroy(&a->freed);
+    free(a->ring);
+    free(a);
+    d->a = NULL;
+}
+
+/* mmk_decoder_read through the ring: as many filled bytes as fit (from
+   several slots when they are there), waiting only when none is. Returns
+   -EAGAIN with d->async cleared when no thread could be started (nothing was
+   decoded yet: the caller decodes on its own thread). */
+static int64_t dec_async_read(mmk_decoder *d, uint8_t *buf, size_t n) {
+    dec_async *a = d->a;
+    if (a->read_err)
+        return a->read_err;
+    if (a->read_done)
+        return 0;
+    if (!a->started) {
+        if (pthread_create(&a->thread, NULL, dec_thread, d) != 0) {
+            dec_async_free(d);
+            d->async = 0;
+            return -EAGAIN;
+        }
+        a->started = 1;
+    }
+    size_t done = 0;
+    pthread_mutex_lock(&a->mu);
+    while (a->head == a->tail && !a->end)
+        pthread_cond_wait(&a->filled, &a->mu);
+    while (done < n && a->head < a->tail) {
+        uint64_t slot = a->head % DEC_SLOTS;
+        size_t len = a->len[slot];
+        pthread_mutex_unlock(&a->mu);
+        /* The slot is the reader's until head moves past it. */
+        size_t k = len - a->pos < n - done ? len - a->pos : n - done;
+        memcpy(buf + done, a->ring + slot * DEC_SLOT_SIZE + a->pos, k);
+        done += k;
+        a->pos += k;
+        pthread_mutex_lock(&a->mu);
+        if (a->pos == len) {
+            a->pos = 0;
+            a->head++;
+            pthread_cond_signal(&a->freed);
+        }
+    }
+    int64_t r = done > 0 ? (int64_t)done : a->end_rc;
+    pthread_mutex_unlock(&a->mu);
+    if (r == 0)
+        a->read_done = 1;
+    else if (r < 0)
+        a->read_err = (int)r; /* the codec's state is not to be trusted after a failure */
+    return r;
+}
+
 /* ---- open / read / free ----------------------------------------------------- */
 
 /* Set up the codec of d->format. 0, MMK_ENOTSUP or -ENOMEM. */
@@ -727,6 +935,8 @@ int mmk_decoder_open(mmk_decoder **out, int fd, int format) {
     }
     if (rc == 0)
         rc = dec_start_codec(d);
+    if (rc == 0 && d->format != MMK_COMP_NONE && dec_wants_async(fd))
+        rc = dec_async_init(d);
     if (rc < 0) {
         mmk_decoder_free(d);
         return rc;
@@ -739,6 +949,12 @@ int64_t mmk_decoder_read(void *decoder, void *buf, size_t n) {
     mmk_decoder *d = decoder;
     if (!d || !buf || n == 0)
         return -EINVAL;
+    if (d->async) {
+        int64_t r = dec_async_read(d, buf, n < DEC_MAX_CALL ? n : DEC_MAX_CALL);
+        if (d->async)
+            return r;
+        /* No thread could be started: on as a decoder without one. */
+    }
     if (d->out_pos < d->out_len) {
         size_t k = d->out_len - d->out_pos < n ? d->out_len - d->out_pos : n;
         memcpy(buf, d->out + d->out_pos, k);
@@ -777,6 +993,7 @@ int mmk_decoder_format(const mmk_decoder *d) {
 void mmk_decoder_free(mmk_decoder *d) {
     if (!d)
         return;
+    dec_async_free(d); /* the thread stops before the codec goes */
     if (d->end)
         d->end(d);
     else

@@ -1,7 +1,8 @@
 # The decoders (src/decode.c): gzip (ISA-L and zlib), zstd, xz, bzip2 and
 # pass-through against the command-line tools; formats whose tool or library
-# is missing are skipped with one line each.
-mmk_add_c_test(test_decode)
+# is missing are skipped with one line each. THREADS: the decoding thread
+# (every case runs with it and without) under TSan too.
+mmk_add_c_test(test_decode THREADS)
 # Allocation failures injected into every allocation of the decoders and their
 # libraries; it replaces malloc, so it runs without the sanitizers.
 add_executable(test_decode_oom test_decode_oom.c)
