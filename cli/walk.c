@@ -14,7 +14,9 @@
  * WALK_CAPTURE_LIMIT waits until its item is the head and the token is free,
  * takes the token, writes what it holds and then writes straight to the real
  * outputs until its file is done. Big files run on the calling thread when
- * everything before them has been written, with no capture at all.
+ * everything before them has been written, with no capture at all. When the
+ * window is full, the calling thread searches the next queued file itself
+ * (as a worker, captured) rather than sleep until there is room.
  *
  * Memory: at most WALK_WINDOW items are queued or unwritten; workers start no
  * new item while finished, unwritten captures hold more than
@@ -320,6 +322,29 @@ static void item_done(walker *w, walk_item *it, int status) {
     }
 }
 
+/* Search one started item with its output captured (mu held; released
+   during the search). */
+static void run_item(walker *w, walk_item *it) {
+    if (it->state == ITEM_DONE) {
+        return; /* a message of the walk's own, queued finished */
+    }
+    if (w->stop && __atomic_load_n(w->stop, __ATOMIC_ACQUIRE)) {
+        it->skipped = 1;
+        item_done(w, it, EXIT_NOMATCH);
+        return;
+    }
+    pthread_mutex_unlock(&w->mu);
+    it->cap = out_capture_new(WALK_CAPTURE_LIMIT, item_overflow, it);
+    if (!it->cap) {
+        walk_oom();
+    }
+    out_capture_begin(it->cap);
+    int status = w->fn(it->path, it->path, 0, w->user);
+    out_capture_end();
+    pthread_mutex_lock(&w->mu);
+    item_done(w, it, status);
+}
+
 static void *worker_main(void *arg) {
     walker *w = arg;
     pthread_mutex_lock(&w->mu);
@@ -346,25 +371,7 @@ static void *worker_main(void *arg) {
             pthread_cond_signal(&w->work); /* more for another worker */
         }
         for (uint64_t i = first; i < first + take; i++) {
-            walk_item *it = &w->ring[i % WALK_WINDOW];
-            if (it->state == ITEM_DONE) {
-                continue; /* a message of the walk's own, queued finished */
-            }
-            if (w->stop && __atomic_load_n(w->stop, __ATOMIC_ACQUIRE)) {
-                it->skipped = 1;
-                item_done(w, it, EXIT_NOMATCH);
-                continue;
-            }
-            pthread_mutex_unlock(&w->mu);
-            it->cap = out_capture_new(WALK_CAPTURE_LIMIT, item_overflow, it);
-            if (!it->cap) {
-                walk_oom();
-            }
-            out_capture_begin(it->cap);
-            int status = w->fn(it->path, it->path, 0, w->user);
-            out_capture_end();
-            pthread_mutex_lock(&w->mu);
-            item_done(w, it, status);
+            run_item(w, &w->ring[i % WALK_WINDOW]);
         }
     }
     pthread_mutex_unlock(&w->mu);
@@ -393,15 +400,28 @@ static int pool_grow(walker *w, uint64_t queued) {
     return 1;
 }
 
-/* Wait (mu held) until n more items fit in the window. */
+/* Wait (mu held) until n more items fit in the window. Meanwhile the walking
+   thread searches queued files itself, as a worker does: on a busy machine a
+   thread that sleeps here loses its share of the cores, and the files it
+   searches are the next in line anyway. */
 static void wait_room(walker *w, unsigned n) {
     while (w->tail - w->head + n > WALK_WINDOW) {
         emit_ready(w, 0);
-        if (w->tail - w->head + n > WALK_WINDOW) {
-            w->room_need = n;
-            pthread_cond_wait(&w->room, &w->mu);
-            w->room_need = 0;
+        if (w->tail - w->head + n <= WALK_WINDOW) {
+            break;
         }
+        if (w->next < w->tail && w->pending_bytes <= WALK_PENDING_BUDGET) {
+            walk_item *it = &w->ring[w->next % WALK_WINDOW];
+            w->next++;
+            if (it->state == ITEM_QUEUED) {
+                it->state = ITEM_RUNNING;
+            }
+            run_item(w, it);
+            continue;
+        }
+        w->room_need = n;
+        pthread_cond_wait(&w->room, &w->mu);
+        w->room_need = 0;
     }
 }
 
