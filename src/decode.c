@@ -599,11 +599,11 @@ int mmk__decoder_inflater(const struct mmk_decoder *d) {
    starts at the first read, stops when the ring is full, and is stopped and
    joined by mmk_decoder_free wherever it is. Bytes, the end and errors reach
    the reader in the order the codec produced them, exactly as without the
-   thread: the thread runs the same `fill` functions. Memory: the ring (2 MiB)
+   thread: the thread runs the same `fill` functions. Memory: the ring (4 MiB)
    besides the codec's own. */
 enum {
-    DEC_SLOTS = 8,
-    DEC_SLOT_SIZE = 256 * 1024 /* stays in the cache between the two threads */
+    DEC_SLOTS = 4,
+    DEC_SLOT_SIZE = 1024 * 1024 /* fewer hand-overs (context switches) than 256 KiB slots */
 };
 
 typedef struct dec_async {
@@ -616,6 +616,8 @@ typedef struct dec_async {
     size_t len[DEC_SLOTS];
     uint64_t head, tail; /* slots read < head <= tail (filled) */
     size_t pos;          /* the reader's offset in slot head */
+    size_t cur_len;      /* the reader's: the length of slot head while it holds it, or 0 */
+    uint64_t head_seen;  /* the reader's copy of head */
     int end;             /* the thread is finished; end_rc after the filled slots */
     int end_rc;          /* 0 (the end of the data) or the error */
     int stop;            /* mmk_decoder_free: finish now */
@@ -746,9 +748,11 @@ static void dec_async_free(mmk_decoder *d) {
 }
 
 /* mmk_decoder_read through the ring: as many filled bytes as fit (from
-   several slots when they are there), waiting only when none is. Returns
-   -EAGAIN with d->async cleared when no thread could be started (nothing was
-   decoded yet: the caller decodes on its own thread). */
+   several slots when they are there), waiting only when none is. The slot
+   the reader holds (cur_len > 0) is read without the lock, so that small
+   reads cost a copy. Returns -EAGAIN with d->async cleared when no thread
+   could be started (nothing was decoded yet: the caller decodes on its own
+   thread). */
 static int64_t dec_async_read(mmk_decoder *d, uint8_t *buf, size_t n) {
     dec_async *a = d->a;
     if (a->read_err)
@@ -764,27 +768,45 @@ static int64_t dec_async_read(mmk_decoder *d, uint8_t *buf, size_t n) {
         a->started = 1;
     }
     size_t done = 0;
-    pthread_mutex_lock(&a->mu);
-    while (a->head == a->tail && !a->end)
-        pthread_cond_wait(&a->filled, &a->mu);
-    while (done < n && a->head < a->tail) {
-        uint64_t slot = a->head % DEC_SLOTS;
-        size_t len = a->len[slot];
-        pthread_mutex_unlock(&a->mu);
-        /* The slot is the reader's until head moves past it. */
-        size_t k = len - a->pos < n - done ? len - a->pos : n - done;
-        memcpy(buf + done, a->ring + slot * DEC_SLOT_SIZE + a->pos, k);
-        done += k;
-        a->pos += k;
-        pthread_mutex_lock(&a->mu);
-        if (a->pos == len) {
-            a->pos = 0;
-            a->head++;
-            pthread_cond_signal(&a->freed);
+    int end_rc = 0;
+    for (;;) {
+        if (a->pos < a->cur_len) {
+            /* The slot is the reader's until head moves past it. */
+            uint64_t slot = a->head_seen % DEC_SLOTS;
+            size_t k = a->cur_len - a->pos < n - done ? a->cur_len - a->pos : n - done;
+            memcpy(buf + done, a->ring + slot * DEC_SLOT_SIZE + a->pos, k);
+            done += k;
+            a->pos += k;
+            if (a->pos == a->cur_len) {
+                pthread_mutex_lock(&a->mu);
+                a->head++;
+                pthread_cond_signal(&a->freed);
+                pthread_mutex_unlock(&a->mu);
+                a->head_seen++;
+                a->pos = 0;
+                a->cur_len = 0;
+            }
+            if (done == n)
+                break;
+            continue;
         }
+        pthread_mutex_lock(&a->mu);
+        if (done > 0 && a->head == a->tail) {
+            pthread_mutex_unlock(&a->mu); /* hand out what there is, do not wait */
+            break;
+        }
+        while (a->head == a->tail && !a->end)
+            pthread_cond_wait(&a->filled, &a->mu);
+        if (a->head < a->tail) {
+            a->cur_len = a->len[a->head % DEC_SLOTS];
+            pthread_mutex_unlock(&a->mu);
+            continue;
+        }
+        end_rc = a->end_rc;
+        pthread_mutex_unlock(&a->mu);
+        break;
     }
-    int64_t r = done > 0 ? (int64_t)done : a->end_rc;
-    pthread_mutex_unlock(&a->mu);
+    int64_t r = done > 0 ? (int64_t)done : end_rc;
     if (r == 0)
         a->read_done = 1;
     else if (r < 0)
