@@ -286,6 +286,84 @@ static int time_window(const cli_options *o, search_input *si, int need_lines) {
     return 0;
 }
 
+/* Small files of a tree are read whole into a buffer of their worker's and
+   searched as bytes on that thread: one read instead of the library's fstat,
+   fstatfs and pread, the compression check on the bytes already read, and a
+   buffer reused from file to file. Files larger than this (and single
+   operands, standard input, --mmap) are handed to the library as
+   descriptors. */
+#define SMALL_READ_LIMIT (1u << 20)
+
+typedef struct small_buf {
+    char *data;
+    size_t cap;
+} small_buf;
+
+static void small_buf_free(void *arg) {
+    small_buf *b = arg;
+    free(b->data);
+    free(b);
+}
+
+static sys_tls small_key = SYS_TLS_INIT(small_buf_free);
+
+/* This thread's buffer with room for at least n bytes; NULL when there is no
+   memory for it (the caller then reads through the library). */
+static small_buf *small_buf_get(size_t n) {
+    small_buf *b = sys_tls_get(&small_key);
+    if (!b) {
+        b = calloc(1, sizeof *b);
+        if (!b || sys_tls_set(&small_key, b) != 0) {
+            free(b);
+            return NULL;
+        }
+    }
+    if (b->cap < n) {
+        size_t cap = n < 64 * 1024 ? 64 * 1024 : n;
+        char *d = realloc(b->data, cap);
+        if (!d) {
+            return NULL;
+        }
+        b->data = d;
+        b->cap = cap;
+    }
+    return b;
+}
+
+/* Read the whole regular file `fd` (fstat said `size` bytes) into this
+   thread's buffer, to its end as it is now. Returns the number of bytes read
+   and sets *data, 0 with *data NULL when the file is not read this way (no
+   memory, or it grew past twice SMALL_READ_LIMIT while it was read: the
+   library reads it from the descriptor instead), or -errno. */
+static int64_t small_read(int fd, uint64_t size, const char **data) {
+    *data = NULL;
+    size_t want = (size_t)size + 1; /* one more: a short read ends the file */
+    small_buf *b = small_buf_get(want);
+    if (!b) {
+        return 0;
+    }
+    size_t have = 0;
+    for (;;) {
+        if (have == b->cap) {
+            if (b->cap >= 2 * SMALL_READ_LIMIT || !small_buf_get(2 * b->cap)) {
+                return 0;
+            }
+        }
+        long long r = sys_pread(fd, b->data + have, b->cap - have, have);
+        if (r < 0) {
+            return r;
+        }
+        have += (size_t)r;
+        /* A regular file's read comes up short only at its end; a read of 0
+           is the end whatever the size said. */
+        if (r == 0 || (have < b->cap && have >= size)) {
+            break;
+        }
+    }
+    *data = b->data;
+    return (int64_t)have;
+}
+
 /* Open `path` for a search. Returns 0 (ready; close with
    search_input_close), SI_SKIP when the file is not searched and a note
    said why (compressed without -z), SI_FAILED after an error message (no
@@ -294,7 +372,7 @@ static int time_window(const cli_options *o, search_input *si, int need_lines) {
    error instead of being searched as bytes (it never holds the lines the
    user looks for); it then counts as not matching. */
 static int search_input_open(const cli_options *o, search_input *si, const char *path,
-                             const char *display, int need_lines) {
+                             const char *display, int need_lines, int big) {
     memset(si, 0, sizeof *si);
     int rc = source_open(&si->s, path, display);
     if (rc < 0) {
@@ -305,7 +383,21 @@ static int search_input_open(const cli_options *o, search_input *si, const char 
     si->s.display = display;
     si->in = mmk_input_fd(si->s.fd);
     int format = MMK_COMP_NONE;
-    if (si->s.regular) {
+    const char *bytes = NULL;
+    if (!big && si->s.regular && !si->s.is_stdin && si->s.size <= SMALL_READ_LIMIT &&
+        o->scan.io == MMK_IO_AUTO && !o->since && !o->until) {
+        int64_t n = small_read(si->s.fd, si->s.size, &bytes);
+        if (n < 0) {
+            return (int)n;
+        }
+        if (bytes && n > 0) {
+            format = mmk_compression_detect((const unsigned char *)bytes, (size_t)(n < 8 ? n : 8));
+        }
+        if (bytes) {
+            si->in = mmk_input_bytes(bytes, (uint64_t)n);
+        }
+    }
+    if (!bytes && si->s.regular) {
         unsigned char head[8];
         long long pos = si->s.is_stdin ? sys_tell(si->s.fd) : 0;
         long long n = sys_pread(si->s.fd, head, sizeof head, pos < 0 ? 0 : (uint64_t)pos);
@@ -577,7 +669,7 @@ static int count_file(const char *path, const char *display, int big, void *user
     const cli_options *o = c->o;
     search_input si;
     display = display_name(o, path, display);
-    int rc = search_input_open(o, &si, path, display, 0);
+    int rc = search_input_open(o, &si, path, display, 0, big);
     if (rc == SI_SKIP || rc == SI_FAILED) {
         search_input_close(&si);
         if (rc == SI_FAILED) {
@@ -647,7 +739,7 @@ static int count_by_file(const char *path, const char *display, int big, void *u
     const cli_options *o = c->o;
     search_input si;
     display = display_name(o, path, display);
-    int rc = search_input_open(o, &si, path, display, 0);
+    int rc = search_input_open(o, &si, path, display, 0, big);
     if (rc == SI_SKIP || rc == SI_FAILED) {
         search_input_close(&si);
         if (rc == SI_FAILED) {
@@ -857,7 +949,7 @@ static int grep_file(const char *path, const char *display, int big, void *user)
     }
     display = display_name(o, path, display);
     search_input si;
-    int rc = search_input_open(o, &si, path, display, o->line_numbers);
+    int rc = search_input_open(o, &si, path, display, o->line_numbers, big);
     if (rc == SI_SKIP || rc == SI_FAILED) {
         search_input_close(&si);
         if (rc == SI_FAILED) {

@@ -171,4 +171,17 @@ void sys_cond_broadcast(sys_cond *c);
 int sys_thread_start(sys_thread *t, void *(*fn)(void *), void *arg);
 void sys_thread_join(sys_thread *t);
 
+/* A thread-local slot: each thread sees its own value (NULL at first); when
+   a thread that set a value ends, `destroy` gets it. The slot is made at the
+   first call of sys_tls_get or sys_tls_set, thread-safely. */
+typedef struct sys_tls {
+    void (*destroy)(void *);
+    int state; /* 0 not made, 1 being made, 2 made, 3 failed */
+    unsigned long key;
+} sys_tls;
+#define SYS_TLS_INIT(destroy) {(destroy), 0, 0}
+void *sys_tls_get(sys_tls *t);
+/* 0, or a negative errno when there is no slot (the caller does without). */
+int sys_tls_set(sys_tls *t, void *value);
+
 #endif /* MMK_CLI_SYS_H */

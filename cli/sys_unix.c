@@ -9,6 +9,7 @@
 #include <fnmatch.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -439,4 +440,53 @@ int sys_thread_start(sys_thread *t, void *(*fn)(void *), void *arg) {
 
 void sys_thread_join(sys_thread *t) {
     pthread_join(*t, NULL);
+}
+
+/* ---- thread-local slots ------------------------------------------------ */
+
+static int tls_make(sys_tls *t) {
+    pthread_key_t k;
+    if (pthread_key_create(&k, t->destroy) != 0) {
+        return -1;
+    }
+    t->key = (unsigned long)k;
+    return 0;
+}
+
+static void tls_yield(void) {
+    sched_yield();
+}
+
+static void *tls_read(sys_tls *t) {
+    return pthread_getspecific((pthread_key_t)t->key);
+}
+
+static int tls_write(sys_tls *t, void *value) {
+    int rc = pthread_setspecific((pthread_key_t)t->key, value);
+    return rc == 0 ? 0 : -rc;
+}
+
+/* The slot, made once: racing first callers wait for the one that makes it. */
+static int tls_ready(sys_tls *t) {
+    int st = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
+    if (st == 0) {
+        int expect = 0;
+        if (__atomic_compare_exchange_n(&t->state, &expect, 1, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
+            st = tls_make(t) == 0 ? 2 : 3;
+            __atomic_store_n(&t->state, st, __ATOMIC_RELEASE);
+        }
+    }
+    while ((st = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE)) == 1) {
+        tls_yield();
+    }
+    return st == 2;
+}
+
+void *sys_tls_get(sys_tls *t) {
+    return tls_ready(t) ? tls_read(t) : NULL;
+}
+
+int sys_tls_set(sys_tls *t, void *value) {
+    return tls_ready(t) ? tls_write(t, value) : -ENOMEM;
 }

@@ -870,3 +870,52 @@ void sys_thread_join(sys_thread *t) {
     WaitForSingleObject(t->handle, INFINITE);
     CloseHandle(t->handle);
 }
+
+/* ---- thread-local slots ------------------------------------------------ */
+
+/* Fiber-local storage: unlike TlsAlloc it calls `destroy` at a thread's end. */
+static int tls_make(sys_tls *t) {
+    DWORD k = FlsAlloc((PFLS_CALLBACK_FUNCTION)(void (*)(void))t->destroy);
+    if (k == FLS_OUT_OF_INDEXES) {
+        return -1;
+    }
+    t->key = (unsigned long)k;
+    return 0;
+}
+
+static void tls_yield(void) {
+    SwitchToThread();
+}
+
+static void *tls_read(sys_tls *t) {
+    return FlsGetValue((DWORD)t->key);
+}
+
+static int tls_write(sys_tls *t, void *value) {
+    return FlsSetValue((DWORD)t->key, value) ? 0 : -ENOMEM;
+}
+
+/* The slot, made once: racing first callers wait for the one that makes it. */
+static int tls_ready(sys_tls *t) {
+    int st = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
+    if (st == 0) {
+        int expect = 0;
+        if (__atomic_compare_exchange_n(&t->state, &expect, 1, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
+            st = tls_make(t) == 0 ? 2 : 3;
+            __atomic_store_n(&t->state, st, __ATOMIC_RELEASE);
+        }
+    }
+    while ((st = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE)) == 1) {
+        tls_yield();
+    }
+    return st == 2;
+}
+
+void *sys_tls_get(sys_tls *t) {
+    return tls_ready(t) ? tls_read(t) : NULL;
+}
+
+int sys_tls_set(sys_tls *t, void *value) {
+    return tls_ready(t) ? tls_write(t, value) : -ENOMEM;
+}

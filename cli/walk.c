@@ -14,7 +14,9 @@
  * WALK_CAPTURE_LIMIT waits until its item is the head and the token is free,
  * takes the token, writes what it holds and then writes straight to the real
  * outputs until its file is done. Big files run on the calling thread when
- * everything before them has been written, with no capture at all.
+ * everything before them has been written, with no capture at all. When the
+ * window is full, the calling thread searches the next queued file itself
+ * (as a worker, captured) rather than sleep until there is room.
  *
  * Memory: at most WALK_WINDOW items are queued or unwritten; workers start no
  * new item while finished, unwritten captures hold more than
@@ -73,8 +75,10 @@ struct walker {
     unsigned nthreads, started;
     sys_thread *threads;
     sys_mutex mu;
-    sys_cond work;  /* workers: an item was queued, or the end */
-    sys_cond state; /* an item finished, the head moved, the token was released */
+    sys_cond work;      /* workers: an item was queued, or the end */
+    sys_cond state;     /* an item finished, the head moved, the token was released */
+    sys_cond room;      /* the walking thread: room_need items fit in the window */
+    unsigned room_need; /* 0, or the room the walking thread waits for */
     walk_item ring[WALK_WINDOW];
     uint64_t head, next, tail; /* written < head <= next (started) <= tail (queued) */
     int emitting;              /* the output token is held */
@@ -245,13 +249,23 @@ static void emit_ready(walker *w, int have_token) {
             it->path = NULL;
         }
         sys_mutex_lock(&w->mu);
+        int over_budget = w->pending_bytes > WALK_PENDING_BUDGET;
         w->pending_bytes -= bytes;
         w->head = end;
-        sys_cond_broadcast(&w->work);  /* budget */
-        sys_cond_broadcast(&w->state); /* room in the window */
+        if (over_budget) {
+            sys_cond_broadcast(&w->work); /* budget */
+        }
+        sys_cond_broadcast(&w->state); /* the head moved */
+        if (w->room_need && WALK_WINDOW - (w->tail - w->head) >= w->room_need) {
+            /* Woken once for a batch, not once per file written. */
+            sys_cond_signal(&w->room);
+        }
     }
     w->emitting = 0;
     sys_cond_broadcast(&w->state);
+    if (w->room_need && WALK_WINDOW - (w->tail - w->head) >= w->room_need) {
+        sys_cond_signal(&w->room);
+    }
 }
 
 /* The capture of a running item outgrew WALK_CAPTURE_LIMIT (called inside an
@@ -299,6 +313,29 @@ static void item_done(walker *w, walk_item *it, int status) {
     }
 }
 
+/* Search one started item with its output captured (mu held; released
+   during the search). */
+static void run_item(walker *w, walk_item *it) {
+    if (it->state == ITEM_DONE) {
+        return; /* a message of the walk's own, queued finished */
+    }
+    if (w->stop && __atomic_load_n(w->stop, __ATOMIC_ACQUIRE)) {
+        it->skipped = 1;
+        item_done(w, it, EXIT_NOMATCH);
+        return;
+    }
+    sys_mutex_unlock(&w->mu);
+    it->cap = out_capture_new(WALK_CAPTURE_LIMIT, item_overflow, it);
+    if (!it->cap) {
+        walk_oom();
+    }
+    out_capture_begin(it->cap);
+    int status = w->fn(it->path, it->path, 0, w->user);
+    out_capture_end();
+    sys_mutex_lock(&w->mu);
+    item_done(w, it, status);
+}
+
 static void *worker_main(void *arg) {
     walker *w = arg;
     sys_mutex_lock(&w->mu);
@@ -325,25 +362,7 @@ static void *worker_main(void *arg) {
             sys_cond_signal(&w->work); /* more for another worker */
         }
         for (uint64_t i = first; i < first + take; i++) {
-            walk_item *it = &w->ring[i % WALK_WINDOW];
-            if (it->state == ITEM_DONE) {
-                continue; /* a message of the walk's own, queued finished */
-            }
-            if (w->stop && __atomic_load_n(w->stop, __ATOMIC_ACQUIRE)) {
-                it->skipped = 1;
-                item_done(w, it, EXIT_NOMATCH);
-                continue;
-            }
-            sys_mutex_unlock(&w->mu);
-            it->cap = out_capture_new(WALK_CAPTURE_LIMIT, item_overflow, it);
-            if (!it->cap) {
-                walk_oom();
-            }
-            out_capture_begin(it->cap);
-            int status = w->fn(it->path, it->path, 0, w->user);
-            out_capture_end();
-            sys_mutex_lock(&w->mu);
-            item_done(w, it, status);
+            run_item(w, &w->ring[i % WALK_WINDOW]);
         }
     }
     sys_mutex_unlock(&w->mu);
@@ -372,14 +391,34 @@ static int pool_grow(walker *w, uint64_t queued) {
     return 1;
 }
 
+/* Wait (mu held) until n more items fit in the window. Meanwhile the walking
+   thread searches queued files itself, as a worker does: on a busy machine a
+   thread that sleeps here loses its share of the cores, and the files it
+   searches are the next in line anyway. */
+static void wait_room(walker *w, unsigned n) {
+    while (w->tail - w->head + n > WALK_WINDOW) {
+        emit_ready(w, 0);
+        if (w->tail - w->head + n <= WALK_WINDOW) {
+            break;
+        }
+        if (w->next < w->tail && w->pending_bytes <= WALK_PENDING_BUDGET) {
+            walk_item *it = &w->ring[w->next % WALK_WINDOW];
+            w->next++;
+            if (it->state == ITEM_QUEUED) {
+                it->state = ITEM_RUNNING;
+            }
+            run_item(w, it);
+            continue;
+        }
+        w->room_need = n;
+        sys_cond_wait(&w->room, &w->mu);
+        w->room_need = 0;
+    }
+}
+
 /* Queue an item (mu held), waiting for room in the window. */
 static walk_item *queue_item(walker *w, char *path) {
-    while (w->tail - w->head >= WALK_WINDOW) {
-        emit_ready(w, 0);
-        if (w->tail - w->head >= WALK_WINDOW) {
-            sys_cond_wait(&w->state, &w->mu);
-        }
-    }
+    wait_room(w, 1);
     walk_item *it = &w->ring[w->tail % WALK_WINDOW];
     memset(it, 0, sizeof *it);
     it->w = w;
@@ -406,6 +445,7 @@ static void flush_batch(walker *w) {
         return;
     }
     sys_mutex_lock(&w->mu);
+    wait_room(w, (unsigned)w->nbatch);
     for (int i = 0; i < w->nbatch; i++) {
         queue_item(w, w->batch[i]);
     }
@@ -780,6 +820,7 @@ int walk_run(char *const *operands, int noperands, const walk_options *wo, walk_
         sys_mutex_init(&w->mu);
         sys_cond_init(&w->work);
         sys_cond_init(&w->state);
+        sys_cond_init(&w->room);
         w->parallel = w->nthreads > 1;
         if (noperands == 0) {
             path_set(w, ""); /* "." shown as "" + "name": no "./" */
@@ -800,6 +841,7 @@ int walk_run(char *const *operands, int noperands, const walk_options *wo, walk_
             }
         }
         sys_cond_destroy(&w->state);
+        sys_cond_destroy(&w->room);
         sys_cond_destroy(&w->work);
         sys_mutex_destroy(&w->mu);
     }

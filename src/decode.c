@@ -118,6 +118,8 @@ struct mmk_decoder {
     int codec_live;   /* bzip2: a bz_stream is initialised */
     int frame_done;   /* zstd: the last call ended a frame; xz: the streams ended */
     void *codec;      /* the library's state */
+    int async;        /* decode on a thread of its own (dec_async) */
+    struct dec_async *a;
 };
 
 /* ---- detection ------------------------------------------------------------ */
@@ -578,6 +580,230 @@ int mmk__decoder_inflater(const struct mmk_decoder *d) {
     return d && d->format == MMK_COMP_GZIP ? d->inflater : 0;
 }
 
+/* ---- decoding on a thread of its own ------------------------------------------ */
+
+/* A reader that decodes and then searches one buffer after the other takes
+   decode + search; rg -z overlaps the two (zstd -dc in a subprocess). So a
+   decoder of a regular file (on a machine with several cores) decodes on a
+   thread of its own, ahead of the reader, into a ring of DEC_SLOTS buffers of
+   DEC_SLOT_SIZE bytes; mmk_decoder_read copies out of the ring. The thread
+   starts at the first read, stops when the ring is full, and is stopped and
+   joined by mmk_decoder_free wherever it is. Bytes, the end and errors reach
+   the reader in the order the codec produced them, exactly as without the
+   thread: the thread runs the same `fill` functions. Memory: the ring (4 MiB)
+   besides the codec's own. */
+enum {
+    DEC_SLOTS = 4,
+    DEC_SLOT_SIZE = 1024 * 1024 /* fewer hand-overs (context switches) than 256 KiB slots */
+};
+
+typedef struct dec_async {
+    mmk__thread thread;
+    int started; /* the thread runs (or ran) */
+    mmk__mutex mu;
+    mmk__cond filled; /* the reader: a slot was filled, or the end came */
+    mmk__cond freed;  /* the thread: a slot was emptied, or stop */
+    uint8_t *ring;    /* DEC_SLOTS * DEC_SLOT_SIZE */
+    size_t len[DEC_SLOTS];
+    uint64_t head, tail; /* slots read < head <= tail (filled) */
+    size_t pos;          /* the reader's offset in slot head */
+    size_t cur_len;      /* the reader's: the length of slot head while it holds it, or 0 */
+    uint64_t head_seen;  /* the reader's copy of head */
+    int end;             /* the thread is finished; end_rc after the filled slots */
+    int end_rc;          /* 0 (the end of the data) or the error */
+    int stop;            /* mmk_decoder_free: finish now */
+    /* The reader's own (the thread writes the decoder's err and done). */
+    int read_err, read_done;
+} dec_async;
+
+/* MMK__ASYNC_*: whether decoders opened from now on use the thread. */
+static int dec_async_choice = MMK__ASYNC_AUTO;
+
+int mmk__decode_set_async(int which) {
+    if (which != MMK__ASYNC_AUTO && which != MMK__ASYNC_OFF && which != MMK__ASYNC_ON)
+        return -EINVAL;
+    __atomic_store_n(&dec_async_choice, which, __ATOMIC_RELAXED);
+    return 0;
+}
+
+int mmk__decoder_async(const struct mmk_decoder *d) {
+    return d && d->async;
+}
+
+/* Whether a decoder of `fd` decodes on a thread: regular files with several
+   cores to run on (a pipe's writer is often the other core's work already). */
+static int dec_wants_async(int fd) {
+    int which = __atomic_load_n(&dec_async_choice, __ATOMIC_RELAXED);
+    if (which != MMK__ASYNC_AUTO)
+        return which == MMK__ASYNC_ON;
+    mmk__os_stat st;
+    if (mmk__os.fstat(fd, &st) != 0 || st.type != MMK__OS_REGULAR)
+        return 0;
+    return mmk__os_cpu_count() > 1;
+}
+
+/* One fill of the codec as mmk_decoder_read makes it, on the thread: a
+   non-blocking descriptor that has nothing yet is waited for (the reader of
+   a decoder without the thread sees -EAGAIN and retries itself). */
+static int64_t dec_fill_blocking(mmk_decoder *d, uint8_t *out, size_t cap) {
+    for (;;) {
+        int64_t r = d->fill(d, out, cap);
+        if (r != -EAGAIN && r != -EWOULDBLOCK)
+            return r;
+        int w = mmk__os_fd_wait(d->fd);
+        if (w < 0)
+            return w;
+    }
+}
+
+static void *dec_thread(void *arg) {
+    mmk_decoder *d = arg;
+    dec_async *a = d->a;
+    for (;;) {
+        mmk__mutex_lock(&a->mu);
+        while (a->tail - a->head == DEC_SLOTS && !a->stop)
+            mmk__cond_wait(&a->freed, &a->mu);
+        int stop = a->stop;
+        uint64_t slot = a->tail % DEC_SLOTS;
+        mmk__mutex_unlock(&a->mu);
+        if (stop)
+            return NULL;
+        /* Fill the slot at least half (fewer hand-overs), as far as the data
+           goes. A codec that fails after some bytes hands those out first
+           and keeps the error in d->err (dec_fail): it comes after them. */
+        uint8_t *dst = a->ring + slot * DEC_SLOT_SIZE;
+        size_t got = 0;
+        int64_t r = 1;
+        while (got < DEC_SLOT_SIZE / 2) {
+            r = dec_fill_blocking(d, dst + got, DEC_SLOT_SIZE - got);
+            if (r <= 0)
+                break;
+            got += (size_t)r;
+            if (d->err) {
+                r = d->err;
+                break;
+            }
+        }
+        mmk__mutex_lock(&a->mu);
+        if (got > 0) {
+            a->len[slot] = got;
+            a->tail++;
+        }
+        if (r <= 0) {
+            a->end = 1;
+            a->end_rc = (int)r;
+        }
+        mmk__cond_signal(&a->filled);
+        mmk__mutex_unlock(&a->mu);
+        if (r <= 0)
+            return NULL;
+    }
+}
+
+/* Set up the ring (the thread starts at the first read). 0 or -ENOMEM. */
+static int dec_async_init(mmk_decoder *d) {
+    dec_async *a = calloc(1, sizeof *a);
+    if (!a)
+        return -ENOMEM;
+    a->ring = malloc((size_t)DEC_SLOTS * DEC_SLOT_SIZE);
+    if (!a->ring) {
+        free(a);
+        return -ENOMEM;
+    }
+    mmk__mutex_init(&a->mu);
+    mmk__cond_init(&a->filled);
+    mmk__cond_init(&a->freed);
+    d->a = a;
+    d->async = 1;
+    return 0;
+}
+
+static void dec_async_free(mmk_decoder *d) {
+    dec_async *a = d->a;
+    if (!a)
+        return;
+    if (a->started) {
+        mmk__mutex_lock(&a->mu);
+        a->stop = 1;
+        mmk__cond_signal(&a->freed);
+        mmk__mutex_unlock(&a->mu);
+        mmk__thread_join(a->thread);
+    }
+    mmk__mutex_destroy(&a->mu);
+    mmk__cond_destroy(&a->filled);
+    mmk__cond_destroy(&a->freed);
+    free(a->ring);
+    free(a);
+    d->a = NULL;
+}
+
+/* mmk_decoder_read through the ring: as many filled bytes as fit (from
+   several slots when they are there), waiting only when none is. The slot
+   the reader holds (cur_len > 0) is read without the lock, so that small
+   reads cost a copy. Returns -EAGAIN with d->async cleared when no thread
+   could be started (nothing was decoded yet: the caller decodes on its own
+   thread). */
+static int64_t dec_async_read(mmk_decoder *d, uint8_t *buf, size_t n) {
+    dec_async *a = d->a;
+    if (a->read_err)
+        return a->read_err;
+    if (a->read_done)
+        return 0;
+    if (!a->started) {
+        if (mmk__thread_create(&a->thread, dec_thread, d) != 0) {
+            dec_async_free(d);
+            d->async = 0;
+            return -EAGAIN;
+        }
+        a->started = 1;
+    }
+    size_t done = 0;
+    int end_rc = 0;
+    for (;;) {
+        if (a->pos < a->cur_len) {
+            /* The slot is the reader's until head moves past it. */
+            uint64_t slot = a->head_seen % DEC_SLOTS;
+            size_t k = a->cur_len - a->pos < n - done ? a->cur_len - a->pos : n - done;
+            memcpy(buf + done, a->ring + slot * DEC_SLOT_SIZE + a->pos, k);
+            done += k;
+            a->pos += k;
+            if (a->pos == a->cur_len) {
+                mmk__mutex_lock(&a->mu);
+                a->head++;
+                mmk__cond_signal(&a->freed);
+                mmk__mutex_unlock(&a->mu);
+                a->head_seen++;
+                a->pos = 0;
+                a->cur_len = 0;
+            }
+            if (done == n)
+                break;
+            continue;
+        }
+        mmk__mutex_lock(&a->mu);
+        if (done > 0 && a->head == a->tail) {
+            mmk__mutex_unlock(&a->mu); /* hand out what there is, do not wait */
+            break;
+        }
+        while (a->head == a->tail && !a->end)
+            mmk__cond_wait(&a->filled, &a->mu);
+        if (a->head < a->tail) {
+            a->cur_len = a->len[a->head % DEC_SLOTS];
+            mmk__mutex_unlock(&a->mu);
+            continue;
+        }
+        end_rc = a->end_rc;
+        mmk__mutex_unlock(&a->mu);
+        break;
+    }
+    int64_t r = done > 0 ? (int64_t)done : end_rc;
+    if (r == 0)
+        a->read_done = 1;
+    else if (r < 0)
+        a->read_err = (int)r; /* the codec's state is not to be trusted after a failure */
+    return r;
+}
+
 /* ---- open / read / free ----------------------------------------------------- */
 
 /* Set up the codec of d->format. 0, MMK_ENOTSUP or -ENOMEM. */
@@ -721,6 +947,8 @@ int mmk_decoder_open(mmk_decoder **out, int fd, int format) {
     }
     if (rc == 0)
         rc = dec_start_codec(d);
+    if (rc == 0 && d->format != MMK_COMP_NONE && dec_wants_async(fd))
+        rc = dec_async_init(d);
     if (rc < 0) {
         mmk_decoder_free(d);
         return rc;
@@ -733,6 +961,12 @@ int64_t mmk_decoder_read(void *decoder, void *buf, size_t n) {
     mmk_decoder *d = decoder;
     if (!d || !buf || n == 0)
         return -EINVAL;
+    if (d->async) {
+        int64_t r = dec_async_read(d, buf, n < DEC_MAX_CALL ? n : DEC_MAX_CALL);
+        if (d->async)
+            return r;
+        /* No thread could be started: on as a decoder without one. */
+    }
     if (d->out_pos < d->out_len) {
         size_t k = d->out_len - d->out_pos < n ? d->out_len - d->out_pos : n;
         memcpy(buf, d->out + d->out_pos, k);
@@ -771,6 +1005,7 @@ int mmk_decoder_format(const mmk_decoder *d) {
 void mmk_decoder_free(mmk_decoder *d) {
     if (!d)
         return;
+    dec_async_free(d); /* the thread stops before the codec goes */
     if (d->end)
         d->end(d);
     else

@@ -21,4 +21,18 @@ int mmk__decode_set_inflater(int which);
    a decoder of another format. */
 int mmk__decoder_inflater(const struct mmk_decoder *d);
 
+/* Whether decoders decode on a thread of their own, ahead of the reader. */
+enum mmk__async {
+    MMK__ASYNC_AUTO = 0, /* regular files, on a machine with more than one core */
+    MMK__ASYNC_OFF = 1,  /* never */
+    MMK__ASYNC_ON = 2    /* every compressed input, pipes too (tests) */
+};
+
+/* Choose for the decoders opened from now on (process-wide; tests run every
+   case both ways). 0, or -EINVAL for an unknown value. */
+int mmk__decode_set_async(int which);
+
+/* 1 when decoder d decodes on a thread of its own, else 0. */
+int mmk__decoder_async(const struct mmk_decoder *d);
+
 #endif

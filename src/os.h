@@ -219,6 +219,9 @@ int64_t mmk__os_read(int fd, void *buf, size_t n);
 /* 1 when a read of `fd` would not block now (data or the end are there),
    else 0. Where the platform cannot tell, 1. */
 int mmk__os_fd_ready(int fd);
+/* Wait until a read of `fd` would not block (data, the end or an error are
+   there): 0, or -errno. */
+int mmk__os_fd_wait(int fd);
 /* 1 for files whose reported size is not their length (Linux procfs and
    sysfs say 0 or 4096 whatever the contents): they are read as streams. */
 int mmk__os_size_is_a_guess(int fd);

@@ -757,7 +757,7 @@ void mmk__os_guard_arm(void) {
 
 #include <poll.h>
 #include <sched.h>
-#ifdef __linux__
+#if MMK__LINUX_EXTRAS
 #include <sys/vfs.h>
 #endif
 
@@ -869,8 +869,15 @@ int mmk__os_fd_ready(int fd) {
     return poll(&pf, 1, 0) != 0;
 }
 
+int mmk__os_fd_wait(int fd) {
+    struct pollfd pf = {fd, POLLIN, 0};
+    if (poll(&pf, 1, -1) < 0 && errno != EINTR)
+        return -errno;
+    return 0;
+}
+
 int mmk__os_size_is_a_guess(int fd) {
-#ifdef __linux__
+#if MMK__LINUX_EXTRAS
     struct statfs sf;
     if (fstatfs(fd, &sf) != 0)
         return 0;

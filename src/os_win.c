@@ -800,6 +800,14 @@ int mmk__os_fd_ready(int fd) {
     return avail > 0;
 }
 
+int mmk__os_fd_wait(int fd) {
+    /* Only pipes can have nothing yet; an anonymous pipe has no event to
+       wait on, so look again every millisecond. */
+    while (!mmk__os_fd_ready(fd))
+        Sleep(1);
+    return 0;
+}
+
 int mmk__os_size_is_a_guess(int fd) {
     (void)fd; /* no pseudo-filesystems with made-up sizes */
     return 0;

@@ -719,14 +719,10 @@ int mmk__regex_scratch_init(mmk__regex_scratch *rs, const mmk__regex *r) {
     rs->mc = pcre2_match_context_create(NULL);
     if (!rs->md || !rs->mc)
         goto fail;
-    if (r->jit) {
-        /* Deeply nested or heavily backtracking patterns need more than the
-           default 32 KiB machine-stack area; grow up to 8 MiB on demand. */
-        rs->jit_stack = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, NULL);
-        if (!rs->jit_stack)
-            goto fail;
-        pcre2_jit_stack_assign(rs->mc, NULL, rs->jit_stack);
-    }
+    /* The JIT stack is made on demand (mmk__regex_find): most searches fit
+       in the default 32 KiB machine-stack area, and making the 8 MiB stack
+       costs an mmap and a munmap (a TLB shootdown on every core running the
+       process) per scratch, which is per file in a tree search. */
     return 0;
 fail:
     mmk__regex_scratch_destroy(rs);
@@ -768,6 +764,16 @@ int mmk__regex_find(const mmk__regex *r, mmk__regex_scratch *rs, const uint8_t *
     PCRE2_SPTR subj = s ? (PCRE2_SPTR)s : (PCRE2_SPTR) "";
     int rc = r->jit ? pcre2_jit_match(r->code, subj, len, pos, opts, rs->md, rs->mc)
                     : pcre2_match(r->code, subj, len, pos, opts | PCRE2_NO_JIT, rs->md, rs->mc);
+    if (rc == PCRE2_ERROR_JIT_STACKLIMIT && r->jit && !rs->jit_stack) {
+        /* Deeply nested or heavily backtracking patterns need more than the
+           default 32 KiB machine-stack area: grow up to 8 MiB, and match
+           again (the same match: the stack changes only how deep it may go). */
+        rs->jit_stack = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, NULL);
+        if (!rs->jit_stack)
+            return -ENOMEM;
+        pcre2_jit_stack_assign(rs->mc, NULL, rs->jit_stack);
+        rc = pcre2_jit_match(r->code, subj, len, pos, opts, rs->md, rs->mc);
+    }
     if (rc >= 0) {
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(rs->md);
         *mstart = ov[0];

@@ -13,6 +13,9 @@
  * build has them. A format whose tool or library is missing is skipped with
  * one line. Then detection on every magic and near-misses, pass-through of
  * data that is not compressed, forced formats and the API's errors.
+ * Each case's reads alternate between the decoding thread (files and pipes)
+ * and the reader's own thread; test_async checks which decoders take the
+ * thread and that freeing a decoder whose thread runs ahead stops it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -257,6 +260,10 @@ static void check_case(const char *label, const char *file, const bytes *want, i
         int mode = modes[m];
         if (want->n > (8u << 20) && mode == READ_ONE)
             mode = READ_PIPE;
+        /* With the decoding thread and without, in turn: each read mode of
+           each format meets both across the cases. */
+        int async = (m + cases_run) % 2;
+        CHECK_OK(mmk__decode_set_async(async ? MMK__ASYNC_ON : MMK__ASYNC_OFF));
         bytes got = {0};
         int fmt = -1, open_rc;
         int rc = decode(file, MMK_COMP_NONE, mode, &got, &fmt, &open_rc);
@@ -281,13 +288,14 @@ static void check_case(const char *label, const char *file, const bytes *want, i
         CHECK(ok);
         if (!ok)
             fprintf(stderr,
-                    "  %s%s%s: %s (%s): open %d format %d, ended with %d (%s), %zu bytes "
+                    "  %s%s%s: %s (%s%s): open %d format %d, ended with %d (%s), %zu bytes "
                     "of %zu\n",
                     mmk_compression_name(current_format), *current_inflater ? "/" : "",
-                    current_inflater, label, mode_names[mode], open_rc, fmt, rc, mmk_errname(rc),
-                    got.n, want->n);
+                    current_inflater, label, mode_names[mode], async ? ", decoding thread" : "",
+                    open_rc, fmt, rc, mmk_errname(rc), got.n, want->n);
         free(got.p);
     }
+    CHECK_OK(mmk__decode_set_async(MMK__ASYNC_AUTO));
 }
 
 /* The tool's decompression of `file`: its exit status, its output in *out. */
@@ -926,6 +934,83 @@ static void test_errors(void) {
     CHECK_EQ(mmk__decoder_inflater(NULL), 0);
 }
 
+/* The decoding thread (src/decode.c, "decoding on a thread of its own"):
+   which decoders use it, and a decoder freed while its thread runs ahead
+   (grep -q, -l, -m stop reading early) stops it and frees everything. The
+   data and errors through the thread are the format cases' (main runs them
+   with and without it). */
+static void test_async(void) {
+    CHECK_RC(mmk__decode_set_async(7), -EINVAL);
+    CHECK_EQ(mmk__decoder_async(NULL), 0);
+    const char *files[] = {"log-1200k.0.gz", "log-1200k.0.zst", "log-1200k.0.xz",
+                           "log-1200k.0.bz2"};
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    const bytes *want = &set_named("log-1200k")->data;
+    for (int f = 0; f < 4; f++) {
+        const char *file = path(files[f]);
+        if (access(file, R_OK) != 0)
+            continue; /* that format is not in this build or has no tool */
+        for (int mode = 0; mode < 3; mode++) {
+            static const int modes[] = {MMK__ASYNC_AUTO, MMK__ASYNC_ON, MMK__ASYNC_OFF};
+            CHECK_OK(mmk__decode_set_async(modes[mode]));
+            int fd = open(file, O_RDONLY | O_CLOEXEC);
+            mmk_decoder *d = NULL;
+            CHECK_OK(mmk_decoder_open(&d, fd, MMK_COMP_NONE));
+            int expect =
+                modes[mode] == MMK__ASYNC_ON || (modes[mode] == MMK__ASYNC_AUTO && cores > 1);
+            CHECK_EQ(mmk__decoder_async(d), expect);
+            /* stop after a byte, after a little, or at half of the data */
+            static uint8_t buf[1 << 16];
+            size_t stop_at = mode == 0 ? 1 : mode == 1 ? 70000 : want->n / 2, got = 0;
+            while (got < stop_at) {
+                size_t n = stop_at - got < sizeof buf ? stop_at - got : sizeof buf;
+                int64_t r = mmk_decoder_read(d, buf, n);
+                CHECK(r > 0);
+                if (r <= 0)
+                    break;
+                CHECK(same(buf, want->p + got, (size_t)r));
+                got += (size_t)r;
+            }
+            mmk_decoder_free(d); /* the thread, ahead by a ring or done, stops */
+            close(fd);
+        }
+    }
+    /* Pass-through never uses the thread; a pipe only when asked to. */
+    CHECK_OK(mmk__decode_set_async(MMK__ASYNC_ON));
+    int fd = open(path("log-1k"), O_RDONLY | O_CLOEXEC);
+    mmk_decoder *d = NULL;
+    CHECK_OK(mmk_decoder_open(&d, fd, MMK_COMP_NONE));
+    CHECK_EQ(mmk__decoder_async(d), 0);
+    mmk_decoder_free(d);
+    close(fd);
+    const char *gz = path("log-1k.0.gz");
+    if (access(gz, R_OK) == 0) {
+        for (int mode = 0; mode < 2; mode++) {
+            CHECK_OK(mmk__decode_set_async(mode ? MMK__ASYNC_ON : MMK__ASYNC_AUTO));
+            int pfd[2];
+            CHECK_OK(pipe2(pfd, O_CLOEXEC));
+            bytes z = read_all(gz);
+            CHECK_EQ(write(pfd[1], z.p, z.n), (ssize_t)z.n); /* fits in the pipe */
+            close(pfd[1]);
+            CHECK_OK(mmk_decoder_open(&d, pfd[0], MMK_COMP_NONE));
+            CHECK_EQ(mmk__decoder_async(d), mode);
+            bytes got = {0};
+            int64_t r;
+            static uint8_t big[4096];
+            while ((r = mmk_decoder_read(d, big, 1 + check_rnd_below(sizeof big))) > 0)
+                bytes_add(&got, big, (size_t)r);
+            CHECK_EQ(r, 0);
+            const bytes *w = &set_named("log-1k")->data;
+            CHECK(got.n == w->n && same(got.p, w->p, got.n));
+            mmk_decoder_free(d);
+            close(pfd[0]);
+            free(z.p);
+            free(got.p);
+        }
+    }
+    CHECK_OK(mmk__decode_set_async(MMK__ASYNC_AUTO));
+}
+
 /* ---- main ------------------------------------------------------------------ */
 
 int main(void) {
@@ -989,6 +1074,8 @@ int main(void) {
         }
         printf("%s: %u cases\n", mmk_compression_name(current_format), cases_run - before);
     }
+    CHECK_OK(mmk__decode_set_async(MMK__ASYNC_AUTO));
+    test_async();
     test_forced();
     test_errors();
 

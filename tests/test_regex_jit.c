@@ -432,6 +432,44 @@ static void test_random_differential(void) {
            patterns, atomic, calls, limited);
 }
 
+/* The JIT stack is made on demand: a match that needs more than the 32 KiB
+   machine-stack area (20,000 iterations of a capturing group) gets the 8 MiB
+   stack and the same answer as the interpreter; the scratch then serves
+   other subjects; a match deeper than 8 MiB still reports MMK_ELIMIT. */
+static void test_deep_stack(void) {
+    mmk_pattern *p = compile("^(a|b)*$", 0);
+    if (!p)
+        return;
+    size_t n = 20000, big = 3000000;
+    uint8_t *s = malloc(big);
+    CHECK(s != NULL);
+    if (!s) {
+        mmk_pattern_free(p);
+        return;
+    }
+    for (size_t i = 0; i < big; i++)
+        s[i] = "ab"[i % 2];
+    mmk__scratch *sc = mmk__scratch_new(p);
+    CHECK(sc != NULL);
+    size_t ms = 1, me = 0;
+    CHECK_RC(mmk__find(p, sc, s, n, 0, n + 1, 0, &ms, &me), 1);
+    CHECK(ms == 0 && me == n);
+    CHECK_RC(mmk__find(p, sc, (const uint8_t *)"abba", 4, 0, 5, 0, &ms, &me), 1);
+    CHECK(ms == 0 && me == 4);
+    CHECK_RC(mmk__find(p, sc, (const uint8_t *)"abc", 3, 0, 4, 0, &ms, &me), 0);
+    int rc = mmk__find(p, sc, s, big, 0, big + 1, 0, &ms, &me);
+    CHECK(rc == MMK_ELIMIT || (rc == 1 && ms == 0 && me == big));
+    /* A fresh scratch straight onto the deep subject. */
+    mmk__scratch_free(sc);
+    sc = mmk__scratch_new(p);
+    CHECK(sc != NULL);
+    CHECK_RC(mmk__find(p, sc, s, n, 0, n + 1, 0, &ms, &me), 1);
+    CHECK(ms == 0 && me == n);
+    mmk__scratch_free(sc);
+    free(s);
+    mmk_pattern_free(p);
+}
+
 int main(void) {
     check_rng = 0x5DEECE66Dull * 0x9E3779B97F4A7C15ull; /* this test's own sequence */
     if (getenv("MMK_TEST_SEED"))
@@ -444,5 +482,6 @@ int main(void) {
     test_class_members();
     test_which_patterns();
     test_random_differential();
+    test_deep_stack();
     return CHECK_DONE();
 }

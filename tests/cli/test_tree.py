@@ -495,6 +495,50 @@ class TestTreeMmk(TreeChecks, unittest.TestCase):
         write(os.path.join(root, "s15b"), chunk * ((9 << 20) // len(chunk) + 1))
         self.assertOrdered(["-r"], [root], threads=(1, 2, 4), runs=2)
 
+    def test_small_file_sizes(self):
+        """Small files are read whole into a reused buffer of their worker (up to
+        1 MiB; larger ones through the library): sizes around the buffer's first
+        size and the limit, empty files, no final newline, in one tree, with the
+        options that print numbers and offsets."""
+        root = os.path.join(self.tmp, "sizes")
+        os.makedirs(root)
+        line = b"x" * 40 + b" needle here\n"
+        for size in (0, 1, 60, 4095, 4096, 65535, 65536, 65537, (1 << 20) - 1, 1 << 20,
+                     (1 << 20) + 1, 2 << 20, 3 << 20):
+            body = (line * (size // len(line) + 1))[:size]
+            if size % 2:
+                body = body[:-1] + b"q" if body else body  # no final newline
+            write(os.path.join(root, "f%08d" % size), body)
+        write(os.path.join(root, "only-needle"), b"needle")
+        for opts in (["-r"], ["-r", "-n"], ["-r", "-b"], ["-r", "-c"], ["-r", "-l"],
+                     ["-r", "-L"], ["-r", "-v", "-c"], ["-r", "-m", "3"]):
+            self.assertLike(opts, [root])
+
+    def test_small_compressed_files(self):
+        """A small compressed file in a tree: a note without -z, its contents with
+        -z (as `zcat | grep`), the plain files around it as grep -r."""
+        import gzip
+        root = os.path.join(self.tmp, "smallz")
+        os.makedirs(root)
+        plain = b"one needle\ntwo\nthree needle\n"
+        write(os.path.join(root, "a.log"), plain)
+        write(os.path.join(root, "b.log.gz"), gzip.compress(b"gz needle 1\nnone\ngz needle 2\n"))
+        write(os.path.join(root, "c.log"), b"needle c\n")
+        res = self.tool(["-r"], [root])
+        self.assertEqual(res.returncode, 0, res.stderr)
+        a, c = os.path.join(fs(root), b"a.log"), os.path.join(fs(root), b"c.log")
+        b = os.path.join(fs(root), b"b.log.gz")
+        self.assertEqual(res.stdout, a + b":one needle\n" + a + b":three needle\n" +
+                         c + b":needle c\n")
+        self.assertEqual(res.stderr, b"mmk: " + b + b": gzip-compressed; use -z (--decompress) "
+                         b"to search its contents\n")
+        res = self.tool(["-r", "-z", "-n"], [root])
+        self.assertEqual(res.returncode, 0, res.stderr)
+        self.assertEqual(res.stdout, a + b":1:one needle\n" + a + b":3:three needle\n" +
+                         b + b":1:gz needle 1\n" + b + b":3:gz needle 2\n" +
+                         c + b":1:needle c\n")
+        self.assertEqual(res.stderr, b"")
+
     def test_huge_outputs_in_order(self):
         root = os.path.join(self.tmp, "hugeout")
         os.makedirs(root)
