@@ -34,6 +34,7 @@
 #include "matcher.h"
 #include "pattern.h"
 #include "scan.h"
+#include "tally_hooks.h"
 #include "wordtab.h"
 
 /* ------------------------------------------------------------------------ */
@@ -162,6 +163,7 @@ typedef struct tally_wctx {
     mmk__scratch *sc;
     val_table t;
     int ready;
+    int dense;     /* the last region matched on most lines: PCRE2 alone (region_find) */
     uint8_t *line; /* a long line read whole */
     size_t line_cap;
 } tally_wctx;
@@ -209,7 +211,32 @@ static int line_alone(const tally_job *tj, tally_wctx *w, mmk__chunk *c, const u
     return 0;
 }
 
-/* The start of the line holding position a, given that one starts at lo <= a. */
+/* Which search a buffer of lines gets (tally_hooks.h). */
+int mmk__tally_route = MMK__TALLY_ROUTE_AUTO;
+
+/*
+ * The leftmost match in sub[pos, end] for a search over many lines. A regex
+ * with a required literal (the matcher's prefilter: the literal first, then
+ * PCRE2 over the starts of its line) pays where the literal is rare; where
+ * nearly every line holds it (HTTP/ in an access log) it doubles PCRE2's own
+ * start-up search (the JIT's first-byte scan and its required-byte check),
+ * and PCRE2 alone over the buffer is about twice as fast. Both give the same
+ * match, so the choice is only speed: the last region's matches per byte
+ * decide it.
+ */
+static int region_find(const tally_job *tj, tally_wctx *w, const uint8_t *sub, size_t end,
+                       size_t pos, size_t *a, size_t *b) {
+    const mmk_pattern *p = tj->p;
+    int direct = mmk__tally_route == MMK__TALLY_ROUTE_AUTO
+                     ? w->dense
+                     : mmk__tally_route == MMK__TALLY_ROUTE_REGEX;
+    if (direct && p->kind == MMK__PAT_REGEX)
+        return mmk__regex_find(&p->re, &w->sc->rs, sub, end, pos, end + 1, 0, a, b);
+    return mmk__find(p, w->sc, sub, end, pos, end + 1, 0, a, b);
+}
+
+/* The start of the line holding position a, given that one starts at lo <= a
+   (memrchr walks back from a: the cost is that line's length). */
 static size_t line_start(const uint8_t *sub, size_t lo, size_t a) {
     const uint8_t *q = a > lo ? memrchr(sub + lo, '\n', a - lo) : NULL;
     return q ? (size_t)(q - sub) + 1 : lo;
@@ -219,60 +246,57 @@ static size_t line_start(const uint8_t *sub, size_t lo, size_t a) {
 static int tally_region(const tally_job *tj, tally_wctx *w, mmk__chunk *c, size_t ls, size_t le) {
     const uint8_t *sub = c->sub;
     size_t end = sub[le - 1] == '\n' ? le - 1 : le; /* the lines as one buffer */
-    /* pos's line starts at the last '\n' in [lo, pos) + 1 (or at lo) and ends
-       at cur_y when known: the line start is found only when a line must be
-       searched alone, so a match costs no walk back over its line. */
-    size_t pos = ls, lo = ls, cur_y = SIZE_MAX;
+    size_t pos = ls;
     if (tj->buffer_safe) {
-        for (;;) {
+        /* A match holding no '\n' is the one its line alone gives from pos,
+           so line ends are looked for only when a match holds one (never
+           when the pattern cannot match '\n'): no walk over the lines. */
+        const int nl_free = mmk__match_excludes_newline(tj->p);
+        uint64_t found = 0;
+        int limited = 0;
+        for (;; found++) {
             size_t a = 0, b = 0;
             if (pos > end)
-                return 0;
-            int f = mmk__find(tj->p, w->sc, sub, end, pos, end + 1, 0, &a, &b);
-            if (f == MMK_ELIMIT)
-                break; /* a search over many lines can reach a limit no line alone
-                          reaches (grep -P answers per line): the lines settle it */
+                break;
+            int f = region_find(tj, w, sub, end, pos, &a, &b);
+            if (f == MMK_ELIMIT) {
+                /* a search over many lines can reach a limit no line alone
+                   reaches (grep -P answers per line): the lines settle it */
+                limited = 1;
+                break;
+            }
             if (f < 0) {
                 c->err_off = (int64_t)(c->sub_off + pos);
                 return f;
             }
             if (f == 0)
-                return 0;
-            if (cur_y == SIZE_MAX || a > cur_y) {
-                /* a later line (the ones in between have no match) */
-                if (cur_y != SIZE_MAX)
-                    lo = cur_y + 1;
-                const uint8_t *yq = a < end ? memchr(sub + a, '\n', end - a) : NULL;
-                cur_y = yq ? (size_t)(yq - sub) : end;
-                if (pos < lo)
-                    pos = lo;
-            }
-            size_t y = cur_y;
+                break;
             int rc = 0;
-            if (b <= y) {
-                /* Within its line: the match the line alone gives from pos. */
+            const uint8_t *yq = nl_free || a == b ? NULL : memchr(sub + a, '\n', b - a);
+            if (!yq) {
                 if (a == b) {
-                    pos = a + 1;
+                    pos = a + 1; /* grep -o: one byte on (past a '\n': the next line) */
                 } else {
                     rc = take(tj, w, sub, a, b);
                     pos = b;
                 }
             } else {
                 /* It holds a '\n': the line alone decides. */
-                size_t x = line_start(sub, lo, a);
+                size_t x = line_start(sub, ls, a), y = (size_t)(yq - sub);
                 rc = line_alone(tj, w, c, sub + x, y - x, pos > x ? pos - x : 0, c->sub_off + x);
                 pos = y + 1;
-            }
-            if (pos > y) {
-                lo = y + 1;
-                cur_y = SIZE_MAX;
             }
             if (rc)
                 return rc;
         }
+        /* One match per 256 bytes or more: most lines of a log match. */
+        w->dense = found * 256 >= le - ls;
+        if (!limited)
+            return 0;
     }
-    /* Line by line from pos (inside the line that starts at or after lo). */
-    for (size_t x = line_start(sub, lo, pos); x <= end;) {
+    /* Line by line from pos (the line that holds it starts after the last
+       '\n' before it). */
+    for (size_t x = line_start(sub, ls, pos); x <= end;) {
         const uint8_t *yq = x < end ? memchr(sub + x, '\n', end - x) : NULL;
         size_t y = yq ? (size_t)(yq - sub) : end;
         int rc = line_alone(tj, w, c, sub + x, y - x, pos > x ? pos - x : 0, c->sub_off + x);
