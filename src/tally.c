@@ -41,11 +41,23 @@
 /* A table of distinct values                                                */
 /* ------------------------------------------------------------------------ */
 
-/* count 0 marks an empty slot; the value's bytes are arena[off, off + len). */
+/*
+ * Open addressing, linear probing, one cache line per slot. Most values (a
+ * status code, an address, a path) fit the slot's head, so a lookup reads
+ * one line of memory: with tens of thousands of distinct values the table
+ * outgrows the caches, and a second read (of the bytes kept elsewhere) per
+ * lookup was what made counting paths slow. Longer values compare their
+ * head in the slot and the rest in the arena. Every value's bytes are also
+ * in the arena, which becomes the result's (mmk__wordtab_new).
+ */
+#define VAL_HEAD 36
+
 typedef struct val_slot {
-    uint64_t hash;
-    uint64_t off, len;
-    uint64_t count;
+    uint64_t count; /* 0 marks an empty slot */
+    uint64_t off;   /* the value's bytes are arena[off, off + len) */
+    uint64_t len;
+    uint32_t tag;           /* the hash's high half (the low bits index) */
+    uint8_t head[VAL_HEAD]; /* the value's first bytes */
 } val_slot;
 
 typedef struct val_table {
@@ -79,9 +91,18 @@ static uint64_t val_hash(const uint8_t *p, size_t n) {
     return h ^ (h >> 32);
 }
 
+/* cap zeroed slots on a cache line boundary, or NULL. */
+static val_slot *slots_new(size_t cap) {
+    void *m = NULL;
+    if (posix_memalign(&m, 64, cap * sizeof(val_slot)) != 0)
+        return NULL;
+    memset(m, 0, cap * sizeof(val_slot));
+    return m;
+}
+
 static int table_init(val_table *t) {
-    t->cap = 1024;
-    t->slots = calloc(t->cap, sizeof *t->slots);
+    t->cap = 256;
+    t->slots = slots_new(t->cap);
     return t->slots ? 0 : -ENOMEM;
 }
 
@@ -93,16 +114,17 @@ static void table_free(val_table *t) {
 
 static int table_grow(val_table *t) {
     size_t cap = t->cap * 2;
-    val_slot *ns = calloc(cap, sizeof *ns);
+    val_slot *ns = slots_new(cap);
     if (!ns)
         return -ENOMEM;
     for (size_t i = 0; i < t->cap; i++) {
-        if (!t->slots[i].count)
+        const val_slot *e = &t->slots[i];
+        if (!e->count)
             continue;
-        size_t k = (size_t)t->slots[i].hash & (cap - 1);
+        size_t k = (size_t)val_hash(t->arena + e->off, (size_t)e->len) & (cap - 1);
         while (ns[k].count)
             k = (k + 1) & (cap - 1);
-        ns[k] = t->slots[i];
+        ns[k] = *e;
     }
     free(t->slots);
     t->slots = ns;
@@ -110,14 +132,24 @@ static int table_grow(val_table *t) {
     return 0;
 }
 
+static int slot_holds(const val_table *t, const val_slot *e, const uint8_t *v, size_t n) {
+    if (e->len != n)
+        return 0;
+    if (n <= VAL_HEAD)
+        return n == 0 || memcmp(e->head, v, n) == 0;
+    return memcmp(e->head, v, VAL_HEAD) == 0 &&
+           memcmp(t->arena + e->off + VAL_HEAD, v + VAL_HEAD, n - VAL_HEAD) == 0;
+}
+
 /* Add `count` to the value v[0, n) (hash h). */
 static int table_add(val_table *t, const uint8_t *v, size_t n, uint64_t h, uint64_t count) {
     size_t mask = t->cap - 1, k = (size_t)h & mask;
+    uint32_t tag = (uint32_t)(h >> 32);
     for (;;) {
         val_slot *e = &t->slots[k];
         if (!e->count)
             break;
-        if (e->hash == h && e->len == n && (n == 0 || memcmp(t->arena + e->off, v, n) == 0)) {
+        if (e->tag == tag && slot_holds(t, e, v, n)) {
             e->count += count;
             return 0;
         }
@@ -136,10 +168,12 @@ static int table_add(val_table *t, const uint8_t *v, size_t n, uint64_t h, uint6
     if (n)
         memcpy(t->arena + t->arena_len, v, n);
     val_slot *e = &t->slots[k];
-    e->hash = h;
+    e->tag = tag;
     e->off = t->arena_len;
     e->len = n;
     e->count = count;
+    if (n)
+        memcpy(e->head, v, n < VAL_HEAD ? n : VAL_HEAD);
     t->arena_len += n;
     t->n++;
     return t->n * 4 > t->cap * 3 ? table_grow(t) : 0;
@@ -159,9 +193,20 @@ typedef struct tally_job {
     mmk_wordtab *out;
 } tally_job;
 
+/* A value found but not yet counted (tally_wctx.pend). */
+typedef struct pend_val {
+    const uint8_t *v;
+    size_t n;
+    uint64_t h;
+} pend_val;
+
+#define PEND 4 /* a power of two */
+
 typedef struct tally_wctx {
     mmk__scratch *sc;
     val_table t;
+    pend_val pend[PEND]; /* the last values found, counted PEND finds later */
+    size_t npend;        /* values found so far; pend[i % PEND] for the last PEND */
     int ready;
     int dense;     /* the last region matched on most lines: PCRE2 alone (region_find) */
     uint8_t *line; /* a long line read whole */
@@ -175,7 +220,14 @@ static void tally_wctx_free(void *arg) {
     free(w->line);
 }
 
-/* Count the match [a, b) of subject s (found with w->sc just now). */
+/*
+ * Count the match [a, b) of subject s (found with w->sc just now). A value
+ * is counted PEND values later, its slot fetched now: with many distinct
+ * values the table outgrows the caches, and the wait for the slot then
+ * overlaps the search for the next matches instead of stalling. The bytes
+ * stay valid until pend_flush, which every caller runs before its subject
+ * goes (the end of a region, of a long line).
+ */
 static int take(const tally_job *tj, tally_wctx *w, const uint8_t *s, size_t a, size_t b) {
     if (tj->group > 0) {
         int g = mmk__find_group(tj->p, w->sc, tj->group, &a, &b);
@@ -183,7 +235,28 @@ static int take(const tally_job *tj, tally_wctx *w, const uint8_t *s, size_t a, 
             return g; /* the group did not take part: not counted */
     }
     const uint8_t *v = s + a;
-    return table_add(&w->t, v, b - a, val_hash(v, b - a), 1);
+    uint64_t h = val_hash(v, b - a);
+    __builtin_prefetch(&w->t.slots[(size_t)h & (w->t.cap - 1)]);
+    pend_val *q = &w->pend[w->npend++ % PEND];
+    int rc = 0;
+    if (w->npend > PEND)
+        rc = table_add(&w->t, q->v, q->n, q->h, 1);
+    q->v = v;
+    q->n = b - a;
+    q->h = h;
+    return rc;
+}
+
+/* Count the values take left pending. */
+static int pend_flush(tally_wctx *w) {
+    size_t k = w->npend < PEND ? w->npend : PEND;
+    int rc = 0;
+    for (size_t i = w->npend - k; i < w->npend && rc == 0; i++) {
+        const pend_val *q = &w->pend[i % PEND];
+        rc = table_add(&w->t, q->v, q->n, q->h, 1);
+    }
+    w->npend = 0;
+    return rc;
 }
 
 /* The matches of one line searched alone, from `pos` in it; `at` is the
@@ -386,8 +459,17 @@ static int tally_chunk(mmk__job *j, void *wctx, mmk__chunk *c) {
     int rc = 0;
     if (le > ls)
         rc = tally_region(tj, w, c, ls, le);
-    if (rc == 0 && open_at != SIZE_MAX)
+    /* The pending values point into this chunk's subject (and the long
+       line's buffer): counted before either goes. */
+    int f = pend_flush(w);
+    if (rc == 0)
+        rc = f;
+    if (rc == 0 && open_at != SIZE_MAX) {
         rc = tally_long_line(tj, w, c, open_at);
+        f = pend_flush(w);
+        if (rc == 0)
+            rc = f;
+    }
     return rc;
 }
 
@@ -409,7 +491,8 @@ static int tally_finish(mmk__job *j, void **wctxs, unsigned nctx, int rc) {
         for (size_t k = 0; k < w->t.cap; k++) {
             const val_slot *e = &w->t.slots[k];
             if (e->count &&
-                (rc = table_add(base, w->t.arena + e->off, (size_t)e->len, e->hash, e->count)) != 0)
+                (rc = table_add(base, w->t.arena + e->off, (size_t)e->len,
+                                val_hash(w->t.arena + e->off, (size_t)e->len), e->count)) != 0)
                 return rc;
         }
     }
