@@ -11,6 +11,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "matcher.h"
 #include "tally_hooks.h"
 #include "test_scan_util.h"
 
@@ -650,6 +651,30 @@ static size_t log_text(uint8_t *b, size_t cap) {
     return n;
 }
 
+/* Which patterns a buffer of lines serves (regex.c reads a class's members
+   apart from its quantifier): the benchmark's path pattern is one, and a
+   possessive repeat of a class that takes '\n' is still refused. */
+static void test_buffer_safe(void) {
+    static const struct {
+        const char *pat;
+        int safe;
+    } cases[] = {
+        {"\"[A-Z]+ ([^ ?\"]+)", 1}, {"[^?]+x", 1},  {"[^+?]*", 1},  {"[]?]+x", 1},
+        {"[^\\]?]+x", 1},           {"[^?]++x", 0}, {"[^?]*+x", 0}, {"[^]?]++x", 0},
+        {"[^\\]?]{2}+x", 0},        {"[^?]?+x", 0}, {"a++", 1},     {"(?>[^x]+)y", 0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        mmk_pattern *p = NULL;
+        CHECK_OK(mmk_pattern_compile(&p, cases[k].pat, strlen(cases[k].pat), MMK_PAT_LINES, NULL));
+        if (!p)
+            continue;
+        if (mmk__lines_buffer_safe(p) != cases[k].safe)
+            fprintf(stderr, "  %s: buffer-safe %d\n", cases[k].pat, mmk__lines_buffer_safe(p));
+        CHECK_EQ(mmk__lines_buffer_safe(p), cases[k].safe);
+        mmk_pattern_free(p);
+    }
+}
+
 static void test_routes(void) {
     static const struct {
         const char *pat;
@@ -708,6 +733,7 @@ int main(void) {
     test_every_shape();
     test_literals_and_lists();
     test_random();
+    test_buffer_safe();
     test_routes();
     test_long_lines();
     test_differential();
