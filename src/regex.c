@@ -298,6 +298,32 @@ static const char why_verb[] = "(*COMMIT) and (*SKIP) are not supported (matches
 static const char why_ne[] = "(*NOTEMPTY_ATSTART) is not supported (matches must not depend on "
                              "where a search starts)";
 
+/* Where the quantifier of a class item t[0, n) starts: after the class's
+   closing ']', so that a '?' or '+' among its members ("[^ ?+]+") is not
+   read as one (a quantifier character, then '+': possessive). Only where
+   the end is plain to see (no nested '[', as in [:alpha:], no \Q) and
+   nothing but quantifier characters follows; else 1 (the whole text, which
+   costs caution, never correctness). */
+static size_t class_quantifier_at(const uint8_t *t, size_t n) {
+    size_t i = 1;
+    if (i < n && t[i] == '^')
+        i++;
+    if (i < n && t[i] == ']')
+        i++; /* a leading ']' is a member */
+    for (; i < n && t[i] != ']'; i++) {
+        if (t[i] == '[' || (t[i] == '\\' && i + 1 < n && t[i + 1] == 'Q'))
+            return 1;
+        if (t[i] == '\\')
+            i++;
+    }
+    if (i >= n)
+        return 1;
+    for (size_t k = i + 1; k < n; k++)
+        if (!memchr("*+?{},0123456789", t[k], 16))
+            return 1;
+    return i + 1;
+}
+
 static int item_cb(pcre2_callout_enumerate_block *b, void *user) {
     item_scan *st = user;
     size_t pos = b->pattern_position;
@@ -364,7 +390,7 @@ static int item_cb(pcre2_callout_enumerate_block *b, void *user) {
        A class member, quoted character or comment may look the same: that
        costs caution, never correctness. */
     int quantifier = 0;
-    for (size_t k = 1; k < n; k++) {
+    for (size_t k = t[0] == '[' ? class_quantifier_at(t, n) : 1; k < n; k++) {
         if (t[k] == '+' && quantifier) {
             st->items |= MMK__RX_POSSESSIVE;
             if (t[0] == ')')

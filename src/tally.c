@@ -33,22 +33,36 @@
 #include "os.h"
 #include "pattern.h"
 #include "scan.h"
+#include "tally_hooks.h"
 #include "wordtab.h"
 
 /* ------------------------------------------------------------------------ */
 /* A table of distinct values                                                */
 /* ------------------------------------------------------------------------ */
 
-/* count 0 marks an empty slot; the value's bytes are arena[off, off + len). */
+/*
+ * Open addressing, linear probing, one cache line per slot. Most values (a
+ * status code, an address, a path) fit the slot's head, so a lookup reads
+ * one line of memory: with tens of thousands of distinct values the table
+ * outgrows the caches, and a second read (of the bytes kept elsewhere) per
+ * lookup was what made counting paths slow. Longer values compare their
+ * head in the slot and the rest in the arena. Every value's bytes are also
+ * in the arena, which becomes the result's (mmk__wordtab_new).
+ */
+#define VAL_HEAD 36
+
 typedef struct val_slot {
-    uint64_t hash;
-    uint64_t off, len;
-    uint64_t count;
+    uint64_t count; /* 0 marks an empty slot */
+    uint64_t off;   /* the value's bytes are arena[off, off + len) */
+    uint64_t len;
+    uint32_t tag;           /* the hash's high half (the low bits index) */
+    uint8_t head[VAL_HEAD]; /* the value's first bytes */
 } val_slot;
 
 typedef struct val_table {
     val_slot *slots;
-    size_t cap; /* power of two */
+    void *slots_mem; /* the block slots lie in */
+    size_t cap;      /* power of two */
     size_t n;
     uint8_t *arena;
     size_t arena_len, arena_cap;
@@ -77,45 +91,76 @@ static uint64_t val_hash(const uint8_t *p, size_t n) {
     return h ^ (h >> 32);
 }
 
+/* cap zeroed slots on a cache line boundary (a huge page's for a big
+   table, where the kernel may back it with huge pages: fewer TLB misses
+   for a table read at random), or NULL; *mem is the block to free. */
+static val_slot *slots_new(size_t cap, void **mem) {
+    size_t size = cap * sizeof(val_slot), huge = (size_t)2 << 20;
+    size_t align = size >= huge ? huge : 64;
+    uint8_t *m = malloc(size + align);
+    *mem = m;
+    if (!m)
+        return NULL;
+    uint8_t *p = m + (align - (uintptr_t)m % align);
+    int native;
+    if (size >= huge && mmk__os_advice(MMK_ADVICE_HUGEPAGE, &native) == 0)
+        (void)mmk__os.advise(p, size, native);
+    memset(p, 0, size);
+    return (val_slot *)p;
+}
+
 static int table_init(val_table *t) {
-    t->cap = 1024;
-    t->slots = calloc(t->cap, sizeof *t->slots);
+    t->cap = 256;
+    t->slots = slots_new(t->cap, &t->slots_mem);
     return t->slots ? 0 : -ENOMEM;
 }
 
 static void table_free(val_table *t) {
-    free(t->slots);
+    free(t->slots_mem);
     free(t->arena);
     memset(t, 0, sizeof *t);
 }
 
 static int table_grow(val_table *t) {
     size_t cap = t->cap * 2;
-    val_slot *ns = calloc(cap, sizeof *ns);
+    void *mem;
+    val_slot *ns = slots_new(cap, &mem);
     if (!ns)
         return -ENOMEM;
     for (size_t i = 0; i < t->cap; i++) {
-        if (!t->slots[i].count)
+        const val_slot *e = &t->slots[i];
+        if (!e->count)
             continue;
-        size_t k = (size_t)t->slots[i].hash & (cap - 1);
+        size_t k = (size_t)val_hash(t->arena + e->off, (size_t)e->len) & (cap - 1);
         while (ns[k].count)
             k = (k + 1) & (cap - 1);
-        ns[k] = t->slots[i];
+        ns[k] = *e;
     }
-    free(t->slots);
+    free(t->slots_mem);
     t->slots = ns;
+    t->slots_mem = mem;
     t->cap = cap;
     return 0;
+}
+
+static int slot_holds(const val_table *t, const val_slot *e, const uint8_t *v, size_t n) {
+    if (e->len != n)
+        return 0;
+    if (n <= VAL_HEAD)
+        return n == 0 || memcmp(e->head, v, n) == 0;
+    return memcmp(e->head, v, VAL_HEAD) == 0 &&
+           memcmp(t->arena + e->off + VAL_HEAD, v + VAL_HEAD, n - VAL_HEAD) == 0;
 }
 
 /* Add `count` to the value v[0, n) (hash h). */
 static int table_add(val_table *t, const uint8_t *v, size_t n, uint64_t h, uint64_t count) {
     size_t mask = t->cap - 1, k = (size_t)h & mask;
+    uint32_t tag = (uint32_t)(h >> 32);
     for (;;) {
         val_slot *e = &t->slots[k];
         if (!e->count)
             break;
-        if (e->hash == h && e->len == n && (n == 0 || memcmp(t->arena + e->off, v, n) == 0)) {
+        if (e->tag == tag && slot_holds(t, e, v, n)) {
             e->count += count;
             return 0;
         }
@@ -134,10 +179,12 @@ static int table_add(val_table *t, const uint8_t *v, size_t n, uint64_t h, uint6
     if (n)
         memcpy(t->arena + t->arena_len, v, n);
     val_slot *e = &t->slots[k];
-    e->hash = h;
+    e->tag = tag;
     e->off = t->arena_len;
     e->len = n;
     e->count = count;
+    if (n)
+        memcpy(e->head, v, n < VAL_HEAD ? n : VAL_HEAD);
     t->arena_len += n;
     t->n++;
     return t->n * 4 > t->cap * 3 ? table_grow(t) : 0;
@@ -157,10 +204,22 @@ typedef struct tally_job {
     mmk_wordtab *out;
 } tally_job;
 
+/* A value found but not yet counted (tally_wctx.pend). */
+typedef struct pend_val {
+    const uint8_t *v;
+    size_t n;
+    uint64_t h;
+} pend_val;
+
+#define PEND 4 /* a power of two */
+
 typedef struct tally_wctx {
     mmk__scratch *sc;
     val_table t;
+    pend_val pend[PEND]; /* the last values found, counted PEND finds later */
+    size_t npend;        /* values found so far; pend[i % PEND] for the last PEND */
     int ready;
+    int dense;     /* the last region matched on most lines: PCRE2 alone (region_find) */
     uint8_t *line; /* a long line read whole */
     size_t line_cap;
 } tally_wctx;
@@ -172,7 +231,14 @@ static void tally_wctx_free(void *arg) {
     free(w->line);
 }
 
-/* Count the match [a, b) of subject s (found with w->sc just now). */
+/*
+ * Count the match [a, b) of subject s (found with w->sc just now). A value
+ * is counted PEND values later, its slot fetched now: with many distinct
+ * values the table outgrows the caches, and the wait for the slot then
+ * overlaps the search for the next matches instead of stalling. The bytes
+ * stay valid until pend_flush, which every caller runs before its subject
+ * goes (the end of a region, of a long line).
+ */
 static int take(const tally_job *tj, tally_wctx *w, const uint8_t *s, size_t a, size_t b) {
     if (tj->group > 0) {
         int g = mmk__find_group(tj->p, w->sc, tj->group, &a, &b);
@@ -180,7 +246,28 @@ static int take(const tally_job *tj, tally_wctx *w, const uint8_t *s, size_t a, 
             return g; /* the group did not take part: not counted */
     }
     const uint8_t *v = s + a;
-    return table_add(&w->t, v, b - a, val_hash(v, b - a), 1);
+    uint64_t h = val_hash(v, b - a);
+    __builtin_prefetch(&w->t.slots[(size_t)h & (w->t.cap - 1)]);
+    pend_val *q = &w->pend[w->npend++ % PEND];
+    int rc = 0;
+    if (w->npend > PEND)
+        rc = table_add(&w->t, q->v, q->n, q->h, 1);
+    q->v = v;
+    q->n = b - a;
+    q->h = h;
+    return rc;
+}
+
+/* Count the values take left pending. */
+static int pend_flush(tally_wctx *w) {
+    size_t k = w->npend < PEND ? w->npend : PEND;
+    int rc = 0;
+    for (size_t i = w->npend - k; i < w->npend && rc == 0; i++) {
+        const pend_val *q = &w->pend[i % PEND];
+        rc = table_add(&w->t, q->v, q->n, q->h, 1);
+    }
+    w->npend = 0;
+    return rc;
 }
 
 /* The matches of one line searched alone, from `pos` in it; `at` is the
@@ -208,7 +295,32 @@ static int line_alone(const tally_job *tj, tally_wctx *w, mmk__chunk *c, const u
     return 0;
 }
 
-/* The start of the line holding position a, given that one starts at lo <= a. */
+/* Which search a buffer of lines gets (tally_hooks.h). */
+int mmk__tally_route = MMK__TALLY_ROUTE_AUTO;
+
+/*
+ * The leftmost match in sub[pos, end] for a search over many lines. A regex
+ * with a required literal (the matcher's prefilter: the literal first, then
+ * PCRE2 over the starts of its line) pays where the literal is rare; where
+ * nearly every line holds it (HTTP/ in an access log) it doubles PCRE2's own
+ * start-up search (the JIT's first-byte scan and its required-byte check),
+ * and PCRE2 alone over the buffer is about twice as fast. Both give the same
+ * match, so the choice is only speed: the last region's matches per byte
+ * decide it.
+ */
+static int region_find(const tally_job *tj, tally_wctx *w, const uint8_t *sub, size_t end,
+                       size_t pos, size_t *a, size_t *b) {
+    const mmk_pattern *p = tj->p;
+    int direct = mmk__tally_route == MMK__TALLY_ROUTE_AUTO
+                     ? w->dense
+                     : mmk__tally_route == MMK__TALLY_ROUTE_REGEX;
+    if (direct && p->kind == MMK__PAT_REGEX)
+        return mmk__regex_find(&p->re, &w->sc->rs, sub, end, pos, end + 1, 0, a, b);
+    return mmk__find(p, w->sc, sub, end, pos, end + 1, 0, a, b);
+}
+
+/* The start of the line holding position a, given that one starts at lo <= a
+   (memrchr walks back from a: the cost is that line's length). */
 static size_t line_start(const uint8_t *sub, size_t lo, size_t a) {
     const uint8_t *q = a > lo ? mmk__memrchr(sub + lo, '\n', a - lo) : NULL;
     return q ? (size_t)(q - sub) + 1 : lo;
@@ -218,60 +330,57 @@ static size_t line_start(const uint8_t *sub, size_t lo, size_t a) {
 static int tally_region(const tally_job *tj, tally_wctx *w, mmk__chunk *c, size_t ls, size_t le) {
     const uint8_t *sub = c->sub;
     size_t end = sub[le - 1] == '\n' ? le - 1 : le; /* the lines as one buffer */
-    /* pos's line starts at the last '\n' in [lo, pos) + 1 (or at lo) and ends
-       at cur_y when known: the line start is found only when a line must be
-       searched alone, so a match costs no walk back over its line. */
-    size_t pos = ls, lo = ls, cur_y = SIZE_MAX;
+    size_t pos = ls;
     if (tj->buffer_safe) {
-        for (;;) {
+        /* A match holding no '\n' is the one its line alone gives from pos,
+           so line ends are looked for only when a match holds one (never
+           when the pattern cannot match '\n'): no walk over the lines. */
+        const int nl_free = mmk__match_excludes_newline(tj->p);
+        uint64_t found = 0;
+        int limited = 0;
+        for (;; found++) {
             size_t a = 0, b = 0;
             if (pos > end)
-                return 0;
-            int f = mmk__find(tj->p, w->sc, sub, end, pos, end + 1, 0, &a, &b);
-            if (f == MMK_ELIMIT)
-                break; /* a search over many lines can reach a limit no line alone
-                          reaches (grep -P answers per line): the lines settle it */
+                break;
+            int f = region_find(tj, w, sub, end, pos, &a, &b);
+            if (f == MMK_ELIMIT) {
+                /* a search over many lines can reach a limit no line alone
+                   reaches (grep -P answers per line): the lines settle it */
+                limited = 1;
+                break;
+            }
             if (f < 0) {
                 c->err_off = (int64_t)(c->sub_off + pos);
                 return f;
             }
             if (f == 0)
-                return 0;
-            if (cur_y == SIZE_MAX || a > cur_y) {
-                /* a later line (the ones in between have no match) */
-                if (cur_y != SIZE_MAX)
-                    lo = cur_y + 1;
-                const uint8_t *yq = a < end ? memchr(sub + a, '\n', end - a) : NULL;
-                cur_y = yq ? (size_t)(yq - sub) : end;
-                if (pos < lo)
-                    pos = lo;
-            }
-            size_t y = cur_y;
+                break;
             int rc = 0;
-            if (b <= y) {
-                /* Within its line: the match the line alone gives from pos. */
+            const uint8_t *yq = nl_free || a == b ? NULL : memchr(sub + a, '\n', b - a);
+            if (!yq) {
                 if (a == b) {
-                    pos = a + 1;
+                    pos = a + 1; /* grep -o: one byte on (past a '\n': the next line) */
                 } else {
                     rc = take(tj, w, sub, a, b);
                     pos = b;
                 }
             } else {
                 /* It holds a '\n': the line alone decides. */
-                size_t x = line_start(sub, lo, a);
+                size_t x = line_start(sub, ls, a), y = (size_t)(yq - sub);
                 rc = line_alone(tj, w, c, sub + x, y - x, pos > x ? pos - x : 0, c->sub_off + x);
                 pos = y + 1;
-            }
-            if (pos > y) {
-                lo = y + 1;
-                cur_y = SIZE_MAX;
             }
             if (rc)
                 return rc;
         }
+        /* One match per 256 bytes or more: most lines of a log match. */
+        w->dense = found * 256 >= le - ls;
+        if (!limited)
+            return 0;
     }
-    /* Line by line from pos (inside the line that starts at or after lo). */
-    for (size_t x = line_start(sub, lo, pos); x <= end;) {
+    /* Line by line from pos (the line that holds it starts after the last
+       '\n' before it). */
+    for (size_t x = line_start(sub, ls, pos); x <= end;) {
         const uint8_t *yq = x < end ? memchr(sub + x, '\n', end - x) : NULL;
         size_t y = yq ? (size_t)(yq - sub) : end;
         int rc = line_alone(tj, w, c, sub + x, y - x, pos > x ? pos - x : 0, c->sub_off + x);
@@ -359,8 +468,17 @@ static int tally_chunk(mmk__job *j, void *wctx, mmk__chunk *c) {
     int rc = 0;
     if (le > ls)
         rc = tally_region(tj, w, c, ls, le);
-    if (rc == 0 && open_at != SIZE_MAX)
+    /* The pending values point into this chunk's subject (and the long
+       line's buffer): counted before either goes. */
+    int f = pend_flush(w);
+    if (rc == 0)
+        rc = f;
+    if (rc == 0 && open_at != SIZE_MAX) {
         rc = tally_long_line(tj, w, c, open_at);
+        f = pend_flush(w);
+        if (rc == 0)
+            rc = f;
+    }
     return rc;
 }
 
@@ -382,7 +500,8 @@ static int tally_finish(mmk__job *j, void **wctxs, unsigned nctx, int rc) {
         for (size_t k = 0; k < w->t.cap; k++) {
             const val_slot *e = &w->t.slots[k];
             if (e->count &&
-                (rc = table_add(base, w->t.arena + e->off, (size_t)e->len, e->hash, e->count)) != 0)
+                (rc = table_add(base, w->t.arena + e->off, (size_t)e->len,
+                                val_hash(w->t.arena + e->off, (size_t)e->len), e->count)) != 0)
                 return rc;
         }
     }

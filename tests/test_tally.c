@@ -11,6 +11,8 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include "matcher.h"
+#include "tally_hooks.h"
 #include "test_scan_util.h"
 
 /* ------------------------------------------------------------------------ */
@@ -246,8 +248,10 @@ static void test_random(void) {
         int kind = (int)check_rnd_below(TS_NKINDS);
         uint64_t chunk = chunks[check_rnd_below(sizeof chunks / sizeof chunks[0])];
         unsigned threads = 1 + (unsigned)check_rnd_below(3);
+        mmk__tally_route = (int)check_rnd_below(3); /* tally_hooks.h: every search */
         mmk_wordtab *t = NULL;
         int rc = count_by_input(p, group, kind, text, n, chunk, threads, &t);
+        mmk__tally_route = MMK__TALLY_ROUTE_AUTO;
         CHECK_OK(rc);
         if (rc == 0 && !same_table(t, &ref, pat))
             fprintf(stderr, "  pattern %s group %d, %s, chunk %llu, %u threads, %zu bytes\n", pat,
@@ -607,11 +611,130 @@ static void test_differential(void) {
     free(b);
 }
 
+/* ------------------------------------------------------------------------ */
+/* The searches of a buffer of lines (tally_hooks.h routes)                  */
+/* ------------------------------------------------------------------------ */
+
+/* Log-like lines built from fragments that stress the fast paths: a
+   required literal several times on a line and at its ends, matches that
+   start before the literal, CR before the newline, empty lines and values,
+   invalid UTF-8 and NUL, no final newline sometimes. */
+static size_t log_text(uint8_t *b, size_t cap) {
+    static const char *const frag[] = {"HTTP/1.1\" 200 ",
+                                       "HTTP/",
+                                       "HTTP/2\" 404 ",
+                                       "xHTTP/1.0\" 301 ",
+                                       "\"GET /a?q HTTP/1.1\" 500 ",
+                                       "\"POST /b/c ",
+                                       "\"get /d ",
+                                       "\"GET  ",
+                                       "\"",
+                                       " ",
+                                       "\r",
+                                       "\xff\xfe",
+                                       "\0",
+                                       "12345",
+                                       "/p?",
+                                       "http/9\" 777 ",
+                                       "\" 200 ",
+                                       "HTTP/.\" 1234 "};
+    size_t n = 0, want = check_rnd_below(cap);
+    while (n < want) {
+        size_t k = check_rnd_below(sizeof frag / sizeof frag[0] + 3);
+        const char *f = k < sizeof frag / sizeof frag[0] ? frag[k] : "\n";
+        size_t fl = k == 12 ? 1 : strlen(f);
+        if (n + fl > cap)
+            break;
+        memcpy(b + n, f, fl);
+        n += fl;
+    }
+    return n;
+}
+
+/* Which patterns a buffer of lines serves (regex.c reads a class's members
+   apart from its quantifier): the benchmark's path pattern is one, and a
+   possessive repeat of a class that takes '\n' is still refused. */
+static void test_buffer_safe(void) {
+    static const struct {
+        const char *pat;
+        int safe;
+    } cases[] = {
+        {"\"[A-Z]+ ([^ ?\"]+)", 1}, {"[^?]+x", 1},  {"[^+?]*", 1},  {"[]?]+x", 1},
+        {"[^\\]?]+x", 1},           {"[^?]++x", 0}, {"[^?]*+x", 0}, {"[^]?]++x", 0},
+        {"[^\\]?]{2}+x", 0},        {"[^?]?+x", 0}, {"a++", 1},     {"(?>[^x]+)y", 0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        mmk_pattern *p = NULL;
+        CHECK_OK(mmk_pattern_compile(&p, cases[k].pat, strlen(cases[k].pat), MMK_PAT_LINES, NULL));
+        if (!p)
+            continue;
+        if (mmk__lines_buffer_safe(p) != cases[k].safe)
+            fprintf(stderr, "  %s: buffer-safe %d\n", cases[k].pat, mmk__lines_buffer_safe(p));
+        CHECK_EQ(mmk__lines_buffer_safe(p), cases[k].safe);
+        mmk_pattern_free(p);
+    }
+}
+
+static void test_routes(void) {
+    static const struct {
+        const char *pat;
+        int group;
+    } cases[] = {
+        {"HTTP/[0-9.]+\" (\\d{3}) ", 1}, /* the benchmark's status codes: literal first */
+        {"HTTP/[0-9.]+\" (\\d{3}) ", 0},
+        {"\"[A-Z]+ ([^ ?\"]+)", 1}, /* its paths: [^ ?"] takes '\n' */
+        {"\"([^ \"]*)", 1},         /* buffer-safe and takes '\n': lines alone */
+        {"^\\S+", 0},               /* its client addresses */
+        {"x?HTTP/(\\S*)", 1},       /* a match may start before the literal */
+        {"(\\S*)HTTP/", 1},         /* ... and end at it, values empty */
+        {"(\\d+)\\r?$", 1},         /* CR LF line ends */
+        {"(?i)http/([\\d.]*)", 1},  /* the literal without case */
+        {"GET (\\S*)", 1},
+        {"\\d{3}", 0},
+        {"HTTP/", 0},
+    };
+    static uint8_t text[3000];
+    static const uint64_t chunks[] = {1, 3, 7, 16, 64, 0};
+    check_rng = 0x4077e5;
+    unsigned rounds = TS_ROUNDS(240);
+    for (unsigned r = 0; r < rounds; r++) {
+        size_t k = r % (sizeof cases / sizeof cases[0]);
+        size_t n = log_text(text, r < 24 ? 100 : sizeof text);
+        mmk_pattern *p = NULL;
+        CHECK_OK(mmk_pattern_compile(&p, cases[k].pat, strlen(cases[k].pat), MMK_PAT_LINES, NULL));
+        if (!p)
+            continue;
+        ref_tab ref = {0};
+        CHECK_OK(ref_count_by(cases[k].pat, 0, cases[k].group, text, n, &ref));
+        for (int route = MMK__TALLY_ROUTE_AUTO; route <= MMK__TALLY_ROUTE_REGEX; route++) {
+            mmk__tally_route = route;
+            int kind = (int)check_rnd_below(TS_NKINDS);
+            uint64_t chunk = chunks[check_rnd_below(sizeof chunks / sizeof chunks[0])];
+            unsigned threads = 1 + (unsigned)check_rnd_below(2);
+            mmk_wordtab *t = NULL;
+            int rc = count_by_input(p, cases[k].group, kind, text, n, chunk, threads, &t);
+            CHECK_OK(rc);
+            int same = rc == 0 && same_table(t, &ref, cases[k].pat);
+            if (!same)
+                fprintf(stderr, "  pattern %s group %d, route %d, %s, chunk %llu, %u threads\n",
+                        cases[k].pat, cases[k].group, route, ts_kind_names[kind],
+                        (unsigned long long)chunk, threads);
+            CHECK(same);
+            mmk_wordtab_free(t);
+        }
+        mmk__tally_route = MMK__TALLY_ROUTE_AUTO;
+        ref_free(&ref);
+        mmk_pattern_free(p);
+    }
+}
+
 int main(void) {
     test_errors();
     test_every_shape();
     test_literals_and_lists();
     test_random();
+    test_buffer_safe();
+    test_routes();
     test_long_lines();
     test_differential();
     return CHECK_DONE();
