@@ -1051,8 +1051,10 @@ static int current_user(TOKEN_USER **out) {
     return 0;
 }
 
-/* A security descriptor (LocalFree it) giving the caller's user all access
-   and nobody else any, unless `mode` opens the object to others: then
+/* A security descriptor (LocalFree it) owned by the caller's user (named
+   explicitly: an elevated administrator's objects are otherwise owned by the
+   Administrators group, which the owner check would refuse), giving that
+   user all access and nobody else any, unless `mode` opens the object to others: then
    everyone gets read (0044) or read and write (0022) access. */
 static int shm_security(unsigned mode, PSECURITY_DESCRIPTOR *sd) {
     TOKEN_USER *tu;
@@ -1067,13 +1069,13 @@ static int shm_security(unsigned mode, PSECURITY_DESCRIPTOR *sd) {
     }
     free(tu);
     const wchar_t *others = (mode & 0022) ? L"(A;;GA;;;WD)" : (mode & 0044) ? L"(A;;GR;;;WD)" : L"";
-    size_t len = wcslen(sid) + wcslen(others) + 32;
+    size_t len = 2 * wcslen(sid) + wcslen(others) + 32;
     wchar_t *sddl = malloc(len * sizeof *sddl);
     if (sddl == NULL) {
         LocalFree(sid);
         return -ENOMEM;
     }
-    _snwprintf(sddl, len, L"D:P(A;;GA;;;%ls)%ls", sid, others);
+    _snwprintf(sddl, len, L"O:%lsD:P(A;;GA;;;%ls)%ls", sid, sid, others);
     sddl[len - 1] = 0;
     LocalFree(sid);
     BOOL ok = ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, SDDL_REVISION_1, sd, NULL);
