@@ -129,6 +129,19 @@ static void test_create_open(void) {
     CHECK_OK(mmk_free(x));
 #endif
 
+    /* Resizing the map resizes the object on POSIX; a section cannot change
+       size, so on Windows the map stays as it was. */
+    CHECK_OK(mmk_shm_open(&b, name, 10000, 0, 0));
+#ifdef _WIN32
+    CHECK_RC(mmk_resize(b, 20 * opened_size(10000)), MMK_ENOTSUP);
+    CHECK_EQ(mmk_length(b), 10000);
+#else
+    CHECK_OK(mmk_resize(b, 20 * opened_size(10000)));
+    CHECK_EQ(mmk_length(b), 20 * opened_size(10000));
+#endif
+    CHECK_MEM(mmk_data(b), pa, 10000);
+    CHECK_OK(mmk_free(b));
+
     /* Unlink: POSIX forgets the name at once; Windows keeps the object, and
        so its name, while any handle (a's map) is open. */
     CHECK_OK(mmk_shm_unlink(name));
