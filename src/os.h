@@ -295,4 +295,38 @@ static inline void *mmk__memrchr(const void *s, int c, size_t n) {
 }
 #endif
 
+/* ---- named shared memory (shm.c) ------------------------------------------
+ *
+ * `name` is shm.c's validated form: "/" + one component. The descriptor
+ * returned is what mmk_open_fd maps and the other calls here take. POSIX:
+ * shm_open objects, which live until unlinked. Windows: a section of the
+ * paging file named Local\mmkit.<component>, behind a descriptor number of
+ * os_win.c's own (not a C runtime one) that the table's entries understand;
+ * a section is sized once, when created, and vanishes with its last handle. */
+enum mmk__os_shm_how {
+    MMK__OS_SHM_OPEN = 0,       /* must exist */
+    MMK__OS_SHM_CREATE_EXCL = 1 /* must not exist; created by this call */
+};
+/* Open or create `name` close-on-exec, read-write or read-only. A created
+   object gets exactly `mode` (POSIX permission bits; Windows: an owner-only
+   security descriptor, plus everyone's read or write access when `mode`
+   gives it to others) and, where the platform must size an object when
+   creating it (Windows), `length` bytes (0 there: -EINVAL). A created object
+   that could not be finished is removed again. Returns a descriptor or a
+   negative code (-EEXIST, -ENOENT, -EACCES …). */
+int mmk__os_shm_open(const char *name, int how, int writable, unsigned mode, uint64_t length);
+/* Current size of the object (Windows: of its section, a whole number of pages). */
+int mmk__os_shm_size(int fd, uint64_t *size);
+/* Set the object's size (new bytes read as zero). Windows cannot resize a
+   section: 0 when `size` is not larger than it already is, else MMK_ENOTSUP. */
+int mmk__os_shm_set_size(int fd, uint64_t size);
+/* 0 when the caller's user owns the existing object and it grants no more
+   than `mode` (POSIX permission bits; Windows: the section's owner is the
+   caller's user), else MMK_EOWNER, or a negative code. */
+int mmk__os_shm_check_owner(int fd, unsigned mode);
+void mmk__os_shm_close(int fd);
+/* Remove the name: 0, -ENOENT … Windows has no such thing (a section goes
+   with its last handle): 0 when an object of that name exists, else -ENOENT. */
+int mmk__os_shm_unlink(const char *name);
+
 #endif

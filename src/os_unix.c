@@ -900,3 +900,66 @@ int mmk__os_size_is_a_guess(int fd) {
     return 0;
 #endif
 }
+
+/* ---- named shared memory (shm.c) ------------------------------------------ */
+
+/* With MMK__OS_SHM_CREATE_EXCL the object is created with permission bits
+   exactly `mode` (fchmod afterwards, because the umask may have removed
+   some); shm.c sizes it afterwards, so `length` is not needed here. */
+int mmk__os_shm_open(const char *name, int how, int writable, unsigned mode, uint64_t length) {
+    (void)length;
+    int oflag = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC;
+    if (how == MMK__OS_SHM_CREATE_EXCL)
+        oflag |= O_CREAT | O_EXCL;
+    int fd = shm_open(name, oflag, (mode_t)mode);
+    if (fd < 0)
+        return -errno;
+    if (how == MMK__OS_SHM_CREATE_EXCL && fchmod(fd, (mode_t)mode) != 0) {
+        int err = -errno;
+        close(fd);
+        shm_unlink(name);
+        return err;
+    }
+    return fd;
+}
+
+int mmk__os_shm_size(int fd, uint64_t *size) {
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -errno;
+    *size = st.st_size < 0 ? 0 : (uint64_t)st.st_size;
+    return 0;
+}
+
+int mmk__os_shm_set_size(int fd, uint64_t size) {
+    if (size > (uint64_t)INT64_MAX)
+        return -EFBIG;
+    int rc;
+    do {
+        rc = ftruncate(fd, (off_t)size);
+    } while (rc != 0 && errno == EINTR);
+    return rc == 0 ? 0 : -errno;
+}
+
+/* fstat on the descriptor, not stat on the name, so the answer is about the
+   very object that will be mapped; and once it is ours, only we (or root)
+   can widen its mode afterwards. Another user's object, or one open to more
+   people than asked, could be read or changed behind the caller's back. */
+int mmk__os_shm_check_owner(int fd, unsigned mode) {
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -errno;
+    if (st.st_uid != geteuid())
+        return MMK_EOWNER;
+    if ((unsigned)(st.st_mode & 07777) & ~mode)
+        return MMK_EOWNER;
+    return 0;
+}
+
+void mmk__os_shm_close(int fd) {
+    close(fd);
+}
+
+int mmk__os_shm_unlink(const char *name) {
+    return shm_unlink(name) == 0 ? 0 : -errno;
+}

@@ -34,12 +34,16 @@
 #endif
 #include <windows.h>
 
+#include <aclapi.h>
+#include <sddl.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <io.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 #include "internal.h"
 #include "os.h"
@@ -109,8 +113,12 @@ static int last_error(void) {
     return win_error(GetLastError());
 }
 
+/* Descriptors at or above this number are os_win.c's own: sections of
+   named shared memory (see "sections" below), never C runtime ones. */
+#define SECTION_FD_BASE 0x40000000
+
 static HANDLE fd_handle(int fd) {
-    if (fd < 0)
+    if (fd < 0 || fd >= SECTION_FD_BASE)
         return INVALID_HANDLE_VALUE;
     return (HANDLE)_get_osfhandle(fd);
 }
@@ -199,6 +207,66 @@ static HANDLE view_file(void *base) {
     return h;
 }
 
+/* ---- sections: the descriptors of named shared memory --------------------- */
+
+/* mmk_open_fd maps named shared memory through the table below like any
+   file, but a section of the paging file is no file: the C runtime cannot
+   wrap its handle, and it has no file size. So such a descriptor is a number
+   from SECTION_FD_BASE up, indexing this table of section handles with the
+   size they were created with (or found with, rounded to pages), and every
+   entry of the table that takes a descriptor checks for it first. */
+#define SECTION_SLOTS 1024
+
+typedef struct section_rec {
+    HANDLE handle; /* NULL: free slot */
+    uint64_t size;
+    int writable;
+} section_rec;
+
+static SRWLOCK sections_lock = SRWLOCK_INIT;
+static section_rec sections[SECTION_SLOTS];
+
+/* A descriptor for `h` (taken over: closed on failure), or -EMFILE. */
+static int section_add(HANDLE h, uint64_t size, int writable) {
+    int fd = -EMFILE;
+    AcquireSRWLockExclusive(&sections_lock);
+    for (int i = 0; i < SECTION_SLOTS; i++) {
+        if (sections[i].handle == NULL) {
+            sections[i] = (section_rec){h, size, writable};
+            fd = SECTION_FD_BASE + i;
+            break;
+        }
+    }
+    ReleaseSRWLockExclusive(&sections_lock);
+    if (fd < 0)
+        CloseHandle(h);
+    return fd;
+}
+
+/* 1 and the record when `fd` is a section descriptor, 0 when it is not one
+   (a C runtime descriptor), -EBADF for a closed or impossible one. */
+static int section_get(int fd, section_rec *out) {
+    if (fd < SECTION_FD_BASE)
+        return 0;
+    if (fd - SECTION_FD_BASE >= SECTION_SLOTS)
+        return -EBADF;
+    AcquireSRWLockShared(&sections_lock);
+    *out = sections[fd - SECTION_FD_BASE];
+    ReleaseSRWLockShared(&sections_lock);
+    return out->handle ? 1 : -EBADF;
+}
+
+static int section_close(int fd) {
+    HANDLE h = NULL;
+    AcquireSRWLockExclusive(&sections_lock);
+    if (fd - SECTION_FD_BASE < SECTION_SLOTS) {
+        h = sections[fd - SECTION_FD_BASE].handle;
+        sections[fd - SECTION_FD_BASE].handle = NULL;
+    }
+    ReleaseSRWLockExclusive(&sections_lock);
+    return h && CloseHandle(h) ? 0 : -EBADF;
+}
+
 /* ---- the table ------------------------------------------------------------ */
 
 static int win_open(const char *path, unsigned flags, unsigned mode) {
@@ -236,10 +304,23 @@ static int win_open(const char *path, unsigned flags, unsigned mode) {
 }
 
 static int win_close(int fd) {
+    if (fd >= SECTION_FD_BASE)
+        return section_close(fd);
     return _close(fd) == 0 ? 0 : -EBADF;
 }
 
 static int win_dup(int fd) {
+    section_rec sec;
+    int is_sec = section_get(fd, &sec);
+    if (is_sec < 0)
+        return is_sec;
+    if (is_sec) {
+        HANDLE h;
+        if (!DuplicateHandle(GetCurrentProcess(), sec.handle, GetCurrentProcess(), &h, 0, FALSE,
+                             DUPLICATE_SAME_ACCESS))
+            return last_error();
+        return section_add(h, sec.size, sec.writable);
+    }
     int nfd = _dup(fd);
     return nfd >= 0 ? nfd : -errno;
 }
@@ -249,6 +330,15 @@ static int win_dup(int fd) {
 typedef LONG(NTAPI *nt_query_info_fn)(HANDLE, void *iosb, void *info, ULONG len, int cls);
 
 static int win_fd_mode(int fd, int *readable, int *writable) {
+    section_rec sec;
+    int is_sec = section_get(fd, &sec);
+    if (is_sec < 0)
+        return is_sec;
+    if (is_sec) {
+        *readable = 1;
+        *writable = sec.writable;
+        return 0;
+    }
     HANDLE h = fd_handle(fd);
     if (h == INVALID_HANDLE_VALUE)
         return -EBADF;
@@ -296,6 +386,15 @@ static int handle_stat(HANDLE h, mmk__os_stat *st) {
 }
 
 static int win_fstat(int fd, mmk__os_stat *st) {
+    section_rec sec;
+    int is_sec = section_get(fd, &sec);
+    if (is_sec < 0)
+        return is_sec;
+    if (is_sec) {
+        st->size = sec.size;
+        st->type = MMK__OS_REGULAR;
+        return 0;
+    }
     HANDLE h = fd_handle(fd);
     if (h == INVALID_HANDLE_VALUE)
         return -EBADF;
@@ -323,6 +422,12 @@ static int win_stat(const char *path, mmk__os_stat *st) {
 }
 
 static int win_truncate(int fd, uint64_t size) {
+    section_rec sec;
+    int is_sec = section_get(fd, &sec);
+    if (is_sec < 0)
+        return is_sec;
+    if (is_sec) /* a section of the paging file keeps the size it was made with */
+        return size == sec.size ? 0 : MMK_ENOTSUP;
     if (size > (uint64_t)INT64_MAX)
         return -EFBIG;
     HANDLE h = fd_handle(fd);
@@ -366,11 +471,24 @@ static int win_map(int fd, uint64_t offset, size_t len, unsigned how, int native
         max = len;
     } else {
         file = fd_handle(fd);
-        if (file == INVALID_HANDLE_VALUE)
+        if (file == INVALID_HANDLE_VALUE && fd < SECTION_FD_BASE)
             return -EBADF;
     }
     DWORD protect = !write ? PAGE_READONLY : priv ? PAGE_WRITECOPY : PAGE_READWRITE;
     DWORD access = !write ? FILE_MAP_READ : priv ? FILE_MAP_COPY : FILE_MAP_WRITE | FILE_MAP_READ;
+    section_rec sec;
+    int is_sec = (how & MMK__OS_MAP_ANON) ? 0 : section_get(fd, &sec);
+    if (is_sec < 0)
+        return is_sec;
+    if (is_sec) { /* named shared memory: a view of its own section */
+        if (offset > sec.size || len > sec.size - offset)
+            return -EINVAL;
+        void *v = MapViewOfFile(sec.handle, access, (DWORD)(offset >> 32), (DWORD)offset, len);
+        if (v == NULL)
+            return last_error();
+        *addr = v;
+        return 0;
+    }
     HANDLE section = CreateFileMappingW(file, NULL, protect, (DWORD)(max >> 32), (DWORD)max, NULL);
     if (section == NULL)
         return last_error();
@@ -472,6 +590,8 @@ static int win_anon_fd(void) {
 /* ReadFile at an offset. Unlike pread, it moves the handle's file pointer
    (a synchronous handle's position follows every read). */
 static int64_t win_pread(int fd, void *buf, size_t n, uint64_t offset) {
+    if (fd >= SECTION_FD_BASE)
+        return MMK_ENOTSUP; /* sections are mapped, never read */
     if (offset > (uint64_t)INT64_MAX)
         return -EOVERFLOW;
     HANDLE h = fd_handle(fd);
@@ -494,6 +614,8 @@ static int64_t win_pread(int fd, void *buf, size_t n, uint64_t offset) {
 }
 
 static int win_allocate(int fd, uint64_t offset, uint64_t len, int keep_size) {
+    if (fd >= SECTION_FD_BASE)
+        return MMK_ENOTSUP;
     (void)fd, (void)offset, (void)len, (void)keep_size;
     /* NTFS can reserve (FileAllocationInfo) only from the start of the file
        and never promises the blocks of a later hole: say so, and map.c uses
@@ -502,6 +624,8 @@ static int win_allocate(int fd, uint64_t offset, uint64_t len, int keep_size) {
 }
 
 static int64_t win_next_hole(int fd, uint64_t offset) {
+    if (fd >= SECTION_FD_BASE)
+        return MMK_ENOTSUP;
     (void)fd, (void)offset;
     return MMK_ENOTSUP;
 }
@@ -886,4 +1010,201 @@ int mmk__os_guard_install(void) {
 
 void mmk__os_guard_arm(void) {
     (void)mmk__os_guard_install();
+}
+
+/* ---- named shared memory (shm.c) ------------------------------------------
+ *
+ * An mmkit name "/x" is the section Local\mmkit-shm-x of the paging file (the
+ * session's namespace, which needs no privilege). What differs from POSIX:
+ * a section is sized when it is created and never after; it vanishes with
+ * its last handle (there is nothing to unlink, and nothing outlives the
+ * processes using it); the size of one opened by name is its view's, a whole
+ * number of pages; and access is a security descriptor, not mode bits. */
+
+/* Local\mmkit-shm-<component> in UTF-16 (malloc'd), or -EINVAL for a
+   component Windows cannot name (a backslash, or bytes that are not UTF-8). */
+static int shm_wide_name(const char *name, wchar_t **out) {
+    static const char prefix[] = "Local\\mmkit-shm-";
+    const char *comp = name[0] == '/' ? name + 1 : name;
+    if (strchr(comp, '\\'))
+        return -EINVAL;
+    size_t n = strlen(comp);
+    char *full = malloc(sizeof prefix + n);
+    if (full == NULL)
+        return -ENOMEM;
+    memcpy(full, prefix, sizeof prefix - 1);
+    memcpy(full + sizeof prefix - 1, comp, n + 1);
+    int rc = utf8_to_wide(full, out);
+    free(full);
+    return rc;
+}
+
+/* The SID of the process's user (malloc'd TOKEN_USER; the SID is inside). */
+static int current_user(TOKEN_USER **out) {
+    HANDLE token;
+    if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token))
+        return last_error();
+    DWORD n = 0;
+    GetTokenInformation(token, TokenUser, NULL, 0, &n);
+    TOKEN_USER *tu = n ? malloc(n) : NULL;
+    int rc = tu ? 0 : -ENOMEM;
+    if (rc == 0 && !GetTokenInformation(token, TokenUser, tu, n, &n))
+        rc = last_error();
+    CloseHandle(token);
+    if (rc) {
+        free(tu);
+        return rc;
+    }
+    *out = tu;
+    return 0;
+}
+
+/* A security descriptor (LocalFree it) owned by the caller's user (named
+   explicitly: an elevated administrator's objects are otherwise owned by the
+   Administrators group, which the owner check would refuse), giving that
+   user all access and nobody else any, unless `mode` opens the object to others: then
+   everyone gets read (0044) or read and write (0022) access. */
+static int shm_security(unsigned mode, PSECURITY_DESCRIPTOR *sd) {
+    TOKEN_USER *tu;
+    int rc = current_user(&tu);
+    if (rc)
+        return rc;
+    wchar_t *sid = NULL;
+    if (!ConvertSidToStringSidW(tu->User.Sid, &sid)) {
+        rc = last_error();
+        free(tu);
+        return rc;
+    }
+    free(tu);
+    const wchar_t *others = (mode & 0022) ? L"(A;;GA;;;WD)" : (mode & 0044) ? L"(A;;GR;;;WD)" : L"";
+    size_t len = 2 * wcslen(sid) + wcslen(others) + 32;
+    wchar_t *sddl = malloc(len * sizeof *sddl);
+    if (sddl == NULL) {
+        LocalFree(sid);
+        return -ENOMEM;
+    }
+    _snwprintf(sddl, len, L"O:%lsD:P(A;;GA;;;%ls)%ls", sid, sid, others);
+    sddl[len - 1] = 0;
+    LocalFree(sid);
+    BOOL ok = ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, SDDL_REVISION_1, sd, NULL);
+    rc = ok ? 0 : last_error();
+    free(sddl);
+    return rc;
+}
+
+int mmk__os_shm_open(const char *name, int how, int writable, unsigned mode, uint64_t length) {
+    wchar_t *wname;
+    int rc = shm_wide_name(name, &wname);
+    if (rc)
+        return rc;
+    HANDLE h = NULL;
+    uint64_t size = length;
+    if (how == MMK__OS_SHM_CREATE_EXCL) {
+        PSECURITY_DESCRIPTOR sd = NULL;
+        if (length == 0 || length > (uint64_t)INT64_MAX)
+            rc = -EINVAL; /* a section needs its size now, and at least one byte */
+        else
+            rc = shm_security(mode, &sd);
+        if (rc == 0) {
+            SECURITY_ATTRIBUTES sa = {sizeof sa, sd, FALSE};
+            h = CreateFileMappingW(INVALID_HANDLE_VALUE, &sa, PAGE_READWRITE, (DWORD)(length >> 32),
+                                   (DWORD)length, wname);
+            DWORD err = GetLastError();
+            if (h == NULL)
+                rc = win_error(err);
+            else if (err == ERROR_ALREADY_EXISTS) { /* the existing one was opened instead */
+                CloseHandle(h);
+                h = NULL;
+                rc = -EEXIST;
+            }
+            LocalFree(sd);
+        }
+        writable = 1;
+    } else {
+        /* READ_CONTROL: the owner check reads the section's owner. */
+        DWORD access = FILE_MAP_READ | READ_CONTROL | (writable ? FILE_MAP_WRITE : 0);
+        h = OpenFileMappingW(access, FALSE, wname);
+        if (h == NULL)
+            rc = last_error();
+        void *v = h ? MapViewOfFile(h, FILE_MAP_READ, 0, 0, 0) : NULL;
+        MEMORY_BASIC_INFORMATION mbi;
+        if (h && v == NULL)
+            rc = last_error();
+        else if (v && VirtualQuery(v, &mbi, sizeof mbi) == 0)
+            rc = last_error();
+        else if (v)
+            size = mbi.RegionSize;
+        if (v)
+            UnmapViewOfFile(v);
+        if (rc && h) {
+            CloseHandle(h);
+            h = NULL;
+        }
+    }
+    free(wname);
+    if (rc)
+        return rc;
+    return section_add(h, size, writable);
+}
+
+int mmk__os_shm_size(int fd, uint64_t *size) {
+    section_rec sec;
+    int rc = section_get(fd, &sec);
+    if (rc <= 0)
+        return rc < 0 ? rc : -EBADF;
+    *size = sec.size;
+    return 0;
+}
+
+int mmk__os_shm_set_size(int fd, uint64_t size) {
+    section_rec sec;
+    int rc = section_get(fd, &sec);
+    if (rc <= 0)
+        return rc < 0 ? rc : -EBADF;
+    return size <= sec.size ? 0 : MMK_ENOTSUP;
+}
+
+/* Only the owner is compared (the security descriptor of a section made by
+   mmkit grants what its mode asked; one made otherwise is the owner's
+   business). */
+int mmk__os_shm_check_owner(int fd, unsigned mode) {
+    (void)mode;
+    section_rec sec;
+    int rc = section_get(fd, &sec);
+    if (rc <= 0)
+        return rc < 0 ? rc : -EBADF;
+    PSID owner = NULL;
+    PSECURITY_DESCRIPTOR sd = NULL;
+    DWORD err = GetSecurityInfo(sec.handle, SE_KERNEL_OBJECT, OWNER_SECURITY_INFORMATION, &owner,
+                                NULL, NULL, NULL, &sd);
+    if (err != ERROR_SUCCESS)
+        return win_error(err);
+    TOKEN_USER *tu;
+    rc = current_user(&tu);
+    if (rc == 0) {
+        rc = owner && EqualSid(owner, tu->User.Sid) ? 0 : MMK_EOWNER;
+        free(tu);
+    }
+    LocalFree(sd);
+    return rc;
+}
+
+void mmk__os_shm_close(int fd) {
+    (void)section_close(fd);
+}
+
+/* Nothing to remove: the section goes when its last handle is closed, and
+   its name with it. 0 when it exists (as shm_unlink would say), else the
+   reason it cannot be opened. */
+int mmk__os_shm_unlink(const char *name) {
+    wchar_t *wname;
+    int rc = shm_wide_name(name, &wname);
+    if (rc)
+        return rc;
+    HANDLE h = OpenFileMappingW(FILE_MAP_READ, FALSE, wname);
+    rc = h ? 0 : last_error();
+    if (h)
+        CloseHandle(h);
+    free(wname);
+    return rc == -EACCES ? 0 : rc; /* someone else's: it exists all the same */
 }

@@ -1,12 +1,12 @@
 /*
  * shm.c — named shared memory and the process-shared robust mutex.
  *
- * Everything that calls the operating system sits in one platform section,
- * behind a handful of static helpers (shm_os_*); the mutex's flavours, one
- * file each (shm_lock_robust.c, shm_lock_file.c, shm_lock_win.c), sit
- * behind src/shm_lock.h and the public mmk_mutex_* below. The name rules,
- * argument checks and the create/open protocol around it are portable, so a
- * Windows section can replace the POSIX one without touching the rest.
+ * Every system call sits in the platform layer (mmk__os_shm_* in src/os.h:
+ * shm_open on POSIX, sections of the paging file on Windows); the mutex's
+ * flavours, one file each (shm_lock_robust.c, shm_lock_file.c,
+ * shm_lock_win.c), sit behind src/shm_lock.h and the public mmk_mutex_*
+ * below. The name rules, argument checks and the create/open protocol
+ * around them are the same on every platform.
  * Mapping itself goes through the public mmk_open_fd, exactly as an outside
  * user would do it.
  */
@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "os.h"
 #include "shm_lock.h"
 
 /* The longest name component the platform accepts for a shared memory object. */
@@ -54,126 +55,6 @@ static int shm_name_make(shm_name *out, const char *name) {
     memcpy(out->path + 1, name, len + 1);
     return 0;
 }
-
-/* ------------------------------------------------------------------------ */
-/* Platform section: POSIX (shm_open)                                        */
-/* ------------------------------------------------------------------------ */
-#if !defined(_WIN32)
-
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-/* How shm_open should treat an existing object. */
-enum shm_os_how {
-    SHM_OS_OPEN = 0,       /* must exist */
-    SHM_OS_CREATE_EXCL = 1 /* must not exist; created by this call */
-};
-
-/*
- * Open the object `path` with close-on-exec, read-write or read-only. With
- * SHM_OS_CREATE_EXCL the object is created with permission bits exactly
- * `mode` (fchmod afterwards, because the umask may have removed some).
- * Returns a descriptor the caller owns, or -errno; a created object that
- * could not be given its mode is unlinked again before returning.
- */
-static int shm_os_open(const char *path, int how, int writable, unsigned mode) {
-    int oflag = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC;
-    if (how == SHM_OS_CREATE_EXCL)
-        oflag |= O_CREAT | O_EXCL;
-    int fd = shm_open(path, oflag, (mode_t)mode);
-    if (fd < 0)
-        return -errno;
-    if (how == SHM_OS_CREATE_EXCL && fchmod(fd, (mode_t)mode) != 0) {
-        int err = -errno;
-        close(fd);
-        shm_unlink(path);
-        return err;
-    }
-    return fd;
-}
-
-/* Current size of the object behind `fd`, or -errno. */
-static int shm_os_size(int fd, uint64_t *size) {
-    struct stat st;
-    if (fstat(fd, &st) != 0)
-        return -errno;
-    *size = st.st_size < 0 ? 0 : (uint64_t)st.st_size;
-    return 0;
-}
-
-/* Set the size of the object behind `fd` (new bytes read as zero). */
-static int shm_os_set_size(int fd, uint64_t size) {
-    if (size > (uint64_t)INT64_MAX)
-        return -EFBIG;
-    int rc;
-    do {
-        rc = ftruncate(fd, (off_t)size);
-    } while (rc != 0 && errno == EINTR);
-    return rc == 0 ? 0 : -errno;
-}
-
-/*
- * May the caller use the existing object behind `fd`? Only if its effective
- * user owns it and its permission bits are within `mode`: otherwise another
- * user planted it (or left it readable) and could read or change what the
- * caller puts there. fstat on the descriptor, not stat on the name, so the
- * answer is about the very object that will be mapped; and once it is ours,
- * only we (or root) can widen its mode afterwards.
- */
-static int shm_os_check_owner(int fd, unsigned mode) {
-    struct stat st;
-    if (fstat(fd, &st) != 0)
-        return -errno;
-    if (st.st_uid != geteuid())
-        return MMK_EOWNER;
-    if ((unsigned)(st.st_mode & 07777) & ~mode)
-        return MMK_EOWNER;
-    return 0;
-}
-
-static void shm_os_close(int fd) {
-    close(fd);
-}
-
-static int shm_os_unlink(const char *path) {
-    return shm_unlink(path) == 0 ? 0 : -errno;
-}
-
-#else  /* _WIN32 */
-
-/*
- * Windows: named shared memory would be CreateFileMapping over the paging
- * file (the lock is shm_lock_win.c's named mutex). Not written yet; every
- * entry point reports MMK_ENOTSUP.
- */
-enum shm_os_how { SHM_OS_OPEN = 0, SHM_OS_CREATE_EXCL = 1 };
-
-static int shm_os_open(const char *path, int how, int writable, unsigned mode) {
-    (void)path, (void)how, (void)writable, (void)mode;
-    return MMK_ENOTSUP;
-}
-static int shm_os_size(int fd, uint64_t *size) {
-    (void)fd, (void)size;
-    return MMK_ENOTSUP;
-}
-static int shm_os_set_size(int fd, uint64_t size) {
-    (void)fd, (void)size;
-    return MMK_ENOTSUP;
-}
-static int shm_os_check_owner(int fd, unsigned mode) {
-    (void)fd, (void)mode;
-    return MMK_ENOTSUP;
-}
-static void shm_os_close(int fd) {
-    (void)fd;
-}
-static int shm_os_unlink(const char *path) {
-    (void)path;
-    return MMK_ENOTSUP;
-}
-#endif /* platform section */
 
 /* ------------------------------------------------------------------------ */
 /* Named shared memory                                                       */
@@ -219,21 +100,22 @@ static int shm_options_read(mmk_shm_options *o, const mmk_shm_options *opt) {
  * the caller always knows who created the object; if another process removes
  * the name between the two attempts, the loop simply tries again.
  */
-static int shm_acquire(const char *path, unsigned flags, unsigned mode, int *created) {
+static int shm_acquire(const char *path, unsigned flags, unsigned mode, uint64_t length,
+                       int *created) {
     int writable = !(flags & MMK_SHM_READONLY);
     *created = 0;
     if (!(flags & MMK_SHM_CREATE))
-        return shm_os_open(path, SHM_OS_OPEN, writable, mode);
+        return mmk__os_shm_open(path, MMK__OS_SHM_OPEN, writable, mode, 0);
     for (int attempt = 0; attempt < 100; attempt++) {
         /* A new object must be sized, which needs a writable descriptor. */
-        int fd = shm_os_open(path, SHM_OS_CREATE_EXCL, 1, mode);
+        int fd = mmk__os_shm_open(path, MMK__OS_SHM_CREATE_EXCL, 1, mode, length);
         if (fd >= 0) {
             *created = 1;
             return fd;
         }
         if (fd != -EEXIST || (flags & MMK_SHM_EXCL))
             return fd;
-        fd = shm_os_open(path, SHM_OS_OPEN, writable, mode);
+        fd = mmk__os_shm_open(path, MMK__OS_SHM_OPEN, writable, mode, 0);
         if (fd != -ENOENT)
             return fd;
     }
@@ -270,7 +152,7 @@ int mmk_shm_open_ex(mmk_map **out, const char *name, const mmk_shm_options *opt,
         return rc;
 
     int is_new;
-    int fd = shm_acquire(nm.path, flags, mode, &is_new);
+    int fd = shm_acquire(nm.path, flags, mode, length, &is_new);
     if (fd < 0)
         return fd;
 
@@ -279,15 +161,15 @@ int mmk_shm_open_ex(mmk_map **out, const char *name, const mmk_shm_options *opt,
      * the caller asked for, is refused before anything about it changes.
      */
     if (!is_new && !(flags & MMK_SHM_ANY_OWNER)) {
-        rc = shm_os_check_owner(fd, mode);
+        rc = mmk__os_shm_check_owner(fd, mode);
         if (rc < 0) {
-            shm_os_close(fd);
+            mmk__os_shm_close(fd);
             return rc;
         }
     }
 
     uint64_t size = 0;
-    rc = shm_os_size(fd, &size);
+    rc = mmk__os_shm_size(fd, &size);
     /*
      * A new object is sized here. With plain CREATE an existing object that
      * is still shorter than `length` is grown too: its creator may simply not
@@ -298,7 +180,7 @@ int mmk_shm_open_ex(mmk_map **out, const char *name, const mmk_shm_options *opt,
     uint64_t old_size = size;
     int grew = 0;
     if (rc == 0 && may_grow && size < length) {
-        rc = shm_os_set_size(fd, length);
+        rc = mmk__os_shm_set_size(fd, length);
         grew = rc == 0;
         size = length;
     }
@@ -319,11 +201,11 @@ int mmk_shm_open_ex(mmk_map **out, const char *name, const mmk_shm_options *opt,
          */
         uint64_t now = 0;
         if (is_new)
-            shm_os_unlink(nm.path);
-        else if (grew && shm_os_size(fd, &now) == 0 && now == length)
-            shm_os_set_size(fd, old_size);
+            mmk__os_shm_unlink(nm.path);
+        else if (grew && mmk__os_shm_size(fd, &now) == 0 && now == length)
+            mmk__os_shm_set_size(fd, old_size);
     }
-    shm_os_close(fd);
+    mmk__os_shm_close(fd);
     if (rc < 0)
         return rc;
     if (created)
@@ -345,7 +227,7 @@ int mmk_shm_unlink(const char *name) {
     int rc = shm_name_make(&nm, name);
     if (rc < 0)
         return rc;
-    return shm_os_unlink(nm.path);
+    return mmk__os_shm_unlink(nm.path);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -15,7 +15,7 @@ endif()
 if(MMK_WIN_TESTS AND NOT WIN32 AND NOT CMAKE_CROSSCOMPILING)
   set(MMK_WIN_DIR ${CMAKE_BINARY_DIR}/win)
   # The C tests that run under wine as they are.
-  set(MMK_WIN_C_TESTS test_error test_platform test_regex_jit test_pattern)
+  set(MMK_WIN_C_TESTS test_error test_platform test_regex_jit test_pattern test_shm_portable)
   # The others, each with the reason it does not (yet) run on Windows.
   set(MMK_WIN_SKIPPED
     "test_guard|POSIX signals: SIGBUS chains, sigaction, fork"
@@ -27,7 +27,7 @@ if(MMK_WIN_TESTS AND NOT WIN32 AND NOT CMAKE_CROSSCOMPILING)
     "test_map_follow|POSIX truncation of a mapped file (Windows refuses it)"
     "test_core_views|setrlimit and POSIX truncation"
     "test_scenarios|POSIX mmap and truncation of mapped files"
-    "test_shm|shared memory is POSIX-only so far"
+    "test_shm|fork and other users (its portable part is test_shm_portable)"
     "test_literal|POSIX mmap guard pages"
     "test_decode|fork and pipes (sys/wait.h)"
     "test_decode_oom|fork (sys/wait.h)"
