@@ -1948,16 +1948,26 @@ static int search_merge(mmk__job *j, mmk__chunk *c);
 
 /* Matches of the line [x, y) of subject `sub` searched alone; offsets in
    the input are sub_off + ... . Counts them into *n and pushes spans when
-   asked. stop_at_first: only whether there is one. */
+   asked. stop_at_first: only whether there is one. first_a, first_b: the
+   line's first match when the caller knows it (offsets in the line), else
+   SIZE_MAX. */
 static int line_alone(const find_job *fj, mmk__scratch *sc, mmk__chunk *c, const uint8_t *sub,
                       uint64_t sub_off, size_t x, size_t y, span_vec *spans, int stop_at_first,
-                      uint64_t *n) {
+                      size_t first_a, size_t first_b, uint64_t *n) {
     const uint8_t *line = sub + x;
     size_t len = y - x, pos = 0, a = 0, b = 0;
     int ne = 0;
     *n = 0;
     for (;;) {
-        int f = mmk__find(fj->p, sc, line, len, pos, len + 1, ne, &a, &b);
+        int f;
+        if (first_a != SIZE_MAX) {
+            a = first_a;
+            b = first_b;
+            first_a = SIZE_MAX;
+            f = 1;
+        } else {
+            f = mmk__find(fj->p, sc, line, len, pos, len + 1, ne, &a, &b);
+        }
         if (f < 0) {
             c->err_off = (int64_t)(sub_off + x + pos);
             return f;
@@ -1984,13 +1994,19 @@ static int line_alone(const find_job *fj, mmk__scratch *sc, mmk__chunk *c, const
     }
 }
 
-/* Settle the line [x, y): count its matches alone and record it. */
+/* Settle the line [x, y): count its matches alone and record it. first_a,
+   first_b: its first match (subject offsets) when known, else SIZE_MAX. */
 static int lines_take(const find_job *fj, mmk__scratch *sc, mmk__chunk *c, lines_res *r,
-                      const uint8_t *sub, size_t x, size_t y, uint64_t nl) {
+                      const uint8_t *sub, size_t x, size_t y, uint64_t nl, size_t first_a,
+                      size_t first_b) {
     uint64_t n = 0;
     size_t span0 = r->spans.n;
+    if (first_a != SIZE_MAX) {
+        first_a -= x;
+        first_b -= x;
+    }
     int rc = line_alone(fj, sc, c, sub, c->sub_off, x, y, fj->s_spans ? &r->spans : NULL,
-                        fj->first_only, &n);
+                        fj->first_only, first_a, first_b, &n);
     if (rc || n == 0)
         return rc;
     r->count += n;
@@ -2415,9 +2431,17 @@ static int lines_region(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chunk 
                 nl += mmk__count_newlines(sub + nl_at, x - nl_at);
                 nl_at = x;
             }
-            /* A match without '\n' is a match of its line; the line is
-               searched alone for its own count and spans in any case. */
-            rc = lines_take(fj, sc, c, r, sub, x, y, nl);
+            /* A match without '\n' is the first match of its line alone
+               too: the pattern is buffer-safe (every way through it that
+               stays in the line answers the same in the buffer and on the
+               line alone, so PCRE2 tries the same starts in the same order
+               and takes the same way), and no match starts in the buffer
+               between pos (a line start) and a. The line's other matches
+               are searched for on the line alone, as a match with '\n'
+               settles nothing about it. */
+            int inside = b <= y;
+            rc = lines_take(fj, sc, c, r, sub, x, y, nl, inside ? a : SIZE_MAX,
+                            inside ? b : SIZE_MAX);
             if (rc)
                 return rc;
             pos = y + 1;
@@ -2428,7 +2452,7 @@ static int lines_region(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chunk 
         for (size_t x = slow_from; x <= end;) {
             const uint8_t *yq = x < end ? memchr(sub + x, '\n', end - x) : NULL;
             size_t y = yq ? (size_t)(yq - sub) : end;
-            rc = lines_take(fj, sc, c, r, sub, x, y, nl);
+            rc = lines_take(fj, sc, c, r, sub, x, y, nl, SIZE_MAX, SIZE_MAX);
             if (rc)
                 return rc;
             nl++;
