@@ -176,7 +176,7 @@ enum { SRC_MEM = 1, SRC_PREAD = 2, SRC_STREAM = 3 };
    one is searched piecewise (lines_long_line) */
 #define SCAN_LINE_HOLD ((uint64_t)4 << 20)
 /* input bytes in flight for jobs with bulky results (jobspec.bulky_res) */
-#define SCAN_BULKY_WINDOW ((uint64_t)4 << 20)
+#define SCAN_BULKY_WINDOW ((uint64_t)2 << 20)
 #define SCAN_PROGRESS_BYTES ((uint64_t)64 << 20)
 #define SCAN_PROGRESS_NS 100000000LL
 
@@ -1087,14 +1087,18 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
     uint64_t w = j->nworkers ? (j->kind == SRC_STREAM ? 4 : 16) * j->nworkers * j->batch : 1;
     if (spec->bulky_res && j->nworkers && j->kind != SRC_STREAM) {
         /* Results that copy lines touch fresh memory in every slot on its
-           first use, and page faults cost more than the copies: measured on
-           mmk grep -A 6 over a 107 MB syslog (pread, 64 KiB chunks), 512
-           slots took 5,100 faults and 150 ms of CPU, 64 slots 1,100 faults
-           and 80 ms. So the window holds SCAN_BULKY_WINDOW bytes of input,
-           and still two batches per worker. */
-        uint64_t wb = SCAN_BULKY_WINDOW / j->cs, wmin = 2 * (uint64_t)j->nworkers * j->batch;
-        if (wb < wmin)
-            wb = wmin;
+           first use (the workers run ahead and fill the window at least
+           once), and page faults cost more than the copies: measured on mmk
+           grep -A 6 over a 107 MB syslog (pread, 64 KiB chunks), 512 slots
+           took 5,100 faults and 150 ms of CPU, 64 slots 1,100 faults and
+           90 ms, 32 slots 700 and 78 ms. So the window holds
+           SCAN_BULKY_WINDOW bytes of input: two batches per worker, batches
+           made smaller to fit. */
+        uint64_t wb = SCAN_BULKY_WINDOW / j->cs, per = 2 * (uint64_t)j->nworkers;
+        if (j->batch > wb / per)
+            j->batch = wb / per ? wb / per : 1;
+        if (wb < per * j->batch)
+            wb = per * j->batch;
         if (w > wb)
             w = wb;
     }
