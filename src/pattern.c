@@ -393,6 +393,17 @@ static int worth_prefilter(const uint8_t *lit, size_t n) {
     return n >= 2 || mmk__byte_freq(lit[0]) < 120;
 }
 
+/* The literal is one byte that PCRE2 knows starts every match: PCRE2 skips
+   to it itself, in one call (a vector scan under JIT), where the prefilter
+   makes a call per occurrence. grep -o '/[a-z]+/[a-z]+' over an access log
+   ('/' many times on every line): 700 -> 470 ms of CPU without it. */
+static int first_unit_is(const mmk__regex *re, const uint8_t *lit, size_t n) {
+    uint32_t type = 0, unit = 0;
+    return n == 1 && pcre2_pattern_info(re->code, PCRE2_INFO_FIRSTCODETYPE, &type) == 0 &&
+           type == 1 && pcre2_pattern_info(re->code, PCRE2_INFO_FIRSTCODEUNIT, &unit) == 0 &&
+           unit == lit[0];
+}
+
 /* The regex compiler's flags for a pattern's flags. */
 static unsigned rx_flags(unsigned flags) {
     return ((flags & MMK_PAT_ICASE) ? MMK__RXC_ICASE : 0) |
@@ -450,7 +461,8 @@ int mmk_pattern_compile(mmk_pattern **out, const void *pattern, size_t len, unsi
     p->excludes_newline = facts.excludes_newline;
     rc = mmk__regex_compile_flags(&p->re, pat, len, rx_flags(flags), err);
     if (rc == 0 && facts.has_required && facts.excludes_newline &&
-        worth_prefilter(facts.literal, facts.literal_len)) {
+        worth_prefilter(facts.literal, facts.literal_len) &&
+        !first_unit_is(&p->re, facts.literal, facts.literal_len)) {
         rc = mmk__literal_init(&p->lit, facts.literal, facts.literal_len, icase, 0);
         p->has_prefilter = rc == 0;
     }

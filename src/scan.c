@@ -169,6 +169,8 @@ enum { SRC_MEM = 1, SRC_PREAD = 2, SRC_STREAM = 3 };
 /* pread line jobs hold a line whole up to this length; the rest of a longer
    one is searched piecewise (lines_long_line) */
 #define SCAN_LINE_HOLD ((uint64_t)4 << 20)
+/* input bytes in flight for jobs with bulky results (jobspec.bulky_res) */
+#define SCAN_BULKY_WINDOW ((uint64_t)2 << 20)
 #define SCAN_PROGRESS_BYTES ((uint64_t)64 << 20)
 #define SCAN_PROGRESS_NS 100000000LL
 
@@ -1041,6 +1043,23 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
        costs little and keeps workers busy when the calling thread is slow
        to be scheduled. */
     uint64_t w = j->nworkers ? (j->kind == SRC_STREAM ? 4 : 16) * j->nworkers * j->batch : 1;
+    if (spec->bulky_res && j->nworkers && j->kind != SRC_STREAM) {
+        /* Results that copy lines touch fresh memory in every slot on its
+           first use (the workers run ahead and fill the window at least
+           once), and page faults cost more than the copies: measured on mmk
+           grep -A 6 over a 107 MB syslog (pread, 64 KiB chunks), 512 slots
+           took 5,100 faults and 150 ms of CPU, 64 slots 1,100 faults and
+           90 ms, 32 slots 700 and 78 ms. So the window holds
+           SCAN_BULKY_WINDOW bytes of input: two batches per worker, batches
+           made smaller to fit. */
+        uint64_t wb = SCAN_BULKY_WINDOW / j->cs, per = 2 * (uint64_t)j->nworkers;
+        if (j->batch > wb / per)
+            j->batch = wb / per ? wb / per : 1;
+        if (wb < per * j->batch)
+            wb = per * j->batch;
+        if (w > wb)
+            w = wb;
+    }
     if (j->kind != SRC_STREAM && w > j->nchunks)
         w = j->nchunks; /* never more slots than chunks */
     j->W = (unsigned)w;
@@ -1891,16 +1910,26 @@ static int search_merge(mmk__job *j, mmk__chunk *c);
 
 /* Matches of the line [x, y) of subject `sub` searched alone; offsets in
    the input are sub_off + ... . Counts them into *n and pushes spans when
-   asked. stop_at_first: only whether there is one. */
+   asked. stop_at_first: only whether there is one. first_a, first_b: the
+   line's first match when the caller knows it (offsets in the line), else
+   SIZE_MAX. */
 static int line_alone(const find_job *fj, mmk__scratch *sc, mmk__chunk *c, const uint8_t *sub,
                       uint64_t sub_off, size_t x, size_t y, span_vec *spans, int stop_at_first,
-                      uint64_t *n) {
+                      size_t first_a, size_t first_b, uint64_t *n) {
     const uint8_t *line = sub + x;
     size_t len = y - x, pos = 0, a = 0, b = 0;
     int ne = 0;
     *n = 0;
     for (;;) {
-        int f = mmk__find(fj->p, sc, line, len, pos, len + 1, ne, &a, &b);
+        int f;
+        if (first_a != SIZE_MAX) {
+            a = first_a;
+            b = first_b;
+            first_a = SIZE_MAX;
+            f = 1;
+        } else {
+            f = mmk__find(fj->p, sc, line, len, pos, len + 1, ne, &a, &b);
+        }
         if (f < 0) {
             c->err_off = (int64_t)(sub_off + x + pos);
             return f;
@@ -1927,13 +1956,19 @@ static int line_alone(const find_job *fj, mmk__scratch *sc, mmk__chunk *c, const
     }
 }
 
-/* Settle the line [x, y): count its matches alone and record it. */
+/* Settle the line [x, y): count its matches alone and record it. first_a,
+   first_b: its first match (subject offsets) when known, else SIZE_MAX. */
 static int lines_take(const find_job *fj, mmk__scratch *sc, mmk__chunk *c, lines_res *r,
-                      const uint8_t *sub, size_t x, size_t y, uint64_t nl) {
+                      const uint8_t *sub, size_t x, size_t y, uint64_t nl, size_t first_a,
+                      size_t first_b) {
     uint64_t n = 0;
     size_t span0 = r->spans.n;
+    if (first_a != SIZE_MAX) {
+        first_a -= x;
+        first_b -= x;
+    }
     int rc = line_alone(fj, sc, c, sub, c->sub_off, x, y, fj->s_spans ? &r->spans : NULL,
-                        fj->first_only, &n);
+                        fj->first_only, first_a, first_b, &n);
     if (rc || n == 0)
         return rc;
     r->count += n;
@@ -2064,7 +2099,7 @@ static int lines_long_line(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chu
 
 static int sw_record(const find_job *fj, mmk__chunk *c, lines_res *r, sline l) {
     if (r->nrecs == r->recs_cap) {
-        size_t cap = r->recs_cap ? r->recs_cap * 2 : 64;
+        size_t cap = r->recs_cap ? r->recs_cap * 2 : 256;
         sline *nv = realloc(r->recs, cap * sizeof *nv);
         if (!nv)
             return -ENOMEM;
@@ -2076,9 +2111,18 @@ static int sw_record(const find_job *fj, mmk__chunk *c, lines_res *r, sline l) {
         if (r->in_place) {
             l.text = x;
         } else {
-            int rc = buf_reserve(&r->arena, &r->arena_cap, r->arena_len + (size_t)l.len);
-            if (rc)
-                return rc;
+            /* The chunk's records are distinct lines of its subject: their
+               copies never outgrow it, so the arena is sized once (memory
+               the copies do not reach is never touched). */
+            size_t need = r->arena_len + (size_t)l.len;
+            if (need > r->arena_cap) {
+                size_t cap = need > c->sub_len ? need : c->sub_len;
+                uint8_t *na = realloc(r->arena, cap);
+                if (!na)
+                    return -ENOMEM;
+                r->arena = na;
+                r->arena_cap = cap;
+            }
             if (l.len)
                 memcpy(r->arena + r->arena_len, c->sub + x, (size_t)l.len);
             l.text = r->arena_len;
@@ -2349,9 +2393,17 @@ static int lines_region(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chunk 
                 nl += mmk__count_newlines(sub + nl_at, x - nl_at);
                 nl_at = x;
             }
-            /* A match without '\n' is a match of its line; the line is
-               searched alone for its own count and spans in any case. */
-            rc = lines_take(fj, sc, c, r, sub, x, y, nl);
+            /* A match without '\n' is the first match of its line alone
+               too: the pattern is buffer-safe (every way through it that
+               stays in the line answers the same in the buffer and on the
+               line alone, so PCRE2 tries the same starts in the same order
+               and takes the same way), and no match starts in the buffer
+               between pos (a line start) and a. The line's other matches
+               are searched for on the line alone, as a match with '\n'
+               settles nothing about it. */
+            int inside = b <= y;
+            rc = lines_take(fj, sc, c, r, sub, x, y, nl, inside ? a : SIZE_MAX,
+                            inside ? b : SIZE_MAX);
             if (rc)
                 return rc;
             pos = y + 1;
@@ -2362,7 +2414,7 @@ static int lines_region(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chunk 
         for (size_t x = slow_from; x <= end;) {
             const uint8_t *yq = x < end ? memchr(sub + x, '\n', end - x) : NULL;
             size_t y = yq ? (size_t)(yq - sub) : end;
-            rc = lines_take(fj, sc, c, r, sub, x, y, nl);
+            rc = lines_take(fj, sc, c, r, sub, x, y, nl, SIZE_MAX, SIZE_MAX);
             if (rc)
                 return rc;
             nl++;
@@ -2678,6 +2730,7 @@ static int search_run(const mmk_pattern *p, const mmk_input *in, const mmk_scan_
     spec.wctx_size = sizeof(find_wctx);
     spec.before = 1; /* a chunk sees the byte before s: is s a line start? */
     spec.line_cut = 1;
+    spec.bulky_res = fj.s_records && fj.s_text;
     spec.chunk = lines_chunk_run;
     spec.merge = search_merge;
     spec.res_free = lines_res_free;

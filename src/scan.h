@@ -56,6 +56,8 @@ typedef struct mmk__jobspec {
                          one; streams: e is cut after the last '\n' read so far, and a chunk
                          is made of what read() returned, so lines come out as they arrive) */
     int needs_memory; /* the job needs the whole input in memory (unbounded regex, spans) */
+    int bulky_res;    /* a chunk's result may hold about as many bytes as the chunk (copied
+                         lines): the chunks in flight are bounded in bytes, not only in count */
     /* Per-chunk work on a worker; returns 0 or a negative code. Reads subject
        bytes (guarded by the engine when they are mapped). */
     int (*chunk)(mmk__job *j, void *wctx, mmk__chunk *c);

@@ -716,10 +716,32 @@ static uint8_t *random_lines(size_t *np) {
 
 static void test_fast_vs_reference(void) {
     check_rng = 0xC0FFEE;
-    /* buffer-safe and not (lookaround), empty matches, a literal, anchors */
-    static const char *const pats[] = {"ab",  "b$",     "^a",      "x*",    "a(?=b)",
-                                       "^$",  "c+a|ba", "(?<=a)b", "\\x00", "\\r$",
-                                       "abc", "a.c",    "|ab",     "a*?",   "(?:)|b"};
+    /* buffer-safe and not (lookaround), empty matches, a literal, anchors;
+       buffer-safe ones whose first match in the buffer may run over a '\n'
+       (b[^x]*a, b\s*a) or whose way depends on what follows the line
+       (a|ab, \b, greedy alternatives): the line's first match is taken from
+       the buffer search only when it has no '\n' */
+    static const char *const pats[] = {"ab",
+                                       "b$",
+                                       "^a",
+                                       "x*",
+                                       "a(?=b)",
+                                       "^$",
+                                       "c+a|ba",
+                                       "(?<=a)b",
+                                       "\\x00",
+                                       "\\r$",
+                                       "abc",
+                                       "a.c",
+                                       "|ab",
+                                       "a*?",
+                                       "(?:)|b",
+                                       "b[^x]*a",
+                                       "b\\s*a",
+                                       "a|ab",
+                                       "(?:a|ab)(?:c|bc)?",
+                                       "\\bab|c\\b",
+                                       "a[bc]+"};
     int rounds = SEARCH_ROUNDS(60), compared = 0;
     for (int round = 0; round < rounds; round++) {
         size_t n = 0;
@@ -844,6 +866,59 @@ static void test_long_lines(void) {
     }
 }
 
+/* Searches whose results copy lines (context, spans) keep a window of a
+   couple of MiB of input in flight, in smaller batches: 3 MiB of short
+   lines, default chunks, two and three workers, every input kind, against
+   the reference. */
+static void test_bounded_window(void) {
+    check_rng = 0xB0B0;
+    static const char *const pats[] = {"ab", "a[bc]+", "c$"};
+    tbuf t = {0};
+    while (t.n < ((size_t)3 << 20) + 777) {
+        size_t k = check_rnd_below(60);
+        uint8_t *x = ts_random_text(k, "abcx ", 5);
+        tb_add(&t, x, k);
+        tb_add(&t, "\n", 1);
+        free(x);
+    }
+    for (int round = 0; round < SEARCH_ROUNDS(4); round++) {
+        const char *pat = pats[round % 3];
+        mmk_pattern *p = compile(pat, MMK_PAT_LINES);
+        CHECK(p != NULL);
+        for (int kind = 0; kind < K_NKINDS && p; kind++) {
+            mmk_search_options so = {0};
+            so.before = (uint32_t)check_rnd_below(3);
+            so.after = (uint32_t)check_rnd_below(7);
+            so.flags = (round & 1 ? MMK_SEARCH_SPANS | MMK_SEARCH_GREP_STEP : 0) |
+                       (round == 2 ? MMK_SEARCH_INVERT : 0);
+            mmk_scan_options opt = {0};
+            opt.threads = 2 + (unsigned)(round & 1);
+            kin k;
+            CHECK_OK(kin_open(&k, kind, (const uint8_t *)t.s, t.n));
+            opt.io = k.t.io;
+            outcome fast, ref;
+            run_search(0, p, &k.t.in, &opt, &so, &fast, 0, 0, 0);
+            kin_close(&k, 1);
+            mmk_input bin = mmk_input_bytes(t.s, t.n);
+            run_search(1, p, &bin, NULL, &so, &ref, 0, 0, 0);
+            CHECK_OK(fast.rc);
+            CHECK(fast.res.selected > 1000);
+            if (outcome_same(&fast, &ref)) {
+                check_passed_++;
+            } else {
+                check_failed_++;
+                fprintf(stderr, "bounded window round %d /%s/ %s: fast sel=%llu, ref sel=%llu\n",
+                        round, pat, kind_name(kind), (unsigned long long)fast.res.selected,
+                        (unsigned long long)ref.res.selected);
+            }
+            rec_free(&fast.r);
+            rec_free(&ref.r);
+        }
+        mmk_pattern_free(p);
+    }
+    free(t.s);
+}
+
 /* Python's empty-match rule (the default; the spans re.finditer gives) and
    grep's (MMK_SEARCH_GREP_STEP): `printf 'ab\n' | grep -oP '|ab'` prints
    nothing, because after the empty match at 0 grep moves on one byte. */
@@ -896,5 +971,6 @@ int main(void) {
     test_reference_vs_grep();
     test_fast_vs_reference();
     test_long_lines();
+    test_bounded_window();
     return CHECK_DONE();
 }
