@@ -63,7 +63,21 @@ static void tb_printf(tbuf *t, const char *fmt, ...) {
     va_start(ap, fmt);
     int n = vsnprintf(b, sizeof b, fmt, ap);
     va_end(ap);
-    tb_add(t, b, (size_t)n);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof b) {
+        tb_add(t, b, (size_t)n);
+        return;
+    }
+    /* Longer than b (a grep line with a long scratch path): format again in full. */
+    char *big = malloc((size_t)n + 1);
+    if (big == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    tb_add(t, big, (size_t)n);
+    free(big);
 }
 
 /* ---- sinks --------------------------------------------------------------- */
