@@ -50,7 +50,18 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
         out_str("mmk ");
         out_str(mmk_version());
-        out_char('\n');
+        /* What -z can read: the decoders are optional at build time, so
+           scripts (and tests) ask here before relying on one. */
+        out_str("\ndecompress:");
+        int any = 0;
+        for (int f = MMK_COMP_GZIP; f <= MMK_COMP_BZIP2; f++) {
+            if (mmk_compression_supported(f)) {
+                out_char(' ');
+                out_str(mmk_compression_name(f));
+                any = 1;
+            }
+        }
+        out_str(any ? "\n" : " none\n");
         return finish(0);
     }
     if (strcmp(cmd, "help") == 0) {

@@ -12,7 +12,7 @@ if(MMK_SANITIZERS AND TARGET mmkit_asan AND TARGET mmk)
   list(FILTER MMK_CLI_SOURCES EXCLUDE REGEX "/sys_win\\.c$") # sanitizer builds: POSIX only
   add_executable(mmk_asan ${MMK_CLI_SOURCES})
   target_compile_options(mmk_asan PRIVATE ${MMK_WARNINGS} ${asan_flags})
-  target_compile_definitions(mmk_asan PRIVATE _GNU_SOURCE _FILE_OFFSET_BITS=64)
+  target_compile_definitions(mmk_asan PRIVATE _GNU_SOURCE _FILE_OFFSET_BITS=64 _TIME_BITS=64)
   target_link_libraries(mmk_asan PRIVATE mmkit_asan)
   target_link_options(mmk_asan PRIVATE ${asan_flags})
   list(APPEND MMK_CLI_VARIANTS mmk_asan)
