@@ -55,9 +55,29 @@ if(MMK_WIN_TESTS AND NOT WIN32 AND NOT CMAKE_CROSSCOMPILING)
     add_test(NAME win_${t} COMMAND sh -c "echo \"skipped on Windows: $1\"; exit 77" sh "${why}")
     set_tests_properties(win_${t} PROPERTIES LABELS "c;win" SKIP_RETURN_CODE 77)
   endforeach()
+  # mmk.exe: the basic cases of tests/cli/test_cli.py under wine, and the
+  # Windows sys layer (sys_driver.exe) compared byte for byte with the POSIX
+  # one. run_wrapped.py exits 77 when mmk.exe is missing.
+  find_program(MMK_WIN_PYTHON3 NAMES python3 python)
+  if(MMK_WIN_PYTHON3)
+    add_test(NAME win_cli
+      COMMAND ${CMAKE_COMMAND} -E env MMK=${MMK_WIN_DIR}/mmk.exe MMK_CLI_WRAPPER=wine
+        MMK_CLI_QUICK=1 ${MMK_WIN_PYTHON3} ${PROJECT_SOURCE_DIR}/tests/cli/run_wrapped.py
+      WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}/tests/cli)
+    set_tests_properties(win_cli PROPERTIES ENVIRONMENT "${win_env}" LABELS "cli;win"
+      TIMEOUT 600 SKIP_RETURN_CODE 77 FIXTURES_REQUIRED mmk_win)
+    if(TARGET sys_driver)
+      add_test(NAME win_cli_sys
+        COMMAND sh -c "test -f \"$3\" || { echo \"skipped: $3 not built\"; exit 77; }; exec env MMK_SYS_DRIVER=\"$2\" MMK_SYS_DRIVER_WIN=\"$3\" MMK_CLI_WRAPPER=wine \"$1\" -m unittest -v test_sys.TestWindowsSameAsPosix"
+          sh ${MMK_WIN_PYTHON3} $<TARGET_FILE:sys_driver> ${MMK_WIN_DIR}/tests/sys_driver.exe
+        WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}/tests/cli)
+      set_tests_properties(win_cli_sys PROPERTIES ENVIRONMENT "${win_env}" LABELS "cli;win"
+        TIMEOUT 300 SKIP_RETURN_CODE 77 FIXTURES_REQUIRED mmk_win)
+    endif()
+  endif()
   add_test(NAME win_build
     COMMAND sh ${PROJECT_SOURCE_DIR}/tests/win/win-tree.sh ${PROJECT_SOURCE_DIR} ${MMK_WIN_DIR}
-      ${MMK_WIN_C_TESTS})
+      ${MMK_WIN_C_TESTS} mmk sys_driver)
   set_tests_properties(win_build PROPERTIES LABELS "win" TIMEOUT 1200 SKIP_RETURN_CODE 77
     FIXTURES_SETUP mmk_win)
 endif()
