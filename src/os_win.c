@@ -375,8 +375,17 @@ static int handle_stat(HANDLE h, mmk__os_stat *st) {
         return 0;
     }
     BY_HANDLE_FILE_INFORMATION info;
-    if (!GetFileInformationByHandle(h, &info))
-        return last_error();
+    if (!GetFileInformationByHandle(h, &info)) {
+        /* A disk handle that may not be asked for its information (wine's
+           standard input redirected from a file) still has a size: a
+           regular file. */
+        LARGE_INTEGER size;
+        if (!GetFileSizeEx(h, &size))
+            return last_error();
+        st->size = (uint64_t)size.QuadPart;
+        st->type = MMK__OS_REGULAR;
+        return 0;
+    }
     st->size = ((uint64_t)info.nFileSizeHigh << 32) | info.nFileSizeLow;
     st->type =
         (info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) ? MMK__OS_DIRECTORY : MMK__OS_REGULAR;

@@ -15,6 +15,10 @@
 #include <unistd.h>
 
 #include "mmkit.h"
+#ifdef _WIN32
+#include <io.h>
+#include <windows.h>
+#endif
 
 /* Windows (mingw, the tests under wine): no O_CLOEXEC, and files must be
    opened in binary mode or the C library rewrites line ends. */
@@ -23,6 +27,15 @@
 #endif
 #ifndef O_BINARY
 #define O_BINARY 0
+#endif
+
+/* The format attribute of the tests' printf-like helpers: with mingw's C99
+   printf (__USE_MINGW_ANSI_STDIO, set by tests/win/win-tree.sh) it is
+   gnu_printf, which knows %zu. */
+#ifdef __MINGW_PRINTF_FORMAT
+#define CHECK_PRINTF_FORMAT __MINGW_PRINTF_FORMAT
+#else
+#define CHECK_PRINTF_FORMAT printf
 #endif
 
 static unsigned long check_passed_, check_failed_;
@@ -76,6 +89,33 @@ static unsigned long check_passed_, check_failed_;
 static inline const char *check_tmpdir(void) {
     const char *d = getenv("MMK_TEST_TMP");
     return d && *d ? d : "/tmp";
+}
+
+/* An open descriptor of the directory `path` (to check that the library
+   refuses it), or -1. Windows' C library cannot open directories: there the
+   handle comes from CreateFile with backup semantics. */
+static inline int check_open_dir(const char *path) {
+#ifdef _WIN32
+    HANDLE h =
+        CreateFileA(path, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                    NULL, OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS, NULL);
+    if (h == INVALID_HANDLE_VALUE)
+        return -1;
+    int fd = _open_osfhandle((intptr_t)h, _O_RDONLY);
+    if (fd < 0)
+        CloseHandle(h);
+    return fd;
+#else
+    return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+#endif
+}
+
+/* Quick mode: MMK_TEST_QUICK=1 (set for the runs under wine, where every
+   system call is slower) asks the randomized tests for fewer rounds; every
+   shape is still covered, only fewer random draws of each. */
+static inline int check_quick(void) {
+    const char *q = getenv("MMK_TEST_QUICK");
+    return q && *q && *q != '0';
 }
 
 /* xorshift64*: reproducible pseudo-random numbers shared by the tests. A test

@@ -5,12 +5,13 @@
  */
 #include <errno.h>
 #include <stdint.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include "check.h"
+#ifndef _WIN32
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
 #include "matcher.h"
-
 
 static int ref_word(uint8_t c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
@@ -58,14 +59,37 @@ typedef struct {
 } guarded;
 
 static int guarded_init(guarded *g, size_t max_len) {
+#ifdef _WIN32
+    SYSTEM_INFO si;
+    GetSystemInfo(&si);
+    g->page = si.dwPageSize;
+#else
     g->page = (size_t)sysconf(_SC_PAGESIZE);
+#endif
     size_t body = (max_len + g->page - 1) / g->page * g->page;
     g->size = body + g->page;
+#ifdef _WIN32
+    void *m = VirtualAlloc(NULL, g->size, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    if (!m)
+        return -1;
+    g->base = m;
+    DWORD old;
+    return VirtualProtect(g->base + body, g->page, PAGE_NOACCESS, &old) ? 0 : -1;
+#else
     void *m = mmap(NULL, g->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED)
         return -1;
     g->base = m;
     return mprotect(g->base + body, g->page, PROT_NONE);
+#endif
+}
+
+static void guarded_free(guarded *g) {
+#ifdef _WIN32
+    VirtualFree(g->base, 0, MEM_RELEASE);
+#else
+    munmap(g->base, g->size);
+#endif
 }
 
 /* Where a subject of `len` bytes must start to end at the guard page. */
@@ -315,6 +339,6 @@ int main(void) {
     CHECK_OK(mmk_set_cpu_path(MMK_CPU_AUTO));
     CHECK_EQ(mmk_cpu_path(), auto_path);
     printf("%lu find calls compared\n", compared);
-    munmap(g.base, g.size);
+    guarded_free(&g);
     return CHECK_DONE();
 }

@@ -283,7 +283,9 @@ static void test_random_chunks(void) {
     static const uint64_t chunks[] = {1, 2, 3, 5, 8, 64, 4096};
     static const char alpha[] = "aab b_\n";
     unsigned long counted = 0, refused = 0, compared = 0;
-    for (int round = 0; round < 1200; round++) {
+    /* Quick mode (under wine, where each scan's threads start slowly): fewer. */
+    int rounds = check_quick() ? 150 : 1200;
+    for (int round = 0; round < rounds; round++) {
         char pat[256];
         size_t n = 0;
         pat[0] = 0;
@@ -342,7 +344,7 @@ static void test_random_chunks(void) {
         CHECK(!bad);
         mmk_pattern_free(p);
     }
-    CHECK(counted > 300 && refused > 200);
+    CHECK(counted * 4 > (unsigned long)rounds && refused * 6 > (unsigned long)rounds);
     printf("random chunked counts: %lu patterns counted (%lu scans compared), %lu refused\n",
            counted, compared, refused);
 }

@@ -822,7 +822,7 @@ static void test_bad_arguments(void) {
     CHECK_RC(mmk_count(p, &nomap, NULL, &n), -EINVAL);
     mmk_input fdin = mmk_input_fd(-1);
     CHECK_RC(mmk_count(p, &fdin, NULL, &n), -EBADF);
-    int dfd = open(check_tmpdir(), O_RDONLY | O_CLOEXEC);
+    int dfd = check_open_dir(check_tmpdir());
     fdin = mmk_input_fd(dfd);
     CHECK_RC(mmk_count(p, &fdin, NULL, &n), -EISDIR);
     CHECK_RC(mmk_count_lines(&fdin, NULL, &n), -EISDIR);
@@ -917,6 +917,7 @@ static void test_views_held(void) {
     free(d);
 }
 
+#ifndef _WIN32 /* Windows refuses to truncate a mapped file */
 /* A file that shrinks under its map gives MMK_EFAULT, never a crash: before
    the scan, and from inside one (the first callback truncates it while the
    workers are still reading). */
@@ -989,6 +990,8 @@ static void test_truncated(void) {
     mmk_pattern_free(re);
     free(d);
 }
+
+#endif
 
 /* ---- file ranges (MMK_INPUT_RANGE) --------------------------------------- */
 
@@ -1147,7 +1150,7 @@ static void test_fd_ranges(void) {
         }
     }
     /* Not a regular file. */
-    pid_t child = -1;
+    ts_child child = TS_NO_CHILD;
     int pfd = ts_pipe_from_child(d, 100, &child);
     CHECK(pfd >= 0);
     mmk_input pin = mmk_input_fd_range(pfd, 0, 10);
@@ -1157,12 +1160,18 @@ static void test_fd_ranges(void) {
     }
     close(pfd);
     CHECK_EQ(ts_reap(child), 0);
-    int dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dfd = check_open_dir(".");
     pin = mmk_input_fd_range(dfd, 0, 10);
     CHECK_RC(mmk_count(lit, &pin, NULL, &n), -EISDIR);
     close(dfd);
     /* Truncated during a pread scan, after results were handed out: -EIO
-       (the range is never re-read as a stream, so nothing else is scanned). */
+       (the range is never re-read as a stream, so nothing else is scanned).
+       Under wine the truncation by name fails while the file is open, so
+       this part is POSIX-only. */
+#ifdef _WIN32
+    printf("skipped: a file truncated during a pread scan (truncate fails under wine while the "
+           "file is open)\n");
+#else
     size_t big = (size_t)36 << 20;
     uint8_t *bd = malloc(big);
     for (size_t i = 0; i < big; i++)
@@ -1181,6 +1190,7 @@ static void test_fd_ranges(void) {
         close(bfd);
     }
     free(bd);
+#endif
     unlink(path);
     close(fd);
     mmk_pattern_free(lit);
@@ -1202,7 +1212,12 @@ int main(void) {
     test_adversarial();
     test_stops_and_progress();
     test_views_held();
+#ifdef _WIN32
+    printf("skipped: truncated maps (Windows refuses to truncate a mapped file; test_platform "
+           "checks that refusal)\n");
+#else
     test_truncated();
+#endif
     test_fd_ranges();
     return CHECK_DONE();
 }

@@ -14,8 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
+#ifdef _WIN32
+#include <io.h>
+#include <windows.h>
+#else
+#include <sys/wait.h>
+#endif
 
 #include "check.h"
 
@@ -40,9 +45,68 @@ static inline int ts_write_file(const char *path, const void *data, size_t n) {
     return check_write_file(path, data, n, 0600);
 }
 
-/* A pipe whose read end is returned; a child process writes data[0, n) into
-   it in pieces and exits. *child receives its pid (reap with ts_reap). */
-static inline int ts_pipe_from_child(const void *data, size_t n, pid_t *child) {
+/* A pipe whose read end is returned; a writer (a child process on POSIX, a
+   thread on Windows, which has no fork) writes data[0, n) into it in uneven
+   pieces (short reads on the other side) and finishes. *child receives it
+   (wait with ts_reap). */
+#ifdef _WIN32
+typedef HANDLE ts_child;
+#define TS_NO_CHILD NULL
+typedef struct ts_writer {
+    int fd;
+    size_t n;
+    uint8_t data[];
+} ts_writer;
+static DWORD WINAPI ts_writer_main(void *arg) {
+    ts_writer *w = arg;
+    const uint8_t *p = w->data;
+    size_t left = w->n, step = 1;
+    DWORD rc = 0;
+    while (left > 0) {
+        unsigned k = (unsigned)(step < left ? step : left);
+        int r = _write(w->fd, p, k);
+        if (r <= 0) {
+            rc = 1;
+            break;
+        }
+        p += r;
+        left -= (size_t)r;
+        step = step * 3 + 1;
+    }
+    _close(w->fd);
+    free(w);
+    return rc;
+}
+static inline int ts_pipe_from_child(const void *data, size_t n, ts_child *child) {
+    int fds[2];
+    if (_pipe(fds, 1 << 16, _O_BINARY) != 0)
+        return -1;
+    ts_writer *w = malloc(sizeof *w + n + 1);
+    w->fd = fds[1];
+    w->n = n;
+    if (n)
+        memcpy(w->data, data, n);
+    HANDLE h = CreateThread(NULL, 0, ts_writer_main, w, 0, NULL);
+    if (!h) {
+        free(w);
+        _close(fds[0]);
+        _close(fds[1]);
+        return -1;
+    }
+    *child = h;
+    return fds[0];
+}
+static inline int ts_reap(ts_child h) {
+    DWORD code = 1;
+    WaitForSingleObject(h, INFINITE);
+    GetExitCodeThread(h, &code);
+    CloseHandle(h);
+    return (int)code;
+}
+#else
+typedef pid_t ts_child;
+#define TS_NO_CHILD ((pid_t)-1)
+static inline int ts_pipe_from_child(const void *data, size_t n, ts_child *child) {
     int fds[2];
     if (pipe(fds) != 0)
         return -1;
@@ -63,7 +127,7 @@ static inline int ts_pipe_from_child(const void *data, size_t n, pid_t *child) {
                 _exit(1);
             p += w;
             left -= (size_t)w;
-            step = step * 3 + 1; /* uneven pieces: short reads on the other side */
+            step = step * 3 + 1;
         }
         _exit(0);
     }
@@ -72,32 +136,33 @@ static inline int ts_pipe_from_child(const void *data, size_t n, pid_t *child) {
     return fds[0];
 }
 
-static inline int ts_reap(pid_t pid) {
+static inline int ts_reap(ts_child pid) {
     int st = 0;
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+#endif
 
 /* The input kinds every job is checked over. */
 enum {
     TS_BYTES,
-    TS_MAP,       /* a map of a file with junk around the data, scanned as a range */
-    TS_FD_MMAP,   /* regular file, MMK_IO_MMAP */
-    TS_FD_READ,   /* regular file, MMK_IO_READ */
-    TS_FD_AUTO,   /* regular file, MMK_IO_AUTO */
-    TS_PIPE,      /* a pipe fed by a child process */
+    TS_MAP,     /* a map of a file with junk around the data, scanned as a range */
+    TS_FD_MMAP, /* regular file, MMK_IO_MMAP */
+    TS_FD_READ, /* regular file, MMK_IO_READ */
+    TS_FD_AUTO, /* regular file, MMK_IO_AUTO */
+    TS_PIPE,    /* a pipe fed by a child process */
     TS_NKINDS
 };
-static const char *const ts_kind_names[TS_NKINDS] = {"bytes", "map", "fd-mmap", "fd-read",
-                                                     "fd-auto", "pipe"};
+static const char *const ts_kind_names[TS_NKINDS] = {"bytes",   "map",     "fd-mmap",
+                                                     "fd-read", "fd-auto", "pipe"};
 
 /* A prepared input: call ts_input_open, run the job on `in`, then ts_input_close. */
 typedef struct ts_input {
     mmk_input in;
     mmk_map *map;
     int fd;
-    pid_t child;
+    ts_child child;
     int io;
 } ts_input;
 
@@ -105,7 +170,7 @@ typedef struct ts_input {
 static inline int ts_input_open(ts_input *t, int kind, const uint8_t *data, size_t n) {
     memset(t, 0, sizeof *t);
     t->fd = -1;
-    t->child = -1;
+    t->child = TS_NO_CHILD;
     const char *path = ts_path("input");
     switch (kind) {
     case TS_BYTES:
@@ -126,12 +191,13 @@ static inline int ts_input_open(ts_input *t, int kind, const uint8_t *data, size
             return -1;
         unlink(path);
         int64_t total = (int64_t)(pre + n + post);
-        int64_t start = check_rnd_below(2) ? (int64_t)pre : (int64_t)pre - total; /* negative form */
+        int64_t start =
+            check_rnd_below(2) ? (int64_t)pre : (int64_t)pre - total; /* negative form */
         if (start == 0) /* -0 is 0: the whole map, so use the positive form */
             start = (int64_t)pre;
         int64_t end = post == 0 && check_rnd_below(2) ? MMK_DEFAULT_POS
                       : check_rnd_below(2)            ? (int64_t)(pre + n)
-                                               : -(int64_t)post;
+                                                      : -(int64_t)post;
         if (end == 0) /* -0 is 0: the empty slice, so use the positive form */
             end = (int64_t)(pre + n);
         t->in = mmk_input_map(t->map, start, end);
@@ -142,7 +208,7 @@ static inline int ts_input_open(ts_input *t, int kind, const uint8_t *data, size
     case TS_FD_AUTO:
         if (ts_write_file(path, data, n))
             return -1;
-        t->fd = open(path, O_RDONLY | O_CLOEXEC);
+        t->fd = open(path, O_RDONLY | O_CLOEXEC | O_BINARY);
         unlink(path);
         if (t->fd < 0)
             return -1;
@@ -166,8 +232,11 @@ static inline void ts_input_close(ts_input *t) {
     }
     if (t->fd >= 0)
         close(t->fd);
-    if (t->child > 0)
+    if (t->child != TS_NO_CHILD)
         CHECK_EQ(ts_reap(t->child), 0);
+    /* Windows cannot remove a file that is still open: ts_input_open's
+       unlink may have failed there, so the file goes now. */
+    unlink(ts_path("input"));
 }
 
 /* Under ThreadSanitizer (10-20 times slower) the randomized tests run fewer
@@ -179,8 +248,9 @@ static inline void ts_input_close(ts_input *t) {
 #define TS_ROUNDS(n) (((n) + 3) / 4)
 #endif
 #endif
+/* Quick mode (MMK_TEST_QUICK=1, the runs under wine): a quarter too. */
 #ifndef TS_ROUNDS
-#define TS_ROUNDS(n) (n)
+#define TS_ROUNDS(n) (check_quick() ? ((n) + 3) / 4 : (n))
 #endif
 
 static const uint64_t ts_chunks[] = {1, 2, 3, 5, 7, 64, 4096, 0};

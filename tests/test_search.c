@@ -31,7 +31,7 @@
 #define SEARCH_ROUNDS(n) (((n) + 3) / 4)
 #define SEARCH_GREP_EVERY 6
 #else
-#define SEARCH_ROUNDS(n) (n)
+#define SEARCH_ROUNDS(n) (check_quick() ? ((n) + 3) / 4 : (n))
 #define SEARCH_GREP_EVERY 1
 #endif
 
@@ -56,7 +56,8 @@ static void tb_add(tbuf *t, const void *p, size_t n) {
     t->s[t->n] = 0;
 }
 
-static void tb_printf(tbuf *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tb_printf(tbuf *t, const char *fmt, ...)
+    __attribute__((format(CHECK_PRINTF_FORMAT, 2, 3)));
 static void tb_printf(tbuf *t, const char *fmt, ...) {
     char b[256];
     va_list ap;
@@ -179,7 +180,7 @@ static int kin_open(kin *k, int kind, const uint8_t *data, size_t n) {
     memset(k, 0, sizeof *k);
     if (kind == K_READER) {
         k->t.fd = -1;
-        k->t.child = -1;
+        k->t.child = TS_NO_CHILD;
         k->mr.data = data;
         k->mr.n = n;
         k->mr.step = 1 + check_rnd_below(13);
@@ -193,11 +194,11 @@ static int kin_open(kin *k, int kind, const uint8_t *data, size_t n) {
    have finished cleanly; a search that stopped early (a sink's stop value,
    max_count) may leave it killed by SIGPIPE. */
 static void kin_close(kin *k, int read_all) {
-    if (k->t.child > 0 && !read_all) {
+    if (k->t.child != TS_NO_CHILD && !read_all) {
         close(k->t.fd);
         k->t.fd = -1;
         ts_reap(k->t.child);
-        k->t.child = -1;
+        k->t.child = TS_NO_CHILD;
     }
     ts_input_close(&k->t);
 }

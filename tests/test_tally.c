@@ -434,7 +434,7 @@ static void test_errors(void) {
     CHECK_RC(mmk_pattern_group_number(NULL, "name"), -EINVAL);
     mmk_input bad = mmk_input_fd(-1);
     CHECK_RC(mmk_count_by(p, 0, &bad, NULL, &t), -EBADF);
-    int dfd = open(check_tmpdir(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dfd = check_open_dir(check_tmpdir());
     mmk_input dir = mmk_input_fd(dfd);
     CHECK_RC(mmk_count_by(p, 0, &dir, NULL, &t), -EISDIR);
     close(dfd);
