@@ -35,10 +35,18 @@ def pkg_config(*args):
 
 
 def library_sources():
+    """The library's sources for this platform, as CMakeLists.txt picks them:
+    one platform file (os_unix.c / os_win.c) and the mutex flavours that
+    src/shm_lock.h uses here (Windows: the named mutex; Linux: the robust
+    pthread mutex and the lock file; other POSIX systems: the lock file)."""
     names = sorted(os.path.basename(p) for p in glob.glob(os.path.join(HERE, "src", "*.c")))
-    platform_file = "os_win.c" if sys.platform == "win32" else "os_unix.c"
-    other = "os_unix.c" if platform_file == "os_win.c" else "os_win.c"
-    return [rel("src", n) for n in names if n != other]
+    if sys.platform == "win32":
+        skip = {"os_unix.c", "shm_lock_file.c", "shm_lock_robust.c"}
+    else:
+        skip = {"os_win.c", "shm_lock_win.c"}
+        if not sys.platform.startswith("linux"):
+            skip.add("shm_lock_robust.c")
+    return [rel("src", n) for n in names if n not in skip]
 
 
 cflags = pkg_config("--cflags") or []
@@ -81,7 +89,7 @@ extension = Extension(
              rel("python", "mmkit_shm.c"),
              rel("python", "mmkit_guard.c"), rel("python", "mmkit_os.c")] + library_sources(),
     include_dirs=["include", "src"],
-    define_macros=[("_GNU_SOURCE", None), ("_FILE_OFFSET_BITS", "64")]
+    define_macros=[("_GNU_SOURCE", None), ("_FILE_OFFSET_BITS", "64"), ("_TIME_BITS", "64")]
     + [(macro, None) for macro, _ in codecs],
     extra_compile_args=["-std=gnu11", "-fvisibility=hidden", "-pthread"] + cflags,
     extra_link_args=["-pthread"] + libs + ["-l" + lib for _, lib in codecs],
