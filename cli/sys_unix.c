@@ -466,27 +466,4 @@ static int tls_write(sys_tls *t, void *value) {
     return rc == 0 ? 0 : -rc;
 }
 
-/* The slot, made once: racing first callers wait for the one that makes it. */
-static int tls_ready(sys_tls *t) {
-    int st = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE);
-    if (st == 0) {
-        int expect = 0;
-        if (__atomic_compare_exchange_n(&t->state, &expect, 1, 0, __ATOMIC_ACQ_REL,
-                                        __ATOMIC_ACQUIRE)) {
-            st = tls_make(t) == 0 ? 2 : 3;
-            __atomic_store_n(&t->state, st, __ATOMIC_RELEASE);
-        }
-    }
-    while ((st = __atomic_load_n(&t->state, __ATOMIC_ACQUIRE)) == 1) {
-        tls_yield();
-    }
-    return st == 2;
-}
-
-void *sys_tls_get(sys_tls *t) {
-    return tls_ready(t) ? tls_read(t) : NULL;
-}
-
-int sys_tls_set(sys_tls *t, void *value) {
-    return tls_ready(t) ? tls_write(t, value) : -ENOMEM;
-}
+#include "sys_tls.h"

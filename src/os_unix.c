@@ -932,13 +932,7 @@ int mmk__os_shm_size(int fd, uint64_t *size) {
 }
 
 int mmk__os_shm_set_size(int fd, uint64_t size) {
-    if (size > (uint64_t)INT64_MAX)
-        return -EFBIG;
-    int rc;
-    do {
-        rc = ftruncate(fd, (off_t)size);
-    } while (rc != 0 && errno == EINTR);
-    return rc == 0 ? 0 : -errno;
+    return unix_truncate(fd, size);
 }
 
 /* fstat on the descriptor, not stat on the name, so the answer is about the
