@@ -24,7 +24,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 #define SPANS_BATCH 8192
 
@@ -515,16 +514,7 @@ static int grep_load_window(GrepIter *it, const mmk_input *in, size_t n) {
         it->win_cap = n;
     }
     if (in->kind == MMK_INPUT_FD) {
-        size_t got = 0;
-        while (got < n) {
-            ssize_t r = pread(in->fd, it->win + got, n - got, (off_t)((uint64_t)in->start + got));
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r <= 0)
-                break;
-            got += (size_t)r;
-        }
-        if (got == n)
+        if (mmkit_os_pread(in->fd, it->win, n, (uint64_t)in->start) == (int64_t)n)
             return 0;
     }
     return mmk_copy_out(it->mm->map, (uint64_t)it->win_lo, it->win, n);

@@ -21,12 +21,11 @@
 #include <structmember.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #define CHECK_VALID(self, err)                                                                     \
     do {                                                                                           \
@@ -162,9 +161,8 @@ static void wait_for_flights(MmapObject *self, Py_ssize_t allowed) {
 
 /* Sleep about a millisecond with the GIL released. */
 static void short_wait(void) {
-    struct timespec ts = {0, 1000 * 1000};
     Py_BEGIN_ALLOW_THREADS
-    nanosleep(&ts, NULL);
+    mmkit_os_sleep_ns(1000 * 1000);
     Py_END_ALLOW_THREADS
 }
 
@@ -398,32 +396,32 @@ static PyObject *mmap_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
 
     int zero_device = 0;
     if (fd != -1) {
-        struct stat st;
+        mmkit_os_fileinfo st;
         int fstat_rc;
         Py_BEGIN_ALLOW_THREADS
-        fstat_rc = fstat(fd, &st);
+        fstat_rc = mmkit_os_fstat(fd, &st);
         Py_END_ALLOW_THREADS
         /* Mapping /dev/zero is the old way to ask for anonymous memory; the
            library maps regular files only, so give it anonymous memory. */
-        if (fstat_rc == 0 && mmkit_os_is_zero_device(&st))
+        if (fstat_rc == 0 && st.kind == MMKIT_OS_ZERO_DEVICE)
             zero_device = 1;
-        if (fstat_rc == 0 && S_ISREG(st.st_mode)) {
+        if (fstat_rc == 0 && st.kind == MMKIT_OS_REGULAR) {
+            long long file_size = st.size > (uint64_t)LLONG_MAX ? LLONG_MAX : (long long)st.size;
             if (map_size == 0) {
-                if (st.st_size == 0) {
+                if (file_size == 0) {
                     PyErr_SetString(PyExc_ValueError, "cannot mmap an empty file");
                     return NULL;
                 }
-                if (offset >= (long long)st.st_size) {
+                if (offset >= file_size) {
                     PyErr_SetString(PyExc_ValueError, "mmap offset is greater than file size");
                     return NULL;
                 }
-                if ((long long)st.st_size - offset > PY_SSIZE_T_MAX) {
+                if (file_size - offset > PY_SSIZE_T_MAX) {
                     PyErr_SetString(PyExc_ValueError, "mmap length is too large");
                     return NULL;
                 }
-                map_size = (Py_ssize_t)((long long)st.st_size - offset);
-            } else if (offset > (long long)st.st_size ||
-                       (long long)st.st_size - offset < (long long)map_size) {
+                map_size = (Py_ssize_t)(file_size - offset);
+            } else if (offset > file_size || file_size - offset < (long long)map_size) {
                 PyErr_SetString(PyExc_ValueError, "mmap length is greater than file size");
                 return NULL;
             }
@@ -1163,15 +1161,14 @@ static PyObject *mmap_tell_method(MmapObject *self, PyObject *unused) {
     return PyLong_FromSsize_t(self->pos);
 }
 
-PyDoc_STRVAR(flush_doc,
-             "flush([offset[, size]], *, flags=MS_SYNC)\n\n"
-             "Write changes in [offset, offset+size) back to the file (default: from\n"
-             "offset to the end) and wait until written. offset must be a multiple of\n"
-             "PAGESIZE (OSError otherwise, as with msync(2)). flags (as Python 3.15):\n"
-             "MS_SYNC (0 means the same) or MS_ASYNC (schedule the write and return),\n"
-             "either one optionally | MS_INVALIDATE; anything else is OSError(EINVAL).\n"
-             "Does nothing for ACCESS_READ and ACCESS_COPY maps. Runs with the GIL\n"
-             "released.");
+PyDoc_STRVAR(flush_doc, "flush([offset[, size]], *, flags=MS_SYNC)\n\n"
+                        "Write changes in [offset, offset+size) back to the file (default: from\n"
+                        "offset to the end) and wait until written. offset must be a multiple of\n"
+                        "PAGESIZE (OSError otherwise, as with msync(2)). flags (as Python 3.15):\n"
+                        "MS_SYNC (0 means the same) or MS_ASYNC (schedule the write and return),\n"
+                        "either one optionally | MS_INVALIDATE; anything else is OSError(EINVAL).\n"
+                        "Does nothing for ACCESS_READ and ACCESS_COPY maps. Runs with the GIL\n"
+                        "released.");
 
 /* Python's MS_* flags (the platform's msync values, as 3.15 exports them) to
    enum mmk_flush_flags; -1 for a combination msync(2) refuses. */

@@ -38,8 +38,8 @@ typedef struct {
     PyTypeObject *grep_type;
     PyTypeObject *line_type;        /* mmkit.Line (mmkit_search.c) */
     PyTypeObject *search_iter_type; /* search_iter()'s iterator (mmkit_search.c) */
-    PyObject *pattern_error; /* mmkit.PatternError(ValueError) */
-    PyObject *limit_error;   /* mmkit.RegexLimitError(RuntimeError) */
+    PyObject *pattern_error;        /* mmkit.PatternError(ValueError) */
+    PyObject *limit_error;          /* mmkit.RegexLimitError(RuntimeError) */
 } mmkit_state;
 
 /*
@@ -131,12 +131,31 @@ int mmkit_search_init(PyObject *module);
 
 /* mmkit_shm.c */
 int mmkit_shm_init(PyObject *module);
-/* mmkit_guard.c: guard_install/guard_rearm, and the re-arm after signal.signal() and faulthandler. */
+/* mmkit_guard.c: guard_install/guard_rearm, and the re-arm after signal.signal() and faulthandler.
+ */
 int mmkit_guard_init(PyObject *module);
-/* mmkit_os.c: the platform facts (Linux knowledge only there). */
-struct stat;
-/* 1 when st describes /dev/zero (mapping it asks for anonymous memory). */
-int mmkit_os_is_zero_device(const struct stat *st);
+/* mmkit_os.c: the module's calls to the operating system beyond the library
+   (files by descriptor, the clock, sleeping, the process id) and the platform
+   facts (Linux knowledge only there). None of these touch the GIL: callers
+   release it around the ones that may block. */
+enum { MMKIT_OS_OTHER = 0, MMKIT_OS_REGULAR, MMKIT_OS_DIRECTORY, MMKIT_OS_ZERO_DEVICE };
+typedef struct {
+    int kind;      /* MMKIT_OS_* (ZERO_DEVICE: /dev/zero, mapping it asks for anonymous memory) */
+    uint64_t size; /* bytes, for a regular file */
+} mmkit_os_fileinfo;
+/* What fd is. 0, or an errno value. */
+int mmkit_os_fstat(int fd, mmkit_os_fileinfo *out);
+/* Open path for reading (close-on-exec, no controlling terminal); a directory
+   is refused with EISDIR. The descriptor, or -1 with *err set. */
+int mmkit_os_open_read(const char *path, int *err);
+void mmkit_os_close(int fd);
+/* Read up to n bytes at offset (retrying interrupted and short reads): the
+   number read (less than n only at the end of the file), or -errno. */
+int64_t mmkit_os_pread(int fd, void *buf, size_t n, uint64_t offset);
+/* A monotonic clock in seconds; sleep about `ns` nanoseconds; the process id. */
+double mmkit_os_monotonic(void);
+void mmkit_os_sleep_ns(long ns);
+long mmkit_os_pid(void);
 /* 1 when path is a regular file whose st_size is not the size of what read()
    returns (procfs reports 0, sysfs 4096, ...): mmkit.open() reads those
    instead of mapping them. 0 otherwise, also when the path cannot be looked at. */

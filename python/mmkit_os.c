@@ -1,8 +1,9 @@
 /*
- * mmkit_os.c — the few facts about the operating system the `mmkit` module
- * needs beyond the library: which device is /dev/zero, and which files lie
- * about their size. Platform knowledge lives here only; the module's other
- * files use these functions.
+ * mmkit_os.c — what the `mmkit` module asks of the operating system beyond
+ * the library: files by descriptor (what a descriptor is, opening a path,
+ * positioned reads), the clock, sleeping and the process id, and two facts:
+ * which device is /dev/zero, and which files lie about their size. The
+ * module's other files call these functions and no system call of their own.
  *
  * Linux knows both from device numbers and filesystem magic numbers. The
  * POSIX-only build (MMK_POSIX_ONLY, for macOS and the BSDs) compares with
@@ -11,7 +12,11 @@
  */
 #include "mmkit_module.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #if defined(__linux__) && !(defined(MMK_POSIX_ONLY) && MMK_POSIX_ONLY)
 #define MMKIT_OS_LINUX 1
@@ -19,7 +24,7 @@
 #include <sys/vfs.h>
 #endif
 
-int mmkit_os_is_zero_device(const struct stat *st) {
+static int is_zero_device(const struct stat *st) {
     if (!S_ISCHR(st->st_mode))
         return 0;
 #ifdef MMKIT_OS_LINUX
@@ -29,6 +34,73 @@ int mmkit_os_is_zero_device(const struct stat *st) {
     struct stat zero;
     return stat("/dev/zero", &zero) == 0 && S_ISCHR(zero.st_mode) && zero.st_rdev == st->st_rdev;
 #endif
+}
+
+int mmkit_os_fstat(int fd, mmkit_os_fileinfo *out) {
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return errno;
+    out->size = 0;
+    if (S_ISREG(st.st_mode)) {
+        out->kind = MMKIT_OS_REGULAR;
+        out->size = st.st_size > 0 ? (uint64_t)st.st_size : 0;
+    } else if (S_ISDIR(st.st_mode)) {
+        out->kind = MMKIT_OS_DIRECTORY;
+    } else if (is_zero_device(&st)) {
+        out->kind = MMKIT_OS_ZERO_DEVICE;
+    } else {
+        out->kind = MMKIT_OS_OTHER;
+    }
+    return 0;
+}
+
+int mmkit_os_open_read(const char *path, int *err) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        *err = errno;
+        return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        close(fd);
+        *err = EISDIR;
+        return -1;
+    }
+    return fd;
+}
+
+void mmkit_os_close(int fd) {
+    close(fd);
+}
+
+int64_t mmkit_os_pread(int fd, void *buf, size_t n, uint64_t offset) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, (char *)buf + got, n - got, (off_t)(offset + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -errno;
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    return (int64_t)got;
+}
+
+double mmkit_os_monotonic(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void mmkit_os_sleep_ns(long ns) {
+    struct timespec ts = {ns / 1000000000L, ns % 1000000000L};
+    nanosleep(&ts, NULL);
+}
+
+long mmkit_os_pid(void) {
+    return (long)getpid();
 }
 
 int mmkit_os_size_lies(const char *path) {

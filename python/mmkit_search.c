@@ -14,11 +14,8 @@
 #include "mmkit_module.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                    */
@@ -201,7 +198,7 @@ static void source_close(source *s) {
         s->dec = NULL;
     }
     if (s->own_fd && s->fd >= 0) {
-        close(s->fd);
+        mmkit_os_close(s->fd);
         s->fd = -1;
         s->own_fd = 0;
     }
@@ -291,17 +288,7 @@ static int source_open(PyObject *module, PyObject *obj, int decompress, const ra
         s->path = obj;
         int fd, err = 0;
         Py_BEGIN_ALLOW_THREADS
-        fd = open(PyBytes_AS_STRING(fs), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0) {
-            err = errno;
-        } else {
-            struct stat sb;
-            if (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-                close(fd);
-                fd = -1;
-                err = EISDIR;
-            }
-        }
+        fd = mmkit_os_open_read(PyBytes_AS_STRING(fs), &err);
         Py_END_ALLOW_THREADS
         Py_DECREF(fs);
         if (fd < 0) {
@@ -349,8 +336,10 @@ static int source_open(PyObject *module, PyObject *obj, int decompress, const ra
         s->in = mmk_input_decoder(s->dec);
     } else if (ranged) {
         /* A range of the file's bytes as they are now (pread or a map). */
-        struct stat sb;
-        if (fstat(s->fd, &sb) < 0) {
+        mmkit_os_fileinfo sb;
+        int err = mmkit_os_fstat(s->fd, &sb);
+        if (err != 0) {
+            errno = err;
             if (s->path != NULL)
                 PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, s->path);
             else
@@ -358,13 +347,13 @@ static int source_open(PyObject *module, PyObject *obj, int decompress, const ra
             source_close(s);
             return -1;
         }
-        if (!S_ISREG(sb.st_mode)) {
+        if (sb.kind != MMKIT_OS_REGULAR) {
             PyErr_Format(PyExc_ValueError, "%s: start and end need a regular file, a map or bytes",
                          what);
             source_close(s);
             return -1;
         }
-        Py_ssize_t size = sb.st_size > PY_SSIZE_T_MAX ? PY_SSIZE_T_MAX : (Py_ssize_t)sb.st_size;
+        Py_ssize_t size = sb.size > (uint64_t)PY_SSIZE_T_MAX ? PY_SSIZE_T_MAX : (Py_ssize_t)sb.size;
         mmkit_resolve_range(size, range->start, range->start_given, range->end, range->end_given,
                             &s->start, &s->end);
         s->in = mmk_input_fd_range(s->fd, (uint64_t)s->start, (uint64_t)(s->end - s->start));
@@ -1058,15 +1047,16 @@ static PyObject *mmkit_search_iter(PyObject *module, PyObject *args, PyObject *k
     } else if (src->have_view) {
         it->resumable = 1;
     } else if (src->dec == NULL && src->fd >= 0) {
-        struct stat sb;
+        mmkit_os_fileinfo sb;
         if (it->sp.range_given) {
             it->resumable = 1; /* source_open made it a range of a regular file */
-        } else if (fstat(src->fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 4096) {
+        } else if (mmkit_os_fstat(src->fd, &sb) == 0 && sb.kind == MMKIT_OS_REGULAR &&
+                   sb.size > 4096) {
             /* Files whose size lies say 0 (procfs) or 4096 (sysfs) and are
                read as streams: one batch, as is any file that small. */
             it->resumable = 1;
             it->pos = 0;
-            it->end = sb.st_size > PY_SSIZE_T_MAX ? PY_SSIZE_T_MAX : (Py_ssize_t)sb.st_size;
+            it->end = sb.size > (uint64_t)PY_SSIZE_T_MAX ? PY_SSIZE_T_MAX : (Py_ssize_t)sb.size;
         }
     }
     return (PyObject *)it;

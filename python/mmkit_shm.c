@@ -19,8 +19,6 @@
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 /* ------------------------------------------------------------------------ */
 /* Named shared memory                                                       */
@@ -439,13 +437,13 @@ static int lock_check_open(LockObject *self) {
 }
 
 static int held_here(LockObject *self) {
-    return self->held && self->owner_pid == (long)getpid();
+    return self->held && self->owner_pid == mmkit_os_pid();
 }
 
 static void lock_mark_held(LockObject *self) {
     self->held = 1;
     self->owner = PyThread_get_thread_ident();
-    self->owner_pid = (long)getpid();
+    self->owner_pid = mmkit_os_pid();
 }
 
 /* Turn a failed mutex call into an exception. Returns NULL. */
@@ -473,9 +471,7 @@ static PyObject *lock_error(LockObject *self, int rc) {
 }
 
 static double monotonic_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return mmkit_os_monotonic();
 }
 
 /*
@@ -529,8 +525,8 @@ static PyObject *lock_acquire_impl(LockObject *self, int blocking, double timeou
     if (rc == -EBUSY && blocking && timeout != 0) {
         double deadline = timeout > 0 ? monotonic_seconds() + timeout : 0;
         long delay = LOCK_POLL_FIRST_NS;
-        if (self->waiting_pid != (long)getpid()) {
-            self->waiting_pid = (long)getpid();
+        if (self->waiting_pid != mmkit_os_pid()) {
+            self->waiting_pid = mmkit_os_pid();
             self->waiting = 0;
         }
         self->waiting++;
@@ -543,9 +539,8 @@ static PyObject *lock_acquire_impl(LockObject *self, int blocking, double timeou
                 if (left * 1e9 < (double)nap)
                     nap = (long)(left * 1e9) + 1;
             }
-            struct timespec ts = {0, nap};
             Py_BEGIN_ALLOW_THREADS
-            nanosleep(&ts, NULL);
+            mmkit_os_sleep_ns(nap);
             rc = mutex_guarded(self->mutex, MUTEX_TRYLOCK);
             Py_END_ALLOW_THREADS
             if (rc != -EBUSY)
@@ -676,7 +671,7 @@ static PyObject *lock_close(LockObject *self, PyObject *unused) {
     (void)unused;
     if (self->view.obj == NULL)
         Py_RETURN_NONE;
-    if (self->waiting > 0 && self->waiting_pid == (long)getpid()) {
+    if (self->waiting > 0 && self->waiting_pid == mmkit_os_pid()) {
         PyErr_SetString(PyExc_RuntimeError, "cannot close: a thread is waiting for the lock");
         return NULL;
     }

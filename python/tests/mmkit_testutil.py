@@ -47,3 +47,10 @@ def outcome(fn, *args, **kwargs):
         return ("ok", fn(*args, **kwargs))
     except Exception as e:  # noqa: BLE001 - comparing any exception is the point
         return ("raise", type(e), str(e))
+
+
+def random_bytes(rng, size, alphabet):
+    """size bytes drawn from alphabet with rng (a random.Random): fast for
+    inputs of tens of megabytes (each random byte picks alphabet[b % len])."""
+    table = bytes(alphabet[i % len(alphabet)] for i in range(256))
+    return rng.randbytes(size).translate(table)

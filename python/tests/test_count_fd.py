@@ -11,7 +11,7 @@ import random
 import re
 
 import mmkit
-from mmkit_testutil import TempDirTestCase
+from mmkit_testutil import TempDirTestCase, random_bytes
 
 # Ranges at least this long are read from the file (PYMM_NOGIL_THRESHOLD / 16).
 FILE_SCAN_MIN = 1 << 16
@@ -25,7 +25,7 @@ def ref_count(pattern, data, regex=False, ignore_case=False, whole_word=False):
 
 
 def random_data(rng, size, alphabet=b"abAB_ \n"):
-    return bytes(rng.choice(alphabet) for _ in range(size))
+    return random_bytes(rng, size, alphabet)
 
 
 PATTERNS = [

@@ -10,7 +10,7 @@ import re
 import stat
 
 import mmkit
-from mmkit_testutil import TempDirTestCase, split_lines
+from mmkit_testutil import TempDirTestCase, split_lines, random_bytes
 
 
 def ref_spans(pattern, data, regex=False, ignore_case=False, whole_word=False):
@@ -29,7 +29,7 @@ def ref_word_counts(data):
 
 
 def random_text(rng, size, alphabet=b"ab \n"):
-    return bytes(rng.choice(alphabet) for _ in range(size))
+    return random_bytes(rng, size, alphabet)
 
 
 class ExtrasTest(TempDirTestCase):

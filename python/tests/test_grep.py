@@ -11,7 +11,7 @@ import re
 import threading
 
 import mmkit
-from mmkit_testutil import TempDirTestCase, split_lines
+from mmkit_testutil import TempDirTestCase, split_lines, random_bytes
 
 # grep() searches a first window of this many bytes, then windows twice as
 # large up to 64 MiB (GREP_WINDOW_MIN/MAX in mmkit_iter.c).
@@ -39,7 +39,7 @@ def ref_grep(data, pattern, regex=False, ignore_case=False, whole_word=False, in
 
 
 def random_lines(rng, size, alphabet=b"abAB_ \n"):
-    return bytes(rng.choice(alphabet) for _ in range(size))
+    return random_bytes(rng, size, alphabet)
 
 
 PATTERNS = [

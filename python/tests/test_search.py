@@ -28,7 +28,7 @@ import threading
 import unittest
 
 import mmkit
-from mmkit_testutil import TempDirTestCase
+from mmkit_testutil import TempDirTestCase, random_bytes
 
 WORD = rb"[A-Za-z0-9_]"
 
@@ -155,7 +155,7 @@ OPTIONS = [
 
 
 def random_data(rng, size, alphabet=b"abAB_ \n"):
-    return bytes(rng.choice(alphabet) for _ in range(size))
+    return random_bytes(rng, size, alphabet)
 
 
 def adversarial_data():

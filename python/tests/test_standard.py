@@ -16,7 +16,7 @@ import sys
 import weakref
 
 import mmkit
-from mmkit_testutil import TempDirTestCase, outcome
+from mmkit_testutil import TempDirTestCase, outcome, random_bytes
 
 
 class ModuleTest(TempDirTestCase):
@@ -486,7 +486,7 @@ class DifferentialTest(TempDirTestCase):
     def run_sequence(self, seed, access, anonymous=False, steps=600):
         rng = random.Random(seed)
         size = rng.choice([1, 2, 10, 100, 4096, 5000])
-        data = bytes(rng.choice(b"ab\n\x00c") for _ in range(size))
+        data = random_bytes(rng, size, b"ab\n\x00c")
         maps = []
         for mod, name in ((stdmmap, "std.bin"), (mmkit, "mmkit.bin")):
             if anonymous:
