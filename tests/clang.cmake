@@ -1,26 +1,28 @@
 # The sanitizer builds with clang as well (clang's UBSan and ASan find what
 # gcc's miss, and the reverse). CMake cannot mix compilers in one tree, so a
-# gcc tree configures a second tree, build/clang (CC=clang, no Python), in a
-# CTest fixture: the test clang_build builds the C tests' ASan+UBSan
-# variants and the libFuzzer targets there, then every C sanitizer test of
-# this tree runs again as clang_<name> with the clang binary, and every fuzz
-# target as clang_<target>. So one ctest run shows all of them in one summary.
+# gcc tree configures a second tree, build/clang (CC=clang), in a CTest
+# fixture: the test clang_build builds there the C tests' ASan+UBSan
+# variants, the libFuzzer targets, mmk, the test drivers and the Python
+# module for the default python3; then every C sanitizer test of this tree
+# runs again as clang_<name> with the clang binary, every fuzz target as
+# clang_<target>. So one ctest run shows all of them in one summary.
 # Without clang or its runtime, clang_build says so in one line and every
 # clang_ test is skipped. A clang tree needs none of this (its own variants
 # are clang's, and tests/fuzz.cmake builds the fuzzers in it).
 #
 # The clang tree is also the POSIX-only configuration (-DMMK_POSIX_ONLY=ON:
 # no mremap, memfd, MAP_POPULATE, membarrier, robust mutexes …, as on macOS
-# and FreeBSD; docs/platforms.md), so every C test runs there at no extra
-# cost, with the label posix_only; and the CLI follow tests (quick) run
-# against that tree's mmk_asan as clang_cli_follow.
+# and FreeBSD; docs/platforms.md), so the whole suite runs there, with the
+# label posix_only: every C test (ASan+UBSan, a quarter of the random rounds:
+# the gcc tree's plain runs draw them all), every CLI suite against that
+# tree's mmk (quick: the gcc tree runs them whole), and the Python unit tests
+# against that tree's module.
 if(MMK_SANITIZERS AND MMK_CLANG_TESTS AND NOT CMAKE_C_COMPILER_ID MATCHES "Clang"
    AND NOT CMAKE_VERSION VERSION_LESS 3.19)
   set(MMK_CLANG_DIR ${CMAKE_BINARY_DIR}/clang)
-  # The CLI suites (tests/cli/test_<suite>.py) run against the clang tree's
-  # mmk: follow only (mmk_follow_file without mremap), the others take minutes
-  # under ASan and the gcc tree runs them all.
-  set(MMK_CLANG_CLI_SUITES follow)
+  # The CLI suites (tests/cli/test_<suite>.py) that run against the clang
+  # tree's plain mmk (the gcc tree runs them whole, and again under ASan).
+  set(MMK_CLANG_CLI_SUITES cli corpus grep grep_options follow tree sys)
 
   # Runs at the end of this directory, once every tests/*.cmake has registered
   # its tests.
@@ -41,6 +43,7 @@ if(MMK_SANITIZERS AND MMK_CLANG_TESTS AND NOT CMAKE_C_COMPILER_ID MATCHES "Clang
         COMMAND sh -c "test -x \"$1\" || { echo \"skipped: $1 not built\"; exit 77; }; exec \"$1\""
           sh ${MMK_CLANG_DIR}/tests/${t})
       list(REMOVE_ITEM labels plain)
+      list(APPEND env MMK_TEST_QUICK=1)
       set_tests_properties(clang_${t} PROPERTIES ENVIRONMENT "${env}" LABELS "${labels};clang;posix_only"
         TIMEOUT 300 SKIP_RETURN_CODE 77 FIXTURES_REQUIRED mmk_clang)
     endforeach()
@@ -49,26 +52,45 @@ if(MMK_SANITIZERS AND MMK_CLANG_TESTS AND NOT CMAKE_C_COMPILER_ID MATCHES "Clang
       mmk_add_fuzz_test(clang_${t} ${MMK_CLANG_DIR}/tests/${t} ${t})
       set_tests_properties(clang_${t} PROPERTIES FIXTURES_REQUIRED mmk_clang)
     endforeach()
-    if(MMK_CLI_PYTHON3 AND TARGET mmk_asan)
-      list(APPEND targets mmk_asan)
-      set(clang_mmk ${MMK_CLANG_DIR}/tests/mmk_asan)
+    if(MMK_CLI_PYTHON3 AND TARGET mmk)
+      list(APPEND targets mmk walk_driver sys_driver)
+      set(clang_mmk ${MMK_CLANG_DIR}/mmk)
       foreach(suite ${MMK_CLANG_CLI_SUITES})
+        # The generated corpora are shared with this tree (MMK_BUILD_DIR).
         add_test(NAME clang_cli_${suite}
           COMMAND sh -c "test -x \"$1\" || { echo \"skipped: $1 not built\"; exit 77; }; shift; exec \"$@\""
             sh ${clang_mmk} ${CMAKE_COMMAND} -E env MMK=${clang_mmk}
-            MMK_SOURCE_DIR=${PROJECT_SOURCE_DIR} MMK_BUILD_DIR=${MMK_CLANG_DIR}
+            MMK_WALK_DRIVER=${MMK_CLANG_DIR}/tests/walk_driver
+            MMK_SYS_DRIVER=${MMK_CLANG_DIR}/tests/sys_driver
+            MMK_SOURCE_DIR=${PROJECT_SOURCE_DIR} MMK_BUILD_DIR=${CMAKE_BINARY_DIR}
             MMK_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}/tmp
-            ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-            MMK_CLI_QUICK=1 ${MMK_CLI_PYTHON3} -m unittest test_${suite}
+            MMK_CLI_QUICK=1 MMK_POSIX_ONLY=1 ${MMK_CLI_PYTHON3} -m unittest test_${suite}
           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/cli)
-        set_tests_properties(clang_cli_${suite} PROPERTIES LABELS "cli;asan;clang;posix_only"
+        set_tests_properties(clang_cli_${suite} PROPERTIES LABELS "cli;clang;posix_only"
           TIMEOUT 300 SKIP_RETURN_CODE 77 FIXTURES_REQUIRED mmk_clang)
       endforeach()
     endif()
+    # The Python module of the POSIX-only build, for the default python3.
+    set(clang_python "")
+    if(TARGET mmkit_python AND mmk_default_python)
+      list(APPEND targets mmkit_python)
+      set(clang_python -DMMK_PYTHON=ON -DPython3_EXECUTABLE=${mmk_default_python}
+        -DMMK_PYTHON_ALL_VERSIONS=OFF)
+      add_test(NAME clang_python_unit
+        COMMAND sh -c "test -d \"$1\" || { echo \"skipped: $1 not built\"; exit 77; }; shift; exec \"$@\""
+          sh ${MMK_CLANG_DIR}/python ${CMAKE_COMMAND} -E env PYTHONPATH=${MMK_CLANG_DIR}/python
+          MMK_TEST_TMP=${MMK_PY_TEST_TMP} MMK_POSIX_ONLY=1 PYTHONDONTWRITEBYTECODE=1
+          OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
+          ${mmk_default_python} ${PROJECT_SOURCE_DIR}/python/tests/run_unit.py)
+      set_tests_properties(clang_python_unit PROPERTIES LABELS "python;clang;posix_only"
+        TIMEOUT 300 SKIP_RETURN_CODE 77 FIXTURES_REQUIRED mmk_clang)
+    endif()
     add_test(NAME clang_build
       COMMAND sh ${PROJECT_SOURCE_DIR}/tests/fuzz/clang-tree.sh ${PROJECT_SOURCE_DIR}
-        ${MMK_CLANG_DIR} -DMMK_FUZZ_LINES=${MMK_FUZZ_LINES} -DMMK_POSIX_ONLY=ON ${targets})
-    set_tests_properties(clang_build PROPERTIES LABELS "clang" TIMEOUT 1200
+        ${MMK_CLANG_DIR} -DMMK_FUZZ_LINES=${MMK_FUZZ_LINES} -DMMK_POSIX_ONLY=ON ${clang_python}
+        ${targets})
+    # COST: the fixtures start first (a clean tree has no timings yet).
+    set_tests_properties(clang_build PROPERTIES LABELS "clang" TIMEOUT 1200 COST 1000
       SKIP_RETURN_CODE 77 FIXTURES_SETUP mmk_clang)
   endfunction()
   cmake_language(DEFER CALL mmk_add_clang_tests)

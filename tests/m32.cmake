@@ -83,7 +83,7 @@ if(MMK_M32_TESTS AND CMAKE_C_COMPILER_ID STREQUAL "GNU" AND CMAKE_SYSTEM_NAME ST
     add_test(NAME m32_build
       COMMAND sh ${PROJECT_SOURCE_DIR}/tests/m32/tree.sh ${PROJECT_SOURCE_DIR} ${MMK_M32_DIR}
         ${targets})
-    set_tests_properties(m32_build PROPERTIES LABELS "m32" TIMEOUT 1200
+    set_tests_properties(m32_build PROPERTIES LABELS "m32" TIMEOUT 1200 COST 900
       SKIP_RETURN_CODE 77 FIXTURES_SETUP mmk_m32)
   endfunction()
   cmake_language(DEFER CALL mmk_add_m32_tests)

@@ -46,6 +46,13 @@ set_tests_properties(python_search PROPERTIES
   ENVIRONMENT "PYTHONPATH=${CMAKE_BINARY_DIR}/python;MMK_TEST_TMP=${MMK_PY_TEST_TMP};PYTHONDONTWRITEBYTECODE=1"
   LABELS "python" TIMEOUT 300)
 
+# The POSIX-only clang tree (tests/clang.cmake) builds the module for the
+# default python3 alone.
+option(MMK_PYTHON_ALL_VERSIONS "Build and test the module for every CPython 3.9-3.13 found" ON)
+if(NOT MMK_PYTHON_ALL_VERSIONS)
+  return()
+endif()
+
 set(mmk_pyenv_roots)
 if(DEFINED ENV{PYENV_ROOT})
   list(APPEND mmk_pyenv_roots $ENV{PYENV_ROOT})

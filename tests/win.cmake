@@ -74,6 +74,6 @@ if(MMK_WIN_TESTS AND NOT WIN32 AND NOT CMAKE_CROSSCOMPILING)
   add_test(NAME win_build
     COMMAND sh ${PROJECT_SOURCE_DIR}/tests/win/win-tree.sh ${PROJECT_SOURCE_DIR} ${MMK_WIN_DIR}
       ${MMK_WIN_C_TESTS} mmk sys_driver)
-  set_tests_properties(win_build PROPERTIES LABELS "win" TIMEOUT 1200 SKIP_RETURN_CODE 77
+  set_tests_properties(win_build PROPERTIES LABELS "win" TIMEOUT 1200 SKIP_RETURN_CODE 77 COST 1000
     FIXTURES_SETUP mmk_win)
 endif()

@@ -54,3 +54,8 @@ def random_bytes(rng, size, alphabet):
     inputs of tens of megabytes (each random byte picks alphabet[b % len])."""
     table = bytes(alphabet[i % len(alphabet)] for i in range(256))
     return rng.randbytes(size).translate(table)
+
+
+# Set by the CTest entries that run these tests against the POSIX-only build
+# (tests/clang.cmake): Linux-only knowledge is off there (docs/platforms.md).
+POSIX_ONLY = os.environ.get("MMK_POSIX_ONLY") == "1"

@@ -14,7 +14,7 @@ import random
 import unittest
 
 import mmkit
-from mmkit_testutil import TempDirTestCase
+from mmkit_testutil import POSIX_ONLY, TempDirTestCase
 
 PAGE = mmkit.PAGESIZE
 GRAN = mmkit.ALLOCATIONGRANULARITY
@@ -59,6 +59,10 @@ class FollowFileTest(TempDirTestCase):
                 self.assertEqual(len(mm), before)  # not seen by itself
                 size = mm.size()
                 self.assertEqual(size, before + 50 * 64)
+                if POSIX_ONLY and access == mmkit.ACCESS_COPY:
+                    self.check_copy_map_refuses(mm, before)
+                    mm.close()
+                    continue
                 self.assertEqual(mm.follow_file(), size)
                 self.assertEqual(len(mm), size)
                 for i in range(size // 64):
@@ -101,12 +105,26 @@ class FollowFileTest(TempDirTestCase):
         self.assertEqual(os.path.getsize(path), 3 * PAGE)
         mm.close()
 
+    def check_copy_map_refuses(self, mm, length):
+        """The POSIX-only build has no mremap: a copy-on-write map cannot
+        change its length without losing its private pages, so follow_file()
+        raises OSError(ENOTSUP) and nothing changes (docs/platforms.md)."""
+        with self.assertRaises(OSError) as cm:
+            mm.follow_file()
+        self.assertEqual(cm.exception.errno, errno.ENOTSUP)
+        self.assertEqual(len(mm), length)
+
     def test_copy_map_keeps_its_writes(self):
         path = self.make_file(b"f" * PAGE)
         mm = self.open_map(path, mmkit.ACCESS_COPY)
         mm[0:4] = b"priv"
         with open(path, "ab") as f:
             f.write(b"g" * PAGE)
+        if POSIX_ONLY:
+            self.check_copy_map_refuses(mm, PAGE)
+            self.assertEqual(mm[0:4], b"priv")
+            mm.close()
+            return
         self.assertEqual(mm.follow_file(), 2 * PAGE)
         self.assertEqual(mm[0:4], b"priv")
         self.assertEqual(mm[PAGE:PAGE + 4], b"gggg")
@@ -120,7 +138,10 @@ class FollowFileTest(TempDirTestCase):
         fd = os.open(path, os.O_RDWR)
         self.addCleanup(os.close, fd)
         os.write(fd, bytes(rng.getrandbits(8) for _ in range(PAGE)))
-        for access in (mmkit.ACCESS_READ, mmkit.ACCESS_WRITE, mmkit.ACCESS_COPY):
+        accesses = [mmkit.ACCESS_READ, mmkit.ACCESS_WRITE, mmkit.ACCESS_COPY]
+        if POSIX_ONLY:
+            accesses.remove(mmkit.ACCESS_COPY)  # refused there: the tests above check it
+        for access in accesses:
             mm = self.open_map(path, access)
             for _ in range(60):
                 op = rng.randrange(3)

@@ -7,6 +7,7 @@ import os
 import unittest
 
 import mmkit
+from mmkit_testutil import POSIX_ONLY
 
 STATUS = "/proc/self/status"
 THP = "/sys/kernel/mm/transparent_hugepage/enabled"
@@ -19,8 +20,16 @@ def stable_lines(data):
     return [line for line in data.split(b"\n") if line.startswith(keep)]
 
 
+LINUX_ONLY = (
+    "the POSIX-only build knows no filesystem whose sizes lie (procfs, sysfs: Linux "
+    "knowledge, off there as on macOS and the BSDs; docs/platforms.md)"
+)
+
+
 class ProcfsTest(unittest.TestCase):
     def setUp(self):
+        if POSIX_ONLY and self._testMethodName != "test_missing_proc_file":
+            self.skipTest(LINUX_ONLY)
         if not os.path.exists(STATUS):
             self.skipTest("%s is absent on this system" % STATUS)
 
@@ -87,6 +96,8 @@ class ProcfsTest(unittest.TestCase):
 
 class SysfsTest(unittest.TestCase):
     def test_transparent_hugepage_enabled(self):
+        if POSIX_ONLY:
+            self.skipTest(LINUX_ONLY)
         if not os.path.exists(THP):
             self.skipTest("%s is absent on this system (no transparent huge pages)" % THP)
         with open(THP, "rb") as f:

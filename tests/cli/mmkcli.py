@@ -18,6 +18,11 @@ MMK = os.environ.get("MMK", "")
 WRAPPER = shlex.split(os.environ.get("MMK_CLI_WRAPPER", ""))
 SOURCE_DIR = os.environ.get(
     "MMK_SOURCE_DIR", os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..")))
+# Set by the CTest entries that run mmk of the POSIX-only build
+# (tests/clang.cmake): its Linux-only knowledge is off (docs/platforms.md).
+POSIX_ONLY = os.environ.get("MMK_POSIX_ONLY") == "1"
+LINUX_ONLY = ("the POSIX-only build knows no filesystem whose sizes lie (procfs, sysfs: "
+              "Linux knowledge, off there as on macOS and the BSDs; docs/platforms.md)")
 BUILD_DIR = os.environ.get("MMK_BUILD_DIR") or (os.path.dirname(MMK) if MMK else "")
 
 # Byte semantics for the peers: grep and wc in the C locale.

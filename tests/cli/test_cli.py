@@ -17,7 +17,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mmkcli import C_ENV, MMK, SOURCE_DIR, MmkTestCase, mmk  # noqa: E402
+from mmkcli import C_ENV, LINUX_ONLY, MMK, POSIX_ONLY, SOURCE_DIR, MmkTestCase, mmk  # noqa: E402
 
 TEXT = (b"In the beginning God created the heaven and the earth.\n"
         b"And the LORD said: Let there be light; and the Lord saw it.\n"
@@ -358,6 +358,7 @@ class TestInputs(MmkTestCase):
                 t.join()
                 self.assertRun(res, want)
 
+    @unittest.skipIf(POSIX_ONLY, LINUX_ONLY)
     def test_proc_file(self):
         wc = subprocess.run(["wc", "-l", "/proc/self/status"], stdout=subprocess.PIPE)
         self.assertRun(mmk("lines", "/proc/self/status"), wc.stdout)

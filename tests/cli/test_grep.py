@@ -23,7 +23,7 @@ import sys
 import time
 import unittest
 
-from mmkcli import C_ENV, MMK, MmkTestCase, mmk
+from mmkcli import C_ENV, LINUX_ONLY, MMK, POSIX_ONLY, MmkTestCase, mmk
 
 QUICK = os.environ.get("MMK_CLI_QUICK") == "1"
 HAVE_GREP_P = subprocess.run(["grep", "-P", "x"], input=b"x\n", stdout=subprocess.DEVNULL,
@@ -247,6 +247,7 @@ class TestSizeLies(MmkTestCase):
                              + (1 if not data.endswith(b"\n") and b"e" in data.split(b"\n")[-1]
                                 else 0), (path, io))
 
+    @unittest.skipIf(POSIX_ONLY, LINUX_ONLY)
     def test_proc_self_status(self):
         # Each process reads its own file: the fields (lines) are the same.
         with open("/proc/self/status", "rb") as f:
@@ -259,6 +260,7 @@ class TestSizeLies(MmkTestCase):
             r = mmk("count", *io, r"(?m)^\w+:", "/proc/self/status")
             self.assertEqual(int(r.stdout), data.count(b"\n"), io)
 
+    @unittest.skipIf(POSIX_ONLY, LINUX_ONLY)
     def test_proc_files_of_a_sleeping_process(self):
         # A sleeping process's status and maps stay as they are: every
         # subcommand must see exactly what Python reads.
@@ -271,6 +273,7 @@ class TestSizeLies(MmkTestCase):
             child.kill()
             child.wait()
 
+    @unittest.skipIf(POSIX_ONLY, LINUX_ONLY)
     def test_sys_files(self):
         candidates = ["/sys/kernel/mm/transparent_hugepage/enabled", "/sys/kernel/uevent_seqnum",
                       "/sys/devices/system/cpu/online"]
