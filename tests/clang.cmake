@@ -15,13 +15,14 @@
 # and FreeBSD; docs/platforms.md), so the whole suite runs there, with the
 # label posix_only: every C test (ASan+UBSan, a quarter of the random rounds:
 # the gcc tree's plain runs draw them all), every CLI suite against that
-# tree's mmk (quick: the gcc tree runs them whole), and the Python unit tests
-# against that tree's module.
-if(MMK_SANITIZERS AND MMK_CLANG_TESTS AND NOT CMAKE_C_COMPILER_ID MATCHES "Clang"
-   AND NOT CMAKE_VERSION VERSION_LESS 3.19)
+# tree's mmk under ASan+UBSan (quick: the gcc tree runs them whole against
+# its plain mmk), and the Python unit tests against that tree's module.
+if(MMK_CLANG_TREE)
   set(MMK_CLANG_DIR ${CMAKE_BINARY_DIR}/clang)
   # The CLI suites (tests/cli/test_<suite>.py) that run against the clang
-  # tree's plain mmk (the gcc tree runs them whole, and again under ASan).
+  # tree's mmk under ASan+UBSan, in quick mode (the gcc tree runs them whole
+  # against its plain mmk; under gcc's ASan only the follow suite runs, for
+  # the Linux-only inotify wait: tests/cli.cmake).
   set(MMK_CLANG_CLI_SUITES cli corpus grep grep_options follow tree sys)
 
   # Runs at the end of this directory, once every tests/*.cmake has registered
@@ -52,21 +53,22 @@ if(MMK_SANITIZERS AND MMK_CLANG_TESTS AND NOT CMAKE_C_COMPILER_ID MATCHES "Clang
       mmk_add_fuzz_test(clang_${t} ${MMK_CLANG_DIR}/tests/${t} ${t})
       set_tests_properties(clang_${t} PROPERTIES FIXTURES_REQUIRED mmk_clang)
     endforeach()
-    if(MMK_CLI_PYTHON3 AND TARGET mmk)
-      list(APPEND targets mmk walk_driver sys_driver)
-      set(clang_mmk ${MMK_CLANG_DIR}/mmk)
+    if(MMK_CLI_PYTHON3 AND TARGET mmk_asan)
+      list(APPEND targets mmk_asan walk_driver_asan sys_driver)
+      set(clang_mmk ${MMK_CLANG_DIR}/tests/mmk_asan)
       foreach(suite ${MMK_CLANG_CLI_SUITES})
         # The generated corpora are shared with this tree (MMK_BUILD_DIR).
         add_test(NAME clang_cli_${suite}
           COMMAND sh -c "test -x \"$1\" || { echo \"skipped: $1 not built\"; exit 77; }; shift; exec \"$@\""
             sh ${clang_mmk} ${CMAKE_COMMAND} -E env MMK=${clang_mmk}
-            MMK_WALK_DRIVER=${MMK_CLANG_DIR}/tests/walk_driver
+            MMK_WALK_DRIVER=${MMK_CLANG_DIR}/tests/walk_driver_asan
             MMK_SYS_DRIVER=${MMK_CLANG_DIR}/tests/sys_driver
             MMK_SOURCE_DIR=${PROJECT_SOURCE_DIR} MMK_BUILD_DIR=${CMAKE_BINARY_DIR}
             MMK_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}/tmp
+            ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
             MMK_CLI_QUICK=1 MMK_POSIX_ONLY=1 ${MMK_CLI_PYTHON3} -m unittest test_${suite}
           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/cli)
-        set_tests_properties(clang_cli_${suite} PROPERTIES LABELS "cli;clang;posix_only"
+        set_tests_properties(clang_cli_${suite} PROPERTIES LABELS "cli;asan;clang;posix_only"
           TIMEOUT 300 SKIP_RETURN_CODE 77 FIXTURES_REQUIRED mmk_clang)
       endforeach()
     endif()

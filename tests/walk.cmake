@@ -38,8 +38,10 @@ foreach(v ${walk_variants})
   target_link_libraries(${exe} PRIVATE ${lib})
   target_link_options(${exe} PRIVATE ${flags})
   if(MMK_TREE_PYTHON3 AND (mmk_exe STREQUAL "" OR TARGET ${mmk_exe}))
-    if(mmk_exe STREQUAL "")
-      set(mmk_env MMK_TREE_DRIVER_ONLY=1)  # TSan: the driver's tests only
+    if(mmk_exe STREQUAL "" OR (v STREQUAL asan AND MMK_CLANG_TREE))
+      # TSan, and gcc's ASan where the clang tree runs test_tree against its
+      # mmk under ASan (tests/clang.cmake): the driver's tests only.
+      set(mmk_env MMK_TREE_DRIVER_ONLY=1)
     else()
       set(mmk_env MMK=$<TARGET_FILE:${mmk_exe}>)
     endif()
