@@ -1038,6 +1038,13 @@ static int digits(uint64_t v) {
 
 static void print_merged(const merge_state *st, const cli_options *o, size_t shown) {
     if (o->json) {
+        /* The commands report a failed input on standard error also with
+           --json (the stream apart from the document). */
+        for (size_t i = 0; i < st->nfiles; i++) {
+            if (st->files[i].error) {
+                report_entry(&st->files[i], st->kind == KIND_LINES ? "-" : "(standard input)");
+            }
+        }
         out_char('{');
         if (st->kind == KIND_COUNT || st->kind == KIND_COUNT_BY) {
             out_json_bytes_field("pattern", st->pattern, st->pattern_len);

@@ -29,7 +29,7 @@ if(MMK_CLI_PYTHON3 AND TARGET mmk)
       set(labels "cli;asan")
       set(quick MMK_CLI_QUICK=1)
     endif()
-    foreach(suite cli corpus grep grep_options follow)
+    foreach(suite cli corpus grep grep_options follow merge)
       add_test(NAME cli_${suite}${suffix}
         COMMAND ${CMAKE_COMMAND} -E env
           MMK=$<TARGET_FILE:${exe}>
