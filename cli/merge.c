@@ -62,7 +62,7 @@ static int merge_fail(const char *name, size_t offset, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    cli_errorf("merge: %s: byte %zu: %s", name, offset, what);
+    cli_errorf("merge: %s: byte %llu: %s", name, (unsigned long long)offset, what);
     return -1;
 }
 
@@ -809,8 +809,9 @@ static int take_document(merge_state *st, jreader *r, size_t root) {
     if (st->kind && st->kind != kind) {
         return merge_fail(r->name, doc->offset,
                           "a document of %s --json cannot be merged with the %s --json document "
-                          "of %s (byte %zu)",
-                          kind_name(kind), kind_name(st->kind), st->first.name, st->first.offset);
+                          "of %s (byte %llu)",
+                          kind_name(kind), kind_name(st->kind), st->first.name,
+                          (unsigned long long)st->first.offset);
     }
     const char *pattern = NULL;
     size_t pattern_len = 0;
@@ -830,17 +831,17 @@ static int take_document(merge_state *st, jreader *r, size_t root) {
         if (pattern &&
             (pattern_len != st->pattern_len || memcmp(pattern, st->pattern, pattern_len) != 0)) {
             return merge_fail(r->name, doc->offset,
-                              "pattern '%.*s' is not the pattern '%.*s' of %s (byte %zu): "
+                              "pattern '%.*s' is not the pattern '%.*s' of %s (byte %llu): "
                               "counts of different patterns do not add up",
                               (int)pattern_len, pattern, (int)st->pattern_len, st->pattern,
-                              st->first.name, st->first.offset);
+                              st->first.name, (unsigned long long)st->first.offset);
         }
         if (kind == KIND_COUNT_BY && group != st->group) {
             return merge_fail(r->name, doc->offset,
-                              "--by group %llu is not the group %llu of %s (byte %zu): counts of "
+                              "--by group %llu is not the group %llu of %s (byte %llu): counts of "
                               "different groups do not add up",
                               (unsigned long long)group, (unsigned long long)st->group,
-                              st->first.name, st->first.offset);
+                              st->first.name, (unsigned long long)st->first.offset);
         }
     } else {
         st->kind = kind;
