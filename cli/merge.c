@@ -504,7 +504,11 @@ static int jint(const jreader *r, size_t id, const char *what, uint64_t *out) {
 static int jint_member(const jreader *r, size_t obj, const char *key, uint64_t *out) {
     char what[64];
     snprintf(what, sizeof what, "\"%s\"", key);
-    return jint(r, jmember(r, obj, key), what, out);
+    size_t id = jmember(r, obj, key);
+    if (!id) { /* check_members makes this unreachable; a message beats a wild read */
+        return merge_fail(r->name, jat(r, obj)->offset, "no %s member", what);
+    }
+    return jint(r, id, what, out);
 }
 
 static int base64_value(char c) {
@@ -582,6 +586,9 @@ static int shown_as(const char *b, size_t n, const char *str, size_t len, int *r
 static int jbytes_member(const jreader *r, size_t obj, const char *key, const char **out,
                          size_t *out_len) {
     size_t id = jmember(r, obj, key);
+    if (!id) { /* check_members makes this unreachable; a message beats a wild read */
+        return merge_fail(r->name, jat(r, obj)->offset, "no \"%s\" member", key);
+    }
     const jnode *n = jat(r, id);
     if (n->type != J_STRING) {
         return merge_fail(r->name, n->offset, "\"%s\" is not a string", key);
