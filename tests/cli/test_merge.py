@@ -196,6 +196,17 @@ class TestMergeDifferential(MmkTestCase):
         d = mmk("lines", "--json", input=b"a\nb\n").stdout
         self.assertRun(mmk("merge", input=d), mmk("lines", input=b"a\nb\n").stdout)
 
+    def test_merged_documents_merge_again(self):
+        """A merge's JSON is the command's document, so merges can be merged
+        (shards of shards): the same as one merge of all of them."""
+        docs = [mmk("words", "--json", input=b"a b %d c\xff a\n" % i).stdout for i in range(5)]
+        flat = mmk("merge", "--json", input=b"".join(docs))
+        left = mmk("merge", "--json", input=b"".join(docs[:2])).stdout
+        right = mmk("merge", "--json", input=b"".join(docs[2:])).stdout
+        self.assertRun(mmk("merge", "--json", input=left + right), flat.stdout)
+        self.assertRun(mmk("merge", "--top", "2", input=left + right),
+                       b"a 10\nb 5\n")
+
     def test_exit_status(self):
         zero = mmk("count", "--json", "Zzyzx", input=b"nothing here\n").stdout
         self.assertRun(mmk("merge", input=zero + zero), b"(standard input):0\n" * 2, 1)
