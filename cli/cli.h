@@ -22,7 +22,8 @@ enum cli_command {
     CMD_COUNT = 1u << 0,
     CMD_GREP = 1u << 1,
     CMD_LINES = 1u << 2,
-    CMD_WORDS = 1u << 3
+    CMD_WORDS = 1u << 3,
+    CMD_MERGE = 1u << 4
 };
 
 /* --color: never, always, or auto (decided at start: a terminal, TERM not dumb,
@@ -105,6 +106,9 @@ void out_set_pipe_status(int status);
    characters, '"' and '\\' are escaped, and each byte that is not part of
    valid UTF-8 becomes U+FFFD. Returns 1 if a byte was replaced, else 0. */
 int out_json_string(const char *s, size_t n);
+/* Length of the valid UTF-8 sequence at s (n > 0 bytes left), or 0 when the
+   bytes there are not one: the test out_json_string applies. */
+size_t out_utf8_sequence(const unsigned char *s, size_t n);
 /* Write `"key":"value"` for a byte string; when the value is not valid UTF-8,
    also `,"key_base64":"..."` holding the exact bytes. */
 void out_json_bytes_field(const char *key, const char *s, size_t n);
@@ -134,6 +138,7 @@ int cmd_count(const cli_options *o);
 int cmd_grep(const cli_options *o);
 int cmd_lines(const cli_options *o);
 int cmd_words(const cli_options *o);
+int cmd_merge(const cli_options *o); /* merge.c */
 
 /* ---- the grep printer (printer.c) ----------------------------------------- */
 

@@ -827,6 +827,11 @@ static void print_counts_by(const cli_options *o, int group, word_entry *e, size
     out_u64(total);
     out_str(",\"distinct\":");
     out_u64(n);
+    if (shown < n) {
+        /* A cut table says so: mmk merge cannot add it up exactly. */
+        out_str(",\"top\":");
+        out_u64(shown);
+    }
     out_str(",\"values\":[");
     for (size_t i = 0; i < shown; i++) {
         out_str(i ? ",{" : "{");
@@ -1316,6 +1321,11 @@ int cmd_words(const cli_options *o) {
             out_u64(total);
             out_str(",\"distinct\":");
             out_u64(distinct);
+            if (shown < distinct) {
+                /* A cut table says so: mmk merge cannot add it up exactly. */
+                out_str(",\"top\":");
+                out_u64(shown);
+            }
             out_str(",\"words\":[");
             for (size_t i = 0; i < shown; i++) {
                 out_str(i ? ",{" : "{");

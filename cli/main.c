@@ -13,10 +13,13 @@ static const struct {
     unsigned command;
     int (*run)(const cli_options *o);
 } commands[] = {
+    // clang-format off
     {"count", CMD_COUNT, cmd_count},
     {"grep", CMD_GREP, cmd_grep},
     {"lines", CMD_LINES, cmd_lines},
     {"words", CMD_WORDS, cmd_words},
+    {"merge", CMD_MERGE, cmd_merge},
+    // clang-format on
 };
 
 /* Write out what is queued for standard output (a write error ends the

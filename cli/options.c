@@ -104,9 +104,9 @@ static const opt_def options[] = {
     {'n', "line-number", OPT_LINE_NUMBER, 0, CMD_GREP},
     {'b', "byte-offset", OPT_BYTE_OFFSET, 0, CMD_GREP},
     {'c', "count", OPT_COUNT, 0, CMD_GREP},
-    {'H', "with-filename", OPT_WITH_FILENAME, 0, CMD_SEARCH},
+    {'H', "with-filename", OPT_WITH_FILENAME, 0, CMD_SEARCH | CMD_MERGE},
     {'h', "no-filename", OPT_NO_FILENAME, 0, CMD_GREP},
-    {0, "no-filename", OPT_NO_FILENAME, 0, CMD_COUNT},
+    {0, "no-filename", OPT_NO_FILENAME, 0, CMD_COUNT | CMD_MERGE},
     {0, "label", OPT_LABEL, 1, CMD_GREP},
     {'Z', "null", OPT_NULL, 0, CMD_GREP},
     {'A', "after-context", OPT_AFTER, 1, CMD_GREP},
@@ -132,12 +132,12 @@ static const opt_def options[] = {
     {'j', "threads", OPT_THREADS, 1, CMD_ALL},
     {0, "mmap", OPT_MMAP, 0, CMD_ALL},
     {0, "no-mmap", OPT_NO_MMAP, 0, CMD_ALL},
-    {0, "json", OPT_JSON, 0, CMD_COUNT | CMD_LINES | CMD_WORDS},
+    {0, "json", OPT_JSON, 0, CMD_COUNT | CMD_LINES | CMD_WORDS | CMD_MERGE},
     {0, "no-progress", OPT_NO_PROGRESS, 0, CMD_ALL},
     {0, "chunk-size", OPT_CHUNK_SIZE, 1, CMD_ALL},
-    {0, "top", OPT_TOP, 1, CMD_WORDS | CMD_COUNT},
+    {0, "top", OPT_TOP, 1, CMD_WORDS | CMD_COUNT | CMD_MERGE},
     {0, "line-buffered", OPT_LINE_BUFFERED, 0, CMD_GREP},
-    {'h', "help", OPT_HELP, 0, CMD_ALL},
+    {'h', "help", OPT_HELP, 0, CMD_ALL | CMD_MERGE},
 };
 
 static const opt_def *find_short(char c, unsigned command) {
@@ -697,6 +697,8 @@ static const char top_help[] =
     "  grep PATTERN [FILE...]    print the lines that match\n"
     "  lines [FILE...]           count lines (newline bytes), as wc -l\n"
     "  words [FILE...]           word frequencies, most frequent first\n"
+    "  merge [FILE...]           add up the --json outputs of count, lines, words\n"
+    "                            (of shards, say) as one run over them all\n"
     "\n"
     "Options:\n"
     "  -h, --help                this help ('mmk COMMAND --help' for a command's)\n"
@@ -868,6 +870,29 @@ static const char words_help[] =
     "      --top N               only the N most frequent words\n"
     "      --json                one JSON document (see docs/cli.md)\n";
 
+static const char merge_help[] =
+    "Usage: mmk merge [OPTIONS] [FILE...]\n"
+    "\n"
+    "Add up JSON documents written by mmk count, lines and words with their\n"
+    "JSON option (counts per value too), e.g. one per shard of a corpus counted\n"
+    "on several hosts, and print the result the command would print for all\n"
+    "the shards at once: its text output, or with --json its JSON document.\n"
+    "A FILE may hold several documents (outputs concatenated); no FILE or -\n"
+    "reads standard input. The documents must come from one command with one\n"
+    "pattern (and group), and their tables must be whole: run the shards\n"
+    "without a top limit and give --top here.\n"
+    "\n"
+    "Options:\n"
+    "      --json                print the merged JSON document\n"
+    "      --top N               words, counts per value: only the N first rows\n"
+    "                            after the merge\n"
+    "  -H, --with-filename       count: always print FILE:\n"
+    "      --no-filename         count: never print FILE:\n"
+    "  -h, --help                this help\n"
+    "\n"
+    "Exit status: the command's (count: 1 when the total is 0), or 2 when an\n"
+    "input is not such a document, cannot be read, or documents do not fit.\n";
+
 void cli_print_help(unsigned command) {
     switch (command) {
     case CMD_COUNT:
@@ -884,6 +909,9 @@ void cli_print_help(unsigned command) {
     case CMD_WORDS:
         out_str(words_help);
         out_str(common_help);
+        break;
+    case CMD_MERGE:
+        out_str(merge_help);
         break;
     default:
         out_str(top_help);

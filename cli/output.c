@@ -353,6 +353,10 @@ static size_t utf8_sequence(const unsigned char *s, size_t n) {
     return len;
 }
 
+size_t out_utf8_sequence(const unsigned char *s, size_t n) {
+    return utf8_sequence(s, n);
+}
+
 int out_json_string(const char *str, size_t n) {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *s = (const unsigned char *)str;

@@ -9,7 +9,7 @@ _mmk() {
     cword=$COMP_CWORD
     words=("${COMP_WORDS[@]}")
 
-    local commands="count grep lines words help"
+    local commands="count grep lines words merge help"
     local common="-j --threads --mmap --no-mmap --no-progress --chunk-size --help"
     local count_opts="-F --fixed-strings -i --ignore-case -w --word-regexp -e --regexp -f --file
         -P --perl-regexp -H --with-filename --no-filename --json --by --top -h
@@ -25,6 +25,7 @@ _mmk() {
         -z --decompress --since --until --time-format --follow"
     local lines_opts="--json -h"
     local words_opts="--top --json -h"
+    local merge_opts="--json --top -H --with-filename --no-filename -h --help"
 
     # the subcommand: the first word after mmk that is not an option
     local cmd="" i
@@ -73,6 +74,7 @@ _mmk() {
             grep) opts="$grep_opts $common" ;;
             lines) opts="$lines_opts $common" ;;
             words) opts="$words_opts $common" ;;
+            merge) opts="$merge_opts" ;;
             help) opts="" ;;
             *) opts="$common" ;;
         esac
@@ -80,7 +82,7 @@ _mmk() {
         return
     fi
     if [[ $cmd == help ]]; then
-        mapfile -t COMPREPLY < <(compgen -W "count grep lines words" -- "$cur")
+        mapfile -t COMPREPLY < <(compgen -W "count grep lines words merge" -- "$cur")
         return
     fi
     # files (and directories, which count and grep search)

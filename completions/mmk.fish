@@ -2,16 +2,17 @@
 # Installed as share/fish/vendor_completions.d/mmk.fish.
 # Keep in step with docs/cli.md (the docs_consistency test checks it).
 
-set -l mmk_commands count grep lines words help
+set -l mmk_commands count grep lines words merge help
 complete -c mmk -f
 complete -c mmk -n "not __fish_seen_subcommand_from $mmk_commands" -a count -d 'Number of matches (or counts per value with --by)'
 complete -c mmk -n "not __fish_seen_subcommand_from $mmk_commands" -a grep -d 'Print the lines that match'
 complete -c mmk -n "not __fish_seen_subcommand_from $mmk_commands" -a lines -d 'Count lines, as wc -l'
 complete -c mmk -n "not __fish_seen_subcommand_from $mmk_commands" -a words -d 'Word frequencies'
+complete -c mmk -n "not __fish_seen_subcommand_from $mmk_commands" -a merge -d 'Add up the --json outputs of shards'
 complete -c mmk -n "not __fish_seen_subcommand_from $mmk_commands" -a help -d 'Help on a command'
 complete -c mmk -n "not __fish_seen_subcommand_from $mmk_commands" -s h -l help -d 'Print help'
 complete -c mmk -n "not __fish_seen_subcommand_from $mmk_commands" -s V -l version -d 'Print the version'
-complete -c mmk -n "__fish_seen_subcommand_from help" -a 'count grep lines words'
+complete -c mmk -n "__fish_seen_subcommand_from help" -a 'count grep lines words merge'
 
 # every subcommand
 set -l all "__fish_seen_subcommand_from count grep lines words"
@@ -50,6 +51,15 @@ set -l count "__fish_seen_subcommand_from count"
 complete -c mmk -n $count -l by -x -d 'Counts per value of a capture group (number, name, 0)'
 complete -c mmk -n "__fish_seen_subcommand_from count words" -l top -x -d 'Only the N most frequent'
 complete -c mmk -n "__fish_seen_subcommand_from count lines words" -l json -d 'One JSON document'
+
+# merge
+set -l merge "__fish_seen_subcommand_from merge"
+complete -c mmk -n $merge -l json -d 'Print the merged JSON document'
+complete -c mmk -n $merge -l top -x -d 'Only the N first rows after the merge'
+complete -c mmk -n $merge -s H -l with-filename -d 'count: always print the file name'
+complete -c mmk -n $merge -l no-filename -d 'count: never print the file name'
+complete -c mmk -n $merge -s h -l help -d 'Print help'
+complete -c mmk -n $merge -F
 
 # grep
 set -l grep "__fish_seen_subcommand_from grep"

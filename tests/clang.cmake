@@ -23,7 +23,7 @@ if(MMK_CLANG_TREE)
   # tree's mmk under ASan+UBSan, in quick mode (the gcc tree runs them whole
   # against its plain mmk; under gcc's ASan only the follow suite runs, for
   # the Linux-only inotify wait: tests/cli.cmake).
-  set(MMK_CLANG_CLI_SUITES cli corpus grep grep_options follow tree sys)
+  set(MMK_CLANG_CLI_SUITES cli corpus grep grep_options follow merge tree sys)
 
   # Runs at the end of this directory, once every tests/*.cmake has registered
   # its tests.

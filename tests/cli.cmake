@@ -33,7 +33,7 @@ if(MMK_CLI_PYTHON3 AND TARGET mmk)
     # Under gcc's ASan only the follow suite (its inotify wait is Linux-only):
     # the clang tree runs every suite under ASan in the POSIX-only build
     # (tests/clang.cmake), which shares all the rest of mmk's code.
-    set(suites cli corpus grep grep_options follow)
+    set(suites cli corpus grep grep_options follow merge)
     if(NOT exe STREQUAL mmk AND MMK_CLANG_TREE)
       set(suites follow)
     endif()

@@ -304,8 +304,12 @@ class TestWords(MmkTestCase):
                 self.assertEqual(entry["word"], raw.decode("utf-8", "replace"))
             got.append((raw, entry["count"]))
         self.assertEqual(got, ref)
+        self.assertNotIn("top", doc)  # a whole table has no "top"
         res = mmk("words", "--json", "--top", "1", path)
-        self.assertEqual(len(json.loads(res.stdout)["words"]), 1)
+        cut = json.loads(res.stdout)
+        self.assertEqual(len(cut["words"]), 1)
+        self.assertEqual(cut["top"], 1)  # a cut table says so (mmk merge refuses it)
+        self.assertEqual(list(cut), ["files", "total", "distinct", "top", "words"])
 
     def test_empty(self):
         e = self.write("e.txt", b"")
@@ -862,6 +866,10 @@ class TestCountBy(MmkTestCase):
         self.assertEqual(doc["total"], sum(n for _, n in want))
         self.assertEqual(doc["distinct"], len(want))
         self.assertEqual([(v["value"].encode(), v["count"]) for v in doc["values"]], want)
+        self.assertNotIn("top", doc)
+        cut = json.loads(mmk("count", "--by", "1", "--json", "--top", "1", r'" (\d{3}) ',
+                             self.a).stdout)
+        self.assertEqual((cut["top"], cut["distinct"], len(cut["values"])), (1, len(want), 1))
         self.assertRun(mmk("count", "--by", "1", "(nothing)", self.a), b"", 1)
 
 

@@ -130,6 +130,7 @@ class TestKjv(MmkTestCase):
         doc = json.loads(res.stdout)
         self.assertEqual(doc["total"], sum(n for _, n in ref))
         self.assertEqual(doc["distinct"], len(ref))
+        self.assertEqual(doc["top"], 10)  # the table was cut
         self.assertEqual([(e["word"].encode(), e["count"]) for e in doc["words"]], ref[:10])
 
     def test_mmap_and_read_agree(self):
