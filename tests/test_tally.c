@@ -728,6 +728,66 @@ static void test_routes(void) {
     }
 }
 
+/* The value table's short cuts (tally.c: words of a value compared and
+   hashed in place, a '\n' looked for in words, small tables counted at
+   once, big ones ahead of time) against the reference: values of every
+   length 0..80 that differ from one another in one byte at each position,
+   few of them (a table that stays small) and thousands (one that grows),
+   and matches across a line end with the '\n' at every position. */
+static void test_value_table(void) {
+    static uint8_t text[1 << 20];
+    static const uint64_t chunks[] = {64, 333, 4096, 65536, 0};
+    check_rng = 0x7ab1e5;
+    const char *pat = "=([^;]*);"; /* [^;] takes '\n': a buffer match may cross one */
+    mmk_pattern *p = NULL;
+    CHECK_OK(mmk_pattern_compile(&p, pat, strlen(pat), MMK_PAT_LINES, NULL));
+    if (!p)
+        return;
+    for (unsigned round = 0; round < TS_ROUNDS(12); round++) {
+        /* few: lengths 0..9, values 'a'* with one 'b' or 0xff; many: 0..80 */
+        int many = round % 2, maxlen = many ? 80 : 9;
+        size_t n = 0;
+        for (int len = 0; len <= maxlen; len++) {
+            for (int at = -1; at < len; at++) {
+                unsigned times = 1 + (unsigned)check_rnd_below(3);
+                for (unsigned t = 0; t < times && n + len + 8 < sizeof text; t++) {
+                    text[n++] = '=';
+                    for (int i = 0; i < len; i++)
+                        text[n++] = i == at ? (check_rnd_below(2) ? 'b' : 0xff) : 'a';
+                    /* sometimes a '\n' inside: the line alone has no value */
+                    if (len && check_rnd_below(4) == 0)
+                        text[n - 1 - check_rnd_below((size_t)len)] = '\n';
+                    text[n++] = ';';
+                    text[n++] = check_rnd_below(3) ? '\n' : ' ';
+                }
+            }
+        }
+        ref_tab ref = {0};
+        CHECK_OK(ref_count_by(pat, 0, 1, text, n, &ref));
+        for (int route = MMK__TALLY_ROUTE_AUTO; route <= MMK__TALLY_ROUTE_REGEX; route++) {
+            mmk__tally_route = route;
+            int kind = (int)check_rnd_below(TS_NKINDS);
+            uint64_t chunk = chunks[check_rnd_below(sizeof chunks / sizeof chunks[0])];
+            unsigned threads = 1 + (unsigned)check_rnd_below(3);
+            mmk_wordtab *t = NULL;
+            int rc = count_by_input(p, 1, kind, text, n, chunk, threads, &t);
+            CHECK_OK(rc);
+            int same = rc == 0 && same_table(t, &ref, pat);
+            if (!same)
+                fprintf(stderr, "  %s values, route %d, %s, chunk %llu, %u threads\n",
+                        many ? "many" : "few", route, ts_kind_names[kind],
+                        (unsigned long long)chunk, threads);
+            CHECK(same);
+            /* the two sizes of table the short cuts switch between */
+            CHECK(rc != 0 || (many ? mmk_wordtab_size(t) > 1000 : mmk_wordtab_size(t) <= 100));
+            mmk_wordtab_free(t);
+        }
+        mmk__tally_route = MMK__TALLY_ROUTE_AUTO;
+        ref_free(&ref);
+    }
+    mmk_pattern_free(p);
+}
+
 int main(void) {
     test_errors();
     test_every_shape();
@@ -735,6 +795,7 @@ int main(void) {
     test_random();
     test_buffer_safe();
     test_routes();
+    test_value_table();
     test_long_lines();
     test_differential();
     return CHECK_DONE();
