@@ -265,6 +265,7 @@ typedef struct tally_job {
     const mmk_pattern *p;
     int group;
     int buffer_safe;
+    pcre2_code *scan; /* mmk__regex_scan_compile's code, or NULL */
     /* pread sources: where a line longer than the engine holds is read on */
     int fd;
     uint64_t file_base, file_end;
@@ -280,6 +281,17 @@ typedef struct pend_val {
 
 #define PEND 4 /* a power of two */
 
+/* Where tj->scan's callout is (scan_callout): the region searched, where
+   the search goes on, and why it stopped. */
+typedef struct scan_state {
+    const uint8_t *sub;
+    int group, nl_free;
+    size_t next;    /* after the last match seen: its end, or one byte on if empty */
+    size_t a, b;    /* the match holding a '\n' that stopped the search */
+    uint64_t found; /* matches seen */
+    int rc;         /* take_value's error that stopped it, or 0 */
+} scan_state;
+
 typedef struct tally_wctx {
     mmk__scratch *sc;
     PCRE2_SIZE *ov; /* REGEX: the scratch's ovector (the last match's groups) */
@@ -287,7 +299,10 @@ typedef struct tally_wctx {
     pend_val pend[PEND]; /* the last values found, counted PEND finds later */
     size_t npend;        /* values found so far; pend[i % PEND] for the last PEND */
     int ready;
-    int dense;     /* the last region matched on most lines: PCRE2 alone (region_find) */
+    int dense; /* the last region matched on most lines: PCRE2 alone (region_find) */
+    pcre2_match_context *scan_mc; /* tj->scan's: the callout (scan_callout) */
+    int scan_off;                 /* tj->scan failed here once: not tried again */
+    scan_state st;
     uint8_t *line; /* a long line read whole */
     size_t line_cap;
 } tally_wctx;
@@ -295,6 +310,7 @@ typedef struct tally_wctx {
 static void tally_wctx_free(void *arg) {
     tally_wctx *w = arg;
     mmk__scratch_free(w->sc);
+    pcre2_match_context_free(w->scan_mc);
     table_free(&w->t);
     free(w->line);
 }
@@ -313,6 +329,21 @@ static void tally_wctx_free(void *arg) {
  * bytes stay valid until pend_flush, which every caller runs before its
  * subject goes (the end of a region, of a long line).
  */
+static inline int take_value(tally_wctx *w, const uint8_t *v, size_t n) {
+    uint64_t h = val_hash(v, n);
+    if (w->t.cap <= NEAR_CAP && w->npend == 0)
+        return table_add(&w->t, v, n, h, 1);
+    __builtin_prefetch(&w->t.slots[(size_t)h & (w->t.cap - 1)]);
+    pend_val *q = &w->pend[w->npend++ % PEND];
+    int rc = 0;
+    if (w->npend > PEND)
+        rc = table_add(&w->t, q->v, q->n, q->h, 1);
+    q->v = v;
+    q->n = n;
+    q->h = h;
+    return rc;
+}
+
 static int take(const tally_job *tj, tally_wctx *w, const uint8_t *s, size_t a, size_t b) {
     if (tj->group > 0) {
         /* mmk_count_by allows a group only where the pattern has it, and the
@@ -323,19 +354,7 @@ static int take(const tally_job *tj, tally_wctx *w, const uint8_t *s, size_t a, 
         a = g[0];
         b = g[1];
     }
-    const uint8_t *v = s + a;
-    uint64_t h = val_hash(v, b - a);
-    if (w->t.cap <= NEAR_CAP && w->npend == 0)
-        return table_add(&w->t, v, b - a, h, 1);
-    __builtin_prefetch(&w->t.slots[(size_t)h & (w->t.cap - 1)]);
-    pend_val *q = &w->pend[w->npend++ % PEND];
-    int rc = 0;
-    if (w->npend > PEND)
-        rc = table_add(&w->t, q->v, q->n, q->h, 1);
-    q->v = v;
-    q->n = b - a;
-    q->h = h;
-    return rc;
+    return take_value(w, s + a, b - a);
 }
 
 /* Count the values take left pending. */
@@ -377,6 +396,7 @@ static int line_alone(const tally_job *tj, tally_wctx *w, mmk__chunk *c, const u
 
 /* Which search a buffer of lines gets (tally_hooks.h). */
 int mmk__tally_route = MMK__TALLY_ROUTE_AUTO;
+unsigned long mmk__tally_scan_stops;
 
 /*
  * PCRE2's JIT alone over sub[0, end) from pos, called here rather than
@@ -422,6 +442,67 @@ static int region_find(const tally_job *tj, tally_wctx *w, const uint8_t *sub, s
     return mmk__find(p, w->sc, sub, end, pos, end + 1, 0, a, b);
 }
 
+/* tj->scan's callout, at the end of every match: counts it as take would
+   (the group from the callout's ovector, which holds the groups below
+   capture_top), or stops the search at a match holding a '\n' (the line
+   alone decides it) or at an error. */
+static int scan_callout(pcre2_callout_block *cb, void *arg) {
+    tally_wctx *w = arg;
+    scan_state *st = &w->st;
+    size_t a = cb->start_match, b = cb->current_position;
+    st->found++;
+    if (a == b) {
+        st->next = a + 1; /* grep -o: not counted, one byte on ((*SKIP) does the same) */
+        return 0;
+    }
+    if (!st->nl_free && has_newline(st->sub + a, b - a)) {
+        st->a = a;
+        st->b = b;
+        return PCRE2_ERROR_CALLOUT;
+    }
+    st->next = b;
+    if (st->group > 0) {
+        const PCRE2_SIZE *g = cb->offset_vector + 2 * st->group;
+        if ((uint32_t)st->group >= cb->capture_top || g[0] == PCRE2_UNSET)
+            return 0; /* the group did not take part: not counted */
+        a = g[0];
+        b = g[1];
+    }
+    int rc = take_value(w, st->sub + a, b - a);
+    if (rc) {
+        st->rc = rc;
+        return PCRE2_ERROR_CALLOUT;
+    }
+    return 0;
+}
+
+/*
+ * Every match in sub[*pos, end] by one call of tj->scan (a call of the JIT
+ * per match costs about a fifth of a dense search's time), counted by
+ * scan_callout. Returns 0 when the search reached the end, 1 when it
+ * stopped at a match holding a '\n' (w->st.a, w->st.b; *pos is where the
+ * search for it began), 2 when PCRE2 stopped it otherwise (a limit, the JIT
+ * stack: the caller searches on from *pos match by match), or take_value's
+ * error.
+ */
+static int scan_region(const tally_job *tj, tally_wctx *w, const uint8_t *sub, size_t end,
+                       size_t *pos, uint64_t *found, int nl_free) {
+    scan_state *st = &w->st;
+    memset(st, 0, sizeof *st);
+    st->sub = sub;
+    st->group = tj->group;
+    st->nl_free = nl_free;
+    st->next = *pos;
+    int rc = pcre2_jit_match(tj->scan, sub, end, *pos, 0, w->sc->rs.md, w->scan_mc);
+    *pos = st->next;
+    *found += st->found;
+    if (rc == PCRE2_ERROR_NOMATCH)
+        return 0;
+    if (rc == PCRE2_ERROR_CALLOUT)
+        return st->rc ? st->rc : 1;
+    return 2; /* (a match is impossible: the code ends in (*F)) */
+}
+
 /* The start of the line holding position a, given that one starts at lo <= a
    (memrchr walks back from a: the cost is that line's length). */
 static size_t line_start(const uint8_t *sub, size_t lo, size_t a) {
@@ -444,11 +525,33 @@ static int tally_region(const tally_job *tj, tally_wctx *w, mmk__chunk *c, size_
             pcre2_set_offset_limit(w->sc->rs.mc, end);
         uint64_t found = 0;
         int limited = 0;
+        /* Dense lines: every match by one call where the pattern allows. */
+        int scan = tj->scan && !w->scan_off &&
+                   (mmk__tally_route == MMK__TALLY_ROUTE_SCAN ||
+                    (mmk__tally_route == MMK__TALLY_ROUTE_AUTO && w->dense));
         for (;; found++) {
             size_t a = 0, b = 0;
             if (pos > end)
                 break;
-            int f = region_find(tj, w, sub, end, pos, &a, &b);
+            int f;
+            if (scan) {
+                f = scan_region(tj, w, sub, end, &pos, &found, nl_free);
+                if (f < 0)
+                    return f;
+                if (f == 0)
+                    break;
+                if (f == 2) {
+                    /* match by match from here, and so on in this worker */
+                    __atomic_fetch_add(&mmk__tally_scan_stops, 1, __ATOMIC_RELAXED);
+                    scan = 0;
+                    w->scan_off = 1;
+                    continue;
+                }
+                a = w->st.a; /* a match holding a '\n', found from pos */
+                b = w->st.b;
+            } else {
+                f = region_find(tj, w, sub, end, pos, &a, &b);
+            }
             if (f == MMK_ELIMIT) {
                 /* a search over many lines can reach a limit no line alone
                    reaches (grep -P answers per line): the lines settle it */
@@ -547,6 +650,12 @@ static int tally_chunk(mmk__job *j, void *wctx, mmk__chunk *c) {
     if (!w->ready) {
         if (!w->sc && !(w->sc = mmk__scratch_new(tj->p)))
             return -ENOMEM;
+        if (tj->scan && !w->scan_mc) {
+            w->scan_mc = pcre2_match_context_create(NULL);
+            if (!w->scan_mc)
+                return -ENOMEM;
+            pcre2_set_callout(w->scan_mc, scan_callout, w);
+        }
         if (tj->p->kind == MMK__PAT_REGEX)
             w->ov = pcre2_get_ovector_pointer(w->sc->rs.md);
         int rc = table_init(&w->t);
@@ -666,6 +775,20 @@ int mmk_count_by(const mmk_pattern *p, int group, const mmk_input *in, const mmk
                               : UINT64_MAX;
         }
     }
+    /* The scan code (one JIT call per region rather than per match) where
+       the pattern allows it, for an input big enough to pay for its compile
+       (a tree of small files is counted file by file). */
+    const uint64_t scan_min = (uint64_t)1 << 20;
+    int route = mmk__tally_route;
+    if (tj.buffer_safe && p->kind == MMK__PAT_REGEX &&
+        (route == MMK__TALLY_ROUTE_SCAN ||
+         (route == MMK__TALLY_ROUTE_AUTO &&
+          (in->kind == MMK_INPUT_BYTES ? in->size >= scan_min
+           : in->kind == MMK_INPUT_FD  ? tj.file_end - tj.file_base >= scan_min
+                                       : 1)))) {
+        /* MMK_ENOTSUP or no memory: matches are found one call each */
+        (void)mmk__regex_scan_compile(&p->re, &tj.scan);
+    }
     mmk__jobspec spec;
     memset(&spec, 0, sizeof spec);
     spec.wctx_size = sizeof(tally_wctx);
@@ -676,6 +799,7 @@ int mmk_count_by(const mmk_pattern *p, int group, const mmk_input *in, const mmk
     spec.wctx_free = tally_wctx_free;
     spec.user = &tj;
     int rc = mmk__scan_run(&spec, in, opt);
+    pcre2_code_free(tj.scan);
     if (rc == 0)
         *out = tj.out;
     else
