@@ -23,7 +23,9 @@
  * over the owned lines as one buffer: a match without '\n' is exactly the
  * match the line alone gives from the same place (same way through the
  * pattern, so the same groups); a match holding a '\n' sends its line to be
- * searched alone. Others are searched line by line.
+ * searched alone. Others are searched line by line. Over dense lines a
+ * regex is searched by one JIT call per region where it allows
+ * (mmk__regex_scan_compile: a callout counts each match at its end).
  */
 #include <errno.h>
 #include <stdlib.h>
