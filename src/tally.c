@@ -451,6 +451,8 @@ static int region_find(const tally_job *tj, tally_wctx *w, const uint8_t *sub, s
 static int scan_callout(pcre2_callout_block *cb, void *arg) {
     tally_wctx *w = arg;
     scan_state *st = &w->st;
+    if (cb->callout_number != MMK__REGEX_SCAN_CALLOUT)
+        return 0; /* (none: a pattern with callouts has no scan code) */
     size_t a = cb->start_match, b = cb->current_position;
     st->found++;
     if (a == b) {
