@@ -712,6 +712,17 @@ int mmk__regex_compile_flags(mmk__regex *r, const uint8_t *pattern, size_t len, 
                 break;
         }
     }
+    if (rc == 0 && !word && !exact && x.n) {
+        /* for mmk__regex_scan_compile; without it (no memory) there is
+           only no scan code */
+        r->text = malloc(x.n);
+        if (r->text) {
+            memcpy(r->text, x.b, x.n);
+            r->text_len = x.n;
+            r->text_options_end = options_end;
+            r->text_opts = opts;
+        }
+    }
     pcre2_compile_context_free(cc);
     xfree(&x);
     if (rc < 0)
@@ -736,6 +747,70 @@ void mmk__regex_destroy(mmk__regex *r) {
         return;
     pcre2_code_free(r->code);
     r->code = NULL;
+    free(r->text);
+    r->text = NULL;
+}
+
+static int count_callout(pcre2_callout_enumerate_block *b, void *arg) {
+    (void)b;
+    ++*(size_t *)arg;
+    return 0;
+}
+
+int mmk__regex_scan_compile(const mmk__regex *r, pcre2_code **out) {
+    static const char pre[] = "(?:";
+    /* \E closes a \Q left open at the end (as the -w wrapper's does); a
+       trailing (?x) comment would swallow the suffix, hence the retry with a
+       newline, which ends it (as for -w: the first form then cannot compile,
+       its group being open). */
+    static const char *const post[] = {"\\E)(?C255)(*SKIP)(*F)", "\\E\n)(?C255)(*SKIP)(*F)"};
+    *out = NULL;
+    size_t callouts = 0;
+    if (!r->jit || !r->text || (r->items & (MMK__RX_VERB | MMK__RX_ACCEPT)) ||
+        r->wholeref_at >= 0 || pcre2_callout_enumerate(r->code, count_callout, &callouts) != 0 ||
+        callouts != 0)
+        return MMK_ENOTSUP;
+    pcre2_compile_context *cc = pcre2_compile_context_create(NULL);
+    if (!cc)
+        return -ENOMEM;
+    pcre2_set_newline(cc, PCRE2_NEWLINE_LF); /* as mmk__regex_compile_flags */
+    int rc = MMK_ENOTSUP;
+    for (int attempt = 0; attempt < 2 && rc == MMK_ENOTSUP; attempt++) {
+        size_t pl = strlen(post[attempt]), n = r->text_len + sizeof pre - 1 + pl;
+        uint8_t *b = malloc(n);
+        if (!b) {
+            rc = -ENOMEM;
+            break;
+        }
+        /* Leading (*OPTION)s stay at the very start. */
+        size_t k = r->text_options_end;
+        memcpy(b, r->text, k);
+        memcpy(b + k, pre, sizeof pre - 1);
+        memcpy(b + k + sizeof pre - 1, r->text + k, r->text_len - k);
+        memcpy(b + r->text_len + sizeof pre - 1, post[attempt], pl);
+        int ec;
+        PCRE2_SIZE eo;
+        /* the offset limit stays unset: the code needs none */
+        pcre2_code *code =
+            pcre2_compile((PCRE2_SPTR)b, n, r->text_opts & ~PCRE2_USE_OFFSET_LIMIT, &ec, &eo, cc);
+        free(b);
+        if (!code) {
+            if (ec == PCRE2_ERROR_NOMEMORY || ec == PCRE2_ERROR_HEAP_FAILED)
+                rc = -ENOMEM;
+            continue;
+        }
+        size_t jit_size = 0;
+        if (pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0 &&
+            pcre2_pattern_info(code, PCRE2_INFO_JITSIZE, &jit_size) == 0 && jit_size > 0) {
+            *out = code;
+            rc = 0;
+        } else {
+            pcre2_code_free(code);
+            break; /* no JIT: no gain */
+        }
+    }
+    pcre2_compile_context_free(cc);
+    return rc;
 }
 
 int mmk__regex_scratch_init(mmk__regex_scratch *rs, const mmk__regex *r) {

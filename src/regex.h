@@ -35,6 +35,12 @@ typedef struct mmk__regex {
     size_t options_len;  /* bytes of leading (*OPTION)s in the caller's pattern */
     int64_t numref_at;   /* caller's offset of the first \1, (?1), (?(1) ... item, or -1 */
     int64_t wholeref_at; /* caller's offset of the first (?R) or (?0), or -1 */
+    /* What mmk__regex_scan_compile builds on: the text PCRE2 compiled (owned;
+       NULL under -w/-x or without JIT), its leading (*OPTION)s' length and
+       the compile options. */
+    uint8_t *text;
+    size_t text_len, text_options_end;
+    uint32_t text_opts;
 } mmk__regex;
 
 /* Per-thread match state. */
@@ -57,6 +63,27 @@ typedef struct mmk__regex_scratch {
 int mmk__regex_compile(mmk__regex *r, const uint8_t *pattern, size_t len, int icase, int word,
                        int multiline, mmk_pattern_error *err);
 void mmk__regex_destroy(mmk__regex *r);
+
+/* The number of the callout that mmk__regex_scan_compile's code calls at
+   the end of every match. */
+#define MMK__REGEX_SCAN_CALLOUT 255
+
+/*
+ * A code that finds every match of r in one pcre2_jit_match call, for
+ * callers that want all of them (counts per value): r's pattern P as
+ * (?:P)(?C255)(*SKIP)(*F). At the end of each match the callout (number
+ * MMK__REGEX_SCAN_CALLOUT) sees it (start_match, current_position, the
+ * groups below capture_top); (*SKIP)(*F) then fails the attempt and the
+ * search goes on at the match's end, or one byte on after an empty match:
+ * the leftmost non-overlapping matches, as a loop of mmk__regex_find calls
+ * from each match's end finds them, without a call per match. Only where
+ * that holds and the JIT runs it: no (*ACCEPT) or verb (they would end or
+ * steer the attempt before the callout), no (?R) (it would recurse into the
+ * suffix), no callout of the caller's, no -w/-x wrapper. Returns 0 with
+ * *out (the caller frees it with pcre2_code_free), MMK_ENOTSUP where it
+ * does not hold, or -ENOMEM.
+ */
+int mmk__regex_scan_compile(const mmk__regex *r, pcre2_code **out);
 
 /* mmk__regex_compile_flags */
 enum {

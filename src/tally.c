@@ -23,7 +23,9 @@
  * over the owned lines as one buffer: a match without '\n' is exactly the
  * match the line alone gives from the same place (same way through the
  * pattern, so the same groups); a match holding a '\n' sends its line to be
- * searched alone. Others are searched line by line.
+ * searched alone. Others are searched line by line. Over dense lines a
+ * regex is searched by one JIT call per region where it allows
+ * (mmk__regex_scan_compile: a callout counts each match at its end).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -68,27 +70,82 @@ typedef struct val_table {
     size_t arena_len, arena_cap;
 } val_table;
 
-static uint64_t load64(const uint8_t *p) {
+static inline uint64_t load64(const uint8_t *p) {
     uint64_t v;
     memcpy(&v, p, 8);
     return v;
 }
 
-/* Every bit of the value reaches the low bits the table indexes by. */
-static uint64_t val_hash(const uint8_t *p, size_t n) {
-    uint64_t h = 0x243f6a8885a308d3ull ^ ((uint64_t)n * 0x9e3779b97f4a7c15ull);
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        h = (h ^ load64(p + i)) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
+static inline uint64_t load32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+/* The n <= 8 bytes p[0, n) as one word, without a call to memcpy: two
+   overlapping 4-byte loads from 4 bytes on, the first, middle and last byte
+   below. For one length n the word tells the bytes apart (every byte is in
+   it), which is all val_hash and short_eq need. */
+static inline uint64_t load_upto8(const uint8_t *p, size_t n) {
+    if (n >= 4)
+        return load32(p) | load32(p + n - 4) << 32;
+    if (n == 0)
+        return 0;
+    return (uint64_t)p[0] | (uint64_t)p[n / 2] << 8 | (uint64_t)p[n - 1] << 16;
+}
+
+/* Every bit of the value reaches the low bits the table indexes by. The
+   last word of a value over 8 bytes is its last 8 bytes (overlapping the
+   word before): no byte-by-byte tail. */
+static inline uint64_t val_hash(const uint8_t *p, size_t n) {
+    uint64_t h = 0x243f6a8885a308d3ull ^ ((uint64_t)n * 0x9e3779b97f4a7c15ull), w;
+    if (n <= 8) {
+        w = load_upto8(p, n);
+    } else {
+        size_t i = 0;
+        for (; i + 8 < n; i += 8) {
+            h = (h ^ load64(p + i)) * 0xff51afd7ed558ccdull;
+            h ^= h >> 32;
+        }
+        w = load64(p + n - 8);
     }
-    uint64_t w = 0;
-    if (n > i)
-        memcpy(&w, p + i, n - i);
     h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
     h ^= h >> 29;
     h *= 0x9e3779b97f4a7c15ull;
     return h ^ (h >> 32);
+}
+
+/* Whether p[0, n) holds a '\n'. A match is mostly short (a path, an
+   address): words here beat a call to memchr. */
+static inline int has_newline(const uint8_t *p, size_t n) {
+    const uint64_t ones = 0x0101010101010101ull, nl = ones * '\n', high = ones << 7;
+    if (n < 8) {
+        for (size_t i = 0; i < n; i++)
+            if (p[i] == '\n')
+                return 1;
+        return 0;
+    }
+    if (n > 64)
+        return memchr(p, '\n', n) != NULL;
+    for (size_t i = 0;; i += 8) {
+        /* the last word ends at n, overlapping the one before */
+        uint64_t x = load64(p + (i + 8 < n ? i : n - 8)) ^ nl;
+        if ((x - ones) & ~x & high) /* a zero byte: a '\n' in the word */
+            return 1;
+        if (i + 8 >= n)
+            return 0;
+    }
+}
+
+/* a[0, n) == b[0, n) for n <= VAL_HEAD, in words (the last one overlapping
+   the one before) rather than a call to memcmp. */
+static inline int short_eq(const uint8_t *a, const uint8_t *b, size_t n) {
+    if (n <= 8)
+        return load_upto8(a, n) == load_upto8(b, n);
+    for (size_t i = 0; i + 8 < n; i += 8)
+        if (load64(a + i) != load64(b + i))
+            return 0;
+    return load64(a + n - 8) == load64(b + n - 8);
 }
 
 /* cap zeroed slots on a cache line boundary (a huge page's for a big
@@ -147,13 +204,13 @@ static int slot_holds(const val_table *t, const val_slot *e, const uint8_t *v, s
     if (e->len != n)
         return 0;
     if (n <= VAL_HEAD)
-        return n == 0 || memcmp(e->head, v, n) == 0;
-    return memcmp(e->head, v, VAL_HEAD) == 0 &&
+        return short_eq(e->head, v, n);
+    return short_eq(e->head, v, VAL_HEAD) &&
            memcmp(t->arena + e->off + VAL_HEAD, v + VAL_HEAD, n - VAL_HEAD) == 0;
 }
 
 /* Add `count` to the value v[0, n) (hash h). */
-static int table_add(val_table *t, const uint8_t *v, size_t n, uint64_t h, uint64_t count) {
+static int table_add_slow(val_table *t, const uint8_t *v, size_t n, uint64_t h, uint64_t count) {
     size_t mask = t->cap - 1, k = (size_t)h & mask;
     uint32_t tag = (uint32_t)(h >> 32);
     for (;;) {
@@ -190,6 +247,18 @@ static int table_add(val_table *t, const uint8_t *v, size_t n, uint64_t h, uint6
     return t->n * 4 > t->cap * 3 ? table_grow(t) : 0;
 }
 
+/* table_add_slow, with the common case inline: the value is in its home
+   slot and short (a status code, most paths). */
+static inline int table_add(val_table *t, const uint8_t *v, size_t n, uint64_t h, uint64_t count) {
+    val_slot *e = &t->slots[(size_t)h & (t->cap - 1)];
+    if (e->count && e->tag == (uint32_t)(h >> 32) && e->len == n && n <= VAL_HEAD &&
+        short_eq(e->head, v, n)) {
+        e->count += count;
+        return 0;
+    }
+    return table_add_slow(t, v, n, h, count);
+}
+
 /* ------------------------------------------------------------------------ */
 /* The job                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -198,6 +267,7 @@ typedef struct tally_job {
     const mmk_pattern *p;
     int group;
     int buffer_safe;
+    pcre2_code *scan; /* mmk__regex_scan_compile's code, or NULL */
     /* pread sources: where a line longer than the engine holds is read on */
     int fd;
     uint64_t file_base, file_end;
@@ -213,13 +283,28 @@ typedef struct pend_val {
 
 #define PEND 4 /* a power of two */
 
+/* Where tj->scan's callout is (scan_callout): the region searched, where
+   the search goes on, and why it stopped. */
+typedef struct scan_state {
+    const uint8_t *sub;
+    int group, nl_free;
+    size_t next;    /* after the last match seen: its end, or one byte on if empty */
+    size_t a, b;    /* the match holding a '\n' that stopped the search */
+    uint64_t found; /* matches seen */
+    int rc;         /* take_value's error that stopped it, or 0 */
+} scan_state;
+
 typedef struct tally_wctx {
     mmk__scratch *sc;
+    PCRE2_SIZE *ov; /* REGEX: the scratch's ovector (the last match's groups) */
     val_table t;
     pend_val pend[PEND]; /* the last values found, counted PEND finds later */
     size_t npend;        /* values found so far; pend[i % PEND] for the last PEND */
     int ready;
-    int dense;     /* the last region matched on most lines: PCRE2 alone (region_find) */
+    int dense; /* the last region matched on most lines: PCRE2 alone (region_find) */
+    pcre2_match_context *scan_mc; /* tj->scan's: the callout (scan_callout) */
+    int scan_off;                 /* tj->scan failed here once: not tried again */
+    scan_state st;
     uint8_t *line; /* a long line read whole */
     size_t line_cap;
 } tally_wctx;
@@ -227,35 +312,51 @@ typedef struct tally_wctx {
 static void tally_wctx_free(void *arg) {
     tally_wctx *w = arg;
     mmk__scratch_free(w->sc);
+    pcre2_match_context_free(w->scan_mc);
     table_free(&w->t);
     free(w->line);
 }
 
+/* A table of at most this many slots (16 KiB) stays in the L1 cache: its
+   lookups do not wait for memory, and fetching ahead would only cost. */
+#define NEAR_CAP 256
+
 /*
- * Count the match [a, b) of subject s (found with w->sc just now). A value
- * is counted PEND values later, its slot fetched now: with many distinct
- * values the table outgrows the caches, and the wait for the slot then
- * overlaps the search for the next matches instead of stalling. The bytes
- * stay valid until pend_flush, which every caller runs before its subject
- * goes (the end of a region, of a long line).
+ * Count the match [a, b) of subject s (found with w->sc just now). The
+ * group is read from the scratch's ovector, where every search of a regex
+ * (mmk__find, mmk__regex_find, direct_find) leaves it. In a big table a
+ * value is counted PEND values later, its slot fetched now: with many
+ * distinct values the table outgrows the caches, and the wait for the slot
+ * then overlaps the search for the next matches instead of stalling. The
+ * bytes stay valid until pend_flush, which every caller runs before its
+ * subject goes (the end of a region, of a long line).
  */
-static int take(const tally_job *tj, tally_wctx *w, const uint8_t *s, size_t a, size_t b) {
-    if (tj->group > 0) {
-        int g = mmk__find_group(tj->p, w->sc, tj->group, &a, &b);
-        if (g <= 0)
-            return g; /* the group did not take part: not counted */
-    }
-    const uint8_t *v = s + a;
-    uint64_t h = val_hash(v, b - a);
+static inline int take_value(tally_wctx *w, const uint8_t *v, size_t n) {
+    uint64_t h = val_hash(v, n);
+    if (w->t.cap <= NEAR_CAP && w->npend == 0)
+        return table_add(&w->t, v, n, h, 1);
     __builtin_prefetch(&w->t.slots[(size_t)h & (w->t.cap - 1)]);
     pend_val *q = &w->pend[w->npend++ % PEND];
     int rc = 0;
     if (w->npend > PEND)
         rc = table_add(&w->t, q->v, q->n, q->h, 1);
     q->v = v;
-    q->n = b - a;
+    q->n = n;
     q->h = h;
     return rc;
+}
+
+static int take(const tally_job *tj, tally_wctx *w, const uint8_t *s, size_t a, size_t b) {
+    if (tj->group > 0) {
+        /* mmk_count_by allows a group only where the pattern has it, and the
+           match data holds every group (mmk__regex_scratch_init) */
+        const PCRE2_SIZE *g = w->ov + 2 * tj->group;
+        if (g[0] == PCRE2_UNSET)
+            return 0; /* the group did not take part: not counted */
+        a = g[0];
+        b = g[1];
+    }
+    return take_value(w, s + a, b - a);
 }
 
 /* Count the values take left pending. */
@@ -297,6 +398,27 @@ static int line_alone(const tally_job *tj, tally_wctx *w, mmk__chunk *c, const u
 
 /* Which search a buffer of lines gets (tally_hooks.h). */
 int mmk__tally_route = MMK__TALLY_ROUTE_AUTO;
+unsigned long mmk__tally_scan_stops;
+
+/*
+ * PCRE2's JIT alone over sub[0, end) from pos, called here rather than
+ * through mmk__regex_find: the offset limit is set once per region (to end,
+ * where it stops nothing), and the ovector's address is kept, so a match
+ * costs the JIT's own call and no more. Anything but a match or no match
+ * (the JIT stack, limits) goes to mmk__regex_find, which knows them all.
+ */
+static int direct_find(tally_wctx *w, const mmk__regex *re, const uint8_t *sub, size_t end,
+                       size_t pos, size_t *a, size_t *b) {
+    int rc = pcre2_jit_match(re->code, sub, end, pos, 0, w->sc->rs.md, w->sc->rs.mc);
+    if (rc >= 0) {
+        *a = w->ov[0];
+        *b = w->ov[1];
+        return 1;
+    }
+    if (rc == PCRE2_ERROR_NOMATCH)
+        return 0;
+    return mmk__regex_find(re, &w->sc->rs, sub, end, pos, end + 1, 0, a, b);
+}
 
 /*
  * The leftmost match in sub[pos, end] for a search over many lines. A regex
@@ -314,9 +436,75 @@ static int region_find(const tally_job *tj, tally_wctx *w, const uint8_t *sub, s
     int direct = mmk__tally_route == MMK__TALLY_ROUTE_AUTO
                      ? w->dense
                      : mmk__tally_route == MMK__TALLY_ROUTE_REGEX;
-    if (direct && p->kind == MMK__PAT_REGEX)
+    if (direct && p->kind == MMK__PAT_REGEX) {
+        if (p->re.jit)
+            return direct_find(w, &p->re, sub, end, pos, a, b);
         return mmk__regex_find(&p->re, &w->sc->rs, sub, end, pos, end + 1, 0, a, b);
+    }
     return mmk__find(p, w->sc, sub, end, pos, end + 1, 0, a, b);
+}
+
+/* tj->scan's callout, at the end of every match: counts it as take would
+   (the group from the callout's ovector, which holds the groups below
+   capture_top), or stops the search at a match holding a '\n' (the line
+   alone decides it) or at an error. */
+static int scan_callout(pcre2_callout_block *cb, void *arg) {
+    tally_wctx *w = arg;
+    scan_state *st = &w->st;
+    if (cb->callout_number != MMK__REGEX_SCAN_CALLOUT)
+        return 0; /* (none: a pattern with callouts has no scan code) */
+    size_t a = cb->start_match, b = cb->current_position;
+    st->found++;
+    if (a == b) {
+        st->next = a + 1; /* grep -o: not counted, one byte on ((*SKIP) does the same) */
+        return 0;
+    }
+    if (!st->nl_free && has_newline(st->sub + a, b - a)) {
+        st->a = a;
+        st->b = b;
+        return PCRE2_ERROR_CALLOUT;
+    }
+    st->next = b;
+    if (st->group > 0) {
+        const PCRE2_SIZE *g = cb->offset_vector + 2 * st->group;
+        if ((uint32_t)st->group >= cb->capture_top || g[0] == PCRE2_UNSET)
+            return 0; /* the group did not take part: not counted */
+        a = g[0];
+        b = g[1];
+    }
+    int rc = take_value(w, st->sub + a, b - a);
+    if (rc) {
+        st->rc = rc;
+        return PCRE2_ERROR_CALLOUT;
+    }
+    return 0;
+}
+
+/*
+ * Every match in sub[*pos, end] by one call of tj->scan (a call of the JIT
+ * per match costs about a fifth of a dense search's time), counted by
+ * scan_callout. Returns 0 when the search reached the end, 1 when it
+ * stopped at a match holding a '\n' (w->st.a, w->st.b; *pos is where the
+ * search for it began), 2 when PCRE2 stopped it otherwise (a limit, the JIT
+ * stack: the caller searches on from *pos match by match), or take_value's
+ * error.
+ */
+static int scan_region(const tally_job *tj, tally_wctx *w, const uint8_t *sub, size_t end,
+                       size_t *pos, uint64_t *found, int nl_free) {
+    scan_state *st = &w->st;
+    memset(st, 0, sizeof *st);
+    st->sub = sub;
+    st->group = tj->group;
+    st->nl_free = nl_free;
+    st->next = *pos;
+    int rc = pcre2_jit_match(tj->scan, sub, end, *pos, 0, w->sc->rs.md, w->scan_mc);
+    *pos = st->next;
+    *found += st->found;
+    if (rc == PCRE2_ERROR_NOMATCH)
+        return 0;
+    if (rc == PCRE2_ERROR_CALLOUT)
+        return st->rc ? st->rc : 1;
+    return 2; /* (a match is impossible: the code ends in (*F)) */
 }
 
 /* The start of the line holding position a, given that one starts at lo <= a
@@ -336,13 +524,38 @@ static int tally_region(const tally_job *tj, tally_wctx *w, mmk__chunk *c, size_
            so line ends are looked for only when a match holds one (never
            when the pattern cannot match '\n'): no walk over the lines. */
         const int nl_free = mmk__match_excludes_newline(tj->p);
+        const int regex = tj->p->kind == MMK__PAT_REGEX;
+        if (regex) /* direct_find's: no start is past end */
+            pcre2_set_offset_limit(w->sc->rs.mc, end);
         uint64_t found = 0;
         int limited = 0;
+        /* Dense lines: every match by one call where the pattern allows. */
+        int scan = tj->scan && !w->scan_off &&
+                   (mmk__tally_route == MMK__TALLY_ROUTE_SCAN ||
+                    (mmk__tally_route == MMK__TALLY_ROUTE_AUTO && w->dense));
         for (;; found++) {
             size_t a = 0, b = 0;
             if (pos > end)
                 break;
-            int f = region_find(tj, w, sub, end, pos, &a, &b);
+            int f;
+            if (scan) {
+                f = scan_region(tj, w, sub, end, &pos, &found, nl_free);
+                if (f < 0)
+                    return f;
+                if (f == 0)
+                    break;
+                if (f == 2) {
+                    /* match by match from here, and so on in this worker */
+                    __atomic_fetch_add(&mmk__tally_scan_stops, 1, __ATOMIC_RELAXED);
+                    scan = 0;
+                    w->scan_off = 1;
+                    continue;
+                }
+                a = w->st.a; /* a match holding a '\n', found from pos */
+                b = w->st.b;
+            } else {
+                f = region_find(tj, w, sub, end, pos, &a, &b);
+            }
             if (f == MMK_ELIMIT) {
                 /* a search over many lines can reach a limit no line alone
                    reaches (grep -P answers per line): the lines settle it */
@@ -356,7 +569,9 @@ static int tally_region(const tally_job *tj, tally_wctx *w, mmk__chunk *c, size_
             if (f == 0)
                 break;
             int rc = 0;
-            const uint8_t *yq = nl_free || a == b ? NULL : memchr(sub + a, '\n', b - a);
+            const uint8_t *yq = nl_free || a == b || !has_newline(sub + a, b - a)
+                                    ? NULL
+                                    : memchr(sub + a, '\n', b - a);
             if (!yq) {
                 if (a == b) {
                     pos = a + 1; /* grep -o: one byte on (past a '\n': the next line) */
@@ -369,6 +584,8 @@ static int tally_region(const tally_job *tj, tally_wctx *w, mmk__chunk *c, size_
                 size_t x = line_start(sub, ls, a), y = (size_t)(yq - sub);
                 rc = line_alone(tj, w, c, sub + x, y - x, pos > x ? pos - x : 0, c->sub_off + x);
                 pos = y + 1;
+                if (regex) /* line_alone's searches set their own */
+                    pcre2_set_offset_limit(w->sc->rs.mc, end);
             }
             if (rc)
                 return rc;
@@ -437,6 +654,14 @@ static int tally_chunk(mmk__job *j, void *wctx, mmk__chunk *c) {
     if (!w->ready) {
         if (!w->sc && !(w->sc = mmk__scratch_new(tj->p)))
             return -ENOMEM;
+        if (tj->scan && !w->scan_mc) {
+            w->scan_mc = pcre2_match_context_create(NULL);
+            if (!w->scan_mc)
+                return -ENOMEM;
+            pcre2_set_callout(w->scan_mc, scan_callout, w);
+        }
+        if (tj->p->kind == MMK__PAT_REGEX)
+            w->ov = pcre2_get_ovector_pointer(w->sc->rs.md);
         int rc = table_init(&w->t);
         if (rc)
             return rc;
@@ -554,6 +779,20 @@ int mmk_count_by(const mmk_pattern *p, int group, const mmk_input *in, const mmk
                               : UINT64_MAX;
         }
     }
+    /* The scan code (one JIT call per region rather than per match) where
+       the pattern allows it, for an input big enough to pay for its compile
+       (a tree of small files is counted file by file). */
+    const uint64_t scan_min = (uint64_t)1 << 20;
+    int route = mmk__tally_route;
+    if (tj.buffer_safe && p->kind == MMK__PAT_REGEX &&
+        (route == MMK__TALLY_ROUTE_SCAN ||
+         (route == MMK__TALLY_ROUTE_AUTO &&
+          (in->kind == MMK_INPUT_BYTES ? in->size >= scan_min
+           : in->kind == MMK_INPUT_FD  ? tj.file_end - tj.file_base >= scan_min
+                                       : 1)))) {
+        /* MMK_ENOTSUP or no memory: matches are found one call each */
+        (void)mmk__regex_scan_compile(&p->re, &tj.scan);
+    }
     mmk__jobspec spec;
     memset(&spec, 0, sizeof spec);
     spec.wctx_size = sizeof(tally_wctx);
@@ -564,6 +803,7 @@ int mmk_count_by(const mmk_pattern *p, int group, const mmk_input *in, const mmk
     spec.wctx_free = tally_wctx_free;
     spec.user = &tj;
     int rc = mmk__scan_run(&spec, in, opt);
+    pcre2_code_free(tj.scan);
     if (rc == 0)
         *out = tj.out;
     else

@@ -12,6 +12,7 @@
 #include <pcre2.h>
 
 #include "matcher.h"
+#include "pattern.h"
 #include "tally_hooks.h"
 #include "test_scan_util.h"
 
@@ -198,6 +199,10 @@ static const char *const tally_patterns[] = {
     "(a)(*PRUNE)b",
     "z|(?:(x)|y)",
     "(\\w+)\\s+\\1",
+    "(?x) (a+) # a comment to the end", /* the scan code's suffix after a newline */
+    "(b)\\Qa(",                         /* ... after a \\Q left open */
+    "(?:(a)|b)(?C1)",                   /* a callout: no scan code */
+    "(a|b(?R))",                        /* (?R): no scan code */
 };
 #define NPAT (sizeof tally_patterns / sizeof tally_patterns[0])
 
@@ -248,7 +253,7 @@ static void test_random(void) {
         int kind = (int)check_rnd_below(TS_NKINDS);
         uint64_t chunk = chunks[check_rnd_below(sizeof chunks / sizeof chunks[0])];
         unsigned threads = 1 + (unsigned)check_rnd_below(3);
-        mmk__tally_route = (int)check_rnd_below(3); /* tally_hooks.h: every search */
+        mmk__tally_route = (int)check_rnd_below(4); /* tally_hooks.h: every search */
         mmk_wordtab *t = NULL;
         int rc = count_by_input(p, group, kind, text, n, chunk, threads, &t);
         mmk__tally_route = MMK__TALLY_ROUTE_AUTO;
@@ -706,7 +711,7 @@ static void test_routes(void) {
             continue;
         ref_tab ref = {0};
         CHECK_OK(ref_count_by(cases[k].pat, 0, cases[k].group, text, n, &ref));
-        for (int route = MMK__TALLY_ROUTE_AUTO; route <= MMK__TALLY_ROUTE_REGEX; route++) {
+        for (int route = MMK__TALLY_ROUTE_AUTO; route <= MMK__TALLY_ROUTE_SCAN; route++) {
             mmk__tally_route = route;
             int kind = (int)check_rnd_below(TS_NKINDS);
             uint64_t chunk = chunks[check_rnd_below(sizeof chunks / sizeof chunks[0])];
@@ -728,6 +733,138 @@ static void test_routes(void) {
     }
 }
 
+/* The value table's short cuts (tally.c: words of a value compared and
+   hashed in place, a '\n' looked for in words, small tables counted at
+   once, big ones ahead of time) against the reference: values of every
+   length 0..80 that differ from one another in one byte at each position,
+   few of them (a table that stays small) and thousands (one that grows),
+   and matches across a line end with the '\n' at every position. */
+static void test_value_table(void) {
+    static uint8_t text[1 << 20];
+    static const uint64_t chunks[] = {64, 333, 4096, 65536, 0};
+    check_rng = 0x7ab1e5;
+    const char *pat = "=([^;]*);"; /* [^;] takes '\n': a buffer match may cross one */
+    mmk_pattern *p = NULL;
+    CHECK_OK(mmk_pattern_compile(&p, pat, strlen(pat), MMK_PAT_LINES, NULL));
+    if (!p)
+        return;
+    for (unsigned round = 0; round < TS_ROUNDS(12); round++) {
+        /* few: lengths 0..9, values 'a'* with one 'b' or 0xff; many: 0..80 */
+        int many = round % 2, maxlen = many ? 80 : 9;
+        size_t n = 0;
+        for (int len = 0; len <= maxlen; len++) {
+            for (int at = -1; at < len; at++) {
+                unsigned times = 1 + (unsigned)check_rnd_below(3);
+                for (unsigned t = 0; t < times && n + len + 8 < sizeof text; t++) {
+                    text[n++] = '=';
+                    for (int i = 0; i < len; i++)
+                        text[n++] = i == at ? (check_rnd_below(2) ? 'b' : 0xff) : 'a';
+                    /* sometimes a '\n' inside: the line alone has no value */
+                    if (len && check_rnd_below(4) == 0)
+                        text[n - 1 - check_rnd_below((size_t)len)] = '\n';
+                    text[n++] = ';';
+                    text[n++] = check_rnd_below(3) ? '\n' : ' ';
+                }
+            }
+        }
+        ref_tab ref = {0};
+        CHECK_OK(ref_count_by(pat, 0, 1, text, n, &ref));
+        for (int route = MMK__TALLY_ROUTE_AUTO; route <= MMK__TALLY_ROUTE_SCAN; route++) {
+            mmk__tally_route = route;
+            int kind = (int)check_rnd_below(TS_NKINDS);
+            uint64_t chunk = chunks[check_rnd_below(sizeof chunks / sizeof chunks[0])];
+            unsigned threads = 1 + (unsigned)check_rnd_below(3);
+            mmk_wordtab *t = NULL;
+            int rc = count_by_input(p, 1, kind, text, n, chunk, threads, &t);
+            CHECK_OK(rc);
+            int same = rc == 0 && same_table(t, &ref, pat);
+            if (!same)
+                fprintf(stderr, "  %s values, route %d, %s, chunk %llu, %u threads\n",
+                        many ? "many" : "few", route, ts_kind_names[kind],
+                        (unsigned long long)chunk, threads);
+            CHECK(same);
+            /* the two sizes of table the short cuts switch between */
+            CHECK(rc != 0 || (many ? mmk_wordtab_size(t) > 1000 : mmk_wordtab_size(t) <= 100));
+            mmk_wordtab_free(t);
+        }
+        mmk__tally_route = MMK__TALLY_ROUTE_AUTO;
+        ref_free(&ref);
+    }
+    mmk_pattern_free(p);
+}
+
+/* Which patterns get the one-call search's code (mmk__regex_scan_compile),
+   and that a limit reached over many lines, where each line alone stays
+   below it, sends the search on match by match with the same answer. */
+static void test_scan_code(void) {
+    static const struct {
+        const char *pat;
+        unsigned flags;
+        int ok;
+    } cases[] = {
+        {"HTTP/[0-9.]+\" (\\d{3}) ", 0, 1},
+        {"\"[A-Z]+ ([^ ?\"]+)", 0, 1},
+        {"(?x) (a+) # comment", 0, 1},
+        {"(b)\\Qa(", 0, 1},
+        {"(*LF)(a)", 0, 1},
+        {"(a)(*PRUNE)b", 0, 0},
+        {"(a(*ACCEPT)b)", 0, 0},
+        {"(a|b(?R))", 0, 0},
+        {"(a)(?C1)", 0, 0},
+        {"(a)", MMK_PAT_WORD, 0},
+        {"(a)", MMK_PAT_LINE_EXACT, 0},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        mmk_pattern *p = NULL;
+        CHECK_OK(mmk_pattern_compile(&p, cases[k].pat, strlen(cases[k].pat),
+                                     MMK_PAT_LINES | cases[k].flags, NULL));
+        if (!p)
+            continue;
+        pcre2_code *code = NULL;
+        int rc = p->kind == MMK__PAT_REGEX ? mmk__regex_scan_compile(&p->re, &code) : -1;
+        if (rc != (cases[k].ok ? 0 : MMK_ENOTSUP))
+            fprintf(stderr, "  %s: scan code %d\n", cases[k].pat, rc);
+        CHECK_EQ(rc, cases[k].ok ? 0 : MMK_ENOTSUP);
+        CHECK(cases[k].ok ? code != NULL : code == NULL);
+        pcre2_code_free(code);
+        mmk_pattern_free(p);
+    }
+
+    /* ((a+)+)+b backtracks exponentially on a line of a's without b: 18
+       a's stay below PCRE2's match limit (10 million) alone, and some
+       hundred such lines in one call go over it. */
+    static uint8_t text[20000];
+    size_t n = 0;
+    for (int line = 0; n + 40 < sizeof text; line++) {
+        if (line % 7 == 0) {
+            memcpy(text + n, "aab aaab", 8);
+            n += 8;
+        } else {
+            memset(text + n, 'a', 18);
+            n += 18;
+        }
+        text[n++] = '\n';
+    }
+    const char *pat = "((a+)+)+b";
+    mmk_pattern *p = NULL;
+    CHECK_OK(mmk_pattern_compile(&p, pat, strlen(pat), MMK_PAT_LINES, NULL));
+    if (!p)
+        return;
+    ref_tab ref = {0};
+    CHECK_OK(ref_count_by(pat, 0, 2, text, n, &ref));
+    unsigned long stops = __atomic_load_n(&mmk__tally_scan_stops, __ATOMIC_RELAXED);
+    mmk__tally_route = MMK__TALLY_ROUTE_SCAN;
+    mmk_wordtab *t = NULL;
+    int rc = count_by_input(p, 2, TS_BYTES, text, n, 0, 1, &t);
+    mmk__tally_route = MMK__TALLY_ROUTE_AUTO;
+    CHECK_OK(rc);
+    CHECK(rc == 0 && same_table(t, &ref, pat));
+    CHECK(__atomic_load_n(&mmk__tally_scan_stops, __ATOMIC_RELAXED) > stops);
+    mmk_wordtab_free(t);
+    ref_free(&ref);
+    mmk_pattern_free(p);
+}
+
 int main(void) {
     test_errors();
     test_every_shape();
@@ -735,6 +872,8 @@ int main(void) {
     test_random();
     test_buffer_safe();
     test_routes();
+    test_value_table();
+    test_scan_code();
     test_long_lines();
     test_differential();
     return CHECK_DONE();
