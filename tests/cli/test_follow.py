@@ -68,8 +68,29 @@ class Follow:
     def wait_out(self, expected):
         return self.wait_for(lambda out, err: out == expected, "stdout == %r" % expected)
 
+    def wait_handler(self, sig):
+        """Wait until mmk catches sig (it installs its handlers at start; a
+        signal sent before that, on a slow or loaded machine, would kill it
+        with the default action). Where /proc/PID/status does not say, a
+        short sleep stands in."""
+        status = "/proc/%d/status" % self.proc.pid
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            try:
+                with open(status) as f:
+                    caught = [l for l in f if l.startswith("SigCgt:")]
+            except OSError:
+                caught = []
+            if not caught:
+                time.sleep(0.3)
+                return
+            if int(caught[0].split()[1], 16) >> (int(sig) - 1) & 1:
+                return
+            time.sleep(0.02)
+
     def stop(self, sig=signal.SIGINT):
         """Send sig and return (status, stdout, stderr)."""
+        self.wait_handler(sig)
         self.proc.send_signal(sig)
         try:
             status = self.proc.wait(timeout=WAIT)
