@@ -87,7 +87,8 @@ extension = Extension(
     sources=[rel("python", "mmkitmodule.c"), rel("python", "mmkit_mmap.c"),
              rel("python", "mmkit_iter.c"), rel("python", "mmkit_search.c"),
              rel("python", "mmkit_shm.c"),
-             rel("python", "mmkit_guard.c"), rel("python", "mmkit_os.c")] + library_sources(),
+             rel("python", "mmkit_guard.c"), rel("python", "mmkit_os.c"),
+             rel("python", "mmkit_part.c")] + library_sources(),
     include_dirs=["include", "src"],
     define_macros=[("_GNU_SOURCE", None), ("_FILE_OFFSET_BITS", "64"), ("_TIME_BITS", "64")]
     + [(macro, None) for macro, _ in codecs],
