@@ -106,8 +106,7 @@ static int part_source_open(PyObject *module, PyObject *obj, int allow_none, par
 }
 
 /* The pattern: bytes-like or str (UTF-8), compiled as mmap.count() does. */
-static pymm_pattern *part_pattern(PyObject *module, PyObject *obj, int regex, int icase,
-                                  int word) {
+static pymm_pattern *part_pattern(PyObject *module, PyObject *obj, int regex, int icase, int word) {
     unsigned flags = 0;
     if (!regex)
         flags |= MMK_PAT_FIXED;
@@ -216,13 +215,13 @@ PyDoc_STRVAR(count_part_doc,
              "thread, the GIL released.");
 
 static PyObject *mmkit_count_part(PyObject *module, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"pattern",     "source",     "start", "end", "regex",
-                             "ignore_case", "whole_word", NULL};
+    static char *kwlist[] = {"pattern", "source",      "start",      "end",
+                             "regex",   "ignore_case", "whole_word", NULL};
     PyObject *pat_obj, *src_obj;
     unsigned long long start, end;
     int regex = 0, icase = 0, word = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOKK|$ppp:count_part", kwlist, &pat_obj,
-                                     &src_obj, &start, &end, &regex, &icase, &word))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOKK|$ppp:count_part", kwlist, &pat_obj, &src_obj,
+                                     &start, &end, &regex, &icase, &word))
         return NULL;
     if (start > end) {
         PyErr_Format(PyExc_ValueError, "count_part: start %llu is after end %llu", start, end);

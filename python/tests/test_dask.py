@@ -29,6 +29,8 @@ try:
     NO_DASK = None
 except Exception as e:  # noqa: BLE001 - any failure to import means "no Dask here"
     NO_DASK = "Dask's distributed does not import here (%s: %s)" % (type(e).__name__, e)
+if not NO_DASK and os.environ.get("MMK_TEST_DASK") == "0":
+    NO_DASK = "run apart, by the CTest entry python_dask (MMK_TEST_DASK=0)"
 
 # Patterns for count(): (pattern, regex) with a plain-Python reference
 # re.findall(pattern if regex else re.escape(pattern), data).
