@@ -76,6 +76,8 @@ class ModuleTest(TempDirTestCase):
             elif isinstance(node, ast.Assign):
                 top.update(t.id for t in node.targets)
         for name in dir(mmkit):
+            if isinstance(getattr(mmkit, name), type(mmkit)):
+                continue  # a submodule (mmkit.dask, once imported): its own stub
             if not name.startswith("_") or name == "__version__":
                 self.assertIn(name, top, "stub lacks mmkit.%s" % name)
         for name in dir(mmkit.mmap):
