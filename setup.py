@@ -2,9 +2,10 @@
 
 The module is compiled from python/*.c together with the library sources
 src/*.c (the static library the CMake build links, compiled in), against
-include/mmkit.h, and linked with PCRE2 (found with pkg-config). The type
-stubs (python/mmkit.pyi) are installed beside the module and as the
-stub-only package mmkit-stubs, which is where type checkers find them.
+include/mmkit.h, and linked with PCRE2 (found with pkg-config). `mmkit` is
+a package whose __init__ is the extension itself (mmkit/__init__<EXT_SUFFIX>,
+PyInit_mmkit), with mmkit/dask.py (python/mmkit/) beside it and the type
+stubs: mmkit/__init__.pyi (python/mmkit.pyi), mmkit/dask.pyi and py.typed.
 
     pip install --no-build-isolation .      # offline, with the setuptools at hand
     python setup.py build_ext --inplace      # for a quick local build
@@ -83,11 +84,12 @@ def codecs_found():
 codecs = codecs_found()
 
 extension = Extension(
-    "mmkit",
+    "mmkit.__init__",
     sources=[rel("python", "mmkitmodule.c"), rel("python", "mmkit_mmap.c"),
              rel("python", "mmkit_iter.c"), rel("python", "mmkit_search.c"),
              rel("python", "mmkit_shm.c"),
-             rel("python", "mmkit_guard.c"), rel("python", "mmkit_os.c")] + library_sources(),
+             rel("python", "mmkit_guard.c"), rel("python", "mmkit_os.c"),
+             rel("python", "mmkit_part.c")] + library_sources(),
     include_dirs=["include", "src"],
     define_macros=[("_GNU_SOURCE", None), ("_FILE_OFFSET_BITS", "64"), ("_TIME_BITS", "64")]
     + [(macro, None) for macro, _ in codecs],
@@ -96,15 +98,12 @@ extension = Extension(
 )
 
 
-# Where the stubs go in the installed tree. `mmkit` is one extension module,
-# not a package, so that `import mmkit as mmap` is the whole drop-in and the
-# CMake build, the tests and CPython's test_mmap use the very same file. PEP
-# 561 gives a single module no place for py.typed, so type checkers do not
-# read a mmkit.pyi lying next to it in site-packages; they do read a
-# stub-only package named mmkit-stubs, which is what a pip install ships
-# (mmkit-stubs/__init__.pyi). mmkit.pyi stays next to the module as well, for
-# tools that look there (and for build/python with MYPYPATH).
-STUB_FILES = [("mmkit.pyi",), ("mmkit-stubs", "__init__.pyi")]
+# The stubs of the extension in the installed package: python/mmkit.pyi as
+# mmkit/__init__.pyi, and py.typed, so that PEP 561 type checkers read the
+# package's own stubs (dask.pyi comes with the package's Python files).
+# `import mmkit` is still the extension module itself, so `import mmkit as
+# mmap` stays the whole drop-in and CPython's test_mmap loads the same file.
+STUB_FILES = [("python", "mmkit.pyi", "__init__.pyi"), ("python", "py.typed", "py.typed")]
 
 
 # The decoders behind mmkit.search(decompress=True) (src/decode.c), as
@@ -151,17 +150,26 @@ class build_ext_with_stubs(build_ext):
                 ext.libraries.append(lib)
         super().build_extensions()
 
-    def stub_targets(self):
+    def get_export_symbols(self, ext):
+        # The module is mmkit (its __init__), so its init function is
+        # PyInit_mmkit, not PyInit___init__ (only Windows links by this list).
+        return ["PyInit_mmkit"]
+
+    def stub_pairs(self):
         if self.inplace:
             return []  # a local build: python/mmkit.pyi is the stub
         target_dir = os.path.dirname(self.get_ext_fullpath(self.extensions[0].name))
-        return [os.path.join(target_dir, *parts) for parts in STUB_FILES]
+        return [(os.path.join(HERE, d, src), os.path.join(target_dir, dst))
+                for d, src, dst in STUB_FILES]
+
+    def stub_targets(self):
+        return [dst for _, dst in self.stub_pairs()]
 
     def run(self):
         super().run()
-        for target in self.stub_targets():
+        for src, target in self.stub_pairs():
             os.makedirs(os.path.dirname(target), exist_ok=True)
-            shutil.copyfile(os.path.join(HERE, "python", "mmkit.pyi"), target)
+            shutil.copyfile(src, target)
 
     def get_outputs(self):
         return super().get_outputs() + self.stub_targets()
@@ -183,6 +191,10 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
     ext_modules=[extension],
+    packages=["mmkit"],
+    package_dir={"mmkit": "python/mmkit"},
+    package_data={"mmkit": ["dask.pyi"]},
+    extras_require={"dask": ["distributed"]},
     cmdclass={"build_ext": build_ext_with_stubs},
     classifiers=[
         "Programming Language :: C",

@@ -1055,6 +1055,80 @@ MMK_API int mmk_match_lines(const mmk_pattern *p, const mmk_input *in, const mmk
                             void *user, uint64_t *matched_lines);
 
 /* ------------------------------------------------------------------------ */
+/* Counts split into parts (several processes or machines: mmkit.dask)      */
+/* ------------------------------------------------------------------------ */
+
+/** Speculative matches an mmk_count_part keeps for mmk_count_part_fix. */
+#define MMK_COUNT_PART_RECORD 16
+
+/**
+ * One part of a count of an input cut into consecutive parts [0, e1),
+ * [e1, e2), ... [ek, length) that are counted separately (each part in its own
+ * process or machine) and joined in order. Plain data: it can be copied,
+ * sent to another process and handed back to mmk_count_part_fix.
+ */
+typedef struct mmk_part {
+    uint64_t start, end; /**< the part: matches starting in [start, end) are its own (with
+                              end == the input's length, an empty match at the end too) */
+    uint64_t count;      /**< its matches (mmk_count_part: found as if the search entered
+                              the part at start; mmk_count_part_fix: exact) */
+    uint64_t next_pos;   /**< where the search goes on after the part: the end of its last
+                              match (it may lie past `end`); the entry position when count
+                              is 0 */
+    int next_notempty;   /**< 1 when that last match was empty (the next match may not be
+                              empty at next_pos: Python's rule) */
+    uint32_t nrec;       /**< matches in rec: the first ones, min(count, MMK_COUNT_PART_RECORD)
+                              (0 in mmk_count_part_fix's answer) */
+    uint64_t rec[MMK_COUNT_PART_RECORD][2]; /**< their [start, end) */
+} mmk_part;
+
+/**
+ * Count the part [start, end) of `in` (start <= end <= the input's length)
+ * speculatively: the leftmost non-overlapping matches of `p` (as mmk_count,
+ * Python's rules) found by a search that enters the part at `start` as if the
+ * previous match had ended exactly there, counting those that start in
+ * [start, end). The whole input is the subject: lookbehind and \b see the
+ * bytes before `start`, a match may run past `end` (to the input's end),
+ * lookahead sees past it. So only the bytes from start (less the pattern's
+ * lookbehind) to the end of the part's last match are read. One thread; the
+ * caller runs parts in parallel. `in` is bytes, a map (its range is the
+ * input), or a descriptor of a regular file, mapped read-only (with
+ * MMK_INPUT_RANGE, the range). The part's first matches are recorded for
+ * mmk_count_part_fix, which turns the speculation into the exact count.
+ * `p` must not have MMK_PAT_LINES (-EINVAL): line patterns split at line
+ * starts instead (mmk_search over line-aligned ranges). `opt` (may be NULL):
+ * only error_offset is used.
+ * Errors: -EINVAL (NULL arguments, start > end, a line pattern, a stream
+ * input), -EIO (a file that does not hold [0, end)), MMK_EFAULT (a map
+ * shrank), MMK_ECLOSED, -ENOMEM, MMK_ELIMIT, MMK_EPATTERN.
+ */
+MMK_API int mmk_count_part(const mmk_pattern *p, const mmk_input *in, uint64_t start,
+                           uint64_t end, const mmk_scan_options *opt, mmk_part *part);
+
+/**
+ * The exact count of a part, given `part` (from mmk_count_part over the same
+ * pattern and input) and the true state the parts before it left: `pos`, the
+ * end of the last match before the part (0 for the input's first part), and
+ * `notempty`, 1 when that match was empty. Sets exact->count, next_pos and
+ * next_notempty (start and end copied, nrec 0); joining the parts in order,
+ * each with the previous part's exact next_pos / next_notempty, gives
+ * exactly mmk_count's answer: the sum of the exact counts.
+ * When the speculation was right (pos < start, or pos == start after a
+ * non-empty match) or the true state falls where the recorded matches show
+ * the answer, nothing is read. Otherwise the search is run again from
+ * (pos, notempty) in step with the speculation's matches until both find the
+ * same match (from there on they agree), reading only the bytes up to that
+ * point. `in` may be NULL: then the function answers only when nothing needs
+ * to be read, and returns 1 (exact untouched) when the bytes are needed.
+ * Returns 0 (or 1 as said). Errors: -EINVAL (a part that mmk_count_part
+ * cannot have made), -EIO (the input no longer holds what the part found:
+ * it changed), and those of mmk_count_part.
+ */
+MMK_API int mmk_count_part_fix(const mmk_pattern *p, const mmk_input *in,
+                               const mmk_scan_options *opt, const mmk_part *part,
+                               uint64_t pos, int notempty, mmk_part *exact);
+
+/* ------------------------------------------------------------------------ */
 /* The searcher and its sinks (what `mmk grep` is built of)                  */
 /* ------------------------------------------------------------------------ */
 

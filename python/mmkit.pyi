@@ -219,7 +219,9 @@ _OpenMode: TypeAlias = Literal["r", "r+", "w", "c"]
 def open(path: _Path, mode: _OpenMode = "r", offset: int = 0, length: int = 0) -> mmap:
     """Map a file by path: 'r', 'r+', 'w' (create/grow) or 'c' (copy-on-write)."""
 
-def word_counts(buffer: _ReadableBuffer, top: Optional[int] = None) -> list[tuple[bytes, int]]:
+def word_counts(
+    buffer: _ReadableBuffer, top: Optional[int] = None, *, threads: Optional[int] = None
+) -> list[tuple[bytes, int]]:
     """Counter(data.lower().split()) as pairs sorted by count desc, word asc."""
 
 # -- the searcher: grep -P lines, counts per value, time ranges -------------
@@ -318,6 +320,39 @@ def time_range(
     utc_offset: int = 0,
 ) -> tuple[int, int, bool]:
     """(start, end, sorted): the byte range of a log's lines in [since, until)."""
+
+# -- counts cut into parts (what each mmkit.dask task runs) -------------------
+
+# (start, end, count, next_pos, next_notempty, record): plain data that pickles.
+_Part: TypeAlias = "tuple[int, int, int, int, bool, tuple[tuple[int, int], ...]]"
+_PartSource: TypeAlias = Union[_ReadableBuffer, mmap, str, "os.PathLike[str]", "os.PathLike[bytes]"]
+
+def count_part(
+    pattern: Union[str, _ReadableBuffer],
+    source: _PartSource,
+    start: int,
+    end: int,
+    *,
+    regex: bool = False,
+    ignore_case: bool = False,
+    whole_word: bool = False,
+) -> _Part:
+    """The matches starting in source[start:end], found as if the previous
+    match had ended at start (the whole source is the subject)."""
+
+def count_part_fix(
+    pattern: Union[str, _ReadableBuffer],
+    source: Optional[_PartSource],
+    part: _Part,
+    pos: int,
+    notempty: bool,
+    *,
+    regex: bool = False,
+    ignore_case: bool = False,
+    whole_word: bool = False,
+) -> Optional[tuple[int, int, bool]]:
+    """(count, next_pos, next_notempty): the part's exact count given the end of
+    the last match before it; None when source is None and bytes are needed."""
 
 # -- shared memory between processes ------------------------------------------
 

@@ -129,6 +129,9 @@ PyObject *mmkit_grep_new(MmapObject *map, pymm_pattern *pat, int invert, int num
 /* mmkit_search.c: search(), search_iter(), count_by(), time_range(), Line. */
 int mmkit_search_init(PyObject *module);
 
+/* mmkit_part.c: count_part(), count_part_fix() (what mmkit.dask runs). */
+int mmkit_part_init(PyObject *module);
+
 /* mmkit_shm.c */
 int mmkit_shm_init(PyObject *module);
 /* mmkit_guard.c: guard_install/guard_rearm, and the re-arm after signal.signal() and faulthandler.

@@ -576,7 +576,7 @@ static PyObject *mmkit_open(PyObject *module, PyObject *args, PyObject *kwds) {
 }
 
 PyDoc_STRVAR(mmkit_word_counts_doc,
-             "word_counts($module, /, buffer, top=None)\n"
+             "word_counts($module, /, buffer, top=None, *, threads=None)\n"
              "--\n"
              "\n"
              "Count word frequencies in *buffer* (any bytes-like object, or an\n"
@@ -584,12 +584,18 @@ PyDoc_STRVAR(mmkit_word_counts_doc,
              "of bytes that are not ASCII whitespace, lowercased in ASCII: the result\n"
              "equals collections.Counter(data.lower().split()). Returns (word, count)\n"
              "pairs sorted by count descending, then word ascending; *top* keeps only\n"
-             "the first *top* pairs. Runs on all cores with the GIL released.");
+             "the first *top* pairs. Runs with the GIL released on *threads* worker\n"
+             "threads (None: all cores).");
 
 static PyObject *mmkit_word_counts(PyObject *module, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"buffer", "top", NULL};
-    PyObject *obj = NULL, *top_obj = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:word_counts", kwlist, &obj, &top_obj))
+    static char *kwlist[] = {"buffer", "top", "threads", NULL};
+    PyObject *obj = NULL, *top_obj = Py_None, *threads_obj = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O$O:word_counts", kwlist, &obj, &top_obj,
+                                     &threads_obj))
+        return NULL;
+    mmk_scan_options opt;
+    memset(&opt, 0, sizeof opt);
+    if (mmkit_threads_arg(threads_obj, &opt.threads) < 0)
         return NULL;
     Py_ssize_t top = PY_SSIZE_T_MAX;
     if (top_obj != Py_None) {
@@ -618,7 +624,7 @@ static PyObject *mmkit_word_counts(PyObject *module, PyObject *args, PyObject *k
             return NULL;
         mmk_input in = mmk_input_map(mm->map, MMK_DEFAULT_POS, MMK_DEFAULT_POS);
         Py_BEGIN_ALLOW_THREADS
-        rc = mmk_word_counts(&in, NULL, &tab);
+        rc = mmk_word_counts(&in, &opt, &tab);
         Py_END_ALLOW_THREADS
         mmkit_op_end(mm);
     } else {
@@ -627,7 +633,7 @@ static PyObject *mmkit_word_counts(PyObject *module, PyObject *args, PyObject *k
             return NULL;
         mmk_input in = mmk_input_bytes(view.buf, (uint64_t)view.len);
         Py_BEGIN_ALLOW_THREADS
-        rc = mmk_word_counts(&in, NULL, &tab);
+        rc = mmk_word_counts(&in, &opt, &tab);
         Py_END_ALLOW_THREADS
         PyBuffer_Release(&view);
     }
@@ -707,6 +713,8 @@ static int mmkit_exec(PyObject *m) {
     if (mmkit_search_init(m) < 0)
         return -1;
     if (mmkit_shm_init(m) < 0) /* shm_open, SharedMemory, Lock (mmkit_shm.c) */
+        return -1;
+    if (mmkit_part_init(m) < 0) /* count_part, count_part_fix (mmkit_part.c) */
         return -1;
 
     st->pattern_error = PyErr_NewExceptionWithDoc(

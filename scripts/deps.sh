@@ -19,8 +19,9 @@ case "$1" in
   # completions with each shell (a missing one is skipped).
   # gcc-mingw-w64-x86-64, wine64: the Windows cross build and its tests under
   # wine (tests/win.cmake); PCRE2 for it is built from Debian's source package
-  # (the deb-src line below).
-  test)  pkgs="bible-kjv bible-kjv-text clang libclang-rt-14-dev python3-dev python3-numpy python3-mypy python3-pip python3-setuptools python3-wheel gzip zstd xz-utils bzip2 groff-base zsh fish $codecs gcc-mingw-w64-x86-64 wine64" ;;
+  # (the deb-src line below). python3-distributed: mmkit.dask's tests on a
+  # LocalCluster (python/tests/test_dask.py; skipped without it).
+  test)  pkgs="bible-kjv bible-kjv-text clang libclang-rt-14-dev python3-dev python3-numpy python3-mypy python3-distributed python3-pip python3-setuptools python3-wheel gzip zstd xz-utils bzip2 groff-base zsh fish $codecs gcc-mingw-w64-x86-64 wine64" ;;
   demo)  pkgs="bible-kjv bible-kjv-text $codecs" ;;
   bench) pkgs="bible-kjv bible-kjv-text ripgrep ugrep hyperfine gnuplot-nox gzip zstd $codecs" ;;
   *) echo "usage: deps.sh build|test|demo|bench" >&2; exit 2 ;;

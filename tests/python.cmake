@@ -2,6 +2,8 @@
 #   python_unit            the unit tests (python/tests) with the default python3
 #                          against build/python
 #   python_unit_3.X        the same tests for every other CPython 3.9-3.13 found
+#   python_dask            mmkit.dask on a LocalCluster (Debian's python3 and
+#                          python3-distributed; build/python-system)
 #   python_conformance_3.X CPython's own test_mmap, as installed with each
 #                          CPython 3.9-3.13 found, against a build of the module
 #                          for that version (build/python-3.X)
@@ -24,14 +26,16 @@ get_filename_component(mmk_default_real ${mmk_default_python} REALPATH)
 set(MMK_PY_TEST_TMP ${CMAKE_CURRENT_BINARY_DIR}/tmp)
 
 # run_unit.py is unittest discovery with each test named as it starts and a
-# watchdog that dumps the stacks of a hung run. numpy's BLAS keeps to one
+# watchdog that dumps the stacks of a hung run. mmkit.dask's LocalCluster
+# tests run apart, as python_dask (MMK_TEST_DASK=0 here), to keep these runs
+# well inside the watchdog. numpy's BLAS keeps to one
 # thread: the tests fork, and a forked child of a process with idle BLAS
 # threads has nothing to gain from them.
 function(mmk_add_python_unit_test name python moddir)
   add_test(NAME ${name}
     COMMAND ${python} ${PROJECT_SOURCE_DIR}/python/tests/run_unit.py)
   set_tests_properties(${name} PROPERTIES
-    ENVIRONMENT "PYTHONPATH=${moddir};MMK_TEST_TMP=${MMK_PY_TEST_TMP};PYTHONDONTWRITEBYTECODE=1;OPENBLAS_NUM_THREADS=1;OMP_NUM_THREADS=1"
+    ENVIRONMENT "PYTHONPATH=${moddir};MMK_TEST_TMP=${MMK_PY_TEST_TMP};PYTHONDONTWRITEBYTECODE=1;OPENBLAS_NUM_THREADS=1;OMP_NUM_THREADS=1;MMK_TEST_DASK=0"
     LABELS "python" TIMEOUT 300)
 endfunction()
 
@@ -170,6 +174,15 @@ print(sysconfig.get_config_var('EXT_SUFFIX'))"
     if(NOT sys_real STREQUAL mmk_default_real)
       mmk_add_python_unit_test(python_unit_system ${mmk_system_python} ${outdir})
     endif()
+    # mmkit.dask on a LocalCluster of two worker processes, with Debian's
+    # python3-distributed (python/tests/test_dask.py; its Dask tests skip
+    # with the reason where distributed does not import).
+    add_test(NAME python_dask
+      COMMAND ${mmk_system_python} -m unittest -v test_dask
+      WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}/python/tests)
+    set_tests_properties(python_dask PROPERTIES
+      ENVIRONMENT "PYTHONPATH=${outdir};MMK_TEST_TMP=${MMK_PY_TEST_TMP};PYTHONDONTWRITEBYTECODE=1;MMK_TEST_DASK=1"
+      LABELS "python" TIMEOUT 300)
     add_test(NAME python_typing_system
       COMMAND ${mmk_system_python} ${PROJECT_SOURCE_DIR}/python/tests/typing/check_typing.py
         --source ${PROJECT_SOURCE_DIR} --work ${MMK_PY_TEST_TMP}/typing)

@@ -6,3 +6,6 @@ mmk_add_c_test(test_words THREADS)
 # mmk_search (the searcher and its sinks) against the reference searcher, and
 # the reader input over every job.
 mmk_add_c_test(test_search THREADS)
+# Counts cut into parts (mmk_count_part / _fix, what mmkit.dask runs on each
+# worker) joined in order against mmk_count.
+mmk_add_c_test(test_count_part)

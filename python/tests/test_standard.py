@@ -58,8 +58,8 @@ class ModuleTest(TempDirTestCase):
 
     def test_stub_declares_everything(self):
         import ast
-        stub = os.path.join(os.path.dirname(mmkit.__file__), "mmkit.pyi")
-        self.assertTrue(os.path.exists(stub), "mmkit.pyi is installed beside the module")
+        stub = os.path.join(os.path.dirname(mmkit.__file__), "__init__.pyi")
+        self.assertTrue(os.path.exists(stub), "__init__.pyi is installed beside the module")
         with open(stub) as f:
             tree = ast.parse(f.read())
         top, methods = set(), set()
@@ -76,6 +76,8 @@ class ModuleTest(TempDirTestCase):
             elif isinstance(node, ast.Assign):
                 top.update(t.id for t in node.targets)
         for name in dir(mmkit):
+            if isinstance(getattr(mmkit, name), type(mmkit)):
+                continue  # a submodule (mmkit.dask, once imported): its own stub
             if not name.startswith("_") or name == "__version__":
                 self.assertIn(name, top, "stub lacks mmkit.%s" % name)
         for name in dir(mmkit.mmap):

@@ -51,7 +51,9 @@ class StubMatchesModuleTest(unittest.TestCase):
     def test_module_names(self):
         tree = stub_tree()
         stub = public(defined_names(tree.body))
-        runtime = public(dir(mmkit))
+        # Submodules (mmkit.dask, once imported) have stubs of their own.
+        runtime = public(n for n in dir(mmkit)
+                         if not isinstance(getattr(mmkit, n), type(mmkit)))
         self.assertEqual(runtime - stub, set(), "public names the stub does not declare")
         missing = {n for n in stub - runtime if not PLATFORM_CONSTANT.match(n)}
         self.assertEqual(missing, set(), "names the stub declares that the module lacks")

@@ -4,8 +4,9 @@ type checker sees them.
   1. make a virtual environment (Debian's python3, --system-site-packages so
      that its setuptools builds offline) and `pip install` the source tree
      into it, as a user would;
-  2. check the installed layout: the extension module, and the stub-only
-     package mmkit-stubs (PEP 561) that type checkers read;
+  2. check the installed layout: the package mmkit, whose __init__ is the
+     extension module, with its stubs (__init__.pyi, dask.pyi), py.typed
+     (PEP 561: type checkers read the package's stubs) and dask.py;
   3. run mypy (--strict) with --python-executable pointing at that
      environment over usage_ok.py (every API used correctly: no error, for
      the environment's Python and for 3.9), usage_bad.py (each line marked
@@ -114,15 +115,20 @@ def main():
 
     site = run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                env=env).stdout.strip()
-    modules = glob.glob(os.path.join(site, "mmkit.*.so")) + glob.glob(os.path.join(site, "mmkit.*.pyd"))
-    stub = os.path.join(site, "mmkit-stubs", "__init__.pyi")
-    if len(modules) != 1 or not os.path.isfile(stub):
-        fail("installed layout: expected one mmkit extension module and mmkit-stubs/__init__.pyi "
-             "in %s, found %s" % (site, sorted(os.listdir(site))))
-    with open(stub, encoding="utf-8") as f, \
-            open(os.path.join(args.source, "python", "mmkit.pyi"), encoding="utf-8") as g:
-        if f.read() != g.read():
-            fail("the installed stub is not python/mmkit.pyi")
+    pkg = os.path.join(site, "mmkit")
+    modules = (glob.glob(os.path.join(pkg, "__init__.*.so")) +
+               glob.glob(os.path.join(pkg, "__init__.*.pyd")))
+    stubs = {"__init__.pyi": "mmkit.pyi", "dask.pyi": os.path.join("mmkit", "dask.pyi"),
+             "dask.py": os.path.join("mmkit", "dask.py"), "py.typed": "py.typed"}
+    if len(modules) != 1 or not all(os.path.isfile(os.path.join(pkg, n)) for n in stubs):
+        fail("installed layout: expected the package mmkit with one __init__ extension module, "
+             "%s in %s, found %s" % (", ".join(sorted(stubs)), pkg,
+                                     sorted(os.listdir(pkg if os.path.isdir(pkg) else site))))
+    for name, source in stubs.items():
+        with open(os.path.join(pkg, name), encoding="utf-8") as f, \
+                open(os.path.join(args.source, "python", source), encoding="utf-8") as g:
+            if f.read() != g.read():
+                fail("the installed %s is not python/%s" % (name, source))
     proc = run([python, "-c", "import mmkit; print(mmkit.__file__)"], cwd=work, env=env)
     if proc.returncode != 0 or not proc.stdout.strip().startswith(site):
         fail("the installed module does not import from %s" % site, proc.stdout)

@@ -35,3 +35,10 @@ def misuse(fd: int, path: str, mode: str) -> None:
     m.no_such_method()  # E: "mmap" has no attribute "no_such_method"
     mmkit.ReadableBuffer  # E: Module has no attribute "ReadableBuffer"
     del s, i
+
+
+def dask_misuse() -> None:
+    import mmkit.dask
+
+    mmkit.dask.count_lines("a.log", chunk_size="64M")  # E: Argument "chunk_size" to "count_lines" has incompatible type "str"
+    mmkit.dask.count(1, "a.log")  # E: Argument 1 to "count" has incompatible type "int"

@@ -123,3 +123,22 @@ def shared_memory() -> None:
     shm.unlink()
     mmkit.shm_unlink(b"/x")
     del name, off, state
+
+
+def dask_api(client: object) -> None:
+    import mmkit.dask
+
+    n: int = mmkit.dask.count("ab", ["logs/*.log"], regex=True, client=client)
+    n += mmkit.dask.count_lines("a.log", chunk_size=1 << 26)
+    pairs: List[Tuple[bytes, int]] = mmkit.dask.word_counts(["a.log", "b.log"], top=10)
+    pairs += mmkit.dask.count_by(r"(\d+)", "a.log", 1, top=3)
+    for line in mmkit.dask.grep(["a", "b"], "a.log", line_numbers=True):
+        where: str = line.path
+        no: Optional[int] = line.line_no
+        text: bytes = line.text
+        del where, no, text
+    files: List[Tuple[str, int]] = mmkit.dask.expand("*.log")
+    part = mmkit.count_part(b"ab", "a.log", 0, 10, regex=True)
+    fixed: Optional[Tuple[int, int, bool]] = mmkit.count_part_fix("ab", None, part, 0, False)
+    words = mmkit.word_counts(b"a b", threads=1)
+    del n, pairs, files, fixed, words
