@@ -81,7 +81,7 @@ if(MMK_CLANG_TREE)
       add_test(NAME clang_python_unit
         COMMAND sh -c "test -d \"$1\" || { echo \"skipped: $1 not built\"; exit 77; }; shift; exec \"$@\""
           sh ${MMK_CLANG_DIR}/python ${CMAKE_COMMAND} -E env PYTHONPATH=${MMK_CLANG_DIR}/python
-          MMK_TEST_TMP=${MMK_PY_TEST_TMP} MMK_POSIX_ONLY=1 PYTHONDONTWRITEBYTECODE=1
+          MMK_TEST_TMP=${MMK_PY_TEST_TMP} MMK_POSIX_ONLY=1 MMK_TEST_DASK=0 PYTHONDONTWRITEBYTECODE=1
           OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
           ${mmk_default_python} ${PROJECT_SOURCE_DIR}/python/tests/run_unit.py)
       set_tests_properties(clang_python_unit PROPERTIES LABELS "python;clang;posix_only"
