@@ -6,3 +6,6 @@ mmk_add_c_test(test_words THREADS)
 # mmk_search (the searcher and its sinks) against the reference searcher, and
 # the reader input over every job.
 mmk_add_c_test(test_search THREADS)
+# The page-cache steering of regular files of 64 MiB and more: read-ahead
+# hints, our map unmapped behind the scan, MMK_SCAN_NO_CACHE (mincore on Linux).
+mmk_add_c_test(test_no_cache THREADS)
