@@ -211,6 +211,10 @@ def main():
         keep = set(x.strip() for x in a.only.split(","))
         rows = [r for r in rows if r[0] in keep or r[1] == "read"]
 
+    # The read rows again at the end: a virtual disk's host may cache part of
+    # the file between runs, so the bar is the faster of the two passes.
+    rows += [(name + " (again, at the end)", kind, argv, want)
+             for name, kind, argv, want in rows if kind == "read"]
     results = []
     failed = []
     tmpdir = tempfile.mkdtemp(prefix="bench-disk-")
@@ -234,7 +238,7 @@ def main():
                  "" if ok else "  WRONG"), flush=True)
 
     shutil.rmtree(tmpdir, ignore_errors=True)
-    report(results, m, mem, path)
+    report(results, m, mem, path, a.keep)
     if not a.keep:
         os.unlink(path)
         os.unlink(manifest_path)
@@ -243,7 +247,7 @@ def main():
         sys.exit(1)
 
 
-def report(results, m, mem, path):
+def report(results, m, mem, path, keep):
     reads = [r for r in results if r["kind"] == "read"]
     best = max(reads, key=lambda r: r["rate"]) if reads else None
     by_name = {r["name"]: r for r in results}
@@ -284,7 +288,7 @@ def report(results, m, mem, path):
     w("")
     w("*vs rg*: ripgrep's time over the command's (above 1 = faster than `rg "
       "--count-matches RARE`). The file was %s."
-      % ("removed afterwards" if True else "kept"))
+      % ("kept (--keep)" if keep else "removed afterwards"))
     text = "\n".join(L) + "\n"
     with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
         f.write(text)

@@ -356,13 +356,13 @@ class TestInputs(MmkTestCase):
             for io in ([], ["--mmap"], ["--no-mmap"]):
                 self.assertRun(mmk(*args, "--no-cache", *io, path), want.stdout)
             with open(path, "rb") as f:
-                self.assertRun(mmk(*args, "--no-cache", "-", stdin=f), mmk(*args, "-", input=data).stdout)
+                self.assertRun(mmk(*args, "--no-cache", "-", stdin=f),
+                               mmk(*args, "-", input=data).stdout)
             self.assertRun(mmk(*args, "--no-cache", input=data), mmk(*args, input=data).stdout)
         fincore = shutil.which("fincore")
-        st = os.statvfs(self.tmp)
         on_tmpfs = subprocess.run(["stat", "-f", "-c", "%T", self.tmp], capture_output=True,
                                   text=True).stdout.strip() == "tmpfs"
-        if sys.platform.startswith("linux") and fincore and not on_tmpfs and st.f_bsize:
+        if sys.platform.startswith("linux") and fincore and not on_tmpfs:
             def cached():
                 r = subprocess.run([fincore, "--bytes", "--noheadings", "--output", "RES", path],
                                    capture_output=True, text=True)
