@@ -9,7 +9,7 @@ PYTHON ?= $(shell command -v python3)
 # make fuzz: each libFuzzer target runs FUZZ_SECONDS (tests/fuzz/, clang only)
 FUZZ_SECONDS ?= 300
 
-.PHONY: all build deps configure test demo bench install clean format fuzz
+.PHONY: all build deps configure test demo bench bench-disk install clean format fuzz
 
 all: build
 
@@ -42,6 +42,14 @@ demo: build
 bench: build
 	@sh scripts/deps.sh bench
 	@sh bench/run.sh $(BUILD)
+
+# make bench-disk [MMK_DISK_SIZE=26e9] [MMK_DISK_FILE=PATH]: a text file larger
+# than memory, caches dropped before each command (root), mmk against ripgrep
+# and the machine's read rate; writes bench/disk/RESULTS.md, removes the file.
+# Opt-in: never part of make test (bench/disk/README.md).
+bench-disk: build
+	@sh scripts/deps.sh bench
+	python3 bench/disk/run.py $(BUILD)
 
 # make install [PREFIX=/usr/local]: the library, header, pkg-config and CMake
 # files, mmk, its manual page (share/man/man1) and its bash, zsh and fish

@@ -58,6 +58,7 @@ enum opt_id {
     OPT_THREADS,
     OPT_MMAP,
     OPT_NO_MMAP,
+    OPT_NO_CACHE,
     OPT_JSON,
     OPT_NO_PROGRESS,
     OPT_CHUNK_SIZE,
@@ -132,6 +133,7 @@ static const opt_def options[] = {
     {'j', "threads", OPT_THREADS, 1, CMD_ALL},
     {0, "mmap", OPT_MMAP, 0, CMD_ALL},
     {0, "no-mmap", OPT_NO_MMAP, 0, CMD_ALL},
+    {0, "no-cache", OPT_NO_CACHE, 0, CMD_ALL},
     {0, "json", OPT_JSON, 0, CMD_COUNT | CMD_LINES | CMD_WORDS | CMD_MERGE},
     {0, "no-progress", OPT_NO_PROGRESS, 0, CMD_ALL},
     {0, "chunk-size", OPT_CHUNK_SIZE, 1, CMD_ALL},
@@ -491,6 +493,9 @@ static int apply(cli_options *o, const opt_def *d, const char *value, const char
     case OPT_NO_MMAP:
         o->scan.io = MMK_IO_READ;
         break;
+    case OPT_NO_CACHE:
+        o->scan.flags |= MMK_SCAN_NO_CACHE;
+        break;
     case OPT_JSON:
         o->json = 1;
         break;
@@ -711,6 +716,7 @@ static const char common_help[] =
     "  -j, --threads N           worker threads (default 0 = all cores)\n"
     "      --mmap                read files through a memory map\n"
     "      --no-mmap             read files with pread() into buffers\n"
+    "      --no-cache            drop files from the page cache behind the scan\n"
     "      --no-progress         never show the progress bar\n"
     "  -h, --help                this help\n";
 
@@ -843,6 +849,7 @@ static const char grep_help[] =
     "  -j, --threads N           worker threads (default 0 = all cores)\n"
     "      --mmap                read files through a memory map\n"
     "      --no-mmap             read files with pread() into buffers\n"
+    "      --no-cache            drop files from the page cache behind the scan\n"
     "      --chunk-size BYTES    bytes per work unit (K, M, G suffixes)\n"
     "      --no-progress         never show the progress bar\n"
     "      --help                this help (-h means --no-filename here, as in grep)\n"

@@ -10,7 +10,7 @@ _mmk() {
     words=("${COMP_WORDS[@]}")
 
     local commands="count grep lines words merge help"
-    local common="-j --threads --mmap --no-mmap --no-progress --chunk-size --help"
+    local common="-j --threads --mmap --no-mmap --no-cache --no-progress --chunk-size --help"
     local count_opts="-F --fixed-strings -i --ignore-case -w --word-regexp -e --regexp -f --file
         -P --perl-regexp -H --with-filename --no-filename --json --by --top -h
         -s --no-messages -z --decompress --since --until --time-format

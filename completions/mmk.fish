@@ -19,6 +19,7 @@ set -l all "__fish_seen_subcommand_from count grep lines words"
 complete -c mmk -n $all -s j -l threads -x -d 'Worker threads (0 = all cores)'
 complete -c mmk -n $all -l mmap -d 'Read files through a memory map'
 complete -c mmk -n $all -l no-mmap -d 'Read files with pread() into buffers'
+complete -c mmk -n $all -l no-cache -d 'Drop files from the page cache behind the scan'
 complete -c mmk -n $all -l no-progress -d 'Never show the progress bar'
 complete -c mmk -n $all -l chunk-size -x -d 'Testing: bytes per unit of work'
 complete -c mmk -n $all -l help -d 'Print help'

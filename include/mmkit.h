@@ -999,7 +999,22 @@ typedef struct mmk_scan_options {
         the input offset (relative to the input's start, as match offsets are)
         at which the search that hit the limit started; -1 otherwise. */
     int64_t *error_offset;
+    unsigned flags; /**< enum mmk_scan_flags, OR-ed; 0 = none */
 } mmk_scan_options;
+
+/** Flags for mmk_scan_options.flags. */
+enum mmk_scan_flags {
+    /** A regular file (MMK_INPUT_FD) leaves the page cache as the scan goes:
+        the clean cached pages of the bytes already scanned are dropped behind
+        the scan (and all of the input's at its end, also those that were
+        cached before it started), so a one-off scan of a file larger than
+        memory does not push other programs' data out of memory. Pages that
+        other processes have mapped or that are not yet written back stay.
+        Ignored for bytes, maps the caller gave, pipes and other streams, and
+        where the platform cannot drop pages (macOS, Windows: no such call).
+        The results are the same. */
+    MMK_SCAN_NO_CACHE = 1u << 0
+};
 
 /**
  * Count the leftmost non-overlapping matches of `p` in `in`: the count that

@@ -50,6 +50,17 @@ enum mmk__os_map_flags {
     MMK__OS_MAP_POPULATE = 1u << 3 /* prefault at map time where the platform can */
 };
 
+/* Alignment of offsets, lengths and buffers for reads through
+   mmk__os.open_direct's descriptors (the largest logical block size in
+   common use). */
+#define MMK__OS_DIRECT_ALIGN 4096u
+
+/* Advice about a file's cached pages, for mmk__os.file_advise. */
+enum mmk__os_file_advice {
+    MMK__OS_FILE_WILLNEED = 1, /* start reading the range in; do not wait for it */
+    MMK__OS_FILE_DONTNEED = 2  /* drop the range's clean cached pages (no longer needed) */
+};
+
 typedef struct mmk__os_methods {
     /* Open `path` close-on-exec without blocking on FIFOs or devices; the
        returned descriptor is in blocking mode. Returns the descriptor or -errno. */
@@ -87,6 +98,22 @@ typedef struct mmk__os_methods {
     int (*anon_fd)(void);
     /* Positional read; returns bytes read (0 at end of file) or -errno. */
     int64_t (*pread)(int fd, void *buf, size_t n, uint64_t offset);
+    /* Advice about the page cache of [offset, offset + len) of a regular file
+       (enum mmk__os_file_advice), about the file, not a descriptor: nothing
+       of the descriptor (its offset, its read-ahead) changes. WILLNEED queues
+       reads of the range and returns (scan.c keeps reads in flight ahead of
+       its workers); DONTNEED drops the range's clean pages that no map
+       holds (scan.c's MMK_SCAN_NO_CACHE, behind the scan). Only advice: the
+       bytes read are the same either way. MMK_ENOTSUP where the platform
+       has no such thing (macOS, Windows), else 0 or -errno. */
+    int (*file_advise)(int fd, uint64_t offset, uint64_t len, int advice);
+    /* A new read-only, close-on-exec descriptor of the regular file open as
+       `fd` whose reads bypass the page cache (Linux: O_DIRECT; offsets,
+       lengths and buffers must then be multiples of MMK__OS_DIRECT_ALIGN),
+       or MMK_ENOTSUP where the platform or the file system has none. The
+       caller's descriptor is left as it was. scan.c reads files larger than
+       memory through it. */
+    int (*open_direct)(int fd);
     /* Reserve disk blocks for [offset, offset + len) of the file, so that
        later writes there cannot fail for want of space. Without `keep_size`
        the file grows to offset + len if it is shorter (the blocks are
@@ -210,6 +237,8 @@ uint64_t mmk__os_now_ns(void);
 int64_t mmk__os_wall_seconds(void);
 /* Processors online (at least 1). */
 unsigned mmk__os_cpu_count(void);
+/* Bytes of physical memory, or 0 where unknown. */
+uint64_t mmk__os_memory_size(void);
 
 /* ---- descriptors as streams (scan.c, decode.c, tally.c) ---------------- */
 

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -221,6 +222,52 @@ static int64_t unix_pread(int fd, void *buf, size_t n, uint64_t offset) {
     return r >= 0 ? (int64_t)r : -errno;
 }
 
+/* posix_fadvise is POSIX (Linux, the BSDs); macOS has none. On Linux
+   WILLNEED is the page cache's forced read-ahead (the reads are queued, not
+   waited for) and DONTNEED invalidates the clean pages that no map holds. */
+static int unix_file_advise(int fd, uint64_t offset, uint64_t len, int advice) {
+#if defined(POSIX_FADV_WILLNEED) && defined(POSIX_FADV_DONTNEED)
+    if (offset > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - offset)
+        return -EOVERFLOW;
+    int native;
+    if (advice == MMK__OS_FILE_WILLNEED)
+        native = POSIX_FADV_WILLNEED;
+    else if (advice == MMK__OS_FILE_DONTNEED)
+        native = POSIX_FADV_DONTNEED;
+    else
+        return -EINVAL;
+    /* posix_fadvise returns the error number rather than setting errno. */
+    int rc = posix_fadvise(fd, (off_t)offset, (off_t)len, native);
+    return rc == 0 ? 0 : -rc;
+#else
+    (void)fd, (void)offset, (void)len, (void)advice;
+    return MMK_ENOTSUP;
+#endif
+}
+
+/* Linux: O_DIRECT on a new open file description of the same file (through
+   /proc/self/fd, so the caller's descriptor keeps its flags and offset).
+   File systems without direct I/O (tmpfs before 6.6, some FUSE) refuse the
+   open with EINVAL: MMK_ENOTSUP, read the ordinary way. */
+static int unix_open_direct(int fd) {
+#if MMK__LINUX_EXTRAS && defined(O_DIRECT)
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    int d;
+    do {
+        d = open(path, O_RDONLY | O_CLOEXEC | O_DIRECT | O_NOCTTY);
+    } while (d < 0 && errno == EINTR);
+    if (d >= 0)
+        return d;
+    if (errno == EMFILE || errno == ENFILE || errno == ENOMEM)
+        return -errno;
+    return MMK_ENOTSUP;
+#else
+    (void)fd;
+    return MMK_ENOTSUP;
+#endif
+}
+
 static int unix_allocate(int fd, uint64_t offset, uint64_t len, int keep_size) {
     if (offset > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - offset)
         return -EFBIG;
@@ -309,8 +356,9 @@ static int unix_process_barrier(void) {
         .fstat = unix_fstat, .stat = unix_stat, .truncate = unix_truncate, .unlink = unix_unlink,  \
         .map = unix_map, .remap = unix_remap, .unmap = unix_unmap, .sync = unix_sync,              \
         .advise = unix_advise, .lock = unix_lock, .unlock = unix_unlock, .anon_fd = unix_anon_fd,  \
-        .pread = unix_pread, .allocate = unix_allocate, .next_hole = unix_next_hole,               \
-        .sleep_us = unix_sleep_us, .process_barrier_setup = unix_process_barrier_setup,            \
+        .pread = unix_pread, .file_advise = unix_file_advise, .open_direct = unix_open_direct,     \
+        .allocate = unix_allocate, .next_hole = unix_next_hole, .sleep_us = unix_sleep_us,         \
+        .process_barrier_setup = unix_process_barrier_setup,                                       \
         .process_barrier = unix_process_barrier,                                                   \
     }
 
@@ -852,6 +900,15 @@ int64_t mmk__os_wall_seconds(void) {
 unsigned mmk__os_cpu_count(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (unsigned)n : 1;
+}
+
+uint64_t mmk__os_memory_size(void) {
+#ifdef _SC_PHYS_PAGES
+    long pages = sysconf(_SC_PHYS_PAGES);
+    return pages > 0 ? (uint64_t)pages * mmk__os_page_size() : 0;
+#else
+    return 0;
+#endif
 }
 
 int64_t mmk__os_read(int fd, void *buf, size_t n) {

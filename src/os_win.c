@@ -596,6 +596,23 @@ static int win_anon_fd(void) {
     return MMK_ENOTSUP; /* no memfd: shared anonymous maps keep their first size */
 }
 
+/* Windows has no advice about a file's cached pages by range (only
+   FILE_FLAG_SEQUENTIAL_SCAN and FILE_FLAG_NO_BUFFERING when a file is
+   opened, and the descriptor is the caller's): the scan's read-ahead hints
+   and MMK_SCAN_NO_CACHE are no-ops here. */
+static int win_file_advise(int fd, uint64_t offset, uint64_t len, int advice) {
+    (void)fd, (void)offset, (void)len, (void)advice;
+    return MMK_ENOTSUP;
+}
+
+/* FILE_FLAG_NO_BUFFERING would need the file reopened by name (ReOpenFile)
+   and sector-aligned reads; not done: files larger than memory are read
+   through the cache manager as any other. */
+static int win_open_direct(int fd) {
+    (void)fd;
+    return MMK_ENOTSUP;
+}
+
 /* ReadFile at an offset. Unlike pread, it moves the handle's file pointer
    (a synchronous handle's position follows every read). */
 static int64_t win_pread(int fd, void *buf, size_t n, uint64_t offset) {
@@ -660,8 +677,9 @@ static int win_process_barrier(void) {
         .fstat = win_fstat, .stat = win_stat, .truncate = win_truncate, .unlink = win_unlink,      \
         .map = win_map, .remap = win_remap, .unmap = win_unmap, .sync = win_sync,                  \
         .advise = win_advise, .lock = win_lock, .unlock = win_unlock, .anon_fd = win_anon_fd,      \
-        .pread = win_pread, .allocate = win_allocate, .next_hole = win_next_hole,                  \
-        .sleep_us = win_sleep_us, .process_barrier_setup = win_process_barrier_setup,              \
+        .pread = win_pread, .file_advise = win_file_advise, .open_direct = win_open_direct,        \
+        .allocate = win_allocate, .next_hole = win_next_hole, .sleep_us = win_sleep_us,            \
+        .process_barrier_setup = win_process_barrier_setup,                                        \
         .process_barrier = win_process_barrier,                                                    \
     }
 
@@ -897,6 +915,12 @@ int64_t mmk__os_wall_seconds(void) {
     uint64_t t = ((uint64_t)ft.dwHighDateTime << 32) | ft.dwLowDateTime;
     /* 100 ns ticks since 1601-01-01 */
     return (int64_t)(t / 10000000u) - 11644473600LL;
+}
+
+uint64_t mmk__os_memory_size(void) {
+    MEMORYSTATUSEX ms;
+    ms.dwLength = sizeof ms;
+    return GlobalMemoryStatusEx(&ms) ? (uint64_t)ms.ullTotalPhys : 0;
 }
 
 unsigned mmk__os_cpu_count(void) {

@@ -171,8 +171,20 @@ enum { SRC_MEM = 1, SRC_PREAD = 2, SRC_STREAM = 3 };
 #define SCAN_LINE_HOLD ((uint64_t)4 << 20)
 /* input bytes in flight for jobs with bulky results (jobspec.bulky_res) */
 #define SCAN_BULKY_WINDOW ((uint64_t)2 << 20)
+/* Read-ahead for regular files (cache_steer): reads are kept queued up to
+   this many bytes past what the workers may already be reading, given to
+   the kernel in steps of SCAN_AHEAD_STEP; pages behind the scan are let go
+   in steps of SCAN_BEHIND_STEP, SCAN_BEHIND_LAG behind the merge. */
+#define SCAN_AHEAD ((uint64_t)64 << 20)
+#define SCAN_AHEAD_STEP ((uint64_t)8 << 20)
+#define SCAN_BEHIND_STEP ((uint64_t)32 << 20)
+#define SCAN_BEHIND_LAG ((uint64_t)16 << 20)
+/* Files below this size get no read-ahead hints and keep their map whole. */
+#define SCAN_STEER_MIN ((uint64_t)64 << 20)
 #define SCAN_PROGRESS_BYTES ((uint64_t)64 << 20)
 #define SCAN_PROGRESS_NS 100000000LL
+
+typedef struct direct_ring direct_ring;
 
 struct mmk__job {
     const mmk__jobspec *spec;
@@ -221,6 +233,15 @@ struct mmk__job {
     /* pread sources: the calling thread's buffer (inline chunks, reloads) */
     uint8_t *main_buf;
     size_t main_cap;
+
+    /* The page cache of a regular file we read or mapped (cache_steer) */
+    int cache_fd;        /* -1: no steering */
+    uint64_t cache_base; /* file offset of input byte 0 */
+    uint64_t ahead;      /* WILLNEED was given for input bytes below this */
+    uint64_t behind;     /* pages below this were let go */
+    int no_cache;        /* MMK_SCAN_NO_CACHE: drop the pages behind the scan */
+    mmk_map *own_map;    /* our map of the file: unmap its pages behind the scan */
+    direct_ring *ring;   /* pread sources larger than memory: read past the cache */
 
     /* progress */
     void (*progress)(uint64_t, uint64_t, void *);
@@ -279,6 +300,184 @@ static int is_space_byte(uint8_t b) {
     return b == ' ' || (b >= '\t' && b <= '\r');
 }
 
+/* ------------------------------------------------------------------------ */
+/* Reading past the page cache (files larger than memory)                    */
+/* ------------------------------------------------------------------------ */
+
+/* A file larger than memory cannot stay cached: by the time a scan ends, its
+   first pages have been pushed out (and other programs' data with them), so
+   the page cache only costs. Measured on bench/disk's 26 GB file on the
+   2-core reference VM (24 GiB): buffered preads spent ~23 s of system time
+   per pass in page-cache work (allocation, reclaim, copies), and under other
+   load the scan ran at 0.2-0.4 GB/s, where four 4 MiB O_DIRECT reads in
+   flight (bench/disk/probe.c) read 0.66-0.94 GB/s at almost no CPU. So such
+   files are read by a ring of SCAN_RING_SLOTS aligned blocks of
+   SCAN_RING_BLOCK bytes that SCAN_RING_READERS threads fill with direct
+   reads ahead of the workers; job_pread copies from the ring. Anything the
+   ring does not hold (behind it, too far ahead, a failed read, the end of a
+   file that shrank) is read with an ordinary pread, so results never depend
+   on the ring. */
+#define SCAN_RING_BLOCK ((uint64_t)4 << 20)
+#define SCAN_RING_SLOTS 24u
+#define SCAN_RING_READERS 4u
+
+/* Files at least this large (0: the machine's memory) use the ring; tests
+   set it to force the ring on small files. */
+uint64_t mmk__scan_direct_min = 0;
+
+struct direct_ring {
+    int fd;        /* our O_DIRECT descriptor */
+    uint64_t end;  /* file offset where the input ends */
+    uint8_t *mem;  /* SCAN_RING_SLOTS blocks, aligned */
+    void *mem_raw; /* what malloc gave */
+    uint64_t blk[SCAN_RING_SLOTS];
+    int64_t got[SCAN_RING_SLOTS]; /* bytes read into the slot; -1 reading; < -1 failed */
+    unsigned pins[SCAN_RING_SLOTS];
+    uint64_t next;    /* next block to read */
+    uint64_t release; /* blocks below this are not needed any more */
+    int stop;
+    mmk__mutex mu;
+    mmk__cond cv;
+    mmk__thread th[SCAN_RING_READERS];
+    unsigned nth;
+};
+
+static void *dring_reader(void *arg) {
+    direct_ring *r = arg;
+    mmk__mutex_lock(&r->mu);
+    for (;;) {
+        unsigned slot = (unsigned)(r->next % SCAN_RING_SLOTS);
+        while (!r->stop && (r->next * SCAN_RING_BLOCK >= r->end ||
+                            r->next >= r->release + SCAN_RING_SLOTS || r->pins[slot])) {
+            mmk__cond_wait(&r->cv, &r->mu);
+            slot = (unsigned)(r->next % SCAN_RING_SLOTS);
+        }
+        if (r->stop)
+            break;
+        uint64_t b = r->next++;
+        r->blk[slot] = b;
+        r->got[slot] = -1;
+        mmk__mutex_unlock(&r->mu);
+        /* Aligned whole blocks; the last one ends where the file does (a
+           direct read returns what the file holds). */
+        uint64_t off = b * SCAN_RING_BLOCK, want = SCAN_RING_BLOCK, have = 0;
+        uint8_t *dst = r->mem + (size_t)slot * SCAN_RING_BLOCK;
+        int64_t res = 0;
+        while (have < want) {
+            int64_t n = mmk__os.pread(r->fd, dst + have, (size_t)(want - have), off + have);
+            if (n < 0) {
+                res = n < -1 ? n : -2;
+                break;
+            }
+            if (n == 0 || (uint64_t)n % MMK__OS_DIRECT_ALIGN)
+                have += (uint64_t)n, want = have; /* the end of the file */
+            else
+                have += (uint64_t)n;
+        }
+        mmk__mutex_lock(&r->mu);
+        r->got[slot] = res < 0 ? res : (int64_t)have;
+        mmk__cond_broadcast(&r->cv);
+    }
+    mmk__mutex_unlock(&r->mu);
+    return NULL;
+}
+
+/* Blocks wholly below file offset `off` may be reused. */
+static void dring_release(direct_ring *r, uint64_t off) {
+    uint64_t b = off / SCAN_RING_BLOCK;
+    mmk__mutex_lock(&r->mu);
+    if (b > r->release) {
+        r->release = b;
+        mmk__cond_broadcast(&r->cv);
+    }
+    mmk__mutex_unlock(&r->mu);
+}
+
+/* Copy what the ring holds of [off, off + n) (file offsets) from its start
+   on; returns the bytes copied (less than n: read the rest with pread). A
+   block within SCAN_RING_SLOTS of the release point is waited for: the
+   readers reach it without the scan moving on. */
+static size_t dring_copy(direct_ring *r, uint8_t *dst, size_t n, uint64_t off) {
+    size_t done = 0;
+    mmk__mutex_lock(&r->mu);
+    while (done < n && off + done < r->end) {
+        uint64_t b = (off + done) / SCAN_RING_BLOCK;
+        unsigned slot = (unsigned)(b % SCAN_RING_SLOTS);
+        while (!r->stop && b >= r->release && b < r->release + SCAN_RING_SLOTS &&
+               !(r->blk[slot] == b && r->got[slot] != -1 && b < r->next))
+            mmk__cond_wait(&r->cv, &r->mu);
+        if (r->stop || b < r->release || b >= r->release + SCAN_RING_SLOTS || r->got[slot] < 0)
+            break;
+        uint64_t in = off + done - b * SCAN_RING_BLOCK;
+        if ((uint64_t)r->got[slot] <= in)
+            break; /* past what the file held: pread says why */
+        size_t k = (size_t)((uint64_t)r->got[slot] - in);
+        if (k > n - done)
+            k = n - done;
+        r->pins[slot]++;
+        mmk__mutex_unlock(&r->mu);
+        memcpy(dst + done, r->mem + (size_t)slot * SCAN_RING_BLOCK + in, k);
+        mmk__mutex_lock(&r->mu);
+        if (--r->pins[slot] == 0)
+            mmk__cond_broadcast(&r->cv);
+        done += k;
+    }
+    mmk__mutex_unlock(&r->mu);
+    return done;
+}
+
+static void dring_free(direct_ring *r) {
+    if (!r)
+        return;
+    mmk__mutex_lock(&r->mu);
+    r->stop = 1;
+    mmk__cond_broadcast(&r->cv);
+    mmk__mutex_unlock(&r->mu);
+    for (unsigned i = 0; i < r->nth; i++)
+        mmk__thread_join(r->th[i]);
+    mmk__mutex_destroy(&r->mu);
+    mmk__cond_destroy(&r->cv);
+    mmk__os.close(r->fd);
+    free(r->mem_raw);
+    free(r);
+}
+
+/* A ring for file range [start, end) of `fd`, or NULL (no direct reads
+   here, no memory, no thread: the scan reads the ordinary way). */
+static direct_ring *dring_start(int fd, uint64_t start, uint64_t end) {
+    int dfd = mmk__os.open_direct(fd);
+    if (dfd < 0)
+        return NULL;
+    direct_ring *r = calloc(1, sizeof *r);
+    size_t bytes = (size_t)SCAN_RING_BLOCK * SCAN_RING_SLOTS;
+    void *raw = r ? malloc(bytes + MMK__OS_DIRECT_ALIGN) : NULL;
+    if (!raw) {
+        free(r);
+        mmk__os.close(dfd);
+        return NULL;
+    }
+    r->fd = dfd;
+    r->end = end;
+    r->mem_raw = raw;
+    r->mem = (uint8_t *)raw +
+             (MMK__OS_DIRECT_ALIGN - (uintptr_t)raw % MMK__OS_DIRECT_ALIGN) % MMK__OS_DIRECT_ALIGN;
+    r->next = r->release = start / SCAN_RING_BLOCK;
+    for (unsigned i = 0; i < SCAN_RING_SLOTS; i++)
+        r->blk[i] = UINT64_MAX;
+    mmk__mutex_init(&r->mu);
+    mmk__cond_init(&r->cv);
+    for (unsigned i = 0; i < SCAN_RING_READERS; i++) {
+        if (mmk__thread_create(&r->th[r->nth], dring_reader, r) != 0)
+            break;
+        r->nth++;
+    }
+    if (r->nth == 0) {
+        dring_free(r);
+        return NULL;
+    }
+    return r;
+}
+
 /* A pread that found the end of the file before the size fstat gave: the
    file shrank during the scan, or it is a pseudo-file whose size is a guess.
    Internal only: mmk__scan_run turns it into a re-read as a stream (when no
@@ -300,9 +499,11 @@ static int pread_full(int fd, uint8_t *dst, size_t n, uint64_t off) {
     return 0;
 }
 
-/* pread exactly n bytes at input offset off of a pread source. */
+/* pread exactly n bytes at input offset off of a pread source (from the
+   direct ring as far as it holds them). */
 static int job_pread(const mmk__job *j, uint8_t *dst, size_t n, uint64_t off) {
-    return pread_full(j->fd, dst, n, j->base + off);
+    size_t k = j->ring ? dring_copy(j->ring, dst, n, j->base + off) : 0;
+    return k == n ? 0 : pread_full(j->fd, dst + k, n - k, j->base + off + k);
 }
 
 /* Input offset `off` in chunk c's subject. The subject of an empty map is
@@ -696,6 +897,53 @@ static int stream_ready(const mmk__job *j) {
     return mmk__os_fd_ready(j->fd);
 }
 
+/* Steer the page cache of a regular file as the scan goes (called by the
+   calling thread with `done`, the input bytes merged so far).
+   Ahead: a file read through the cache gets the kernel's read-ahead, one
+   window at a time, and two workers' interleaved small preads on one
+   descriptor look partly random to it. So for files of SCAN_STEER_MIN and
+   more the calling thread, which mostly waits, asks the kernel (WILLNEED)
+   to read SCAN_AHEAD bytes past what the workers may be reading, in steps,
+   so that several reads are in flight. (Files larger than memory use the
+   direct ring instead, whose readers release blocks here. On the 26 GB
+   file of bench/disk the hints alone were within the noise of the shared
+   2-core VM, 62-165 s per pass either way: the kernel's CPU time for the
+   cache, not the reads in flight, decided there.) On a cached file a hint
+   finds every page present and costs a page-cache walk per step.
+   Behind: our own map of a large file is unmapped behind the scan (the
+   pages stay cached; the process's resident memory stays bounded instead of
+   growing to the file's size), and with MMK_SCAN_NO_CACHE the file's clean
+   pages behind the scan are dropped. Only advice: a failure changes no
+   result, and pages needed again are read again. */
+static void cache_steer(mmk__job *j, uint64_t done) {
+    if (j->cache_fd < 0)
+        return;
+    if (j->ring)
+        dring_release(j->ring, j->base + (done > SCAN_BEHIND_LAG ? done - SCAN_BEHIND_LAG : 0));
+    uint64_t window = (uint64_t)j->W * j->cs;
+    uint64_t want = done + window + SCAN_AHEAD;
+    if (want > j->total || want < done)
+        want = j->total;
+    /* In SCAN_AHEAD_STEP pieces: Linux reads at most the read-ahead size
+       (often 128 KiB .. 8 MiB) of one WILLNEED call and ignores the rest. */
+    while (want > j->ahead && (want - j->ahead >= SCAN_AHEAD_STEP || want == j->total)) {
+        uint64_t n = want - j->ahead < SCAN_AHEAD_STEP ? want - j->ahead : SCAN_AHEAD_STEP;
+        int rc =
+            mmk__os.file_advise(j->cache_fd, j->cache_base + j->ahead, n, MMK__OS_FILE_WILLNEED);
+        /* A platform or filesystem without the call: no more hints. */
+        j->ahead = rc == MMK_ENOTSUP || rc == -ENOSYS ? j->total : j->ahead + n;
+    }
+    uint64_t lag = done > SCAN_BEHIND_LAG ? done - SCAN_BEHIND_LAG : 0;
+    if ((j->own_map || j->no_cache) && lag >= j->behind + SCAN_BEHIND_STEP) {
+        uint64_t a = j->behind, n = lag - a;
+        if (j->own_map)
+            (void)mmk_advise(j->own_map, MMK_ADVICE_DONTNEED, a, n);
+        if (j->no_cache)
+            (void)mmk__os.file_advise(j->cache_fd, j->cache_base + a, n, MMK__OS_FILE_DONTNEED);
+        j->behind = lag;
+    }
+}
+
 /* The main loop on the calling thread: produce (streams), wait, merge. */
 static int job_loop(mmk__job *j) {
     const mmk__jobspec *sp = j->spec;
@@ -734,6 +982,7 @@ static int job_loop(mmk__job *j) {
         } else if (k >= j->nchunks) {
             break;
         }
+        cache_steer(j, merged_bytes);
         mmk__chunk *c = &j->slots[k % j->W];
         if (j->nworkers) {
             rc = wait_chunk(j, c, k, merged_bytes);
@@ -829,6 +1078,7 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
     j->err_off = -1;
     j->spec = spec;
     j->fd = -1;
+    j->cache_fd = -1;
     j->progress = opt->progress;
     j->progress_user = opt->progress_user;
     j->reported_at = mmk__os_now_ns();
@@ -920,6 +1170,8 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
                 j->fd = in->fd;
                 j->base = (uint64_t)in->start;
             }
+            j->cache_fd = in->fd;
+            j->cache_base = (uint64_t)in->start;
             break;
         }
         if (st.type == MMK__OS_REGULAR && st.size > 0 && !force_stream &&
@@ -970,6 +1222,7 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
                 j->fd = in->fd;
                 j->total = st.size;
             }
+            j->cache_fd = in->fd;
         } else {
         as_stream:
             j->fd = in->fd;
@@ -1063,6 +1316,21 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
     if (j->kind != SRC_STREAM && w > j->nchunks)
         w = j->nchunks; /* never more slots than chunks */
     j->W = (unsigned)w;
+    if (j->cache_fd >= 0) {
+        j->no_cache = (opt->flags & MMK_SCAN_NO_CACHE) != 0;
+        uint64_t direct_min = mmk__scan_direct_min ? mmk__scan_direct_min : mmk__os_memory_size();
+        /* Larger than memory: the direct ring, if the workers' lead fits in it. */
+        if (j->kind == SRC_PREAD && direct_min && j->total >= direct_min &&
+            (uint64_t)j->W * j->cs + SCAN_BEHIND_LAG + 2 * SCAN_RING_BLOCK <=
+                (uint64_t)SCAN_RING_SLOTS * SCAN_RING_BLOCK)
+            j->ring = dring_start(j->fd, j->base, j->base + j->total);
+        if (j->total < SCAN_STEER_MIN || j->ring)
+            j->ahead = j->total; /* small: the kernel's own read-ahead does; the ring reads ahead */
+        else if (view_map == own_map)
+            j->own_map = own_map;
+        if (!j->no_cache && j->ahead == j->total && !j->own_map && !j->ring)
+            j->cache_fd = -1;
+    }
 
     j->slots = calloc(j->W, sizeof *j->slots);
     unsigned nctx = j->nworkers ? j->nworkers : 1;
@@ -1119,6 +1387,7 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
         rc = spec->finish(j, j->wctxs, nctx, rc);
 
 out:
+    dring_free(j->ring); /* the workers are gone */
     if (j->wctxs) {
         for (unsigned i = 0; i < nctx; i++) {
             if (j->wctxs[i] && spec->wctx_free)
@@ -1158,6 +1427,10 @@ out:
         mmk_view_release(view_map);
     if (own_map)
         mmk_free(own_map);
+    /* MMK_SCAN_NO_CACHE: all of the input leaves the cache at the end (our
+       map is gone, so no page of it is held by us any more). */
+    if (j->no_cache && j->total)
+        (void)mmk__os.file_advise(j->cache_fd, j->cache_base, j->total, MMK__OS_FILE_DONTNEED);
     *merged = j->merged;
     *err_off = j->err_off;
     return rc;
@@ -1172,6 +1445,8 @@ int mmk__scan_run(const mmk__jobspec *spec, const mmk_input *in, const mmk_scan_
     if (!spec || !in)
         return -EINVAL;
     if (opt->io < MMK_IO_AUTO || opt->io > MMK_IO_READ)
+        return -EINVAL;
+    if (opt->flags & ~(unsigned)MMK_SCAN_NO_CACHE)
         return -EINVAL;
     if (in->kind == MMK_INPUT_FD && (in->flags & ~(unsigned)MMK_INPUT_RANGE))
         return -EINVAL;

@@ -118,6 +118,11 @@ int mmk__search_prepare(const mmk_pattern *p, const mmk_input *in, const mmk_sca
                         mmk_search_result **res, mmk__search_defaults *d);
 
 /* Newline counters: the dispatched one, and the paths tests compare. */
+/* Regular files at least this large are read past the page cache (O_DIRECT
+   through a ring of blocks, scan.c); 0 means the machine's memory. Tests set
+   it to reach that path with small files. */
+extern uint64_t mmk__scan_direct_min;
+
 uint64_t mmk__count_newlines(const uint8_t *p, size_t n);
 uint64_t mmk__count_newlines_scalar(const uint8_t *p, size_t n);
 /* 0 when the CPU has no AVX2 (then *ok is set to 0). */

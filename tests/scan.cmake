@@ -9,3 +9,6 @@ mmk_add_c_test(test_search THREADS)
 # Counts cut into parts (mmk_count_part / _fix, what mmkit.dask runs on each
 # worker) joined in order against mmk_count.
 mmk_add_c_test(test_count_part)
+# The page-cache steering of regular files of 64 MiB and more: read-ahead
+# hints, our map unmapped behind the scan, MMK_SCAN_NO_CACHE (mincore on Linux).
+mmk_add_c_test(test_no_cache THREADS)

@@ -343,6 +343,41 @@ class TestInputs(MmkTestCase):
                 self.assertRun(mmk("count", io, "LORD", stdin=f),
                                b"%d\n" % (3 * TEXT.count(b"LORD")))
 
+    def test_no_cache(self):
+        """--no-cache is taken by every subcommand, changes no output, is
+        ignored on standard input and pipes, and (Linux, not tmpfs: fincore)
+        leaves the file's pages out of the page cache."""
+        data = TEXT * 2000
+        path = self.write("f.txt", data)
+        with open(path, "rb") as f:
+            os.fsync(f.fileno())  # clean pages can be dropped
+        runs = [("count", "LORD"), ("count", "-w", "-i", "lord"), ("count", r"\bL\w+"),
+                ("grep", "-c", "LORD"), ("grep", "-n", "light"), ("lines",), ("words",),
+                ("words", "--top", "3"), ("count", "--by", "0", "L[A-Z]+")]
+        for args in runs:
+            want = mmk(*args, path)
+            self.assertEqual(want.returncode, 0, args)
+            for io in ([], ["--mmap"], ["--no-mmap"]):
+                self.assertRun(mmk(*args, "--no-cache", *io, path), want.stdout)
+            with open(path, "rb") as f:
+                self.assertRun(mmk(*args, "--no-cache", "-", stdin=f),
+                               mmk(*args, "-", input=data).stdout)
+            self.assertRun(mmk(*args, "--no-cache", input=data), mmk(*args, input=data).stdout)
+        fincore = shutil.which("fincore")
+        on_tmpfs = subprocess.run(["stat", "-f", "-c", "%T", self.tmp], capture_output=True,
+                                  text=True).stdout.strip() == "tmpfs"
+        if sys.platform.startswith("linux") and fincore and not on_tmpfs:
+            def cached():
+                r = subprocess.run([fincore, "--bytes", "--noheadings", "--output", "RES", path],
+                                   capture_output=True, text=True)
+                return int(r.stdout.split()[0])
+            for args in runs:
+                with open(path, "rb") as f:
+                    f.read()
+                self.assertGreater(cached(), 0)
+                self.assertEqual(mmk(*args, "--no-cache", path).returncode, 0)
+                self.assertEqual(cached(), 0, args)
+
     def test_fifo(self):
         fifo = os.path.join(self.tmp, "fifo")
         os.mkfifo(fifo)
@@ -724,11 +759,12 @@ class TestGrepOptions(MmkTestCase):
                  "label", "null", "after-context", "before-context", "context", "color",
                  "colour", "line-buffered", "text", "decompress", "follow", "since", "until",
                  "time-format", "recursive", "dereference-recursive", "include", "exclude",
-                 "exclude-dir", "threads", "mmap", "no-mmap", "chunk-size", "no-progress", "help"]
+                 "exclude-dir", "threads", "mmap", "no-mmap", "no-cache", "chunk-size", "no-progress",
+                 "help"]
     COUNT_LONG = ["fixed-strings", "ignore-case", "word-regexp", "regexp", "file", "by", "top", "json",
                   "with-filename", "no-filename", "no-messages", "decompress", "since", "until",
                   "time-format", "recursive", "include", "exclude", "exclude-dir", "threads",
-                  "mmap", "no-mmap", "chunk-size", "no-progress", "help"]
+                  "mmap", "no-mmap", "no-cache", "chunk-size", "no-progress", "help"]
 
     def test_help_lists_every_option(self):
         grep_help = mmk("grep", "--help").stdout
