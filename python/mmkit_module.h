@@ -155,6 +155,9 @@ void mmkit_os_close(int fd);
 /* Read up to n bytes at offset (retrying interrupted and short reads): the
    number read (less than n only at the end of the file), or -errno. */
 int64_t mmkit_os_pread(int fd, void *buf, size_t n, uint64_t offset);
+/* Read up to n bytes from the descriptor's position (retrying interrupted
+   reads): the number read (0 at the end), or -errno. */
+int64_t mmkit_os_read(int fd, void *buf, size_t n);
 /* A monotonic clock in seconds; sleep about `ns` nanoseconds; the process id. */
 double mmkit_os_monotonic(void);
 void mmkit_os_sleep_ns(long ns);

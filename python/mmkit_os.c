@@ -88,6 +88,16 @@ int64_t mmkit_os_pread(int fd, void *buf, size_t n, uint64_t offset) {
     return (int64_t)got;
 }
 
+int64_t mmkit_os_read(int fd, void *buf, size_t n) {
+    for (;;) {
+        ssize_t r = read(fd, buf, n);
+        if (r >= 0)
+            return (int64_t)r;
+        if (errno != EINTR)
+            return -errno;
+    }
+}
+
 double mmkit_os_monotonic(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

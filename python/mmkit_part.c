@@ -10,10 +10,7 @@
  * pickles without this module's types.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "mmkit_module.h"
 
@@ -31,7 +28,7 @@ typedef struct {
 
 static void part_source_close(part_source *s) {
     if (s->fd >= 0) {
-        close(s->fd);
+        mmkit_os_close(s->fd);
         s->fd = -1;
     }
     if (s->have_view) {
@@ -66,16 +63,12 @@ static int part_source_open(PyObject *module, PyObject *obj, int allow_none, par
             return -1;
         int fd, err = 0;
         Py_BEGIN_ALLOW_THREADS
-        fd = open(PyBytes_AS_STRING(fs), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0) {
-            err = errno;
-        } else {
-            struct stat sb;
-            if (fstat(fd, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-                err = S_ISDIR(sb.st_mode) ? EISDIR : ENODEV;
-                close(fd);
-                fd = -1;
-            }
+        fd = mmkit_os_open_read(PyBytes_AS_STRING(fs), &err);
+        mmkit_os_fileinfo sb;
+        if (fd >= 0 && mmkit_os_fstat(fd, &sb) == 0 && sb.kind != MMKIT_OS_REGULAR) {
+            err = ENODEV; /* parts need a regular file (directories: EISDIR above) */
+            mmkit_os_close(fd);
+            fd = -1;
         }
         Py_END_ALLOW_THREADS
         Py_DECREF(fs);

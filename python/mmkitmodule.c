@@ -11,12 +11,9 @@
 #include "mmkit_module.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 /* ------------------------------------------------------------------------ */
 /* Module state                                                              */
@@ -402,9 +399,10 @@ static int read_whole_file(const char *path, char **out, size_t *len) {
     char *buf = NULL;
     size_t cap = 0, n = 0;
     Py_BEGIN_ALLOW_THREADS
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int open_err = 0;
+    int fd = mmkit_os_open_read(path, &open_err);
     if (fd < 0) {
-        err = -errno;
+        err = -open_err;
     } else {
         for (;;) {
             if (n == cap) {
@@ -417,18 +415,16 @@ static int read_whole_file(const char *path, char **out, size_t *len) {
                 buf = nb;
                 cap = ncap;
             }
-            ssize_t got = read(fd, buf + n, cap - n);
-            if (got < 0 && errno == EINTR)
-                continue;
+            int64_t got = mmkit_os_read(fd, buf + n, cap - n);
             if (got < 0) {
-                err = -errno;
+                err = (int)got;
                 break;
             }
             if (got == 0)
                 break;
             n += (size_t)got;
         }
-        close(fd);
+        mmkit_os_close(fd);
     }
     Py_END_ALLOW_THREADS
     if (err < 0) {
