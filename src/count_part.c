@@ -26,6 +26,7 @@
 #include "internal.h"
 #include "matcher.h"
 #include "pattern.h"
+#include "scan.h"
 
 /* What a part's search reads: the whole input in memory (bytes, a map's
    view, or a map of the file made here). */
@@ -37,25 +38,6 @@ typedef struct part_subject {
     mmk_map *own_map;  /* a map we made (of a descriptor) */
     uint64_t map_lo;   /* MAP inputs: the range, for a fault's cause */
 } part_subject;
-
-/* Python slice rules for a map input's range (as scan.c resolves it). */
-static void part_slice(int64_t start, int64_t end, uint64_t len, uint64_t *lo, uint64_t *hi) {
-    int64_t n = (int64_t)len;
-    int64_t a = start == MMK_DEFAULT_POS ? 0 : start;
-    int64_t b = end == MMK_DEFAULT_POS ? n : end;
-    if (a < 0)
-        a = a + n < 0 ? 0 : a + n;
-    if (a > n)
-        a = n;
-    if (b < 0)
-        b = b + n < 0 ? 0 : b + n;
-    if (b > n)
-        b = n;
-    if (b < a)
-        b = a;
-    *lo = (uint64_t)a;
-    *hi = (uint64_t)b;
-}
 
 static void subject_close(part_subject *s) {
     if (s->view_map)
@@ -97,7 +79,7 @@ static int subject_open_any(const mmk_input *in, part_subject *s) {
         if (rc)
             return rc;
         s->view_map = in->map;
-        part_slice(in->start, in->end, len, &lo, &hi);
+        mmk__slice_range(in->start, in->end, len, &lo, &hi);
         s->data = data ? (const uint8_t *)data + lo : NULL;
         s->len = hi - lo;
         s->map_lo = lo;

@@ -1021,8 +1021,7 @@ static int job_loop(mmk__job *j) {
     return 0;
 }
 
-/* Resolve a MAP input's range with Python slice rules. */
-static void slice_range(int64_t start, int64_t end, uint64_t len, uint64_t *lo, uint64_t *hi) {
+void mmk__slice_range(int64_t start, int64_t end, uint64_t len, uint64_t *lo, uint64_t *hi) {
     int64_t n = (int64_t)len;
     int64_t a = start == MMK_DEFAULT_POS ? 0 : start;
     int64_t b = end == MMK_DEFAULT_POS ? n : end;
@@ -1106,7 +1105,7 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
         if (rc)
             return rc;
         view_map = in->map;
-        slice_range(in->start, in->end, len, &lo, &hi);
+        mmk__slice_range(in->start, in->end, len, &lo, &hi);
         map_lo = lo;
         map_len = hi - lo;
         j->kind = SRC_MEM;

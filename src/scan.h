@@ -83,6 +83,10 @@ typedef struct mmk__jobspec {
 
 /* Run a job over an input. Returns 0, a job's non-zero stop value, or a
    negative code. */
+/* A MAP input's range [start, end) resolved with Python's slice rules against
+   the map's length len (MMK_DEFAULT_POS: the start or the end): *lo <= *hi. */
+void mmk__slice_range(int64_t start, int64_t end, uint64_t len, uint64_t *lo, uint64_t *hi);
+
 int mmk__scan_run(const mmk__jobspec *spec, const mmk_input *in, const mmk_scan_options *opt);
 
 /* For job functions: the job's spec, and whether subject bytes are mapped
