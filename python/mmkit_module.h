@@ -100,6 +100,9 @@ const mmk_pattern *mmkit_pattern_ptr(pymm_pattern *p);
 void mmkit_pattern_put(pymm_pattern *p);
 int mmkit_optional_ssize(PyObject *obj, Py_ssize_t *out, int *given);
 int mmkit_threads_arg(PyObject *obj, unsigned *out);
+/* Open the path-like `path` for reading (a directory: EISDIR): the descriptor,
+   or -1 with OSError(filename=path) raised. The GIL is released meanwhile. */
+int mmkit_open_path_read(PyObject *path);
 
 /* mmkit_mmap.c */
 extern PyType_Spec mmkit_mmap_spec;

@@ -58,22 +58,13 @@ static int part_source_open(PyObject *module, PyObject *obj, int allow_none, par
     }
     if (PyUnicode_Check(obj) || (!PyObject_CheckBuffer(obj) &&
                                  PyObject_HasAttrString((PyObject *)Py_TYPE(obj), "__fspath__"))) {
-        PyObject *fs = NULL;
-        if (!PyUnicode_FSConverter(obj, &fs))
+        int fd = mmkit_open_path_read(obj);
+        if (fd < 0)
             return -1;
-        int fd, err = 0;
-        Py_BEGIN_ALLOW_THREADS
-        fd = mmkit_os_open_read(PyBytes_AS_STRING(fs), &err);
         mmkit_os_fileinfo sb;
-        if (fd >= 0 && mmkit_os_fstat(fd, &sb) == 0 && sb.kind != MMKIT_OS_REGULAR) {
-            err = ENODEV; /* parts need a regular file (directories: EISDIR above) */
-            mmkit_os_close(fd);
-            fd = -1;
-        }
-        Py_END_ALLOW_THREADS
-        Py_DECREF(fs);
-        if (fd < 0) {
-            errno = err;
+        if (mmkit_os_fstat(fd, &sb) == 0 && sb.kind != MMKIT_OS_REGULAR) {
+            mmkit_os_close(fd); /* parts need a regular file (directories: EISDIR above) */
+            errno = ENODEV;
             PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, obj);
             return -1;
         }

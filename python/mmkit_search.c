@@ -282,20 +282,10 @@ static int source_open(PyObject *module, PyObject *obj, int decompress, const ra
         }
         s->fd = (int)fd;
     } else if (is_path_like(obj)) {
-        PyObject *fs = NULL;
-        if (!PyUnicode_FSConverter(obj, &fs))
-            return -1;
         s->path = obj;
-        int fd, err = 0;
-        Py_BEGIN_ALLOW_THREADS
-        fd = mmkit_os_open_read(PyBytes_AS_STRING(fs), &err);
-        Py_END_ALLOW_THREADS
-        Py_DECREF(fs);
-        if (fd < 0) {
-            errno = err;
-            PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, obj);
+        int fd = mmkit_open_path_read(obj);
+        if (fd < 0)
             return -1;
-        }
         s->fd = fd;
         s->own_fd = 1;
     } else if (PyObject_CheckBuffer(obj)) {

@@ -390,6 +390,22 @@ pymm_pattern *mmkit_pattern_get(PyObject *module, const void *bytes, Py_ssize_t 
 /* Module functions                                                          */
 /* ------------------------------------------------------------------------ */
 
+int mmkit_open_path_read(PyObject *path) {
+    PyObject *fs = NULL;
+    if (!PyUnicode_FSConverter(path, &fs))
+        return -1;
+    int fd, err = 0;
+    Py_BEGIN_ALLOW_THREADS
+    fd = mmkit_os_open_read(PyBytes_AS_STRING(fs), &err);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(fs);
+    if (fd < 0) {
+        errno = err;
+        PyErr_SetFromErrnoWithFilenameObject(PyExc_OSError, path);
+    }
+    return fd;
+}
+
 /*
  * Read the whole file at `path` with read() (the GIL released) into *out
  * (PyMem_Raw, the caller frees) and *len. Returns 0 or a negative errno.
