@@ -178,6 +178,14 @@ static void table_free(val_table *t) {
     memset(t, 0, sizeof *t);
 }
 
+/* The bytes of slot e's value. An empty value has no bytes, and a table that
+   holds only empty values has no arena: a null pointer plus an offset is
+   undefined, so those point at a static empty string. */
+static const uint8_t *slot_bytes(const val_table *t, const val_slot *e) {
+    static const uint8_t none[1];
+    return t->arena ? t->arena + e->off : none;
+}
+
 static int table_grow(val_table *t) {
     size_t cap = t->cap * 2;
     void *mem;
@@ -188,7 +196,7 @@ static int table_grow(val_table *t) {
         const val_slot *e = &t->slots[i];
         if (!e->count)
             continue;
-        size_t k = (size_t)val_hash(t->arena + e->off, (size_t)e->len) & (cap - 1);
+        size_t k = (size_t)val_hash(slot_bytes(t, e), (size_t)e->len) & (cap - 1);
         while (ns[k].count)
             k = (k + 1) & (cap - 1);
         ns[k] = *e;
@@ -725,8 +733,8 @@ static int tally_finish(mmk__job *j, void **wctxs, unsigned nctx, int rc) {
         for (size_t k = 0; k < w->t.cap; k++) {
             const val_slot *e = &w->t.slots[k];
             if (e->count &&
-                (rc = table_add(base, w->t.arena + e->off, (size_t)e->len,
-                                val_hash(w->t.arena + e->off, (size_t)e->len), e->count)) != 0)
+                (rc = table_add(base, slot_bytes(&w->t, e), (size_t)e->len,
+                                val_hash(slot_bytes(&w->t, e), (size_t)e->len), e->count)) != 0)
                 return rc;
         }
     }
