@@ -110,6 +110,21 @@ static inline int check_open_dir(const char *path) {
 #endif
 }
 
+/* CHECK_TSAN: 1 in a ThreadSanitizer build (10-20 times slower, and every
+   large buffer costs shadow-memory page faults). Its job is finding races:
+   the tests run each threaded shape there a few times, not every random
+   draw and every size, which the plain and ASan builds cover. */
+#if defined(__SANITIZE_THREAD__)
+#define CHECK_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CHECK_TSAN 1
+#endif
+#endif
+#ifndef CHECK_TSAN
+#define CHECK_TSAN 0
+#endif
+
 /* Quick mode: MMK_TEST_QUICK=1 (set for the runs under wine, where every
    system call is slower) asks the randomized tests for fewer rounds; every
    shape is still covered, only fewer random draws of each. */

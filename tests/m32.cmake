@@ -21,7 +21,7 @@ set(MMK_M32_SKIP "" CACHE STRING "C tests (names) not run in the 32-bit tree")
 # the CI budget under emulation (measured on the 2-core CI machine: 70 s to
 # more than 300 s each). Where the kernel runs 32-bit programs they all run.
 set(MMK_M32_QEMU_CANNOT test_map test_guard_order test_scenarios test_shm test_shm_portable)
-set(MMK_M32_QEMU_SLOW test_map_threads test_pattern test_pattern_list test_regex_chunks
+set(MMK_M32_QEMU_SLOW test_map_threads test_no_cache test_pattern test_pattern_list test_regex_chunks
   test_regex_jit test_scan test_search test_tally)
 
 mmk_add_c_test(test_big_file)

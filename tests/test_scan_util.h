@@ -239,19 +239,10 @@ static inline void ts_input_close(ts_input *t) {
     unlink(ts_path("input"));
 }
 
-/* Under ThreadSanitizer (10-20 times slower) the randomized tests run fewer
-   rounds: its job is finding races, which a few rounds of every shape do. */
-#if defined(__SANITIZE_THREAD__)
-#define TS_ROUNDS(n) (((n) + 3) / 4)
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TS_ROUNDS(n) (((n) + 3) / 4)
-#endif
-#endif
-/* Quick mode (MMK_TEST_QUICK=1, the runs under wine): a quarter too. */
-#ifndef TS_ROUNDS
-#define TS_ROUNDS(n) (check_quick() ? ((n) + 3) / 4 : (n))
-#endif
+/* Under ThreadSanitizer (CHECK_TSAN) the randomized tests run an eighth of
+   their rounds: its job is finding races, which a few rounds of every shape
+   do. Quick mode (MMK_TEST_QUICK=1: the other sanitizers, wine): a quarter. */
+#define TS_ROUNDS(n) (CHECK_TSAN ? ((n) + 7) / 8 : check_quick() ? ((n) + 3) / 4 : (n))
 
 static const uint64_t ts_chunks[] = {1, 2, 3, 5, 7, 64, 4096, 0};
 static const unsigned ts_threads[] = {1, 2, 3, 8};
