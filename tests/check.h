@@ -133,6 +133,13 @@ static inline int check_quick(void) {
     return q && *q && *q != '0';
 }
 
+/* Lean: under TSan or in quick mode (the other sanitizers, wine, qemu), the
+   heaviest single passes (multi-MiB lines, tiny-chunk scans) run in part;
+   the plain build runs all of them. */
+static inline int check_lean(void) {
+    return CHECK_TSAN || check_quick();
+}
+
 /* xorshift64*: reproducible pseudo-random numbers shared by the tests. A test
    that wants its own sequence sets check_rng before drawing. */
 static uint64_t check_rng = 0x9E3779B97F4A7C15ull;

@@ -48,6 +48,16 @@ if(MMK_CLANG_TREE)
       set_tests_properties(clang_${t} PROPERTIES ENVIRONMENT "${env}" LABELS "${labels};clang;posix_only"
         TIMEOUT 300 SKIP_RETURN_CODE 77 FIXTURES_REQUIRED mmk_clang)
     endforeach()
+    # The engine tests (mmk_add_c_test ENGINE) run under ASan+UBSan here only.
+    get_property(engine_asan GLOBAL PROPERTY MMK_CLANG_ONLY_ASAN)
+    foreach(t ${engine_asan})
+      list(APPEND targets ${t})
+      add_test(NAME clang_${t}
+        COMMAND sh -c "test -x \"$1\" || { echo \"skipped: $1 not built\"; exit 77; }; exec \"$1\""
+          sh ${MMK_CLANG_DIR}/tests/${t})
+      set_tests_properties(clang_${t} PROPERTIES ENVIRONMENT "${MMK_TEST_ENV};MMK_TEST_QUICK=1"
+        LABELS "c;asan;clang;posix_only" TIMEOUT 300 SKIP_RETURN_CODE 77 FIXTURES_REQUIRED mmk_clang)
+    endforeach()
     foreach(t ${MMK_FUZZ_TARGETS})
       list(APPEND targets ${t})
       mmk_add_fuzz_test(clang_${t} ${MMK_CLANG_DIR}/tests/${t} ${t})
@@ -91,7 +101,7 @@ if(MMK_CLANG_TREE)
       add_test(NAME clang_python_unit
         COMMAND sh -c "test -d \"$1\" || { echo \"skipped: $1 not built\"; exit 77; }; shift; exec \"$@\""
           sh ${MMK_CLANG_DIR}/python ${CMAKE_COMMAND} -E env PYTHONPATH=${MMK_CLANG_DIR}/python
-          MMK_TEST_TMP=${MMK_PY_TEST_TMP} MMK_POSIX_ONLY=1 MMK_TEST_DASK=0 PYTHONDONTWRITEBYTECODE=1
+          MMK_TEST_TMP=${MMK_PY_TEST_TMP} MMK_POSIX_ONLY=1 MMK_TEST_DASK=0 MMK_TEST_QUICK=1 PYTHONDONTWRITEBYTECODE=1
           OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
           ${mmk_default_python} ${PROJECT_SOURCE_DIR}/python/tests/run_unit.py)
       set_tests_properties(clang_python_unit PROPERTIES LABELS "python;clang;posix_only"

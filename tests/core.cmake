@@ -13,4 +13,4 @@ mmk_add_c_test(test_guard_order THREADS)
 mmk_add_c_test(test_map_follow THREADS)
 # Time ranges of logs (timerange.c): parsing, binary search against a linear
 # reference on generated logs, truncation under the map.
-mmk_add_c_test(test_timerange)
+mmk_add_c_test(test_timerange ENGINE)

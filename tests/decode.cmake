@@ -2,7 +2,7 @@
 # pass-through against the command-line tools; formats whose tool or library
 # is missing are skipped with one line each. THREADS: the decoding thread
 # (every case runs with it and without) under TSan too.
-mmk_add_c_test(test_decode THREADS)
+mmk_add_c_test(test_decode THREADS ENGINE)
 # It runs the command-line tools for every case: under the sanitizers, on a
 # busy 2-core machine, that takes longer than the default 300 s.
 foreach(v asan tsan)

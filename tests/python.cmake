@@ -31,11 +31,17 @@ set(MMK_PY_TEST_TMP ${CMAKE_CURRENT_BINARY_DIR}/tmp)
 # well inside the watchdog. numpy's BLAS keeps to one
 # thread: the tests fork, and a forked child of a process with idle BLAS
 # threads has nothing to gain from them.
+# The Pythons other than the default one run in quick mode (QUICK in
+# python/tests/mmkit_testutil.py): every test, fewer rounds of the heaviest.
 function(mmk_add_python_unit_test name python moddir)
+  set(quick 0)
+  if(ARGC GREATER 3)
+    set(quick ${ARGV3})
+  endif()
   add_test(NAME ${name}
     COMMAND ${python} ${PROJECT_SOURCE_DIR}/python/tests/run_unit.py)
   set_tests_properties(${name} PROPERTIES
-    ENVIRONMENT "PYTHONPATH=${moddir};MMK_TEST_TMP=${MMK_PY_TEST_TMP};PYTHONDONTWRITEBYTECODE=1;OPENBLAS_NUM_THREADS=1;OMP_NUM_THREADS=1;MMK_TEST_DASK=0"
+    ENVIRONMENT "PYTHONPATH=${moddir};MMK_TEST_TMP=${MMK_PY_TEST_TMP};PYTHONDONTWRITEBYTECODE=1;OPENBLAS_NUM_THREADS=1;OMP_NUM_THREADS=1;MMK_TEST_DASK=0;MMK_TEST_QUICK=${quick}"
     LABELS "python" TIMEOUT 300)
 endfunction()
 
@@ -128,7 +134,7 @@ print('%d.%d' % sys.version_info[:2])"
   # The default python3's unit tests already run as python_unit.
   get_filename_component(exe_real ${exe} REALPATH)
   if(NOT exe_real STREQUAL mmk_default_real)
-    mmk_add_python_unit_test(python_unit_${ver} ${exe} ${outdir})
+    mmk_add_python_unit_test(python_unit_${ver} ${exe} ${outdir} 1)
   endif()
   if(has_tests STREQUAL "yes")
     add_test(NAME python_conformance_${ver} COMMAND ${exe} ${PROJECT_SOURCE_DIR}/python/conformance.py)
@@ -172,7 +178,7 @@ print(sysconfig.get_config_var('EXT_SUFFIX'))"
     mmk_python_module_setup(mmkit_python_system ${outdir})
     get_filename_component(sys_real ${mmk_system_python} REALPATH)
     if(NOT sys_real STREQUAL mmk_default_real)
-      mmk_add_python_unit_test(python_unit_system ${mmk_system_python} ${outdir})
+      mmk_add_python_unit_test(python_unit_system ${mmk_system_python} ${outdir} 1)
     endif()
     # mmkit.dask on a LocalCluster of two worker processes, with Debian's
     # python3-distributed (python/tests/test_dask.py; its Dask tests skip

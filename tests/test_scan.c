@@ -446,9 +446,10 @@ static void test_lines_long(void) {
         if (where[wi] != SIZE_MAX)
             memcpy(data + where[wi], "needle", 6);
         for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
-            /* Under TSan a quarter of the (position, pattern) pairs: each is
-               three scans of a 5 MiB line, a quarter minute there. */
-            if ((wi + ci) % (CHECK_TSAN ? 4 : 2))
+            /* Lean runs (check_lean) take a quarter of the (position,
+               pattern) pairs: each is three scans of a 5 MiB line, a
+               quarter minute under TSan. */
+            if ((wi + ci) % (check_lean() ? 4 : 2))
                 continue;
             mmk_pattern *p =
                 compile(cases[ci].pat, strlen(cases[ci].pat), cases[ci].flags | MMK_PAT_LINES);
@@ -545,8 +546,8 @@ static void test_adversarial(void) {
         mmk_pattern *p = compile(cases[k].pat, strlen(cases[k].pat), cases[k].flags);
         spans want = ref_walk(p, as, len);
         lines wl = ref_lines(as, len, &want);
-        /* Under TSan, 31-byte chunks rather than 3 (6,667 hand-overs a scan). */
-        uint64_t chunks[] = {CHECK_TSAN ? 31 : 3, 1001, 4097, 0};
+        /* Lean runs: 31-byte chunks rather than 3 (6,667 hand-overs a scan). */
+        uint64_t chunks[] = {check_lean() ? 31 : 3, 1001, 4097, 0};
         for (size_t c = 0; c < 4; c++)
             for (unsigned th = 1; th <= 3; th++)
                 check_jobs(p, cases[k].pat, TS_BYTES, as, len, chunks[c], th, &want, &wl,

@@ -5,6 +5,12 @@ import shutil
 import tempfile
 import unittest
 
+# Quick mode (MMK_TEST_QUICK=1: the runs for the Pythons other than the
+# default one, and the POSIX-only tree's): the heaviest data-driven tests
+# draw fewer rounds. Their C paths are the same for every Python version; the
+# default python3 runs them all.
+QUICK = os.environ.get("MMK_TEST_QUICK", "") not in ("", "0")
+
 
 def test_tmpdir():
     """A fresh directory for one test case's files (under $MMK_TEST_TMP when set)."""

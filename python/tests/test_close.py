@@ -15,7 +15,7 @@ import threading
 import time
 
 import mmkit
-from mmkit_testutil import TempDirTestCase
+from mmkit_testutil import QUICK, TempDirTestCase
 
 SIZE = 1 << 24  # anonymous, never touched: reads come from the zero page
 JOIN = 120      # seconds: only a deadlock takes this long
@@ -51,7 +51,7 @@ def wait_running(state, t):
 
 
 class CloseWhileInFlightTest(TempDirTestCase):
-    ROUNDS = 8
+    ROUNDS = 3 if QUICK else 8
 
     def rounds(self, op, make=lambda: mmkit.mmap(-1, SIZE), single=True):
         """Each round: a reader loops op on a fresh map, the main thread
