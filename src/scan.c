@@ -163,7 +163,13 @@ uint64_t mmk__count_newlines(const uint8_t *p, size_t n) {
 enum { SRC_MEM = 1, SRC_PREAD = 2, SRC_STREAM = 3 };
 
 #define SCAN_DEFAULT_CHUNK ((uint64_t)1 << 20)
-#define SCAN_PREAD_CHUNK ((uint64_t)1 << 16)
+/* pread chunks: 256 KiB. Measured on the 2-core reference machine over the
+   page-cached 1.1 GB KJV text, whole mmk processes, 64 KiB -> 256 KiB: count
+   of a rare word 117 -> 89 ms, lines 103 -> 78 ms, grep of a rare word
+   145 -> 117 ms, words 1.29 -> 1.19 s, a frequent word 417 -> 389 ms, a
+   regex unchanged; the buffer still stays in the core's L2 (512 KiB). Jobs
+   with bulky results keep their window in bytes (SCAN_BULKY_WINDOW). */
+#define SCAN_PREAD_CHUNK ((uint64_t)1 << 18)
 #define SCAN_MAX_BUFFERED_CHUNK ((uint64_t)1 << 28)
 #define SCAN_MAX_THREADS 256
 /* pread line jobs hold a line whole up to this length; the rest of a longer
@@ -1273,7 +1279,8 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
     if (threads > SCAN_MAX_THREADS)
         threads = SCAN_MAX_THREADS;
     /* pread copies into the chunk's buffer: small buffers stay in the
-       cache (64 KiB measured about twice as fast as 1 MiB). */
+       cache (64 KiB measured about twice as fast as 1 MiB, 256 KiB faster
+       still: SCAN_PREAD_CHUNK). */
     j->cs = opt->chunk_size        ? opt->chunk_size
             : j->kind == SRC_PREAD ? SCAN_PREAD_CHUNK
                                    : SCAN_DEFAULT_CHUNK;
