@@ -732,9 +732,10 @@ static int tally_finish(mmk__job *j, void **wctxs, unsigned nctx, int rc) {
         }
         for (size_t k = 0; k < w->t.cap; k++) {
             const val_slot *e = &w->t.slots[k];
-            if (e->count &&
-                (rc = table_add(base, slot_bytes(&w->t, e), (size_t)e->len,
-                                val_hash(slot_bytes(&w->t, e), (size_t)e->len), e->count)) != 0)
+            if (!e->count)
+                continue;
+            const uint8_t *v = slot_bytes(&w->t, e);
+            if ((rc = table_add(base, v, (size_t)e->len, val_hash(v, (size_t)e->len), e->count)) != 0)
                 return rc;
         }
     }

@@ -30,33 +30,34 @@ if(MMK_CLANG_TREE)
   function(mmk_add_clang_tests)
     get_property(all_tests DIRECTORY PROPERTY TESTS)
     set(targets "")
+    # The engine tests (mmk_add_c_test ENGINE) run under ASan+UBSan here only:
+    # this tree has no test of theirs, and they take the C tests' environment.
+    get_property(engine_asan GLOBAL PROPERTY MMK_CLANG_ONLY_ASAN)
+    set(c_asan ${engine_asan})
     foreach(t ${all_tests})
       get_test_property(${t} LABELS labels)
       # ASan+UBSan only: the two compilers' UBSan and ASan instrument
       # differently, but TSan is one runtime (compiler-rt's) under both, and
       # the gcc TSan runs already cover every threaded test.
-      if(NOT "c" IN_LIST labels OR NOT "asan" IN_LIST labels)
-        continue()
+      if("c" IN_LIST labels AND "asan" IN_LIST labels)
+        list(APPEND c_asan ${t})
+      endif()
+    endforeach()
+    foreach(t ${c_asan})
+      if(t IN_LIST engine_asan)
+        set(env ${MMK_TEST_ENV} MMK_TEST_QUICK=1)
+        set(labels c asan)
+      else() # the gcc ASan test's environment, quick mode included
+        get_test_property(${t} ENVIRONMENT env)
+        get_test_property(${t} LABELS labels)
+        list(REMOVE_ITEM labels plain)
       endif()
       list(APPEND targets ${t}) # C tests are named after their executable
-      get_test_property(${t} ENVIRONMENT env)
       add_test(NAME clang_${t}
         COMMAND sh -c "test -x \"$1\" || { echo \"skipped: $1 not built\"; exit 77; }; exec \"$1\""
           sh ${MMK_CLANG_DIR}/tests/${t})
-      list(REMOVE_ITEM labels plain)
-      list(APPEND env MMK_TEST_QUICK=1)
       set_tests_properties(clang_${t} PROPERTIES ENVIRONMENT "${env}" LABELS "${labels};clang;posix_only"
         TIMEOUT 300 SKIP_RETURN_CODE 77 FIXTURES_REQUIRED mmk_clang)
-    endforeach()
-    # The engine tests (mmk_add_c_test ENGINE) run under ASan+UBSan here only.
-    get_property(engine_asan GLOBAL PROPERTY MMK_CLANG_ONLY_ASAN)
-    foreach(t ${engine_asan})
-      list(APPEND targets ${t})
-      add_test(NAME clang_${t}
-        COMMAND sh -c "test -x \"$1\" || { echo \"skipped: $1 not built\"; exit 77; }; exec \"$1\""
-          sh ${MMK_CLANG_DIR}/tests/${t})
-      set_tests_properties(clang_${t} PROPERTIES ENVIRONMENT "${MMK_TEST_ENV};MMK_TEST_QUICK=1"
-        LABELS "c;asan;clang;posix_only" TIMEOUT 300 SKIP_RETURN_CODE 77 FIXTURES_REQUIRED mmk_clang)
     endforeach()
     foreach(t ${MMK_FUZZ_TARGETS})
       list(APPEND targets ${t})
@@ -74,7 +75,6 @@ if(MMK_CLANG_TREE)
         # and undefined behaviour. Leaks are checked by the C tests, the
         # libFuzzer targets (fuzz_cli: mmk's option parser) and the gcc
         # tree's ASan follow suite, whose mmk runs grep, count and --follow.
-        set(leaks 0)
         add_test(NAME clang_cli_${suite}
           COMMAND sh -c "test -x \"$1\" || { echo \"skipped: $1 not built\"; exit 77; }; shift; exec \"$@\""
             sh ${clang_mmk} ${CMAKE_COMMAND} -E env MMK=${clang_mmk}
@@ -82,7 +82,7 @@ if(MMK_CLANG_TREE)
             MMK_SYS_DRIVER=${MMK_CLANG_DIR}/tests/sys_driver
             MMK_SOURCE_DIR=${PROJECT_SOURCE_DIR} MMK_BUILD_DIR=${CMAKE_BINARY_DIR}
             MMK_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}/tmp
-            ASAN_OPTIONS=detect_leaks=${leaks}:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+            ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
             MMK_CLI_QUICK=1 MMK_POSIX_ONLY=1 ${MMK_CLI_PYTHON3} -m unittest test_${suite}
           WORKING_DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}/cli)
         set_tests_properties(clang_cli_${suite} PROPERTIES LABELS "cli;asan;clang;posix_only"

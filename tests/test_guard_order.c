@@ -468,18 +468,9 @@ static int threads(void) {
  * racing another's can hand out a torn action (seen: a handler address whose
  * low bytes came from guard_handler and the rest from thread_chain, which mmkit
  * then recorded and called). The kernel's sigaction() is atomic; the "threads"
- * race is run by the plain and ASan builds of this test, not under TSan.
+ * race is run by the plain and ASan builds of this test, not under TSan
+ * (CHECK_TSAN, tests/check.h).
  */
-#if defined(__SANITIZE_THREAD__)
-#define TSAN_SIGACTION 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TSAN_SIGACTION 1
-#endif
-#endif
-#ifndef TSAN_SIGACTION
-#define TSAN_SIGACTION 0
-#endif
 
 struct scenario {
     const char *name;
@@ -535,7 +526,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
         if (argc >= 2 && strcmp(argv[1], scenarios[i].name) != 0)
             continue;
-        if (TSAN_SIGACTION && scenarios[i].fn == threads) {
+        if (CHECK_TSAN && scenarios[i].fn == threads) {
             fprintf(stderr, "threads: skipped under ThreadSanitizer (its sigaction() emulation "
                             "tears actions that threads install concurrently)\n");
             continue;

@@ -31,16 +31,7 @@
  * the caller does not hold, relocking its own) and stops the test; the error
  * codes of such misuse are checked by the plain and ASan builds of this test.
  */
-#if defined(__SANITIZE_THREAD__)
-#define MISUSE_CHECKS 0
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define MISUSE_CHECKS 0
-#endif
-#endif
-#ifndef MISUSE_CHECKS
-#define MISUSE_CHECKS 1
-#endif
+#define MISUSE_CHECKS (!CHECK_TSAN)
 
 /* ---- unique names, remembered for cleanup ------------------------------- */
 
