@@ -76,4 +76,10 @@ if(MMK_WIN_TESTS AND NOT WIN32 AND NOT CMAKE_CROSSCOMPILING)
       ${MMK_WIN_C_TESTS} mmk sys_driver)
   set_tests_properties(win_build PROPERTIES LABELS "win" TIMEOUT 1200 SKIP_RETURN_CODE 77 COST 1000
     FIXTURES_SETUP mmk_win)
+  # win_build leaves a persistent wine server running (see win-tree.sh);
+  # this stops it once the last win_ test is done.
+  add_test(NAME win_stop
+    COMMAND sh -c "command -v wineserver >/dev/null || { echo \"skipped: no wineserver\"; exit 77; }; test -d \"$1\" || { echo \"skipped: no wine prefix\"; exit 77; }; WINEPREFIX=\"$1\" wineserver -k 2>/dev/null; echo \"wine server of $1 stopped\"" sh ${MMK_WIN_DIR}/wine)
+  set_tests_properties(win_stop PROPERTIES LABELS "win" SKIP_RETURN_CODE 77
+    FIXTURES_CLEANUP mmk_win)
 endif()

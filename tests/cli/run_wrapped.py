@@ -51,10 +51,29 @@ def main():
         print("run_wrapped: %s is not installed; skipped" % mmkcli.WRAPPER[0])
         return 77
     os.environ.setdefault("WINEDEBUG", "-all")
-    # The first start of wine in a fresh prefix takes tens of seconds (it
-    # builds the prefix); do it once here rather than inside a test's timeout.
-    subprocess.run([*mmkcli.WRAPPER, mmkcli.MMK, "--version"], stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL, timeout=600)
+    # Under wine: the first wine program of a wine server starts wine's system
+    # processes, which inherit its stdout and stderr and live as long as the
+    # server. Were that program a test's mmk.exe, the test's pipes would stay
+    # open and the test would wait on them. So a persistent server is started
+    # first (under ctest, win_build has already started one: this start then
+    # fails harmlessly, and win_stop stops it), and the first program runs
+    # with no output streams. It is also the slow first start of a fresh
+    # prefix, done here rather than inside a test's timeout.
+    owned_server = False
+    if os.path.basename(mmkcli.WRAPPER[0]) == "wine" and shutil.which("wineserver"):
+        owned_server = subprocess.run(["wineserver", "-p"], stdin=subprocess.DEVNULL,
+                                      stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL).returncode == 0
+    subprocess.run([*mmkcli.WRAPPER, mmkcli.MMK, "--version"], stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
+    try:
+        return run_suite()
+    finally:
+        if owned_server:
+            subprocess.run(["wineserver", "-k"], stderr=subprocess.DEVNULL)
+
+
+def run_suite():
     import test_cli  # noqa: E402  (after sys.path is set)
 
     loader = unittest.TestLoader()

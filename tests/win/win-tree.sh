@@ -67,6 +67,16 @@ else
   cmake --build "$dir" -j "$jobs" || exit 1
 fi
 # The wine prefix lives in the tree; creating it is the slow first start.
-WINEPREFIX="$dir/wine" WINEDEBUG=-all wineboot -i >"$dir/wineboot.log" 2>&1 ||
+# A persistent wine server is started first, with no standard streams, and
+# the win_stop test stops it after the last win_ test. Why: the first wine
+# program of a server starts wine's system processes (services.exe,
+# winedevice.exe), and they inherit that program's stdout and stderr. Were
+# that program a test's mmk.exe, whose output the test reads through a
+# pipe, the pipe would stay open for as long as the server lives, and the
+# test would wait for its end of file. Started here, the system processes
+# hold /dev/null and the log file instead.
+export WINEPREFIX="$dir/wine" WINEDEBUG=-all
+wineserver -p </dev/null >/dev/null 2>&1
+wineboot -i </dev/null >"$dir/wineboot.log" 2>&1 ||
   { echo "skipped: wine cannot start here (see $dir/wineboot.log)"; exit 77; }
 echo "built in $dir: $*"
