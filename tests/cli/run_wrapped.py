@@ -82,7 +82,7 @@ def run_suite():
         cls = getattr(test_cli, cls_name)
         if names is None:
             names = loader.getTestCaseNames(cls)
-            # Each mmk start costs wine 1-3 s: quick mode (make test) takes the
+            # Each mmk start costs wine about 0.2 s: quick mode (make test) takes the
             # first QUICK_PER_CLASS cases of the whole classes.
             if os.environ.get("MMK_CLI_QUICK"):
                 names = names[:QUICK_PER_CLASS]
