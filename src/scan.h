@@ -58,6 +58,11 @@ typedef struct mmk__jobspec {
     int needs_memory; /* the job needs the whole input in memory (unbounded regex, spans) */
     int bulky_res;    /* a chunk's result may hold about as many bytes as the chunk (copied
                          lines): the chunks in flight are bounded in bytes, not only in count */
+    /* bulky_res jobs: the bytes a done chunk's result holds (read before its
+       merge). With it the window adapts: it grows while the results are
+       small and falls back to SCAN_BULKY_WINDOW's bound when they are not.
+       May be NULL (the window stays bounded). */
+    size_t (*res_bytes)(const void *res);
     /* Per-chunk work on a worker; returns 0 or a negative code. Reads subject
        bytes (guarded by the engine when they are mapped). */
     int (*chunk)(mmk__job *j, void *wctx, mmk__chunk *c);
@@ -126,6 +131,11 @@ int mmk__search_prepare(const mmk_pattern *p, const mmk_input *in, const mmk_sca
    through a ring of blocks, scan.c); 0 means the machine's memory. Tests set
    it to reach that path with small files. */
 extern uint64_t mmk__scan_direct_min;
+/* Bytes in flight for jobs with bulky results (scan.c's window_adapt); 0
+   means the default, 2 MiB. Tests set it to a few chunks to exercise the
+   adaptive window. */
+extern uint64_t mmk__scan_bulky_window;
+extern uint64_t mmk__scan_window_grown, mmk__scan_window_shrunk;
 
 uint64_t mmk__count_newlines(const uint8_t *p, size_t n);
 uint64_t mmk__count_newlines_scalar(const uint8_t *p, size_t n);

@@ -800,6 +800,9 @@ static void test_fast_vs_reference(void) {
                 opt.threads = 1 + (unsigned)check_rnd_below(3);
                 opt.chunk_size =
                     check_rnd_below(3) ? 1 + check_rnd_below(7) : 1 + check_rnd_below(300);
+                /* Half the runs with a window of a few chunks: it adapts. */
+                mmk__scan_bulky_window =
+                    check_rnd_below(2) ? opt.chunk_size * (1 + check_rnd_below(12)) : 0;
                 size_t stop_after = check_rnd_below(4) == 0 ? 1 + check_rnd_below(5) : 0;
                 int stop_in_gap = check_rnd_below(3) == 0;
                 outcome fast, ref;
@@ -810,6 +813,7 @@ static void test_fast_vs_reference(void) {
                 }
                 opt.io = k.t.io;
                 run_search(0, p, &k.t.in, &opt, &so, &fast, stop_after, 42, stop_in_gap);
+                mmk__scan_bulky_window = 0;
                 kin_close(&k,
                           fast.rc == 0 && !fast.res.stopped && !(so.flags & MMK_SEARCH_MAX_COUNT));
                 /* The reference reads the same bytes from memory. */
@@ -949,6 +953,76 @@ static void test_bounded_window(void) {
     free(t.s);
 }
 
+/* The adaptive window of searches that copy lines (scan.c's window_adapt):
+   an input whose matches come in stretches (none for a while, then on
+   every line, then none again) makes the window grow over the sparse
+   stretches and fall back at the dense ones, with the window set to a few
+   chunks. Every input kind, with context and without, against the
+   reference; and the window must have moved both ways. */
+static void test_adaptive_window(void) {
+    check_rng = 0xADA97;
+    tbuf t = {0};
+    for (int stretch = 0; stretch < 9; stretch++) {
+        int dense = stretch % 3 == 1;
+        size_t lines = dense ? 300 + check_rnd_below(300) : 2000 + check_rnd_below(2000);
+        for (size_t i = 0; i < lines; i++) {
+            size_t k = check_rnd_below(40);
+            uint8_t *x = ts_random_text(k, "bcx ", 4);
+            tb_add(&t, x, k);
+            if (dense || check_rnd_below(500) == 0)
+                tb_add(&t, " ab", 3);
+            tb_add(&t, "\n", 1);
+            free(x);
+        }
+    }
+    mmk_pattern *p = compile("ab", MMK_PAT_LINES);
+    CHECK(p != NULL);
+    uint64_t grown0 = mmk__scan_window_grown, shrunk0 = mmk__scan_window_shrunk;
+    for (int round = 0; round < 4 && p; round++) {
+        for (int kind = 0; kind < K_NKINDS; kind += check_lean() ? 2 : 1) {
+            mmk_search_options so = {0};
+            so.before = round & 1 ? 2 : 0;
+            so.after = round & 2 ? 3 : 0;
+            mmk_scan_options opt = {0};
+            opt.threads = 2 + (unsigned)(round & 1);
+            opt.chunk_size = 512 + 256 * (uint64_t)round;
+            mmk__scan_bulky_window = opt.chunk_size * (2 + (uint64_t)round);
+            kin k;
+            CHECK_OK(kin_open(&k, kind, (const uint8_t *)t.s, t.n));
+            opt.io = k.t.io;
+            outcome fast, ref;
+            run_search(0, p, &k.t.in, &opt, &so, &fast, 0, 0, 0);
+            mmk__scan_bulky_window = 0;
+            kin_close(&k, 1);
+            mmk_input bin = mmk_input_bytes(t.s, t.n);
+            run_search(1, p, &bin, NULL, &so, &ref, 0, 0, 0);
+            CHECK_OK(fast.rc);
+            CHECK(fast.res.selected > 1000);
+            if (outcome_same(&fast, &ref)) {
+                check_passed_++;
+            } else {
+                check_failed_++;
+                char what[160];
+                snprintf(what, sizeof what, "adaptive window round %d on %s (-B%u -A%u, chunk %llu)",
+                         round, kind_name(kind), so.before, so.after,
+                         (unsigned long long)opt.chunk_size);
+                report_diff(what, &fast, &ref);
+            }
+            rec_free(&fast.r);
+            rec_free(&ref.r);
+        }
+    }
+    /* Inputs read by the calling thread alone (streams) and runs with one
+       worker keep a fixed window; the others must have adapted. */
+    CHECK(mmk__scan_window_grown > grown0);
+    CHECK(mmk__scan_window_shrunk > shrunk0);
+    printf("adaptive window: grown %llu times, shrunk %llu times\n",
+           (unsigned long long)(mmk__scan_window_grown - grown0),
+           (unsigned long long)(mmk__scan_window_shrunk - shrunk0));
+    mmk_pattern_free(p);
+    free(t.s);
+}
+
 /* Python's empty-match rule (the default; the spans re.finditer gives) and
    grep's (MMK_SEARCH_GREP_STEP): `printf 'ab\n' | grep -oP '|ab'` prints
    nothing, because after the empty match at 0 grep moves on one byte. */
@@ -1002,5 +1076,6 @@ int main(void) {
     test_fast_vs_reference();
     test_long_lines();
     test_bounded_window();
+    test_adaptive_window();
     return CHECK_DONE();
 }
