@@ -75,7 +75,9 @@ fi
 # pipe, the pipe would stay open for as long as the server lives, and the
 # test would wait for its end of file. Started here, the system processes
 # hold /dev/null and the log file instead.
+# (The server needs the prefix's directory; wineboot -i fills it.)
 export WINEPREFIX="$dir/wine" WINEDEBUG=-all
+mkdir -p "$WINEPREFIX"
 wineserver -p </dev/null >/dev/null 2>&1
 wineboot -i </dev/null >"$dir/wineboot.log" 2>&1 ||
   { echo "skipped: wine cannot start here (see $dir/wineboot.log)"; exit 77; }
