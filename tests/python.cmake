@@ -38,10 +38,14 @@ function(mmk_add_python_unit_test name python moddir)
   if(ARGC GREATER 3)
     set(quick ${ARGV3})
   endif()
+  set(only "")
+  if(ARGC GREATER 4)
+    set(only ${ARGV4})
+  endif()
   add_test(NAME ${name}
     COMMAND ${python} ${PROJECT_SOURCE_DIR}/python/tests/run_unit.py)
   set_tests_properties(${name} PROPERTIES
-    ENVIRONMENT "PYTHONPATH=${moddir};MMK_TEST_TMP=${MMK_PY_TEST_TMP};PYTHONDONTWRITEBYTECODE=1;OPENBLAS_NUM_THREADS=1;OMP_NUM_THREADS=1;MMK_TEST_DASK=0;MMK_TEST_QUICK=${quick}"
+    ENVIRONMENT "PYTHONPATH=${moddir};MMK_TEST_TMP=${MMK_PY_TEST_TMP};PYTHONDONTWRITEBYTECODE=1;OPENBLAS_NUM_THREADS=1;OMP_NUM_THREADS=1;MMK_TEST_DASK=0;MMK_TEST_QUICK=${quick};MMK_TEST_ONLY=${only}"
     LABELS "python" TIMEOUT 300)
 endfunction()
 
@@ -150,9 +154,12 @@ endforeach()
 # Debian's own python3 (/usr/bin/python3) is where Debian's python3-numpy and
 # python3-mypy install. When it exists and has its development headers, the
 # module is also built for it (build/python-system) and, unless it is the
-# default python3, its unit tests run as python_unit_system: among them the
-# numpy recipes of docs/python.md (python/tests/test_numpy.py), which skip
-# with a message under interpreters without numpy. python_typing_system
+# default python3, its numpy tests run as python_unit_system: the numpy
+# recipes of docs/python.md (python/tests/test_numpy.py) and the other tests
+# with numpy in their names, which skip with a message under interpreters
+# without numpy. (Debian's python3 is the same minor version as the default
+# one, whose python_unit runs the whole suite; running it all twice cost
+# make test 30-43 s.) python_typing_system
 # installs the package with pip into a temporary directory and runs mypy over
 # python/tests/typing (exit status 77, reported as skipped, without mypy).
 set(mmk_system_python /usr/bin/python3)
@@ -178,7 +185,7 @@ print(sysconfig.get_config_var('EXT_SUFFIX'))"
     mmk_python_module_setup(mmkit_python_system ${outdir})
     get_filename_component(sys_real ${mmk_system_python} REALPATH)
     if(NOT sys_real STREQUAL mmk_default_real)
-      mmk_add_python_unit_test(python_unit_system ${mmk_system_python} ${outdir} 1)
+      mmk_add_python_unit_test(python_unit_system ${mmk_system_python} ${outdir} 1 numpy)
     endif()
     # mmkit.dask on a LocalCluster of two worker processes, with Debian's
     # python3-distributed (python/tests/test_dask.py; its Dask tests skip

@@ -35,6 +35,13 @@ if(MMK_WIN_TESTS AND NOT WIN32 AND NOT CMAKE_CROSSCOMPILING)
     "test_match_oom|allocation failure injection needs glibc (it checks nothing elsewhere)")
   # MMK_TEST_QUICK: the randomized tests draw fewer rounds (check_quick in
   # tests/check.h): every program start and system call is slower under wine.
+  # The win_ tests share one persistent wine server (win-tree.sh), whose
+  # processes take about a tenth of a core while it lives (measured: 38 s of
+  # CPU each for two winedevice.exe and 34 s for wineserver in 16 minutes).
+  # A cost above every measured one (tests/ctest-costs.txt seeds the others)
+  # starts them together right after win_build, so win_stop ends it early
+  # instead of after the whole run.
+  set(MMK_WIN_COST 900)
   set(win_env "WINEPREFIX=${MMK_WIN_DIR}/wine" "WINEDEBUG=-all" "MMK_TEST_QUICK=1"
     "MMK_TEST_TMP=${CMAKE_CURRENT_BINARY_DIR}/tmp" "MMK_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
   foreach(t ${MMK_WIN_C_TESTS})
@@ -42,7 +49,7 @@ if(MMK_WIN_TESTS AND NOT WIN32 AND NOT CMAKE_CROSSCOMPILING)
       COMMAND sh -c "test -f \"$1\" || { echo \"skipped: $1 not built\"; exit 77; }; exec wine \"$1\""
         sh ${MMK_WIN_DIR}/tests/${t}.exe)
     set_tests_properties(win_${t} PROPERTIES ENVIRONMENT "${win_env}" LABELS "c;win"
-      TIMEOUT 300 SKIP_RETURN_CODE 77 FIXTURES_REQUIRED mmk_win)
+      TIMEOUT 300 SKIP_RETURN_CODE 77 FIXTURES_REQUIRED mmk_win COST ${MMK_WIN_COST})
   endforeach()
   foreach(entry ${MMK_WIN_SKIPPED})
     string(REPLACE "|" ";" parts "${entry}")
@@ -61,14 +68,14 @@ if(MMK_WIN_TESTS AND NOT WIN32 AND NOT CMAKE_CROSSCOMPILING)
         MMK_CLI_QUICK=1 ${MMK_WIN_PYTHON3} ${PROJECT_SOURCE_DIR}/tests/cli/run_wrapped.py
       WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}/tests/cli)
     set_tests_properties(win_cli PROPERTIES ENVIRONMENT "${win_env}" LABELS "cli;win"
-      TIMEOUT 600 SKIP_RETURN_CODE 77 FIXTURES_REQUIRED mmk_win)
+      TIMEOUT 600 SKIP_RETURN_CODE 77 FIXTURES_REQUIRED mmk_win COST ${MMK_WIN_COST})
     if(TARGET sys_driver)
       add_test(NAME win_cli_sys
         COMMAND sh -c "test -f \"$3\" || { echo \"skipped: $3 not built\"; exit 77; }; exec env MMK_SYS_DRIVER=\"$2\" MMK_SYS_DRIVER_WIN=\"$3\" MMK_CLI_WRAPPER=wine \"$1\" -m unittest -v test_sys.TestWindowsSameAsPosix"
           sh ${MMK_WIN_PYTHON3} $<TARGET_FILE:sys_driver> ${MMK_WIN_DIR}/tests/sys_driver.exe
         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}/tests/cli)
       set_tests_properties(win_cli_sys PROPERTIES ENVIRONMENT "${win_env}" LABELS "cli;win"
-        TIMEOUT 300 SKIP_RETURN_CODE 77 FIXTURES_REQUIRED mmk_win)
+        TIMEOUT 300 SKIP_RETURN_CODE 77 FIXTURES_REQUIRED mmk_win COST ${MMK_WIN_COST})
     endif()
   endif()
   add_test(NAME win_build
