@@ -88,5 +88,5 @@ if(MMK_WIN_TESTS AND NOT WIN32 AND NOT CMAKE_CROSSCOMPILING)
   add_test(NAME win_stop
     COMMAND sh -c "command -v wineserver >/dev/null || { echo \"skipped: no wineserver\"; exit 77; }; test -d \"$1\" || { echo \"skipped: no wine prefix\"; exit 77; }; WINEPREFIX=\"$1\" wineserver -k 2>/dev/null; echo \"wine server of $1 stopped\"" sh ${MMK_WIN_DIR}/wine)
   set_tests_properties(win_stop PROPERTIES LABELS "win" SKIP_RETURN_CODE 77
-    FIXTURES_CLEANUP mmk_win)
+    FIXTURES_CLEANUP mmk_win COST ${MMK_WIN_COST})
 endif()
