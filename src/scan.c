@@ -219,7 +219,6 @@ struct mmk__job {
        NULL otherwise: chunk k's slot is slots[k % W]. */
     mmk__chunk **slotp, **freep;
     unsigned nfree;
-    uint64_t assigned; /* chunks below this have a slot */
     mmk__chunk *slots;
     unsigned nworkers; /* 0: the calling thread does everything */
     void **wctxs;
@@ -853,13 +852,14 @@ static mmk__chunk *slot_of(const mmk__job *j, uint64_t k) {
     return j->slotp ? j->slotp[k % j->W] : &j->slots[k % j->W];
 }
 
-/* Adaptive jobs: give chunks [assigned, upto) their slots (the most
-   recently freed first). At most W chunks are in flight, so there is one. */
-static void slots_assign(mmk__job *j, uint64_t upto) {
+/* Adaptive jobs: give chunks [from, upto), which are becoming available,
+   their slots (the most recently freed first). At most W chunks are in
+   flight, so there is one. */
+static void slots_assign(mmk__job *j, uint64_t from, uint64_t upto) {
     if (!j->slotp)
         return;
-    for (; j->assigned < upto; j->assigned++)
-        j->slotp[j->assigned % j->W] = j->freep[--j->nfree];
+    for (uint64_t k = from; k < upto; k++)
+        j->slotp[k % j->W] = j->freep[--j->nfree];
 }
 
 /* Workers take `batch` consecutive chunks at a time (one hand-off per
@@ -1099,7 +1099,7 @@ static int job_loop(mmk__job *j) {
                 /* A window that shrank leaves what was handed out handed out. */
                 uint64_t avail = k + 1 + j->wlim < j->nchunks ? k + 1 + j->wlim : j->nchunks;
                 if (avail > j->avail) {
-                    slots_assign(j, avail);
+                    slots_assign(j, j->avail, avail);
                     j->avail = avail;
                 }
                 if (j->adapt)
@@ -1488,7 +1488,7 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
     if (j->kind != SRC_STREAM) {
         j->avail = j->wlim < j->nchunks ? j->wlim : j->nchunks;
         j->closed = j->avail == j->nchunks;
-        slots_assign(j, j->avail);
+        slots_assign(j, 0, j->avail);
     }
     for (unsigned i = 0; i < j->nworkers; i++) {
         wargs[i].j = j;
