@@ -1131,6 +1131,10 @@ int cmd_grep(const cli_options *o) {
     if (g.quiet_output) {
         g.so.flags |= MMK_SEARCH_COUNT_ONLY;
     }
+    if (!o->line_numbers && !g.pc.context && !o->follow) {
+        /* No number is printed or compared: the search need not count lines. */
+        g.so.flags |= MMK_SEARCH_NO_LINE_NUMBERS;
+    }
     if (o->max_count >= 0) {
         g.so.flags |= MMK_SEARCH_MAX_COUNT;
         g.so.max_count = (uint64_t)o->max_count;

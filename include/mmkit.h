@@ -1175,7 +1175,8 @@ enum mmk_line_kind {
 typedef struct mmk_line {
     const char *bytes;   /**< the line, without its '\n' */
     size_t len;
-    uint64_t line_no;    /**< 1-based, counted from the input's start */
+    uint64_t line_no;    /**< 1-based, counted from the input's start (0 with
+                              MMK_SEARCH_NO_LINE_NUMBERS) */
     uint64_t offset;     /**< byte offset of the line's start, relative to the input's start */
     int kind;            /**< enum mmk_line_kind */
     int newline;         /**< 1 when the line ends with '\n' in the input, 0 for a last line
@@ -1221,7 +1222,13 @@ enum mmk_search_flags {
                                           result's matches then count a matching line as 1
                                           (all grep needs without -o and --color: -c, -l,
                                           -v, plain lines; much less work on dense
-                                          patterns) */
+                                          patterns) */,
+    MMK_SEARCH_NO_LINE_NUMBERS = 1u << 6 /**< the sink needs no line numbers:
+                                              mmk_line.line_no is 0 for every line. Without
+                                              context and MMK_SEARCH_INVERT the workers then
+                                              do not count the input's lines at all (grep
+                                              without -n: the search costs what a count
+                                              costs plus the lines it copies) */
 };
 
 /** Options of mmk_search; zero-initialise for defaults (no context, no limit). */

@@ -428,6 +428,15 @@ PyObject *mmkit_spans_new(MmapObject *mm, pymm_pattern *pat, unsigned empty, int
 #define GREP_BATCH_BYTES ((size_t)16 << 20)
 #define GREP_BATCH_LINES ((size_t)1 << 18)
 #define GREP_BATCH_FULL 2 /* grep_collect's "batch full" return value */
+/* The matching lines' arena starts this large: a block the allocator maps
+   and the system backs only where lines are written, so a selective search
+   touches a page per 4 KiB of lines, where doubling from 64 KiB copied and
+   touched the lines about twice (a page fault costs 16 us on the 2-core VM
+   of BENCHMARKS.md: 360 faults on mm.grep of a rare word over 1.1 GB). */
+#define GREP_ARENA_FIRST ((size_t)2 << 20)
+/* ... and is backed ahead of the copies in steps of this many bytes, one
+   system call instead of 64 faults (mmkit_os_prefault) */
+#define GREP_ARENA_STEP ((size_t)256 << 10)
 
 typedef struct {
     uint64_t off;     /* the line's map offset */
@@ -452,7 +461,8 @@ typedef struct {
     size_t nrec, at, cap;
     uint8_t *arena; /* matching lines' bytes (not for invert) */
     size_t arena_len, arena_cap;
-    uint8_t *win; /* invert: the window's bytes */
+    size_t arena_ready; /* arena bytes known backed by memory (prefaulted or written) */
+    uint8_t *win;       /* invert: the window's bytes */
     size_t win_cap;
     Py_ssize_t inv_pos; /* invert: map offset of the next line to consider */
     uint64_t inv_line;  /* invert: its number in the range */
@@ -481,7 +491,7 @@ static int grep_collect(const char *line, size_t len, uint64_t line_no, uint64_t
     r->text = it->arena_len;
     if (!it->invert) {
         if (it->arena_len + len > it->arena_cap) {
-            size_t ncap = it->arena_cap ? it->arena_cap : 65536;
+            size_t ncap = it->arena_cap ? it->arena_cap : GREP_ARENA_FIRST;
             while (ncap < it->arena_len + len)
                 ncap *= 2;
             uint8_t *n = PyMem_RawRealloc(it->arena, ncap);
@@ -491,6 +501,15 @@ static int grep_collect(const char *line, size_t len, uint64_t line_no, uint64_t
             }
             it->arena = n;
             it->arena_cap = ncap;
+            it->arena_ready = it->arena_len; /* what a move copied */
+        }
+        if (it->arena_len + len > it->arena_ready) {
+            size_t from = it->arena_ready > it->arena_len ? it->arena_ready : it->arena_len;
+            size_t upto = it->arena_len + len + GREP_ARENA_STEP;
+            if (upto > it->arena_cap)
+                upto = it->arena_cap;
+            mmkit_os_prefault(it->arena + from, upto - from);
+            it->arena_ready = upto;
         }
         if (len)
             memcpy(it->arena + it->arena_len, line, len);
@@ -500,6 +519,11 @@ static int grep_collect(const char *line, size_t len, uint64_t line_no, uint64_t
     if (!it->invert && (it->arena_len >= GREP_BATCH_BYTES || it->nrec >= GREP_BATCH_LINES))
         return GREP_BATCH_FULL;
     return 0;
+}
+
+/* mmk_search's sink for the matching lines: the same collection. */
+static int grep_sink_line(const mmk_line *l, void *user) {
+    return grep_collect(l->bytes, l->len, l->line_no, l->offset, l->matches, user);
 }
 
 /* Read the window's bytes into it->win (invert): from the file where the map
@@ -552,9 +576,14 @@ static int grep_scan_window(GrepIter *it, Py_ssize_t end, int64_t *limit_at) {
         if (rc == 0)
             rc = mmk_count_lines(&bytes, &opt, &newlines);
     } else {
+        /* Without numbers asked for, the search need not count lines. */
+        mmk_search_options so;
+        memset(&so, 0, sizeof so);
+        so.flags = MMK_SEARCH_FIRST_MATCH | (it->numbers ? 0 : MMK_SEARCH_NO_LINE_NUMBERS);
+        mmk_sink sink = {grep_sink_line, NULL, it};
         for (;;) {
             it->nrec = it->arena_len = 0;
-            rc = mmk_match_lines(p, &in, &opt, grep_collect, it, NULL);
+            rc = mmk_search(p, &in, &opt, &so, &sink, NULL);
             if (rc < 0 && from_file && rc != MMK_ELIMIT && !it->oom) {
                 /* The file no longer holds the window: the map decides. */
                 from_file = 0;
@@ -646,7 +675,7 @@ static void grep_finish(GrepIter *it) {
     PyMem_RawFree(it->win);
     it->recs = NULL;
     it->arena = it->win = NULL;
-    it->nrec = it->at = it->cap = it->arena_len = it->arena_cap = it->win_cap = 0;
+    it->nrec = it->at = it->cap = it->arena_len = it->arena_cap = it->arena_ready = it->win_cap = 0;
 }
 
 static PyObject *grep_next(GrepIter *it) {
@@ -762,7 +791,7 @@ PyObject *mmkit_grep_new(MmapObject *mm, pymm_pattern *pat, int invert, int numb
     it->recs = NULL;
     it->nrec = it->at = it->cap = 0;
     it->arena = NULL;
-    it->arena_len = it->arena_cap = 0;
+    it->arena_len = it->arena_cap = it->arena_ready = 0;
     it->win = NULL;
     it->win_cap = 0;
     it->oom = 0;

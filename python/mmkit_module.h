@@ -165,6 +165,10 @@ int64_t mmkit_os_read(int fd, void *buf, size_t n);
 double mmkit_os_monotonic(void);
 void mmkit_os_sleep_ns(long ns);
 long mmkit_os_pid(void);
+/* Back the pages of fresh private memory [p, p + n) in one call instead of a
+   fault per page (Linux 5.14+: MADV_POPULATE_WRITE; elsewhere nothing).
+   Without the GIL is fine. */
+void mmkit_os_prefault(void *p, size_t n);
 /* 1 when path is a regular file whose st_size is not the size of what read()
    returns (procfs reports 0, sysfs 4096, ...): mmkit.open() reads those
    instead of mapping them. 0 otherwise, also when the path cannot be looked at. */

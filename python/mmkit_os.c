@@ -1,7 +1,8 @@
 /*
  * mmkit_os.c — what the `mmkit` module asks of the operating system beyond
  * the library: files by descriptor (what a descriptor is, opening a path,
- * positioned reads), the clock, sleeping and the process id, and two facts:
+ * positioned reads), the clock, sleeping, the process id, backing fresh
+ * memory in one call (mmkit_os_prefault), and two facts:
  * which device is /dev/zero, and which files lie about their size. The
  * module's other files call these functions and no system call of their own.
  *
@@ -14,6 +15,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -107,6 +110,21 @@ double mmkit_os_monotonic(void) {
 void mmkit_os_sleep_ns(long ns) {
     struct timespec ts = {ns / 1000000000L, ns % 1000000000L};
     nanosleep(&ts, NULL);
+}
+
+void mmkit_os_prefault(void *p, size_t n) {
+#if defined(MMKIT_OS_LINUX) && defined(MADV_POPULATE_WRITE)
+    /* The whole pages inside [p, p + n); an older kernel says EINVAL, and
+       the pages then fault in one by one as before. */
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t a = ((uintptr_t)p + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    uintptr_t b = ((uintptr_t)p + n) & ~((uintptr_t)page - 1);
+    if (page > 0 && b > a)
+        (void)madvise((void *)a, b - a, MADV_POPULATE_WRITE);
+#else
+    (void)p;
+    (void)n;
+#endif
 }
 
 long mmkit_os_pid(void) {

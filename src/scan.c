@@ -178,6 +178,13 @@ enum { SRC_MEM = 1, SRC_PREAD = 2, SRC_STREAM = 3 };
 /* input bytes in flight for jobs with bulky results (jobspec.bulky_res);
    with jobspec.res_bytes, result bytes in flight (the window adapts) */
 #define SCAN_BULKY_WINDOW ((uint64_t)2 << 20)
+/* First sizes of a search chunk's records and copy arena (lines_res.recs,
+   .arena); they double. Small, because every slot has its own and a
+   selective search leaves a line or two per chunk: the first touch of a
+   page costs a fault (16 us on the 2-core VM of BENCHMARKS.md), and 4 KiB
+   or more per slot was a page per slot and buffer, 256 faults for 128 slots. */
+#define SEARCH_RECS_MIN ((size_t)16)
+#define SEARCH_ARENA_MIN ((size_t)1024)
 /* Read-ahead for regular files (cache_steer): reads are kept queued up to
    this many bytes past what the workers may already be reading, given to
    the kernel in steps of SCAN_AHEAD_STEP; pages behind the scan are let go
@@ -1737,7 +1744,10 @@ typedef struct find_job {
     int first_only;             /* MMK_SEARCH_FIRST_MATCH without spans: a line's first match */
     int s_records;              /* workers record lines (else they only count) */
     int s_text;                 /* records carry the lines' bytes */
-    int s_lines;                /* workers number the lines (records, inverted counts) */
+    int s_lines;                /* workers track the lines (records, inverted counts) */
+    int s_numbers;              /* ... and count them: line indices are line numbers (else a
+                                   record's idx only orders the chunk's records) */
+    int no_numbers;             /* MMK_SEARCH_NO_LINE_NUMBERS: line_no 0 for the sink */
     uint64_t last_out;          /* line number of the last line handed out (0: none) */
     uint64_t after_until;       /* lines up to this number are after-context */
     int limit_hit;              /* max_count selected lines were handed out */
@@ -2517,7 +2527,7 @@ static int lines_long_line(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chu
 
 static int sw_record(const find_job *fj, mmk__chunk *c, lines_res *r, sline l) {
     if (r->nrecs == r->recs_cap) {
-        size_t cap = r->recs_cap ? r->recs_cap * 2 : 256;
+        size_t cap = r->recs_cap ? r->recs_cap * 2 : SEARCH_RECS_MIN;
         sline *nv = realloc(r->recs, cap * sizeof *nv);
         if (!nv)
             return -ENOMEM;
@@ -2529,12 +2539,19 @@ static int sw_record(const find_job *fj, mmk__chunk *c, lines_res *r, sline l) {
         if (r->in_place) {
             l.text = x;
         } else {
-            /* The chunk's records are distinct lines of its subject: their
-               copies never outgrow it, so the arena is sized once (memory
-               the copies do not reach is never touched). */
+            /* The chunk's records are distinct lines of its subject, so
+               their copies never outgrow it: the arena doubles from a few
+               KiB up to the subject's size. Not sized to the subject at
+               once: a block that large comes from mmap, and a search whose
+               chunks each copy a line or two then paid an mmap, a munmap
+               (with its TLB shootdown) and page faults per slot. */
             size_t need = r->arena_len + (size_t)l.len;
             if (need > r->arena_cap) {
-                size_t cap = need > c->sub_len ? need : c->sub_len;
+                size_t cap = r->arena_cap ? r->arena_cap * 2 : SEARCH_ARENA_MIN;
+                if (cap > c->sub_len)
+                    cap = c->sub_len;
+                if (cap < need)
+                    cap = need;
                 uint8_t *na = realloc(r->arena, cap);
                 if (!na)
                     return -ENOMEM;
@@ -2685,6 +2702,8 @@ static int sw_run(const find_job *fj, mmk__chunk *c, lines_res *r, size_t b, uin
    one match nothing. */
 static int sw_match(const find_job *fj, mmk__chunk *c, lines_res *r, size_t x, size_t y,
                     uint64_t idx, uint64_t matches, size_t span0) {
+    if (!fj->s_numbers)
+        idx = r->cur_idx; /* lines not counted: no context, so no line between matters */
     int rc = sw_run(fj, c, r, x, idx - r->cur_idx);
     if (rc)
         return rc;
@@ -2759,10 +2778,14 @@ static int lines_chunk_run(mmk__job *j, void *wctx, mmk__chunk *c) {
     r->cur = ls;
     if (le > ls)
         rc = lines_region(j, fj, sc, c, r, ls, le);
-    if (rc == 0 && fj->mode == MODE_SEARCH && fj->s_lines) {
+    if (rc == 0 && fj->mode == MODE_SEARCH && fj->s_numbers) {
         r->owned = le > ls ? r->nl + (sub[le - 1] != '\n') : 0;
         if (fj->s_records)
             rc = sw_run(fj, c, r, le, r->owned - r->cur_idx);
+    } else if (rc == 0 && fj->mode == MODE_SEARCH && fj->s_lines) {
+        /* Lines not counted: the records are numbered in order. */
+        r->owned = r->cur_idx;
+        r->cur = le;
     }
     if (rc == 0 && open_at != SIZE_MAX)
         rc = lines_long_line(j, fj, sc, c, r, open_at);
@@ -2778,7 +2801,7 @@ static int lines_region(mmk__job *j, find_job *fj, mmk__scratch *sc, mmk__chunk 
     const uint8_t *sub = c->sub;
     /* The lines as one buffer: [ls, end) without the last line's '\n'. */
     size_t end = sub[le - 1] == '\n' ? le - 1 : le;
-    int lines_mode = fj->s_lines;
+    int lines_mode = fj->s_numbers;
     uint64_t nl = 0;
     size_t nl_at = ls;
     int rc = 0;
@@ -2928,7 +2951,7 @@ static int search_emit(mmk__job *j, find_job *fj, uint64_t line_no, uint64_t off
     memset(&ln, 0, sizeof ln);
     ln.bytes = len ? text : "";
     ln.len = (size_t)len;
-    ln.line_no = line_no;
+    ln.line_no = fj->no_numbers ? 0 : line_no;
     ln.offset = off;
     ln.kind = kind;
     ln.newline = newline;
@@ -3142,6 +3165,12 @@ static int search_run(const mmk_pattern *p, const mmk_input *in, const mmk_scan_
        matching ones' counts (inverted: the number of lines does). */
     fj.s_records = !fj.count_only || (fj.limited && !fj.invert);
     fj.s_lines = fj.s_records || fj.invert;
+    /* Lines are counted for the sink's numbers, and wherever the merge
+       reasons in line numbers: context, and inverted selection (whose
+       records are every line). */
+    fj.no_numbers = (so->flags & MMK_SEARCH_NO_LINE_NUMBERS) != 0;
+    fj.s_numbers =
+        fj.s_lines && (fj.invert || fj.s_before || fj.s_after || !(fj.no_numbers || fj.count_only));
 
     mmk__jobspec spec = {0};
     spec.res_size = sizeof(lines_res);
@@ -3282,9 +3311,9 @@ int mmk__search_prepare(const mmk_pattern *p, const mmk_input *in, const mmk_sca
         *opt->error_offset = -1;
     if (!p || !in || !(p->flags & MMK_PAT_LINES))
         return -EINVAL;
-    if ((*so)->flags &
-        ~(unsigned)(MMK_SEARCH_INVERT | MMK_SEARCH_SPANS | MMK_SEARCH_MAX_COUNT |
-                    MMK_SEARCH_GREP_STEP | MMK_SEARCH_FIRST_MATCH | MMK_SEARCH_COUNT_ONLY))
+    if ((*so)->flags & ~(unsigned)(MMK_SEARCH_INVERT | MMK_SEARCH_SPANS | MMK_SEARCH_MAX_COUNT |
+                                   MMK_SEARCH_GREP_STEP | MMK_SEARCH_FIRST_MATCH |
+                                   MMK_SEARCH_COUNT_ONLY | MMK_SEARCH_NO_LINE_NUMBERS))
         return -EINVAL;
     return 0;
 }

@@ -158,7 +158,7 @@ static int ref_emit(ref_walk *w, const ref_line *l, uint64_t no, int kind, uint6
     memset(&ln, 0, sizeof ln);
     ln.bytes = l->le > l->ls ? (const char *)w->data + l->ls : "";
     ln.len = l->le - l->ls;
-    ln.line_no = no;
+    ln.line_no = (w->so->flags & MMK_SEARCH_NO_LINE_NUMBERS) ? 0 : no;
     ln.offset = l->ls;
     ln.kind = kind;
     ln.newline = l->newline;

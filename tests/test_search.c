@@ -438,6 +438,31 @@ static void test_fixed(void) {
         CHECK_EQ(o.r.lines, 0);
         rec_free(&o.r);
 
+        /* Unnumbered: the same lines with line_no 0, also where the lines
+           are counted anyway (context, inverted). */
+        so.flags = MMK_SEARCH_NO_LINE_NUMBERS | MMK_SEARCH_SPANS;
+        so.before = so.after = 0;
+        run_search(ref, p, &in, NULL, &so, &o, 0, 0, 0);
+        CHECK_OK(o.rc);
+        CHECK_EQ(o.res.selected, 3);
+        CHECK(strcmp(o.r.grep.s, "0:a\n0:a\n0:ab\n") == 0);
+        CHECK(strstr(o.r.log.s, "L1 no=0 off=12 nl=0 m=1 len=2 ns=1 sp=1 [0-1,] ab\n") != NULL);
+        rec_free(&o.r);
+        so.flags = MMK_SEARCH_NO_LINE_NUMBERS | MMK_SEARCH_INVERT | MMK_SEARCH_MAX_COUNT;
+        so.max_count = 2;
+        run_search(ref, p, &in, NULL, &so, &o, 0, 0, 0);
+        CHECK_OK(o.rc);
+        CHECK(strcmp(o.r.grep.s, "0:b\n0:c\n") == 0);
+        rec_free(&o.r);
+        so.flags = MMK_SEARCH_NO_LINE_NUMBERS;
+        so.after = 1;
+        run_search(ref, p, &in, NULL, &so, &o, 0, 0, 0);
+        CHECK_OK(o.rc);
+        CHECK(strstr(o.r.log.s, "no=0 off=2 ") != NULL); /* the context line after line 1 */
+        CHECK(strstr(o.r.log.s, "no=2") == NULL);
+        so.after = 0;
+        rec_free(&o.r);
+
         /* Count only: no line handed out. */
         so.flags = MMK_SEARCH_COUNT_ONLY;
         run_search(ref, p, &in, NULL, &so, &o, 0, 0, 0);
@@ -796,6 +821,15 @@ static void test_fast_vs_reference(void) {
                     so.flags |= MMK_SEARCH_GREP_STEP;
                 if (check_rnd_below(3) == 0)
                     so.flags |= MMK_SEARCH_FIRST_MATCH;
+                if (check_rnd_below(3) == 0) {
+                    /* Unnumbered: without context and -v the lines go
+                       uncounted (grep without -n), the path to check. */
+                    so.flags |= MMK_SEARCH_NO_LINE_NUMBERS;
+                    if (check_rnd_below(3))
+                        so.before = so.after = 0;
+                    if (check_rnd_below(2))
+                        so.flags &= ~(unsigned)MMK_SEARCH_INVERT;
+                }
                 mmk_scan_options opt = {0};
                 opt.threads = 1 + (unsigned)check_rnd_below(3);
                 opt.chunk_size =
@@ -982,6 +1016,8 @@ static void test_adaptive_window(void) {
             mmk_search_options so = {0};
             so.before = round & 1 ? 2 : 0;
             so.after = round & 2 ? 3 : 0;
+            if (round == 0 && kind % 2)
+                so.flags = MMK_SEARCH_NO_LINE_NUMBERS; /* lines not counted */
             mmk_scan_options opt = {0};
             opt.threads = 2 + (unsigned)(round & 1);
             opt.chunk_size = 512 + 256 * (uint64_t)round;
