@@ -63,6 +63,10 @@ typedef struct mmk__jobspec {
        small and falls back to SCAN_BULKY_WINDOW's bound when they are not.
        May be NULL (the window stays bounded). */
     size_t (*res_bytes)(const void *res);
+    /* The merge may end the job early (max_count, -q, -l): the calling thread
+       then merges each chunk as soon as it is done, where it otherwise sleeps
+       until a chunk a quarter of the window further on is done too. */
+    int stops_early;
     /* Per-chunk work on a worker; returns 0 or a negative code. Reads subject
        bytes (guarded by the engine when they are mapped). */
     int (*chunk)(mmk__job *j, void *wctx, mmk__chunk *c);
