@@ -915,42 +915,9 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-/* Wait until chunk c (index k) is done (or the job failed), reporting
-   progress.
-   Merge lag: when c is not done yet, the calling thread first sleeps until
-   chunk k + wlim / 4 (or the last one the workers will take) is done too, then merges
-   what is done in a row: a wake-up per quarter window instead of one per
-   batch. Wake-ups are what a merge costs beside the workers: on the 2-core
-   VM, mmk count of a rare word over the 1.1 GB text switched context 2,085
-   times per run, where the machine-limit reader (bench/limit.c) switches 13
-   times. The workers have the rest of the window to go on with meanwhile.
-   Not for streams (the calling thread reads them, and lines come out as
-   they arrive), nor for jobs whose merge may stop them early. */
-static int wait_chunk(mmk__job *j, mmk__chunk *c, uint64_t k, uint64_t done_bytes) {
-    mmk__mutex_lock(&j->mu);
-    uint64_t lag = j->wlim / 4;
-    /* Only a chunk the workers take without the calling thread: they take
-       whole batches from what is available, or the rest once it is closed. */
-    uint64_t sure = j->closed ? j->avail : j->next + (j->avail - j->next) / j->batch * j->batch;
-    if (!c->done && !j->err && lag > 1 && j->kind != SRC_STREAM && !j->spec->stops_early &&
-        sure > k + 1) {
-        uint64_t t = k + lag < sure - 1 ? k + lag : sure - 1;
-        mmk__chunk *tc = slot_of(j, t);
-        j->wait_k = t;
-        j->main_waiting = 1;
-        while (!tc->done && !j->err) {
-            if (j->progress) {
-                mmk__cond_timedwait(&j->main_cv, &j->mu, SCAN_PROGRESS_NS);
-                if (!tc->done && !j->err) {
-                    mmk__mutex_unlock(&j->mu);
-                    report_progress(j, done_bytes, 0);
-                    mmk__mutex_lock(&j->mu);
-                }
-            } else {
-                mmk__cond_wait(&j->main_cv, &j->mu);
-            }
-        }
-    }
+/* Sleep (holding j->mu between wake-ups) until chunk c, index k, is done or
+   the job failed, reporting progress about every SCAN_PROGRESS_NS. */
+static void sleep_until_done(mmk__job *j, const mmk__chunk *c, uint64_t k, uint64_t done_bytes) {
     j->wait_k = k;
     j->main_waiting = 1;
     while (!c->done && !j->err) {
@@ -966,6 +933,32 @@ static int wait_chunk(mmk__job *j, mmk__chunk *c, uint64_t k, uint64_t done_byte
         }
     }
     j->main_waiting = 0;
+}
+
+/* Wait until chunk c (index k) is done (or the job failed), reporting
+   progress.
+   Merge lag: when c is not done yet, the calling thread first sleeps until
+   chunk k + wlim / 4 (or the last one the workers will take) is done too,
+   then merges what is done in a row: a wake-up per quarter window instead
+   of one per batch. Wake-ups are what a merge costs beside the workers: on
+   the 2-core VM, mmk count of a rare word over the 1.1 GB text switched
+   context 2,085 times per run, where the machine-limit reader
+   (bench/limit.c) switches 13 times. The workers have the rest of the
+   window to go on with meanwhile. Not for streams (the calling thread reads
+   them, and lines come out as they arrive), nor for jobs whose merge may
+   stop them early. */
+static int wait_chunk(mmk__job *j, mmk__chunk *c, uint64_t k, uint64_t done_bytes) {
+    mmk__mutex_lock(&j->mu);
+    uint64_t lag = j->wlim / 4;
+    /* Only a chunk the workers take without the calling thread: they take
+       whole batches from what is available, or the rest once it is closed. */
+    uint64_t sure = j->closed ? j->avail : j->next + (j->avail - j->next) / j->batch * j->batch;
+    if (!c->done && !j->err && lag > 1 && j->kind != SRC_STREAM && !j->spec->stops_early &&
+        sure > k + 1) {
+        uint64_t t = k + lag < sure - 1 ? k + lag : sure - 1;
+        sleep_until_done(j, slot_of(j, t), t, done_bytes);
+    }
+    sleep_until_done(j, c, k, done_bytes);
     int rc = c->done ? c->rc : j->err;
     if (c->done && c->rc)
         j->err_off = c->err_off;

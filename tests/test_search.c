@@ -387,6 +387,16 @@ static void test_reference_vs_grep(void) {
 
 /* ---- fixed answers --------------------------------------------------------- */
 
+/* The search (ref 0) or the reference (ref 1) prints `want` as grep would. */
+static void check_grep_text(int ref, const mmk_pattern *p, const mmk_input *in,
+                            const mmk_search_options *so, const char *want) {
+    outcome o;
+    run_search(ref, p, in, NULL, so, &o, 0, 0, 0);
+    CHECK_OK(o.rc);
+    CHECK(strcmp(o.r.grep.s, want) == 0);
+    rec_free(&o.r);
+}
+
 static void test_fixed(void) {
     mmk_pattern *p = compile("a", MMK_PAT_LINES);
     const char *text = "a\nb\nc\nd\na\nb\nab"; /* no final newline */
@@ -424,10 +434,7 @@ static void test_fixed(void) {
         so.flags = 0;
         so.before = UINT32_MAX;
         so.after = UINT32_MAX;
-        run_search(ref, p, &in, NULL, &so, &o, 0, 0, 0);
-        CHECK_OK(o.rc);
-        CHECK(strcmp(o.r.grep.s, "1:a\n2-b\n3-c\n4-d\n5:a\n6-b\n7:ab\n") == 0);
-        rec_free(&o.r);
+        check_grep_text(ref, p, &in, &so, "1:a\n2-b\n3-c\n4-d\n5:a\n6-b\n7:ab\n");
 
         /* -m 0 selects nothing. */
         so.flags = MMK_SEARCH_MAX_COUNT;
@@ -450,10 +457,7 @@ static void test_fixed(void) {
         rec_free(&o.r);
         so.flags = MMK_SEARCH_NO_LINE_NUMBERS | MMK_SEARCH_INVERT | MMK_SEARCH_MAX_COUNT;
         so.max_count = 2;
-        run_search(ref, p, &in, NULL, &so, &o, 0, 0, 0);
-        CHECK_OK(o.rc);
-        CHECK(strcmp(o.r.grep.s, "0:b\n0:c\n") == 0);
-        rec_free(&o.r);
+        check_grep_text(ref, p, &in, &so, "0:b\n0:c\n");
         so.flags = MMK_SEARCH_NO_LINE_NUMBERS;
         so.after = 1;
         run_search(ref, p, &in, NULL, &so, &o, 0, 0, 0);
