@@ -504,11 +504,11 @@ static int grep_collect(const char *line, size_t len, uint64_t line_no, uint64_t
             it->arena_ready = it->arena_len; /* what a move copied */
         }
         if (it->arena_len + len > it->arena_ready) {
-            size_t from = it->arena_ready > it->arena_len ? it->arena_ready : it->arena_len;
+            /* arena_ready >= arena_len always: the backed bytes run on. */
             size_t upto = it->arena_len + len + GREP_ARENA_STEP;
             if (upto > it->arena_cap)
                 upto = it->arena_cap;
-            mmkit_os_prefault(it->arena + from, upto - from);
+            mmkit_os_prefault(it->arena + it->arena_ready, upto - it->arena_ready);
             it->arena_ready = upto;
         }
         if (len)

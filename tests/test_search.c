@@ -387,14 +387,20 @@ static void test_reference_vs_grep(void) {
 
 /* ---- fixed answers --------------------------------------------------------- */
 
-/* The search (ref 0) or the reference (ref 1) prints `want` as grep would. */
-static void check_grep_text(int ref, const mmk_pattern *p, const mmk_input *in,
-                            const mmk_search_options *so, const char *want) {
+/* The search (ref 0) or the reference (ref 1) prints `want` as grep would
+   and, unless log_part is NULL, logs a line holding log_part. Returns the
+   number of selected lines. */
+static uint64_t check_grep_text(int ref, const mmk_pattern *p, const mmk_input *in,
+                                const mmk_search_options *so, const char *want,
+                                const char *log_part) {
     outcome o;
     run_search(ref, p, in, NULL, so, &o, 0, 0, 0);
     CHECK_OK(o.rc);
     CHECK(strcmp(o.r.grep.s, want) == 0);
+    if (log_part)
+        CHECK(strstr(o.r.log.s, log_part) != NULL);
     rec_free(&o.r);
+    return o.res.selected;
 }
 
 static void test_fixed(void) {
@@ -434,7 +440,7 @@ static void test_fixed(void) {
         so.flags = 0;
         so.before = UINT32_MAX;
         so.after = UINT32_MAX;
-        check_grep_text(ref, p, &in, &so, "1:a\n2-b\n3-c\n4-d\n5:a\n6-b\n7:ab\n");
+        check_grep_text(ref, p, &in, &so, "1:a\n2-b\n3-c\n4-d\n5:a\n6-b\n7:ab\n", NULL);
 
         /* -m 0 selects nothing. */
         so.flags = MMK_SEARCH_MAX_COUNT;
@@ -449,15 +455,12 @@ static void test_fixed(void) {
            are counted anyway (context, inverted). */
         so.flags = MMK_SEARCH_NO_LINE_NUMBERS | MMK_SEARCH_SPANS;
         so.before = so.after = 0;
-        run_search(ref, p, &in, NULL, &so, &o, 0, 0, 0);
-        CHECK_OK(o.rc);
-        CHECK_EQ(o.res.selected, 3);
-        CHECK(strcmp(o.r.grep.s, "0:a\n0:a\n0:ab\n") == 0);
-        CHECK(strstr(o.r.log.s, "L1 no=0 off=12 nl=0 m=1 len=2 ns=1 sp=1 [0-1,] ab\n") != NULL);
-        rec_free(&o.r);
+        CHECK_EQ(check_grep_text(ref, p, &in, &so, "0:a\n0:a\n0:ab\n",
+                                 "L1 no=0 off=12 nl=0 m=1 len=2 ns=1 sp=1 [0-1,] ab\n"),
+                 3);
         so.flags = MMK_SEARCH_NO_LINE_NUMBERS | MMK_SEARCH_INVERT | MMK_SEARCH_MAX_COUNT;
         so.max_count = 2;
-        check_grep_text(ref, p, &in, &so, "0:b\n0:c\n");
+        check_grep_text(ref, p, &in, &so, "0:b\n0:c\n", NULL);
         so.flags = MMK_SEARCH_NO_LINE_NUMBERS;
         so.after = 1;
         run_search(ref, p, &in, NULL, &so, &o, 0, 0, 0);
