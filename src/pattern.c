@@ -926,35 +926,42 @@ static size_t last_newline(const uint8_t *s, size_t from, size_t to) {
  * chunk never walks the rest of the subject. A match may still start before
  * limit and hold an occurrence at or after it; then it starts after the last
  * newline before limit, and PCRE2 itself is run over those few starts.
+ *
+ * Partial (more bytes may follow len): the regex runs with partial matching,
+ * and an occurrence that the end of the subject cuts is one "at or after
+ * limit" too: the last line's starts go to PCRE2, which says whether they
+ * wait for more bytes.
  */
 static int find_prefiltered(const mmk_pattern *p, mmk__scratch *sc, const uint8_t *s, size_t len,
-                            size_t pos, size_t limit, int notempty_at_pos, size_t *mstart,
-                            size_t *mend) {
+                            size_t pos, size_t limit, int partial, int notempty_at_pos,
+                            size_t *mstart, size_t *mend) {
     const size_t n = p->lit.n;
     if (limit > len + 1)
         limit = len + 1;
-    if (pos >= limit || len < n)
+    if (pos >= limit || (len < n && !partial))
         return 0;
-    const size_t last_start = len - n;
-    const size_t bound = limit - 1 < last_start ? limit - 1 : last_start;
     size_t floor = pos; /* no match starts before it */
     for (;;) {
-        size_t c = floor <= bound ? mmk__literal_scan(&p->lit, s, floor, bound) : SIZE_MAX;
-        if (c == SIZE_MAX) {
-            if (last_start <= limit - 1)
+        size_t c = SIZE_MAX;
+        if (len >= n) {
+            const size_t last_start = len - n;
+            const size_t bound = limit - 1 < last_start ? limit - 1 : last_start;
+            if (floor <= bound)
+                c = mmk__literal_scan(&p->lit, s, floor, bound);
+            if (c == SIZE_MAX && last_start <= limit - 1 && !partial)
                 return 0; /* no occurrence at or after floor at all */
-            size_t nl = last_newline(s, floor, limit);
-            size_t start = nl != SIZE_MAX ? nl + 1 : floor;
-            if (start >= limit)
-                return 0;
-            return mmk__regex_find(&p->re, &sc->rs, s, len, start, limit,
-                                   notempty_at_pos && start == pos, mstart, mend);
         }
-        size_t nl = last_newline(s, floor, c);
+        size_t top = c != SIZE_MAX ? c : limit < len ? limit : len;
+        size_t nl = last_newline(s, floor, top);
         size_t start = nl != SIZE_MAX ? nl + 1 : floor;
-        int rc = mmk__regex_find(&p->re, &sc->rs, s, len, start, c + 1,
-                                 notempty_at_pos && start == pos, mstart, mend);
-        if (rc != 0)
+        size_t upto = c != SIZE_MAX ? c + 1 : limit;
+        if (start >= upto)
+            return 0;
+        int ne = notempty_at_pos && start == pos;
+        int rc = partial ? mmk__regex_find_partial(&p->re, &sc->rs, s, len, start, upto, ne, mstart,
+                                                   mend)
+                         : mmk__regex_find(&p->re, &sc->rs, s, len, start, upto, ne, mstart, mend);
+        if (rc != 0 || c == SIZE_MAX)
             return rc;
         floor = c + 1;
         if (floor >= limit)
@@ -975,7 +982,7 @@ int mmk__find(const mmk_pattern *p, mmk__scratch *s, const uint8_t *subject, siz
     if (p->kind == MMK__PAT_MULTI)
         return mmk__multi_find(&p->multi, subject, len, pos, limit, notempty_at_pos, mstart, mend);
     if (p->has_prefilter)
-        return find_prefiltered(p, s, subject, len, pos, limit, notempty_at_pos, mstart, mend);
+        return find_prefiltered(p, s, subject, len, pos, limit, 0, notempty_at_pos, mstart, mend);
     return mmk__regex_find(&p->re, &s->rs, subject, len, pos, limit, notempty_at_pos, mstart, mend);
 }
 
@@ -1046,10 +1053,8 @@ int mmk__match_excludes_newline(const mmk_pattern *p) {
 /* Partial matching (matcher.h). A literal needs no help from PCRE2: its
    matches have a fixed length, so only the last n - 1 positions (and, under
    -w, a match ending at len, whose next byte decides) wait for more bytes.
-   Regexes run PCRE2's interpreter with PCRE2_PARTIAL_HARD (the JIT code was
-   compiled for complete matches only): a hard partial result wins over a
-   complete match that more bytes could still change (a greedy run, $, \b or
-   a lookahead at the end). */
+   Regexes run PCRE2 with PCRE2_PARTIAL_HARD (mmk__regex_find_partial), after
+   the prefilter where the pattern has one. */
 int mmk__find_partial(const mmk_pattern *p, mmk__scratch *s, const uint8_t *subject, size_t len,
                       size_t pos, size_t limit, int notempty_at_pos, size_t *mstart, size_t *mend) {
     if (limit > len + 1)
@@ -1094,25 +1099,8 @@ int mmk__find_partial(const mmk_pattern *p, mmk__scratch *s, const uint8_t *subj
         *mstart = wait_from;
         return wait_from < limit ? 2 : 0;
     }
-    mmk__regex_scratch *rs = &s->rs;
-    pcre2_set_offset_limit(rs->mc, limit - 1);
-    uint32_t opts =
-        PCRE2_PARTIAL_HARD | PCRE2_NO_JIT | (notempty_at_pos ? PCRE2_NOTEMPTY_ATSTART : 0);
-    PCRE2_SPTR subj = subject ? (PCRE2_SPTR)subject : (PCRE2_SPTR) "";
-    int rc = pcre2_match(p->re.code, subj, len, pos, opts, rs->md, rs->mc);
-    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(rs->md);
-    if (rc >= 0) {
-        *mstart = ov[0];
-        *mend = ov[1];
-        return 1;
-    }
-    if (rc == PCRE2_ERROR_PARTIAL) {
-        *mstart = ov[0] > pos ? ov[0] : pos;
-        return 2;
-    }
-    if (rc == PCRE2_ERROR_NOMATCH)
-        return 0;
-    if (rc == PCRE2_ERROR_NOMEMORY || rc == PCRE2_ERROR_HEAPLIMIT)
-        return rc == PCRE2_ERROR_NOMEMORY ? -ENOMEM : MMK_ELIMIT;
-    return MMK_ELIMIT;
+    if (p->has_prefilter)
+        return find_prefiltered(p, s, subject, len, pos, limit, 1, notempty_at_pos, mstart, mend);
+    return mmk__regex_find_partial(&p->re, &s->rs, subject, len, pos, limit, notempty_at_pos,
+                                   mstart, mend);
 }

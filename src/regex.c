@@ -736,6 +736,8 @@ int mmk__regex_compile_flags(mmk__regex *r, const uint8_t *pattern, size_t len, 
     /* A (*NO_JIT) pattern "JIT-compiles" to nothing: check the code is there. */
     r->jit = jit_ok && pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0 &&
              pcre2_pattern_info(code, PCRE2_INFO_JITSIZE, &jit_size) == 0 && jit_size > 0;
+    /* Partial matching (reads past memory, streams) runs JIT code of its own. */
+    r->jit_partial = r->jit && pcre2_jit_compile(code, PCRE2_JIT_PARTIAL_HARD) == 0;
     uint32_t v = 0;
     if (pcre2_pattern_info(code, PCRE2_INFO_MAXLOOKBEHIND, &v) == 0)
         r->max_lookbehind = v;
@@ -852,35 +854,31 @@ void mmk__regex_scratch_destroy(mmk__regex_scratch *rs) {
     memset(rs, 0, sizeof *rs);
 }
 
-int mmk__regex_find(const mmk__regex *r, mmk__regex_scratch *rs, const uint8_t *s, size_t len,
-                    size_t pos, size_t limit, int notempty_at_pos, size_t *mstart, size_t *mend) {
-    if (limit > len + 1)
-        limit = len + 1;
-    if (pos >= limit)
-        return 0;
-    /* The offset limit is the last offset a match may start at. */
+/* One pcre2 match call with the offset limit set (limit - 1: the last start
+   allowed), JIT where compiled for the mode, growing the JIT stack once when
+   the default one is too small. Returns PCRE2's code. */
+static int regex_run(const mmk__regex *r, mmk__regex_scratch *rs, const uint8_t *s, size_t len,
+                     size_t pos, size_t limit, uint32_t opts, int jit) {
     pcre2_set_offset_limit(rs->mc, limit - 1);
-    uint32_t opts = notempty_at_pos ? PCRE2_NOTEMPTY_ATSTART : 0;
     /* PCRE2 wants a non-NULL subject even when it is empty. */
     PCRE2_SPTR subj = s ? (PCRE2_SPTR)s : (PCRE2_SPTR) "";
-    int rc = r->jit ? pcre2_jit_match(r->code, subj, len, pos, opts, rs->md, rs->mc)
-                    : pcre2_match(r->code, subj, len, pos, opts | PCRE2_NO_JIT, rs->md, rs->mc);
-    if (rc == PCRE2_ERROR_JIT_STACKLIMIT && r->jit && !rs->jit_stack) {
+    int rc = jit ? pcre2_jit_match(r->code, subj, len, pos, opts, rs->md, rs->mc)
+                 : pcre2_match(r->code, subj, len, pos, opts | PCRE2_NO_JIT, rs->md, rs->mc);
+    if (rc == PCRE2_ERROR_JIT_STACKLIMIT && jit && !rs->jit_stack) {
         /* Deeply nested or heavily backtracking patterns need more than the
            default 32 KiB machine-stack area: grow up to 8 MiB, and match
            again (the same match: the stack changes only how deep it may go). */
         rs->jit_stack = pcre2_jit_stack_create(32 * 1024, 8 * 1024 * 1024, NULL);
         if (!rs->jit_stack)
-            return -ENOMEM;
+            return PCRE2_ERROR_NOMEMORY;
         pcre2_jit_stack_assign(rs->mc, NULL, rs->jit_stack);
         rc = pcre2_jit_match(r->code, subj, len, pos, opts, rs->md, rs->mc);
     }
-    if (rc >= 0) {
-        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(rs->md);
-        *mstart = ov[0];
-        *mend = ov[1];
-        return 1;
-    }
+    return rc;
+}
+
+/* A failed match's code as mmkit's. */
+static int regex_failure(int rc) {
     if (rc == PCRE2_ERROR_NOMATCH)
         return 0;
     if (rc == PCRE2_ERROR_NOMEMORY)
@@ -891,4 +889,45 @@ int mmk__regex_find(const mmk__regex *r, mmk__regex_scratch *rs, const uint8_t *
         rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT)
         return MMK_ELIMIT;
     return MMK_EPATTERN; /* PCRE2 refused the pattern at match time */
+}
+
+int mmk__regex_find(const mmk__regex *r, mmk__regex_scratch *rs, const uint8_t *s, size_t len,
+                    size_t pos, size_t limit, int notempty_at_pos, size_t *mstart, size_t *mend) {
+    if (limit > len + 1)
+        limit = len + 1;
+    if (pos >= limit)
+        return 0;
+    uint32_t opts = notempty_at_pos ? PCRE2_NOTEMPTY_ATSTART : 0;
+    int rc = regex_run(r, rs, s, len, pos, limit, opts, r->jit);
+    if (rc >= 0) {
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(rs->md);
+        *mstart = ov[0];
+        *mend = ov[1];
+        return 1;
+    }
+    return regex_failure(rc);
+}
+
+/* A hard partial result wins over a complete match that more bytes could
+   still change (a greedy run, $, \b or a lookahead at the end). */
+int mmk__regex_find_partial(const mmk__regex *r, mmk__regex_scratch *rs, const uint8_t *s,
+                            size_t len, size_t pos, size_t limit, int notempty_at_pos,
+                            size_t *mstart, size_t *mend) {
+    if (limit > len + 1)
+        limit = len + 1;
+    if (pos >= limit)
+        return 0;
+    uint32_t opts = PCRE2_PARTIAL_HARD | (notempty_at_pos ? PCRE2_NOTEMPTY_ATSTART : 0);
+    int rc = regex_run(r, rs, s, len, pos, limit, opts, r->jit_partial);
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(rs->md);
+    if (rc >= 0) {
+        *mstart = ov[0];
+        *mend = ov[1];
+        return 1;
+    }
+    if (rc == PCRE2_ERROR_PARTIAL) {
+        *mstart = ov[0] > pos ? ov[0] : pos;
+        return 2;
+    }
+    return regex_failure(rc);
 }

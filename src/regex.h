@@ -28,6 +28,7 @@ enum {
 typedef struct mmk__regex {
     pcre2_code *code; /* owned */
     int jit;          /* 1 when JIT-compiled (pcre2_jit_match may be used) */
+    int jit_partial;  /* 1 when also JIT-compiled for PCRE2_PARTIAL_HARD */
     unsigned items;   /* MMK__RX_* */
     size_t max_lookbehind;
     size_t min_length;   /* PCRE2's lower bound on a match's length */
@@ -113,6 +114,18 @@ void mmk__regex_scratch_destroy(mmk__regex_scratch *rs);
  */
 int mmk__regex_find(const mmk__regex *r, mmk__regex_scratch *rs, const uint8_t *s, size_t len,
                     size_t pos, size_t limit, int notempty_at_pos, size_t *mstart, size_t *mend);
+
+/*
+ * mmk__regex_find over a subject that more bytes may follow (PCRE2_PARTIAL_HARD,
+ * JIT-compiled for it where the complete code is): 1 with a match that no
+ * further byte can change; 0 when no match starts in [pos, limit) whatever
+ * follows; 2 when a match starting at *mstart (>= pos) or later may need
+ * bytes past len (every start before *mstart fails whatever follows).
+ * Negative codes as mmk__regex_find.
+ */
+int mmk__regex_find_partial(const mmk__regex *r, mmk__regex_scratch *rs, const uint8_t *s,
+                            size_t len, size_t pos, size_t limit, int notempty_at_pos,
+                            size_t *mstart, size_t *mend);
 
 /* Group `group` of the last match found with rs: 1 (and its span), 0 when
    it did not take part, -EINVAL when r has no such group. */

@@ -31,9 +31,12 @@
  *   after it), line counts, word counts (a word running past a chunk is read
  *   to its end) and every MMK_PAT_LINES job (line-aligned chunks: the line
  *   running past a chunk is read to its end, up to SCAN_LINE_HOLD; the rest
- *   of a longer one is searched piecewise). Whole-input regex counts, spans
- *   and matching lines map the file whatever MMK_IO_READ says: such a match
- *   may be of any length;
+ *   of a longer one is searched piecewise), and whole-input regex counts
+ *   (SCAN_GROW_FIRST bytes past a chunk to start with, read on while PCRE2's
+ *   partial matching says a match may need more: mmk__chunk_more; past
+ *   SCAN_GROW_MAX the count runs again over the file mapped). Whole-input
+ *   regex spans and matching lines map the file whatever MMK_IO_READ says:
+ *   such a match may be of any length;
  * - pipes, ttys, reader callbacks (MMK_INPUT_READER) and files whose size
  *   is a guess (procfs, sysfs: 0 or 4096) are streamed: in chunks with the context carried over for
  * the piecewise jobs (for line jobs, each read() up to its last '\n' is a chunk), by PCRE2 partial
@@ -175,6 +178,15 @@ enum { SRC_MEM = 1, SRC_PREAD = 2, SRC_STREAM = 3 };
 /* pread line jobs hold a line whole up to this length; the rest of a longer
    one is searched piecewise (lines_long_line) */
 #define SCAN_LINE_HOLD ((uint64_t)4 << 20)
+/* grows jobs (regex counts read with pread): what a chunk's subject holds
+   past its end to start with (mmk__scan_grow_first overrides it), and at
+   most (mmk__chunk_more). */
+#define SCAN_GROW_FIRST ((uint64_t)4 << 10)
+#define SCAN_GROW_MAX ((uint64_t)16 << 20)
+uint64_t mmk__scan_grow_first = 0, mmk__scan_grow_max = 0, mmk__scan_grow_fallbacks = 0;
+static uint64_t grow_first(void) {
+    return mmk__scan_grow_first ? mmk__scan_grow_first : SCAN_GROW_FIRST;
+}
 /* input bytes in flight for jobs with bulky results (jobspec.bulky_res);
    with jobspec.res_bytes, result bytes in flight (the window adapts) */
 #define SCAN_BULKY_WINDOW ((uint64_t)2 << 20)
@@ -634,6 +646,31 @@ static int chunk_prepare(mmk__job *j, mmk__chunk *c, uint64_t k, uint8_t **bufp,
     c->sub_off = lo;
     c->sub_len = (size_t)(hi - lo);
     c->sub_is_end = hi == j->total;
+    c->grow_buf = bufp;
+    c->grow_cap = capp;
+    return rc;
+}
+
+int mmk__chunk_more(mmk__job *j, mmk__chunk *c) {
+    if (j->kind != SRC_PREAD || c->sub_is_end || !c->grow_buf)
+        return -EINVAL;
+    uint64_t hi = c->sub_off + c->sub_len, past = hi - c->e;
+    uint64_t more = past < grow_first() ? grow_first() : past;
+    uint64_t most = mmk__scan_grow_max ? mmk__scan_grow_max : SCAN_GROW_MAX;
+    if (past >= most)
+        return MMK__SCAN_EGROW;
+    if (more > most - past)
+        more = most - past;
+    if (more > j->total - hi)
+        more = j->total - hi;
+    int rc = buf_reserve(c->grow_buf, c->grow_cap, c->sub_len + (size_t)more);
+    if (rc == 0)
+        rc = job_pread(j, *c->grow_buf + c->sub_len, (size_t)more, hi);
+    c->sub = *c->grow_buf;
+    if (rc == 0) {
+        c->sub_len += (size_t)more;
+        c->sub_is_end = hi + more == j->total;
+    }
     return rc;
 }
 
@@ -1266,7 +1303,7 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
                 j->kind = SRC_MEM; /* nothing to read */
                 break;
             }
-            if (spec->needs_memory || opt->io == MMK_IO_MMAP) {
+            if ((spec->needs_memory && !spec->grows) || opt->io == MMK_IO_MMAP) {
                 /* A window of the range alone: a 32-bit process can map a
                    range past 4 GiB of a file larger than its address space. */
                 mmk_options mo = {0};
@@ -1314,7 +1351,7 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
                counts ran at 7.6 GB/s mapped and 10.3 GB/s with pread. */
             if (io == MMK_IO_AUTO)
                 io = MMK_IO_READ;
-            if (spec->needs_memory)
+            if (spec->needs_memory && !(spec->grows && io == MMK_IO_READ))
                 io = MMK_IO_MMAP;
             if (io == MMK_IO_MMAP) {
                 mmk_options mo = {0};
@@ -1808,12 +1845,33 @@ static void find_res_free(void *arg) {
 }
 
 /* Leftmost match starting in [pos, limit) of the chunk's subject, in input
-   offsets. The last chunk also lets a match start at the end of input. */
-static int chunk_find(const find_job *fj, mmk__scratch *sc, mmk__chunk *c, uint64_t pos,
-                      uint64_t limit, int ne, uint64_t *a, uint64_t *b) {
-    size_t ms, me;
-    int r = mmk__find(fj->p, sc, c->sub, c->sub_len, (size_t)(pos - c->sub_off),
-                      (size_t)(limit - c->sub_off), ne, &ms, &me);
+   offsets. The last chunk also lets a match start at the end of input. A
+   grows job's pread subject that stops short of the end is searched with
+   partial matching, and read on while a match may need more bytes. */
+static int chunk_find(mmk__job *j, const find_job *fj, mmk__scratch *sc, mmk__chunk *c,
+                      uint64_t pos, uint64_t limit, int ne, uint64_t *a, uint64_t *b) {
+    size_t ms = 0, me = 0;
+    int r;
+    for (;;) {
+        size_t at = (size_t)(pos - c->sub_off), lim = (size_t)(limit - c->sub_off);
+        if (c->sub_is_end || !mmk__job_spec(j)->grows) {
+            r = mmk__find(fj->p, sc, c->sub, c->sub_len, at, lim, ne, &ms, &me);
+            break;
+        }
+        r = mmk__find_partial(fj->p, sc, c->sub, c->sub_len, at, lim, ne, &ms, &me);
+        if (r != 2)
+            break;
+        /* No start before ms can match; one at ms or later may need more. */
+        if (ms + c->sub_off >= limit)
+            return 0;
+        if (ms + c->sub_off != pos) {
+            pos = ms + c->sub_off;
+            ne = 0;
+        }
+        r = mmk__chunk_more(j, c);
+        if (r)
+            return r;
+    }
     if (r < 0)
         c->err_off = (int64_t)pos; /* where the search that failed started */
     if (r == 1) {
@@ -1840,7 +1898,7 @@ static int find_chunk(mmk__job *j, void *wctx, mmk__chunk *c) {
     int ne = 0;
     r->rec.n = 0;
     while (pos < limit) {
-        int f = chunk_find(fj, sc, c, pos, limit, ne, &a, &b);
+        int f = chunk_find(j, fj, sc, c, pos, limit, ne, &a, &b);
         if (f < 0)
             return f;
         if (f == 0)
@@ -1881,6 +1939,7 @@ static int fix_take(find_job *fj, uint64_t a, uint64_t b) {
 }
 
 typedef struct fix_call {
+    mmk__job *j;
     find_job *fj;
     mmk__chunk *c;
     size_t sync; /* speculative matches from this index on are exact */
@@ -1929,7 +1988,7 @@ static int fix_chunk(void *arg) {
         if (i == nv && nv < n) {
             /* Past what the speculation recorded: re-scan the rest plainly. */
             for (;;) {
-                int f = chunk_find(fj, fj->scratch, c, pos, lim, ne, &a, &b);
+                int f = chunk_find(fc->j, fj, fj->scratch, c, pos, lim, ne, &a, &b);
                 if (f < 0)
                     return f;
                 if (f == 0)
@@ -1950,7 +2009,7 @@ static int fix_chunk(void *arg) {
         if (i < nv && pos > v[i].a) {
             /* Inside speculative match i, where the speculation never tried. */
             uint64_t l2 = v[i].b < lim ? v[i].b : lim;
-            int f = chunk_find(fj, fj->scratch, c, pos, l2, ne, &a, &b);
+            int f = chunk_find(fc->j, fj, fj->scratch, c, pos, l2, ne, &a, &b);
             if (f < 0)
                 return f;
             if (f == 0) {
@@ -2017,7 +2076,7 @@ static int lines_collect(void *arg);
 
 static int find_merge(mmk__job *j, mmk__chunk *c) {
     find_job *fj = mmk__job_spec(j)->user;
-    fix_call fc = {fj, c, 0};
+    fix_call fc = {j, fj, c, 0};
     if (!(fj->pos < c->s || (fj->pos == c->s && !fj->ne))) {
         int lr = chunk_reload(j, c); /* a re-scan reads the chunk's bytes */
         if (lr)
@@ -2262,8 +2321,12 @@ static int run_find(find_job *fj, const mmk_input *in, const mmk_scan_options *o
     spec.wctx_size = sizeof(find_wctx);
     size_t maxlen = mmk__max_match_len(fj->p);
     spec.needs_memory = fj->mode != MODE_COUNT || !mmk__is_literal(fj->p) || maxlen == SIZE_MAX;
+    /* Counts of unbounded patterns read files piecewise too (partial
+       matching says when a chunk needs more bytes); spans stay in memory, as
+       a fallback to it after spans were handed out could not take them back. */
+    spec.grows = fj->mode == MODE_COUNT && spec.needs_memory;
     spec.before = mmk__max_lookbehind(fj->p);
-    spec.after = spec.needs_memory ? 0 : maxlen + 1;
+    spec.after = spec.grows ? grow_first() : spec.needs_memory ? 0 : maxlen + 1;
     spec.chunk = find_chunk;
     spec.merge = find_merge;
     spec.res_free = find_res_free;
@@ -2275,6 +2338,18 @@ static int run_find(find_job *fj, const mmk_input *in, const mmk_scan_options *o
     if (!fj->scratch)
         return -ENOMEM;
     int rc = mmk__scan_run(&spec, in, opt);
+    if (rc == MMK__SCAN_EGROW) {
+        /* A match attempt ran more than SCAN_GROW_MAX bytes past a chunk
+           (`(?s)a.*b` on a large file, say): count again over the input in
+           memory (the file mapped), from the start. */
+        __atomic_add_fetch(&mmk__scan_grow_fallbacks, 1, __ATOMIC_RELAXED);
+        fj->count = 0;
+        fj->pos = 0;
+        fj->ne = 0;
+        spec.grows = 0;
+        spec.after = 0;
+        rc = mmk__scan_run(&spec, in, opt);
+    }
     find_job_free(fj);
     return rc;
 }

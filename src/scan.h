@@ -35,6 +35,8 @@ typedef struct mmk__chunk {
                        holds; sub stops inside it (the job reads the rest itself) */
     void *res;      /* the job's per-chunk result (job->res_size bytes, kept across reuse) */
     /* engine-private */
+    uint8_t **grow_buf; /* pread: the buffer sub lives in, for mmk__chunk_more */
+    size_t *grow_cap;
     uint8_t *buf;
     size_t buf_cap;
     int done;
@@ -56,6 +58,9 @@ typedef struct mmk__jobspec {
                          one; streams: e is cut after the last '\n' read so far, and a chunk
                          is made of what read() returned, so lines come out as they arrive) */
     int needs_memory; /* the job needs the whole input in memory (unbounded regex, spans) */
+    int grows;        /* ... unless the file is read with pread: then a chunk's subject
+                         starts with `after` bytes past e, and the chunk function (or the
+                         merge) reads on with mmk__chunk_more while a match may need more */
     int bulky_res;    /* a chunk's result may hold about as many bytes as the chunk (copied
                          lines): the chunks in flight are bounded in bytes, not only in count */
     /* bulky_res jobs: the bytes a done chunk's result holds (read before its
@@ -103,6 +108,14 @@ int mmk__scan_run(const mmk__jobspec *spec, const mmk_input *in, const mmk_scan_
 const mmk__jobspec *mmk__job_spec(const mmk__job *j);
 int mmk__job_mapped(const mmk__job *j);
 
+/* A grows job's chunk of a pread source: read more of the input into its
+   subject (about doubling what it holds past e). 0, a read error, or
+   MMK__SCAN_EGROW when it holds as much past e as the engine allows
+   (16 MiB): the job may then run again with the input in memory. Not for
+   a chunk whose subject already reaches the end of the input. */
+#define MMK__SCAN_EGROW (-5998)
+int mmk__chunk_more(mmk__job *j, mmk__chunk *c);
+
 /* For stream_run: one read() of the stream (pread at the stream's offset for
    a regular file read as one); bytes read, 0 at the end, or -errno. */
 int64_t mmk__job_read(mmk__job *j, uint8_t *dst, size_t n);
@@ -139,6 +152,15 @@ extern uint64_t mmk__scan_direct_min;
    means the default, 2 MiB. Tests set it to a few chunks to exercise the
    adaptive window. */
 extern uint64_t mmk__scan_bulky_window;
+/* What a grows job's pread subject holds past a chunk's end to start with
+   (and the first step of mmk__chunk_more); 0 means the default, 4 KiB.
+   Tests set it to 1 so that small inputs take the partial-matching path. */
+extern uint64_t mmk__scan_grow_first;
+/* The most it holds past the end before MMK__SCAN_EGROW; 0 means the
+   default, 16 MiB. Tests lower it to reach the fallback. */
+extern uint64_t mmk__scan_grow_max;
+/* How many counts ran again in memory after MMK__SCAN_EGROW (for tests). */
+extern uint64_t mmk__scan_grow_fallbacks;
 extern uint64_t mmk__scan_window_grown, mmk__scan_window_shrunk;
 
 uint64_t mmk__count_newlines(const uint8_t *p, size_t n);

@@ -184,7 +184,7 @@ static results run_all(int fd, const mmk_scan_options *so) {
     CHECK_EQ(mmk_pattern_compile(&lre, "needle", 6, MMK_PAT_LINES, NULL), 0);
     CHECK_EQ(mmk_count(lit, &in, so, &r.needle), 0);
     if (!quick)
-        CHECK_EQ(mmk_count(re, &in, so, &r.regex), 0); /* whole-input regex: our own map */
+        CHECK_EQ(mmk_count(re, &in, so, &r.regex), 0); /* read piecewise, or our own map */
     CHECK_EQ(mmk_count_lines(&in, so, &r.lines), 0);
     mmk_wordtab *wt = NULL;
     if (!quick)
@@ -333,10 +333,14 @@ static results run_bytes(const uint8_t *data, size_t n) {
 static results run_piecewise(const mmk_input *in, const mmk_scan_options *so) {
     results r;
     memset(&r, 0, sizeof r);
-    mmk_pattern *lit = NULL, *lre = NULL;
+    mmk_pattern *lit = NULL, *re = NULL, *lre = NULL;
     CHECK_EQ(mmk_pattern_compile(&lit, "needle", 6, 0, NULL), 0);
+    CHECK_EQ(mmk_pattern_compile(&re, "[a-z]+th", 8, 0, NULL), 0);
     CHECK_EQ(mmk_pattern_compile(&lre, "needle", 6, MMK_PAT_LINES, NULL), 0);
     CHECK_EQ(mmk_count(lit, in, so, &r.needle), 0);
+    /* a regex count reads piecewise too: through the ring, partial matching
+       reading on past a chunk where a match may need more */
+    CHECK_EQ(mmk_count(re, in, so, &r.regex), 0);
     CHECK_EQ(mmk_count_lines(in, so, &r.lines), 0);
     mmk_wordtab *wt = NULL;
     if (!quick)
@@ -359,12 +363,14 @@ static results run_piecewise(const mmk_input *in, const mmk_scan_options *so) {
         CHECK_EQ(mmk_search(lre, in, so, &sopt, &sink, &sr), 0);
     r.line_spans = quick ? r.lines_with : seen;
     mmk_pattern_free(lit);
+    mmk_pattern_free(re);
     mmk_pattern_free(lre);
     return r;
 }
 
 static void check_piecewise_same(const results *a, const results *b) {
     CHECK_EQ(a->needle, b->needle);
+    CHECK_EQ(a->regex, b->regex);
     CHECK_EQ(a->lines, b->lines);
     if (!quick)
         CHECK_EQ(a->words, b->words);
