@@ -41,6 +41,10 @@ static inline uint8_t fold(uint8_t c) {
     return (uint8_t)(c >= 'A' && c <= 'Z' ? c + 32 : c);
 }
 
+static inline int is_letter(uint8_t c) {
+    return fold(c) >= 'a' && fold(c) <= 'z';
+}
+
 static inline uint8_t other_case(uint8_t c) {
     if (c >= 'A' && c <= 'Z')
         return (uint8_t)(c + 32);
@@ -136,7 +140,12 @@ int mmk__literal_init(mmk__literal *l, const void *needle, size_t n, int icase, 
 
     /* The rarest byte first; then the rarest at another offset, preferring a
        different byte value (two equal bytes filter no better than one) and,
-       among equals, the one farthest away (less correlated with the first). */
+       among equals, the one farthest away (less correlated with the first).
+       Two letters side by side count as 48 units more frequent than the
+       second is: text is made of common letter pairs, so a pair's
+       frequency is not the product of its bytes'. For "eth" the filter took
+       't' beside 'h', and "th" occurs 3.5 million times in 50 MB of the
+       bench text, "e?h" 388,000 times: 'e' two places off it is now. */
     size_t o1 = 0;
     for (size_t i = 1; i < n; i++)
         if (needle_byte_freq(l->needle[i], l->icase) < needle_byte_freq(l->needle[o1], l->icase))
@@ -151,6 +160,8 @@ int mmk__literal_init(mmk__literal *l, const void *needle, size_t n, int icase, 
             if (l->needle[i] != l->needle[o1])
                 score += 1L << 24;
             size_t dist = i > o1 ? i - o1 : o1 - i;
+            if (dist == 1 && is_letter(l->needle[i]) && is_letter(l->needle[o1]))
+                score -= 48L * 4096;
             score += (long)(dist < 4095 ? dist : 4095);
             if (score > best) {
                 best = score;
