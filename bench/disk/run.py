@@ -1,6 +1,6 @@
 """Files larger than memory: mmk against ripgrep and the machine's read rate (make bench-disk).
 
-    sudo python3 bench/disk/run.py BUILD_DIR [--keep] [--only NAME,...]
+    sudo python3 bench/disk/run.py BUILD_DIR [--keep] [--passes N] [--only NAME,...]
 
 Environment: MMK_DISK_FILE (where the text goes; default BUILD_DIR/bench-disk/big.txt,
 which must be on the disk being measured), MMK_DISK_SIZE (bytes, default 26e9, with a
@@ -15,15 +15,22 @@ What it does:
   rotated differently in each copy, a rare word planted once per copy), unless the
   file is there with its manifest (FILE.json) from an earlier --keep run;
 - builds bench/disk/probe.c (reads with several requests in flight);
-- for every command: sync, drop the page cache, then run it once, timing the whole
-  process and reading its peak resident memory (wait4's rusage), the load average
-  before it and the file's pages cached after it (fincore, when installed);
-  counts are checked against the manifest (a wrong count fails the run);
+- for every command: sync, drop the page cache, then run it, timing the whole
+  process and reading its peak resident memory and CPU time (GNU time, else
+  wait4's rusage), the load average before it and the file's pages cached after
+  it (fincore, when installed); counts are checked against the manifest (a wrong
+  count fails the run);
+- does that in --passes passes (default 2), the second in the reverse order:
+  the virtual disk's host caches part of the file between runs, and a command
+  run right after another that read the same bytes finds more of them there.
+  Each row reports its best pass (and the other times beside it); the bar is the
+  fastest read of any pass, and each mmk row is compared with its peer (the
+  ripgrep or wc command doing the same job) best against best;
 - writes bench/disk/RESULTS.md (the table) and its summary between markers in
   BENCHMARKS.md, and removes the file (kept with --keep).
 
-One run per command: a pass over 26 GB takes 30-60 s, and the whole run 15-30
-minutes. The figures are whole-process wall times on whatever else the machine
+A pass over 26 GB takes 5-60 s per command depending on the disk, and the whole
+run 15-40 minutes. The figures are whole-process wall times on whatever else the machine
 is doing (the load is recorded beside each)."""
 
 import argparse
@@ -91,7 +98,7 @@ def run(argv, tmpdir):
     own rusage would count; else from wait4's rusage."""
     gtime = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
     rss_file = os.path.join(tmpdir, "rss")
-    cmd = [gtime, "-f", "%M", "-o", rss_file] + argv if gtime else argv
+    cmd = [gtime, "-f", "%M %U %S", "-o", rss_file] + argv if gtime else argv
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     # Output is small (counts, a word table): read it all, then reap.
@@ -99,13 +106,15 @@ def run(argv, tmpdir):
     _, status, ru = os.wait4(p.pid, 0)
     secs = time.monotonic() - t0
     rss = ru.ru_maxrss * 1024
+    cpu = ru.ru_utime + ru.ru_stime
     if gtime:
         try:
             with open(rss_file) as f:
-                rss = int(f.read().split()[-1]) * 1024
+                last = f.read().splitlines()[-1].split()
+            rss, cpu = int(last[0]) * 1024, float(last[1]) + float(last[2])
         except (OSError, ValueError, IndexError):
             pass
-    return secs, rss, out.decode(errors="replace"), os.waitstatus_to_exitcode(status), \
+    return secs, rss, cpu, out.decode(errors="replace"), os.waitstatus_to_exitcode(status), \
         err.decode(errors="replace")
 
 
@@ -121,6 +130,8 @@ def main():
     ap.add_argument("build")
     ap.add_argument("--keep", action="store_true", help="keep the file (and its manifest)")
     ap.add_argument("--only", default="", help="comma-separated names of the rows to run")
+    ap.add_argument("--passes", type=int, default=2,
+                    help="times each command runs, every other pass in reverse order (default 2)")
     a = ap.parse_args()
 
     mmk = os.path.join(a.build, "mmk")
@@ -211,31 +222,37 @@ def main():
         keep = set(x.strip() for x in a.only.split(","))
         rows = [r for r in rows if r[0] in keep or r[1] == "read"]
 
-    # The read rows again at the end: a virtual disk's host may cache part of
-    # the file between runs, so the bar is the faster of the two passes.
-    rows += [(name + " (again, at the end)", kind, argv, want)
-             for name, kind, argv, want in rows if kind == "read"]
-    results = []
+    runs = {name: [] for name, _, _, _ in rows}
     failed = []
     tmpdir = tempfile.mkdtemp(prefix="bench-disk-")
-    for name, kind, argv, want in rows:
-        load = loadavg()
-        drop_caches()
-        secs, rss, out, rc, err = run(argv, tmpdir)
-        cached = cached_bytes(path)
-        got = first_int(out) if want is not None else None
-        ok = rc == 0 and (want is None or got == want)
-        if not ok:
-            failed.append("%s: exit %d, printed %r (expected %r) %s"
-                          % (name, rc, out[:80], want, err.strip()[:200]))
-        r = {"name": name, "kind": kind, "argv": argv, "seconds": round(secs, 2),
-             "rate": m["bytes"] / secs / 1e9, "max_rss": rss, "load": load,
-             "cached_after": cached, "ok": ok}
-        results.append(r)
-        print("%-48s %7.1f s %6.3f GB/s  rss %7.1f MB  load %5.2f  cached %s%s"
-              % (name, secs, r["rate"], rss / 1e6, load,
-                 "-" if cached is None else "%.1f GB" % (cached / 1e9),
-                 "" if ok else "  WRONG"), flush=True)
+    for p in range(max(1, a.passes)):
+        print("pass %d of %d%s" % (p + 1, a.passes, " (reverse order)" if p % 2 else ""),
+              flush=True)
+        for name, kind, argv, want in (rows if p % 2 == 0 else rows[::-1]):
+            load = loadavg()
+            drop_caches()
+            secs, rss, cpu, out, rc, err = run(argv, tmpdir)
+            cached = cached_bytes(path)
+            got = first_int(out) if want is not None else None
+            ok = rc == 0 and (want is None or got == want)
+            if not ok:
+                failed.append("%s: exit %d, printed %r (expected %r) %s"
+                              % (name, rc, out[:80], want, err.strip()[:200]))
+            r = {"name": name, "kind": kind, "argv": argv, "seconds": round(secs, 2),
+                 "rate": m["bytes"] / secs / 1e9, "max_rss": rss, "cpu": round(cpu, 2),
+                 "load": load, "cached_after": cached, "ok": ok}
+            runs[name].append(r)
+            print("%-48s %7.1f s %6.3f GB/s  cpu %6.1f s  rss %7.1f MB  load %5.2f  cached %s%s"
+                  % (name, secs, r["rate"], cpu, rss / 1e6, load,
+                     "-" if cached is None else "%.1f GB" % (cached / 1e9),
+                     "" if ok else "  WRONG"), flush=True)
+    # Each row's best pass, with every pass's time.
+    results = []
+    for name, _, _, _ in rows:
+        best = dict(min(runs[name], key=lambda r: r["seconds"]))
+        best["passes"] = [r["seconds"] for r in runs[name]]
+        best["ok"] = all(r["ok"] for r in runs[name])
+        results.append(best)
 
     shutil.rmtree(tmpdir, ignore_errors=True)
     report(results, m, mem, path, a.keep)
@@ -247,11 +264,23 @@ def main():
         sys.exit(1)
 
 
+# Each mmk job's peer: the ripgrep (or wc) command that does the same job.
+PEERS = {
+    "mmk count RARE": "rg --count-matches RARE (maps the file)",
+    "mmk count --mmap RARE": "rg --count-matches RARE (maps the file)",
+    "mmk count --no-cache RARE": "rg --count-matches RARE (maps the file)",
+    "mmk count FREQUENT": "rg --count-matches FREQUENT",
+    "mmk count REGEX": "rg --count-matches REGEX",
+    "mmk grep -c RARE": "rg -c RARE",
+    "mmk lines": "wc -l",
+    "mmk lines --mmap": "wc -l",
+}
+
+
 def report(results, m, mem, path, keep):
     reads = [r for r in results if r["kind"] == "read"]
     best = max(reads, key=lambda r: r["rate"]) if reads else None
     by_name = {r["name"]: r for r in results}
-    rg_rare = by_name.get("rg --count-matches RARE (maps the file)")
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     L = []
     w = L.append
@@ -260,8 +289,11 @@ def report(results, m, mem, path, keep):
     w("Generated by `make bench-disk` (`bench/disk/run.py`) on %s: a %.2f GB text file "
       "(%d lines) on the local disk, on a machine with %.2f GB of memory and %d cores. "
       "Before every command the page cache was dropped (`sync; echo 3 > "
-      "/proc/sys/vm/drop_caches`); each ran once (a pass takes 30-60 s), timed as a whole "
-      "process; peak RSS from `wait4`; *cached after* is the file's bytes in the page cache "
+      "/proc/sys/vm/drop_caches`); every command ran once per pass, the second pass in the "
+      "reverse order (the virtual disk's host caches part of the file between runs), timed "
+      "as a whole process; each row shows its best pass, with every pass's seconds beside "
+      "it; *cpu* is that run's user + system time (above the seconds: more than one core "
+      "busy); peak RSS from GNU time; *cached after* is the file's bytes in the page cache "
       "after the command (`fincore`); *load* is the 1-minute load average before it (other "
       "work on the machine shows in the figures). Every count was checked against the "
       "generator's manifest."
@@ -275,20 +307,21 @@ def report(results, m, mem, path, keep):
         w("Fastest way this machine read the file: **%s**, %.3f GB/s." % (best["name"],
                                                                           best["rate"]))
         w("")
-    w("| command | seconds | GB/s | of the fastest read | vs rg (rare, mapped) | peak RSS | "
-      "cached after | load |")
-    w("|---|---:|---:|---:|---:|---:|---:|---:|")
+    w("| command | seconds | passes | GB/s | of the fastest read | vs its peer | cpu | "
+      "peak RSS | cached after | load |")
+    w("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         frac = "%.0f %%" % (100 * r["rate"] / best["rate"]) if best else "-"
-        vs = "%.2f×" % (rg_rare["seconds"] / r["seconds"]) if rg_rare else "-"
+        peer = by_name.get(PEERS.get(r["name"], ""))
+        vs = "%.2f× `%s`" % (peer["seconds"] / r["seconds"], peer["name"]) if peer else "-"
         cached = "-" if r["cached_after"] is None else "%.1f GB" % (r["cached_after"] / 1e9)
-        w("| `%s`%s | %.1f | %.3f | %s | %s | %.0f MB | %s | %.1f |"
-          % (r["name"], "" if r["ok"] else " **wrong**", r["seconds"], r["rate"], frac, vs,
+        w("| `%s`%s | %.1f | %s | %.3f | %s | %s | %.1f s | %.0f MB | %s | %.1f |"
+          % (r["name"], "" if r["ok"] else " **wrong**", r["seconds"],
+             " / ".join("%.1f" % x for x in r["passes"]), r["rate"], frac, vs, r["cpu"],
              r["max_rss"] / 1e6, cached, r["load"]))
     w("")
-    w("*vs rg*: ripgrep's time over the command's (above 1 = faster than `rg "
-      "--count-matches RARE`). The file was %s."
-      % ("kept (--keep)" if keep else "removed afterwards"))
+    w("*vs its peer*: the peer's best time over the command's (above 1 = faster than the "
+      "peer). The file was %s." % ("kept (--keep)" if keep else "removed afterwards"))
     text = "\n".join(L) + "\n"
     with open(os.path.join(HERE, "RESULTS.md"), "w") as f:
         f.write(text)
@@ -300,13 +333,16 @@ def report(results, m, mem, path, keep):
                  "Fastest read: %s, %.3f GB/s."
                  % (m["bytes"] / 1e9, mem / 1e9, date, best["name"], best["rate"]))
         S.append("")
-        S.append("| command | seconds | of the fastest read | peak RSS |")
-        S.append("|---|---:|---:|---:|")
+        S.append("| command | seconds (best pass) | of the fastest read | vs its peer | cpu | "
+                 "peak RSS |")
+        S.append("|---|---:|---:|---:|---:|---:|")
         for r in results:
             if r["kind"] != "read":
-                S.append("| `%s` | %.1f | %.0f %% | %.0f MB |"
+                peer = by_name.get(PEERS.get(r["name"], ""))
+                S.append("| `%s` | %.1f | %.0f %% | %s | %.1f s | %.0f MB |"
                          % (r["name"], r["seconds"], 100 * r["rate"] / best["rate"],
-                            r["max_rss"] / 1e6))
+                            "%.2f×" % (peer["seconds"] / r["seconds"]) if peer else "-",
+                            r["cpu"], r["max_rss"] / 1e6))
     S += ["", END]
     md = os.path.join(ROOT, "BENCHMARKS.md")
     old = open(md).read() if os.path.exists(md) else ""
