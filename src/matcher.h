@@ -88,4 +88,11 @@ int mmk__lines_buffer_safe(const mmk_pattern *p);
 int mmk__find_partial(const mmk_pattern *p, mmk__scratch *s, const uint8_t *subject, size_t len,
                       size_t pos, size_t limit, int notempty_at_pos, size_t *mstart, size_t *mend);
 
+/* 0 when mmk__find_partial can say nothing before the input ends: a regex
+   with (*ACCEPT), whose partial results PCRE2 gets wrong (a stream of small
+   reads counted more matches than the whole input in memory). It then
+   answers 2 at pos until the end comes; callers that can (regex counts of
+   files) keep such patterns in memory instead. */
+int mmk__partial_exact(const mmk_pattern *p);
+
 #endif

@@ -1050,6 +1050,10 @@ int mmk__match_excludes_newline(const mmk_pattern *p) {
     return p->excludes_newline;
 }
 
+int mmk__partial_exact(const mmk_pattern *p) {
+    return p->kind != MMK__PAT_REGEX || !(p->re.items & MMK__RX_ACCEPT);
+}
+
 /* Partial matching (matcher.h). A literal needs no help from PCRE2: its
    matches have a fixed length, so only the last n - 1 positions (and, under
    -w, a match ending at len, whose next byte decides) wait for more bytes.
@@ -1098,6 +1102,10 @@ int mmk__find_partial(const mmk_pattern *p, mmk__scratch *s, const uint8_t *subj
         }
         *mstart = wait_from;
         return wait_from < limit ? 2 : 0;
+    }
+    if (!mmk__partial_exact(p)) {
+        *mstart = pos; /* nothing is settled before the end */
+        return 2;
     }
     if (p->has_prefilter)
         return find_prefiltered(p, s, subject, len, pos, limit, 1, notempty_at_pos, mstart, mend);

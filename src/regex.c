@@ -485,7 +485,7 @@ static int scan_items(mmk__regex *r, const xbuf *x, size_t user_len, uint32_t op
 /* ------------------------------------------------------------------------ */
 
 /*
- * PCRE2's JIT before 10.43 gives wrong answers in three places, found by
+ * PCRE2's JIT before 10.43 gives wrong answers in four places, found by
  * differential testing against its interpreter (tests/test_regex_jit.c):
  * - atomic groups and groups with a possessive quantifier: a lazy quantifier
  *   at the end of an atomic group stops the first-character optimiser early
@@ -495,6 +495,12 @@ static int scan_items(mmk__regex *r, const xbuf *x, size_t user_len, uint32_t op
  * - its start-up optimisation after an alternation whose branches differ in
  *   length, followed by a repeat ("(?:a|)b*a" finds nothing in "a"; #336).
  *   JIT without PCRE2_NO_START_OPTIMIZE agrees with the interpreter.
+ * - its start-up optimisation before (*PRUNE) or (*THEN) after a lazy
+ *   repeat: "x+?(*PRUNE)a" finds nothing in "xxa" from 0, where the
+ *   interpreter and Perl find "xa" at 1 (random patterns counted in 1-byte
+ *   chunks, tests/test_regex_chunks.c, found it: each chunk's search starts
+ *   at the position the whole-input one skipped). JIT without
+ *   PCRE2_NO_START_OPTIMIZE agrees with the interpreter.
  * - a capture set inside a repeated group by (*ACCEPT) and then undone by
  *   backtracking stays set ("((*ACCEPT))*\1b" matches "b" at 0 when an empty
  *   match there is barred). Interpreter only.
@@ -507,12 +513,13 @@ static const struct jit_case {
     size_t start;
     int notempty;
 } jit_cases[] = {
-    {"(?>[^a]+?)a", "_ a", 0, 0}, {"(?>a+?)b", "aab", 0, 0},
-    {"(?>\\w+?)a", "x_a", 0, 0},  {"(\\S{2}|\\S){2,}+", "ba", 0, 1},
-    {"(\\N*?)++", "_", 0, 1},     {"(?:(\\D)*+)?\\1", "a_b", 2, 0},
-    {"()*+b|\\1", " ba ", 3, 1},  {"(?:a|)b*a", "a", 0, 0},
-    {"(?:ab|a)b+b", "abb", 0, 0}, {"(?:|ab)b*b", "ab", 0, 0},
-    {"(?:a|\\b).*a", "ab", 0, 0}, {"((*ACCEPT))*\\1b", "b", 0, 1},
+    {"(?>[^a]+?)a", "_ a", 0, 0},  {"(?>a+?)b", "aab", 0, 0},
+    {"(?>\\w+?)a", "x_a", 0, 0},   {"(\\S{2}|\\S){2,}+", "ba", 0, 1},
+    {"(\\N*?)++", "_", 0, 1},      {"(?:(\\D)*+)?\\1", "a_b", 2, 0},
+    {"()*+b|\\1", " ba ", 3, 1},   {"(?:a|)b*a", "a", 0, 0},
+    {"(?:ab|a)b+b", "abb", 0, 0},  {"(?:|ab)b*b", "ab", 0, 0},
+    {"(?:a|\\b).*a", "ab", 0, 0},  {"((*ACCEPT))*\\1b", "b", 0, 1},
+    {"x+?(*PRUNE)a", "xxa", 0, 0}, {"\\s+?(*THEN)a", "  a", 0, 0},
 };
 
 const char *mmk__regex_jit_case(size_t i, const char **subj, size_t *start, int *notempty) {
@@ -580,6 +587,31 @@ int mmk__regex_jit_atomic_unreliable(void) {
     return bad;
 }
 
+/* 1 when this PCRE2 (interpreter and JIT alike) loses a match to its
+   start-up optimisation after a leading lookahead: the lookahead's first
+   code unit is taken as the match's first, and the same unit, required
+   later in the pattern, is then looked for after it: "(?=a)x?a" finds
+   nothing in "ab" (Python's re finds "a"; PCRE2 10.42; random patterns
+   counted over a file read piecewise, tests/test_regex_chunks.c, found it).
+   Without the optimisation both engines agree with Python. */
+static int lookahead_start_unreliable(void) {
+    static int cached; /* 0 unknown, 1 reliable, 2 unreliable */
+    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v)
+        return v == 2;
+    int ec;
+    PCRE2_SIZE eo;
+    pcre2_code *code = pcre2_compile((PCRE2_SPTR) "(?=a)x?a", 8, PCRE2_NEVER_UTF, &ec, &eo, NULL);
+    pcre2_match_data *md = code ? pcre2_match_data_create(1, NULL) : NULL;
+    int rc = md ? pcre2_match(code, (PCRE2_SPTR) "ab", 2, 0, PCRE2_NO_JIT, md, NULL) : -99;
+    pcre2_match_data_free(md);
+    pcre2_code_free(code);
+    if (rc == -99)
+        return 1; /* cannot tell now (no memory): be careful, ask again next time */
+    __atomic_store_n(&cached, rc < 0 ? 2 : 1, __ATOMIC_RELAXED);
+    return rc < 0;
+}
+
 int mmk__regex_compile(mmk__regex *r, const uint8_t *pattern, size_t len, int icase, int word,
                        int multiline, mmk_pattern_error *err) {
     unsigned f = (icase ? MMK__RXC_ICASE : 0) | (word ? MMK__RXC_WORD : 0) |
@@ -636,15 +668,19 @@ int mmk__regex_compile_flags(mmk__regex *r, const uint8_t *pattern, size_t len, 
     /* The user's pattern alone: the -w wrapper's assertions are known. */
     if (rc == 0)
         rc = scan_items(r, &x, len, opts, cc, &options_end, err);
-    if (rc == 0 && !(r->items & MMK__RX_ATOMIC) && (r->items & MMK__RX_ALTERNATION) &&
-        mmk__regex_jit_atomic_unreliable()) {
+    if (rc == 0 && !(r->items & MMK__RX_ATOMIC) &&
+        (r->items & (MMK__RX_ALTERNATION | MMK__RX_VERB)) && mmk__regex_jit_atomic_unreliable()) {
         /* The same JIT skips to a wrong start after an alternation whose
            branches differ in length followed by a repeat: (?:a|)b*a finds
-           nothing in "a" (PCRE2 issue #336, fixed for 10.43). Its start-up
-           optimisation is what goes wrong; without it the JIT agrees with
-           the interpreter (tests/test_regex_jit.c). */
+           nothing in "a" (PCRE2 issue #336, fixed for 10.43); and before
+           (*PRUNE) or (*THEN) after a lazy repeat: x+?(*PRUNE)a finds
+           nothing in "xxa". Its start-up optimisation is what goes wrong;
+           without it the JIT agrees with the interpreter
+           (tests/test_regex_jit.c). */
         opts |= PCRE2_NO_START_OPTIMIZE;
     }
+    if (rc == 0 && (r->items & MMK__RX_LOOKAROUND) && lookahead_start_unreliable())
+        opts |= PCRE2_NO_START_OPTIMIZE; /* both engines: see lookahead_start_unreliable */
     if (rc == 0 && (opts & PCRE2_NO_START_OPTIMIZE)) {
         pcre2_code_free(code);
         code = NULL;

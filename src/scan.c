@@ -2343,7 +2343,7 @@ static int run_find(find_job *fj, const mmk_input *in, const mmk_scan_options *o
     /* Counts of unbounded patterns read files piecewise too (partial
        matching says when a chunk needs more bytes); spans stay in memory, as
        a fallback to it after spans were handed out could not take them back. */
-    spec.grows = fj->mode == MODE_COUNT && spec.needs_memory;
+    spec.grows = fj->mode == MODE_COUNT && spec.needs_memory && mmk__partial_exact(fj->p);
     spec.before = mmk__max_lookbehind(fj->p);
     spec.after = spec.grows ? grow_first() : spec.needs_memory ? 0 : maxlen + 1;
     spec.chunk = find_chunk;

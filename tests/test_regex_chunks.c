@@ -12,12 +12,16 @@
  * both. mmkit refuses exactly the first group — found by PCRE2's own
  * tokenisation, so comments, extended mode, \Q...\E and classes cannot hide
  * them — and random patterns mixing verbs, comments, quoting and classes are
- * counted with tiny chunks and 1-3 threads against a sequential walk.
+ * counted with tiny chunks and 1-3 threads against a sequential walk, over
+ * the bytes in memory, over a file read piecewise (chunks that hold 1-3 bytes
+ * past their end and read on by partial matching) and over a stream of
+ * small reads.
  */
 #include <errno.h>
 #include <stdint.h>
 
 #include "pattern.h"
+#include "scan.h"
 #include "test_scan_util.h"
 
 /* ------------------------------------------------------------------------ */
@@ -242,6 +246,24 @@ static void put(char *b, size_t *n, size_t cap, const char *s) {
     }
 }
 
+/* A stream of small reads (1-7 bytes each), for the partial-matching path. */
+typedef struct dribble {
+    const uint8_t *s;
+    size_t len, at;
+} dribble;
+
+static int64_t dribble_read(void *user, void *buf, size_t n) {
+    dribble *d = user;
+    size_t k = 1 + (size_t)check_rnd_below(7);
+    if (k > n)
+        k = n;
+    if (k > d->len - d->at)
+        k = d->len - d->at;
+    memcpy(buf, d->s + d->at, k);
+    d->at += k;
+    return (int64_t)k;
+}
+
 static void test_random_chunks(void) {
     static const char *const atoms[] = {"a",
                                         "b",
@@ -339,6 +361,36 @@ static void test_random_chunks(void) {
                             (unsigned long long)got, (unsigned long long)want);
                     bad = 1;
                 }
+            }
+        }
+        /* The same text as a file read with pread, each chunk holding 1-3
+           bytes past its end to start with (partial matching reads on), and
+           as a stream of small reads (partial matching over the stream). */
+        for (int v = 0; v < 4 && !bad; v++) {
+            mmk_scan_options o = {0};
+            o.chunk_size = chunks[check_rnd_below(4)];
+            o.threads = 1 + (unsigned)v % 2;
+            uint64_t got = 0;
+            int r;
+            if (v < 3) {
+                ts_input t;
+                CHECK_EQ(ts_input_open(&t, TS_FD_READ, text, len), 0);
+                o.io = t.io;
+                mmk__scan_grow_first = 1 + (uint64_t)v;
+                r = mmk_count(p, &t.in, &o, &got);
+                mmk__scan_grow_first = 0;
+                ts_input_close(&t);
+            } else {
+                dribble d = {text, len, 0};
+                mmk_input in = mmk_input_reader(dribble_read, &d);
+                r = mmk_count(p, &in, &o, &got);
+            }
+            compared++;
+            if (r != 0 || got != want) {
+                fprintf(stderr, "/%s/ flags %u %s chunk %llu: %d, count %llu, sequential %llu\n",
+                        pat, flags, v < 3 ? "pread" : "stream", (unsigned long long)o.chunk_size, r,
+                        (unsigned long long)got, (unsigned long long)want);
+                bad = 1;
             }
         }
         CHECK(!bad);
