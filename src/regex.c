@@ -351,6 +351,8 @@ static int item_cb(pcre2_callout_enumerate_block *b, void *user) {
     } else if (text_starts(t, n, "(?=") || text_starts(t, n, "(?!") || text_starts(t, n, "(?<=") ||
                text_starts(t, n, "(?<!") || text_starts(t, n, "(?*") || text_starts(t, n, "(?<*")) {
         st->items |= MMK__RX_LOOKAROUND;
+        if (!text_starts(t, n, "(?<=") && !text_starts(t, n, "(?<!"))
+            st->items |= MMK__RX_LOOKAHEAD;
     } else if (text_starts(t, n, "(?>")) {
         st->items |= MMK__RX_ATOMIC;
     } else if (n >= 3 && t[0] == '(' && t[1] == '*' && is_lower(t[2])) {
@@ -358,7 +360,7 @@ static int item_cb(pcre2_callout_enumerate_block *b, void *user) {
         if (text_starts(t, n, "(*atomic") || text_starts(t, n, "(*asr:"))
             st->items |= MMK__RX_ATOMIC;
         else if (!text_starts(t, n, "(*sr:") && !text_starts(t, n, "(*script_run:"))
-            st->items |= MMK__RX_LOOKAROUND;
+            st->items |= MMK__RX_LOOKAROUND | MMK__RX_LOOKAHEAD; /* or behind: either way */
     } else if (n >= 2 && t[0] == '(' && t[1] == '*') {
         /* A backtracking verb. (*COMMIT) ends the whole search and (*SKIP)
            moves the next start: both depend on where the search began.
@@ -679,7 +681,7 @@ int mmk__regex_compile_flags(mmk__regex *r, const uint8_t *pattern, size_t len, 
            (tests/test_regex_jit.c). */
         opts |= PCRE2_NO_START_OPTIMIZE;
     }
-    if (rc == 0 && (r->items & MMK__RX_LOOKAROUND) && lookahead_start_unreliable())
+    if (rc == 0 && (r->items & MMK__RX_LOOKAHEAD) && lookahead_start_unreliable())
         opts |= PCRE2_NO_START_OPTIMIZE; /* both engines: see lookahead_start_unreliable */
     if (rc == 0 && (opts & PCRE2_NO_START_OPTIMIZE)) {
         pcre2_code_free(code);

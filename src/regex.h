@@ -22,7 +22,8 @@ enum {
     MMK__RX_OPTION_M = 1u << 5,       /* an option setting that may turn (?m) off */
     MMK__RX_START_OPTION = 1u << 6,   /* a leading (*OPTION) other than limits and NO_... */
     MMK__RX_ALTERNATION = 1u << 7,    /* a '|' */
-    MMK__RX_ACCEPT = 1u << 8          /* (*ACCEPT) */
+    MMK__RX_ACCEPT = 1u << 8,         /* (*ACCEPT) */
+    MMK__RX_LOOKAHEAD = 1u << 9       /* a lookaround other than (?<= and (?<! (with LOOKAROUND) */
 };
 
 typedef struct mmk__regex {
