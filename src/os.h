@@ -239,6 +239,11 @@ int64_t mmk__os_wall_seconds(void);
 unsigned mmk__os_cpu_count(void);
 /* Bytes of physical memory, or 0 where unknown. */
 uint64_t mmk__os_memory_size(void);
+/* 1 where a map of a file larger than memory, left to the kernel's own
+   read-around, reads it faster than direct reads: Linux 6.16 and later,
+   whose page cache holds ext4 files (XFS earlier) in large folios that a
+   map takes 2 MiB per fault. 0 elsewhere. */
+int mmk__os_file_maps_fast(void);
 
 /* ---- descriptors as streams (scan.c, decode.c, tally.c) ---------------- */
 

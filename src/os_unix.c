@@ -806,6 +806,7 @@ void mmk__os_guard_arm(void) {
 #include <poll.h>
 #include <sched.h>
 #if MMK__LINUX_EXTRAS
+#include <sys/utsname.h>
 #include <sys/vfs.h>
 #endif
 
@@ -900,6 +901,24 @@ int64_t mmk__os_wall_seconds(void) {
 unsigned mmk__os_cpu_count(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (unsigned)n : 1;
+}
+
+int mmk__os_file_maps_fast(void) {
+#if MMK__LINUX_EXTRAS
+    static int cached; /* 0 unknown, 1 no, 2 yes */
+    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (!v) {
+        struct utsname u;
+        int major = 0, minor = 0;
+        if (uname(&u) == 0)
+            sscanf(u.release, "%d.%d", &major, &minor);
+        v = major > 6 || (major == 6 && minor >= 16) ? 2 : 1;
+        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+    }
+    return v == 2;
+#else
+    return 0;
+#endif
 }
 
 uint64_t mmk__os_memory_size(void) {

@@ -917,6 +917,10 @@ int64_t mmk__os_wall_seconds(void) {
     return (int64_t)(t / 10000000u) - 11644473600LL;
 }
 
+int mmk__os_file_maps_fast(void) {
+    return 0;
+}
+
 uint64_t mmk__os_memory_size(void) {
     MEMORYSTATUSEX ms;
     ms.dwLength = sizeof ms;

@@ -53,8 +53,8 @@ typedef struct advice_call {
 static advice_call calls[MAX_CALLS];
 static unsigned ncalls;
 static int fail_advice; /* 0: pass through; else the code every call returns */
-static unsigned map_dontneed;
-static int native_dontneed = -1;
+static unsigned map_dontneed, map_huge;
+static int native_dontneed = -1, native_huge = -1;
 
 /* Only the calling thread of a scan gives advice: no lock needed. */
 static int rec_file_advise(int fd, uint64_t off, uint64_t len, int advice) {
@@ -68,12 +68,14 @@ static int rec_file_advise(int fd, uint64_t off, uint64_t len, int advice) {
 static int rec_advise(void *addr, size_t len, int native) {
     if (native == native_dontneed)
         map_dontneed++;
+    if (native == native_huge)
+        map_huge++;
     return mmk__os_default.advise(addr, len, native);
 }
 
 static void rec_reset(void) {
     ncalls = 0;
-    map_dontneed = 0;
+    map_dontneed = map_huge = 0;
 }
 
 static unsigned count_advice(int advice) {
@@ -425,10 +427,25 @@ static void test_direct_ring(int fd, uint64_t size) {
             CHECK_EQ(direct_reads, 0);
         }
     }
+    /* AUTO on a file "larger than memory": mapped where maps read fast
+       (no direct open at all), else the ring. */
+    {
+        mmk_scan_options so = {0};
+        so.threads = 2;
+        mmk_input in = mmk_input_fd(fd);
+        direct_opens = direct_reads = 0;
+        results r = run_piecewise(&in, &so);
+        check_piecewise_same(&r, &whole);
+        if (mmk__os_file_maps_fast())
+            CHECK_EQ(direct_opens, 0);
+        else if (have_direct)
+            CHECK(direct_opens > 0);
+    }
     /* No direct I/O here, or reads that fail part way: the ordinary way. */
     direct_open_fails = 1;
     mmk_scan_options so = {0};
     so.threads = 2;
+    so.io = MMK_IO_READ;
     mmk_input in = mmk_input_fd(fd);
     direct_opens = direct_reads = 0;
     results r = run_piecewise(&in, &so);
@@ -486,7 +503,16 @@ static void test_same_results_and_advice(int fd, uint64_t size) {
                 CHECK_EQ(mmk_count(lit, &in, &so, &n), 0);
                 mmk_pattern_free(lit);
                 CHECK_EQ(n, exp_needle);
-                CHECK(willneed_covers(size));
+                /* Reads get WILLNEED ahead; our map gets the kernel's own
+                   read-around (hints made it read 4 KiB pages) and huge-page
+                   advice where the platform has it. */
+                if (so.io == MMK_IO_MMAP) {
+                    CHECK_EQ(count_advice(MMK__OS_FILE_WILLNEED), 0);
+                    if (native_huge >= 0)
+                        CHECK_EQ(map_huge, 1);
+                } else {
+                    CHECK(willneed_covers(size));
+                }
                 unsigned drops = count_advice(MMK__OS_FILE_DONTNEED);
                 if (nc) {
                     /* behind the scan, then the whole input at the end */
@@ -591,6 +617,7 @@ int main(void) {
     CHECK(fd >= 0);
     uint64_t size = (uint64_t)block_len * COPIES;
     mmk__os_advice(MMK_ADVICE_DONTNEED, &native_dontneed);
+    mmk__os_advice(MMK_ADVICE_HUGEPAGE, &native_huge);
     mmk__os.file_advise = rec_file_advise;
     mmk__os.advise = rec_advise;
     test_flags_checked(fd);
