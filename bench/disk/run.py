@@ -190,6 +190,8 @@ def main():
          [probe, "-m", "direct", "-t", "4", "-b", str(4 << 20), path], None),
         ("probe: buffered, 4 reads of 4 MiB in flight", "read",
          [probe, "-m", "buffered", "-t", "4", "-b", str(4 << 20), path], None),
+        ("probe: map, a byte of every page (kernel read-around)", "read",
+         [probe, "-m", "map", path], None),
         ("mmk count RARE", "mmk", [mmk, "count", "--no-progress", rare, path], m["rare_count"]),
         ("mmk count --mmap RARE", "mmk", [mmk, "count", "--no-progress", "--mmap", rare, path],
          m["rare_count"]),
