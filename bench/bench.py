@@ -301,11 +301,14 @@ def find_mmk(build):
 def find_python_module(build):
     """(interpreter, PYTHONPATH) that can import the built mmkit, or (None, why)."""
     pydir = os.path.join(build, "python")
-    sos = sorted(glob.glob(os.path.join(pydir, "**", "mmkit*.so"), recursive=True))
-    if not sos:
-        return None, "no mmkit*.so under %s" % pydir
-    so = sos[0]
-    path = os.path.dirname(so)
+    # The package (mmkit/__init__.*.so, as python/CMakeLists.txt builds it),
+    # or a flat module (mmkit*.so); PYTHONPATH is the directory that holds it.
+    pkgs = sorted(glob.glob(os.path.join(pydir, "**", "mmkit", "__init__*.so"), recursive=True))
+    flat = sorted(glob.glob(os.path.join(pydir, "**", "mmkit*.so"), recursive=True))
+    if not pkgs and not flat:
+        return None, "no mmkit module built under BUILD/python"
+    so = pkgs[0] if pkgs else flat[0]
+    path = os.path.dirname(os.path.dirname(so)) if pkgs else os.path.dirname(so)
     cands = [sys.executable]
     m = re.search(r"cpython-3(\d+)", os.path.basename(so))
     if m:
