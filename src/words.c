@@ -62,11 +62,19 @@ struct mmk_wordtab {
 /* ASCII whitespace as bytes.split() sees it, and ASCII lowercasing. */
 static uint8_t space_tab[256];
 static uint8_t lower_tab[256];
+/* Masks of the bytes of a word of n <= 16 bytes in the first and in the
+   second 8 bytes of little-endian loads: a table rather than a shift under a
+   branch, which word lengths make unpredictable. */
+static uint64_t keep_lo[WORD_SHORT + 1], keep_hi[WORD_SHORT + 1];
 
 static void tables_fill(void) {
     for (int i = 0; i < 256; i++) {
         space_tab[i] = i == ' ' || (i >= '\t' && i <= '\r');
         lower_tab[i] = (uint8_t)(i >= 'A' && i <= 'Z' ? i + 32 : i);
+    }
+    for (unsigned n = 0; n <= WORD_SHORT; n++) {
+        keep_lo[n] = n >= 8 ? ~0ull : (1ull << (8 * n)) - 1;
+        keep_hi[n] = n <= 8 ? 0 : n >= 16 ? ~0ull : (1ull << (8 * (n - 8))) - 1;
     }
 }
 
@@ -90,11 +98,6 @@ static inline uint64_t lower8(uint64_t x) {
     uint64_t gt_z = low + 0x2525252525252525ull; /* top bit set when byte > 'Z' (0x5a) */
     uint64_t is_up = ge_a & ~gt_z & ~x & h;
     return x | (is_up >> 2);
-}
-
-/* The low n bytes of a little-endian load (n <= 8). */
-static inline uint64_t low_bytes(uint64_t x, size_t n) {
-    return n >= 8 ? x : x & ((1ull << (8 * n)) - 1);
 }
 
 /* The top bits of a product depend on every bit of the key; the table
@@ -224,8 +227,8 @@ static inline int add_word(word_table *t, const uint8_t *p, size_t len, size_t w
            machines; elsewhere (and near the end) they are copied into a
            zeroed buffer, which needs no masking. */
         if (len - w0 >= 16) {
-            k0 = low_bytes(lower8(load64(p + w0)), n);
-            k1 = n > 8 ? low_bytes(lower8(load64(p + w0 + 8)), n - 8) : 0;
+            k0 = lower8(load64(p + w0)) & keep_lo[n];
+            k1 = lower8(load64(p + w0 + 8)) & keep_hi[n];
         } else
 #endif
         {
@@ -303,8 +306,13 @@ static int count_words(word_table *t, const uint8_t *p, size_t len, size_t s, si
                        int prev_space) {
     size_t i = s;
     uint64_t carry = prev_space ? 1 : 0;
+    uint64_t ws = i < e && len - i >= 64 ? space_mask64(p + i) : 0;
     while (i < e && len - i >= 64) {
-        uint64_t ws = space_mask64(p + i);
+        /* The next block's mask (0 when there is no whole next block) ends
+           the words that run past this block without a branch on them; a
+           word it does not end (no space in the next 64 bytes either) is
+           walked to its end byte by byte. */
+        uint64_t next = len - i >= 128 ? space_mask64(p + i + 64) : 0;
         uint64_t starts = ~ws & ((ws << 1) | carry);
         if (e - i < 64)
             starts &= (1ull << (e - i)) - 1; /* only words that start in the chunk */
@@ -312,11 +320,14 @@ static int count_words(word_table *t, const uint8_t *p, size_t len, size_t s, si
         while (starts) {
             unsigned b = (unsigned)__builtin_ctzll(starts);
             starts &= starts - 1;
-            uint64_t rest = ws >> b;
+            /* the 64 bytes from the word's start: this block's rest, then
+               the next block's first b bytes */
+            uint64_t ahead = (ws >> b) | ((next << 1) << (63 - b));
             size_t n;
-            if (rest) {
-                n = (size_t)__builtin_ctzll(rest);
+            if (ahead) {
+                n = (size_t)__builtin_ctzll(ahead);
             } else {
+                /* from the block's end: a next block of 0 may be unread */
                 n = 64 - b;
                 while (i + b + n < len && !space_tab[p[i + b + n]])
                     n++;
@@ -325,6 +336,7 @@ static int count_words(word_table *t, const uint8_t *p, size_t len, size_t s, si
             if (rc)
                 return rc;
         }
+        ws = next;
         i += 64;
     }
     if (i < e)

@@ -33,10 +33,13 @@ static int cmp_count(const void *pa, const void *pb) {
     return cmp_word(pa, pb);
 }
 
-static int is_ws(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; }
+static int is_ws(uint8_t c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
 
 /* The naive reference. *nout distinct words; *lower owns the bytes. */
-static ref_word *ref_counts(const uint8_t *d, size_t n, size_t *nout, uint8_t **lower, uint64_t *total) {
+static ref_word *ref_counts(const uint8_t *d, size_t n, size_t *nout, uint8_t **lower,
+                            uint64_t *total) {
     uint8_t *lo = malloc(n ? n : 1);
     for (size_t i = 0; i < n; i++)
         lo[i] = d[i] >= 'A' && d[i] <= 'Z' ? (uint8_t)(d[i] + 32) : d[i];
@@ -95,9 +98,11 @@ static void check_one(int kind, const uint8_t *d, size_t n, uint64_t chunk, unsi
     }
     CHECK(ok);
     if (!ok && shown++ < 5)
-        fprintf(stderr, "  words differ: kind %s chunk %llu threads %u len %zu (got %zu/%llu, want %zu/%llu)\n",
-                ts_kind_names[kind], (unsigned long long)chunk, threads, n, mmk_wordtab_size(wt),
-                (unsigned long long)mmk_wordtab_total(wt), nwant, (unsigned long long)total);
+        fprintf(
+            stderr,
+            "  words differ: kind %s chunk %llu threads %u len %zu (got %zu/%llu, want %zu/%llu)\n",
+            ts_kind_names[kind], (unsigned long long)chunk, threads, n, mmk_wordtab_size(wt),
+            (unsigned long long)mmk_wordtab_total(wt), nwant, (unsigned long long)total);
     CHECK_RC(mmk_wordtab_get(wt, nwant, NULL, NULL, NULL), -EINVAL);
     mmk_wordtab_free(wt);
 }
@@ -139,9 +144,25 @@ int main(void) {
         if (round % 4 == 3)
             for (size_t i = 0; i + 40 < n; i += 41)
                 for (size_t k = 0; k < 8 + check_rnd_below(32); k++)
-                    d[i + k] = (uint8_t)('a' + check_rnd_below(2) + (check_rnd_below(2) ? 0 : 'A' - 'a'));
+                    d[i + k] =
+                        (uint8_t)('a' + check_rnd_below(2) + (check_rnd_below(2) ? 0 : 'A' - 'a'));
         run_case(d, n, round < 12);
         free(d);
+    }
+    /* Words of 1..200 bytes: shorter and longer than a 64-byte block, ending
+       in the next block, filling it, or running past it. */
+    for (int round = 0; round < TS_ROUNDS(4); round++) {
+        size_t m = 20000 + check_rnd_below(40000), i = 0;
+        uint8_t *w = malloc(m);
+        while (i < m) {
+            size_t len = 1 + check_rnd_below(round % 2 ? 200 : 70);
+            for (size_t k = 0; k < len && i < m; k++)
+                w[i++] = (uint8_t) "abAB"[check_rnd_below(round < 2 ? 2 : 4)];
+            if (i < m)
+                w[i++] = (uint8_t) " \t\n\r"[check_rnd_below(4)];
+        }
+        run_case(w, m, 0);
+        free(w);
     }
     /* One word as long as the input, and no words at all, over pread and pipes. */
     size_t n = 300000;
