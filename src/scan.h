@@ -159,6 +159,10 @@ extern uint64_t mmk__scan_grow_first;
 /* The most it holds past the end before MMK__SCAN_EGROW; 0 means the
    default, 16 MiB. Tests lower it to reach the fallback. */
 extern uint64_t mmk__scan_grow_max;
+/* The most all of a job's chunks read past their ends together before
+   MMK__SCAN_EGROW; 0 means the default, a quarter of the input, at least
+   1 MiB. */
+extern uint64_t mmk__scan_grow_budget;
 /* How many counts ran again in memory after MMK__SCAN_EGROW (for tests). */
 extern uint64_t mmk__scan_grow_fallbacks;
 extern uint64_t mmk__scan_window_grown, mmk__scan_window_shrunk;
