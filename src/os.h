@@ -139,6 +139,12 @@ typedef struct mmk__os_methods {
        when they are scheduled again. Lets the per-call hold of a map use plain
        stores, with the rare close paying for the ordering instead. */
     int (*process_barrier)(void);
+    /* 1 where a map of the file open as `fd`, left to the kernel's own
+       read-around, reads a file larger than memory faster than direct reads
+       (Linux 6.16 and later, ext4 or XFS: large page-cache folios that a map
+       takes 2 MiB per fault; measured on 6.18 and ext4), 0 elsewhere. scan.c
+       maps such files then, and gives its own maps no read-ahead hints. */
+    int (*file_maps_fast)(int fd);
 } mmk__os_methods;
 
 /* The live table. Tests may replace entries (and must restore them). */
@@ -239,11 +245,6 @@ int64_t mmk__os_wall_seconds(void);
 unsigned mmk__os_cpu_count(void);
 /* Bytes of physical memory, or 0 where unknown. */
 uint64_t mmk__os_memory_size(void);
-/* 1 where a map of a file larger than memory, left to the kernel's own
-   read-around, reads it faster than direct reads: Linux 6.16 and later,
-   whose page cache holds ext4 files (XFS earlier) in large folios that a
-   map takes 2 MiB per fault. 0 elsewhere. */
-int mmk__os_file_maps_fast(void);
 
 /* ---- descriptors as streams (scan.c, decode.c, tally.c) ---------------- */
 

@@ -33,6 +33,8 @@
 #include <linux/membarrier.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/vfs.h>
 #endif
 
 #include "os.h"
@@ -350,6 +352,34 @@ static int unix_process_barrier(void) {
 #endif
 }
 
+/* Linux 6.16 and later keep ext4 files in the page cache in large folios
+   (XFS did before), which a map takes 2 MiB per fault; other filesystems
+   (network, FUSE, overlay, btrfs) are left to the measured default, reads. */
+static int unix_file_maps_fast(int fd) {
+#if MMK__LINUX_EXTRAS
+    static int kernel; /* 0 unknown, 1 no, 2 yes */
+    int v = __atomic_load_n(&kernel, __ATOMIC_RELAXED);
+    if (!v) {
+        struct utsname u;
+        int major = 0, minor = 0;
+        if (uname(&u) == 0)
+            sscanf(u.release, "%d.%d", &major, &minor);
+        v = major > 6 || (major == 6 && minor >= 16) ? 2 : 1;
+        __atomic_store_n(&kernel, v, __ATOMIC_RELAXED);
+    }
+    if (v != 2)
+        return 0;
+    struct statfs sf;
+    if (fstatfs(fd, &sf) != 0)
+        return 0;
+    return (unsigned long)sf.f_type == 0xef53UL         /* ext2/3/4 */
+           || (unsigned long)sf.f_type == 0x58465342UL; /* XFS */
+#else
+    (void)fd;
+    return 0;
+#endif
+}
+
 #define UNIX_METHODS                                                                               \
     {                                                                                              \
         .open = unix_open, .close = unix_close, .dup = unix_dup, .fd_mode = unix_fd_mode,          \
@@ -359,7 +389,7 @@ static int unix_process_barrier(void) {
         .pread = unix_pread, .file_advise = unix_file_advise, .open_direct = unix_open_direct,     \
         .allocate = unix_allocate, .next_hole = unix_next_hole, .sleep_us = unix_sleep_us,         \
         .process_barrier_setup = unix_process_barrier_setup,                                       \
-        .process_barrier = unix_process_barrier,                                                   \
+        .process_barrier = unix_process_barrier, .file_maps_fast = unix_file_maps_fast,            \
     }
 
 const mmk__os_methods mmk__os_default = UNIX_METHODS;
@@ -805,10 +835,6 @@ void mmk__os_guard_arm(void) {
 
 #include <poll.h>
 #include <sched.h>
-#if MMK__LINUX_EXTRAS
-#include <sys/utsname.h>
-#include <sys/vfs.h>
-#endif
 
 int mmk__thread_create(mmk__thread *t, void *(*fn)(void *), void *arg) {
     int rc = pthread_create(&t->tid, NULL, fn, arg);
@@ -901,24 +927,6 @@ int64_t mmk__os_wall_seconds(void) {
 unsigned mmk__os_cpu_count(void) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (unsigned)n : 1;
-}
-
-int mmk__os_file_maps_fast(void) {
-#if MMK__LINUX_EXTRAS
-    static int cached; /* 0 unknown, 1 no, 2 yes */
-    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (!v) {
-        struct utsname u;
-        int major = 0, minor = 0;
-        if (uname(&u) == 0)
-            sscanf(u.release, "%d.%d", &major, &minor);
-        v = major > 6 || (major == 6 && minor >= 16) ? 2 : 1;
-        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
-    }
-    return v == 2;
-#else
-    return 0;
-#endif
 }
 
 uint64_t mmk__os_memory_size(void) {

@@ -228,6 +228,7 @@ struct mmk__job {
     const uint8_t *mem; /* SRC_MEM */
     uint64_t total;     /* SRC_MEM, SRC_PREAD; streams: bytes read so far */
     uint64_t grown;     /* grows jobs: bytes mmk__chunk_more read (atomic) */
+    int own_map_fast;   /* the scan's own map of a file that maps fast: no hints */
     int fd;             /* SRC_PREAD, SRC_STREAM */
     uint64_t base;      /* SRC_PREAD: file offset of input byte 0 (MMK_INPUT_RANGE) */
     uint64_t cs;        /* chunk size */
@@ -1385,13 +1386,13 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
                buffers: 2.0 and 3.8 GB/s, hence small chunks for pread); line
                counts ran at 7.6 GB/s mapped and 10.3 GB/s with pread. */
             /* AUTO, a file larger than memory, where maps read fast
-               (mmk__os_file_maps_fast): the map. On the 26 GB file of
+               (mmk__os.file_maps_fast): the map. On the 26 GB file of
                bench/disk (Linux 6.18, ext4), a rare word's count took 6.6 s
                mapped, 13.3-14.5 s through the direct ring, 7.3 s with
                ripgrep's map; the map took 16,000 faults (2 MiB folios) and
                0.7 s of kernel time. Where it cannot be mapped: pread. */
-            int auto_map = 0;
-            if (io == MMK_IO_AUTO && mmk__os_file_maps_fast()) {
+            int auto_map = 0, maps_fast = mmk__os.file_maps_fast(in->fd);
+            if (io == MMK_IO_AUTO && maps_fast) {
                 uint64_t big = mmk__scan_direct_min ? mmk__scan_direct_min : mmk__os_memory_size();
                 auto_map = big && st.size >= big;
             }
@@ -1428,14 +1429,20 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
                     return rc;
                 }
                 view_map = own_map;
-                /* No MADV_SEQUENTIAL and no WILLNEED hints (cache_steer): on
-                   Linux 6.18 both made the page cache read in 4 KiB pages
-                   (397,000 faults and 7-8 s of kernel time per 26 GB pass,
-                   14.3 s) where the kernel's own read-around reads 2 MiB
-                   folios that a fault maps whole (16,000 faults, 7.8 s);
-                   huge-page advice lets it use them from the first fault
-                   (6.6 s). Advice only: where it is missing nothing changes. */
-                (void)mmk_advise(own_map, MMK_ADVICE_HUGEPAGE, 0, 0);
+                /* Where maps read fast: no MADV_SEQUENTIAL and no WILLNEED
+                   hints (cache_steer). On Linux 6.18 both made the page
+                   cache read in 4 KiB pages (397,000 faults and 7-8 s of
+                   kernel time per 26 GB pass, 14.3 s) where the kernel's own
+                   read-around reads 2 MiB folios that a fault maps whole
+                   (16,000 faults, 7.8 s); huge-page advice lets it use them
+                   from the first fault (6.6 s). Elsewhere (older kernels,
+                   other filesystems and systems, none measured with it) the
+                   sequential advice and WILLNEED ahead of the scan stay. */
+                j->own_map_fast = maps_fast;
+                if (maps_fast)
+                    (void)mmk_advise(own_map, MMK_ADVICE_HUGEPAGE, 0, 0);
+                else
+                    (void)mmk_advise(own_map, MMK_ADVICE_SEQUENTIAL, 0, 0);
                 j->kind = SRC_MEM;
                 j->mapped = 1;
                 j->mem = data;
@@ -1572,7 +1579,7 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
             j->ahead = j->total; /* small: the kernel's own read-ahead does; the ring reads ahead */
         else if (view_map == own_map) {
             j->own_map = own_map;
-            if (own_map)
+            if (own_map && j->own_map_fast)
                 j->ahead = j->total; /* our map: the kernel's read-around (see above) */
         }
         if (!j->no_cache && j->ahead == j->total && !j->own_map && !j->ring)

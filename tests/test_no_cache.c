@@ -73,6 +73,23 @@ static int rec_advise(void *addr, size_t len, int native) {
     return mmk__os_default.advise(addr, len, native);
 }
 
+/* Whether maps read fast (mmk__os.file_maps_fast), forced both ways so that
+   both policies run on every kernel. */
+static int forced_fast;
+static int forced_maps_fast(int fd) {
+    (void)fd;
+    return forced_fast;
+}
+
+/* Maps of files fail (a file larger than the address space, say) while set. */
+static int map_fails;
+static int failing_map(int fd, uint64_t offset, size_t len, unsigned how, int native_flags,
+                       void **addr) {
+    if (map_fails && fd >= 0)
+        return -ENOMEM;
+    return mmk__os_default.map(fd, offset, len, how, native_flags, addr);
+}
+
 static void rec_reset(void) {
     ncalls = 0;
     map_dontneed = map_huge = 0;
@@ -428,18 +445,26 @@ static void test_direct_ring(int fd, uint64_t size) {
         }
     }
     /* AUTO on a file "larger than memory": mapped where maps read fast
-       (no direct open at all), else the ring. */
-    {
+       (no direct open at all), else the ring; where maps read fast but the
+       map fails, the ring too. */
+    for (int v = 0; v < 3; v++) {
         mmk_scan_options so = {0};
         so.threads = 2;
         mmk_input in = mmk_input_fd(fd);
         direct_opens = direct_reads = 0;
+        forced_fast = v > 0;
+        map_fails = v == 2;
+        mmk__os.file_maps_fast = forced_maps_fast;
+        mmk__os.map = failing_map;
         results r = run_piecewise(&in, &so);
         check_piecewise_same(&r, &whole);
-        if (mmk__os_file_maps_fast())
+        if (v == 1)
             CHECK_EQ(direct_opens, 0);
         else if (have_direct)
             CHECK(direct_opens > 0);
+        mmk__os.file_maps_fast = mmk__os_default.file_maps_fast;
+        mmk__os.map = mmk__os_default.map;
+        map_fails = 0;
     }
     /* No direct I/O here, or reads that fail part way: the ordinary way. */
     direct_open_fails = 1;
@@ -482,15 +507,18 @@ static void test_flags_checked(int fd) {
 static void test_same_results_and_advice(int fd, uint64_t size) {
     int ios[] = {MMK_IO_AUTO, MMK_IO_READ, MMK_IO_MMAP};
     for (unsigned t = quick ? 2 : 1; t <= 2; t++) {
-        for (unsigned i = 0; i < 3; i++) {
+        for (unsigned i = 0; i < 4; i++) {
             for (int nc = 0; nc <= 1; nc++) {
                 mmk_scan_options so = {0};
                 so.threads = t;
-                so.io = ios[i];
+                so.io = ios[i < 3 ? i : 2];
+                /* the map twice: where maps read fast (i 2) and where not */
+                forced_fast = i == 2;
+                mmk__os.file_maps_fast = forced_maps_fast;
                 so.flags = nc ? MMK_SCAN_NO_CACHE : 0;
                 /* Every job, in a few of the configurations (each is a pass
                    over the file per job). */
-                if (nc && (t == 2) == (i != 1) && (!quick || i == 0) && !CHECK_TSAN) {
+                if (nc && i < 3 && (t == 2) == (i != 1) && (!quick || i == 0) && !CHECK_TSAN) {
                     results r = run_all(fd, &so);
                     check_expected(&r);
                 }
@@ -503,10 +531,11 @@ static void test_same_results_and_advice(int fd, uint64_t size) {
                 CHECK_EQ(mmk_count(lit, &in, &so, &n), 0);
                 mmk_pattern_free(lit);
                 CHECK_EQ(n, exp_needle);
-                /* Reads get WILLNEED ahead; our map gets the kernel's own
-                   read-around (hints made it read 4 KiB pages) and huge-page
-                   advice where the platform has it. */
-                if (so.io == MMK_IO_MMAP) {
+                /* Reads get WILLNEED ahead; our map, where maps read fast,
+                   gets the kernel's own read-around (hints made it read 4 KiB
+                   pages) and huge-page advice where the platform has it;
+                   elsewhere WILLNEED ahead like reads. */
+                if (so.io == MMK_IO_MMAP && forced_fast) {
                     CHECK_EQ(count_advice(MMK__OS_FILE_WILLNEED), 0);
                     if (native_huge >= 0)
                         CHECK_EQ(map_huge, 1);
@@ -533,6 +562,7 @@ static void test_same_results_and_advice(int fd, uint64_t size) {
             }
         }
     }
+    mmk__os.file_maps_fast = mmk__os_default.file_maps_fast;
 }
 
 /* A platform call that fails (or is missing) is only advice not taken. */
