@@ -1031,7 +1031,10 @@ enum mmk_scan_flags {
  * MMK_PAT_LINES and for literals, a few chunks plus the longest line; for
  * other regexes by PCRE2 partial matching, the chunk size plus the longest
  * partial match (only bytes from the earliest place where a match may still
- * be completing are kept). Regular files whose size is a guess (procfs,
+ * be completing are kept). A regex with (*ACCEPT) is the exception: PCRE2
+ * 10.42 gets partial matching wrong for it, so a stream is kept whole until
+ * its end (a file is mapped instead); bound such a pipe's size yourself.
+ * Regular files whose size is a guess (procfs,
  * sysfs) are read as streams to their real end; a regular file that ends
  * before its size (it shrank during a pread scan) is read again as a stream
  * when no result was handed out yet, and fails with -EIO otherwise.

@@ -2326,6 +2326,8 @@ static int partial_slide(int f, size_t a, size_t back, size_t step, uint8_t **bu
  * before it). Memory: the read size (chunk_size, 1 MiB by default) plus the
  * longest partial match, e.g. the whole rest of the input for `(?s)a.*b` after
  * an 'a' with no 'b' yet; patterns whose matches are short keep a few bytes.
+ * A regex with (*ACCEPT) keeps the whole stream (mmk__find_partial settles
+ * nothing before the end: PCRE2 10.42's partial matching is wrong for it).
  * The results are those of the whole input in memory: a complete match is
  * reported only when no further byte can change it.
  */
