@@ -1391,10 +1391,12 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
                mapped, 13.3-14.5 s through the direct ring, 7.3 s with
                ripgrep's map; the map took 16,000 faults (2 MiB folios) and
                0.7 s of kernel time. Where it cannot be mapped: pread. */
-            int auto_map = 0, maps_fast = mmk__os.file_maps_fast(in->fd);
-            if (io == MMK_IO_AUTO && maps_fast) {
+            /* asked only of files that may be mapped (-1: not asked yet) */
+            int auto_map = 0, maps_fast = -1;
+            if (io == MMK_IO_AUTO) {
                 uint64_t big = mmk__scan_direct_min ? mmk__scan_direct_min : mmk__os_memory_size();
-                auto_map = big && st.size >= big;
+                if (big && st.size >= big)
+                    auto_map = maps_fast = mmk__os.file_maps_fast(in->fd);
             }
             if (io == MMK_IO_AUTO)
                 io = auto_map ? MMK_IO_MMAP : MMK_IO_READ;
@@ -1438,6 +1440,8 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
                    from the first fault (6.6 s). Elsewhere (older kernels,
                    other filesystems and systems, none measured with it) the
                    sequential advice and WILLNEED ahead of the scan stay. */
+                if (maps_fast < 0)
+                    maps_fast = mmk__os.file_maps_fast(in->fd);
                 j->own_map_fast = maps_fast;
                 if (maps_fast)
                     (void)mmk_advise(own_map, MMK_ADVICE_HUGEPAGE, 0, 0);
