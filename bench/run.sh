@@ -44,6 +44,10 @@ fi
 if [ ! -x "$build/bench/limit" ]; then
   cmake --build "$build" --target mmk_bench_limit >&2
 fi
+# bench.py rewrites BENCHMARKS.md: the section of the last make bench-disk
+# (bench/disk/run.py, hours to rerun) is kept and written back after it.
+disk_section=$(sed -n '/<!-- bench_disk: begin -->/,/<!-- bench_disk: end -->/p' \
+  "$root/BENCHMARKS.md" 2>/dev/null || true)
 python3 "$here/bench.py" --build "$build" --root "$root" "$@"
 # A full run rewrites BENCHMARKS.md; the random-record section comes from
 # its own benchmark and is written back after it.
@@ -54,6 +58,9 @@ case " $* " in
      if [ "$logs" = 0 ] && [ -f "$here/logs/results.json" ]; then
        python3 "$here/logs/bench_logs.py" --render "$here/logs/results.json" \
          --update "$root/BENCHMARKS.md"
+     fi
+     if [ -n "$disk_section" ] && ! grep -q '<!-- bench_disk: begin -->' "$root/BENCHMARKS.md"; then
+       printf '\n%s\n' "$disk_section" >> "$root/BENCHMARKS.md"
      fi ;;
 esac
 if [ "$logs" = 1 ]; then
