@@ -381,6 +381,326 @@ int mmk__pattern_analyze(const uint8_t *p, size_t len, mmk__pattern_facts *f) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* The bytes a match can consume                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Sets of bytes, 256 bits. */
+typedef struct {
+    uint64_t w[4];
+} byteset;
+
+static void bs_add(byteset *s, unsigned b) {
+    s->w[b >> 6] |= 1ull << (b & 63);
+}
+
+static void bs_range(byteset *s, unsigned lo, unsigned hi) {
+    for (unsigned b = lo; b <= hi; b++)
+        bs_add(s, b);
+}
+
+static int bs_has(const byteset *s, unsigned b) {
+    return (int)(s->w[b >> 6] >> (b & 63)) & 1;
+}
+
+static void bs_or(byteset *d, const byteset *s) {
+    for (int k = 0; k < 4; k++)
+        d->w[k] |= s->w[k];
+}
+
+static byteset bs_not(const byteset *s) {
+    byteset r;
+    for (int k = 0; k < 4; k++)
+        r.w[k] = ~s->w[k];
+    return r;
+}
+
+/*
+ * A class escape (\w \d \s \h and their negations) as two bounds on the
+ * bytes it matches: *lo holds bytes it surely matches, *hi every byte it may
+ * match. They differ where PCRE2's character tables could say more than
+ * ASCII (bytes 0x80-0xFF) and on \s's VT. Returns 0 when e is not one.
+ */
+static int escape_class(uint8_t e, byteset *lo, byteset *hi) {
+    byteset l = {{0}}, h;
+    switch (e | 0x20) {
+    case 'w':
+        bs_range(&l, 'a', 'z');
+        bs_range(&l, 'A', 'Z');
+        bs_range(&l, '0', '9');
+        bs_add(&l, '_');
+        break;
+    case 'd':
+        bs_range(&l, '0', '9');
+        break;
+    case 's':
+        bs_add(&l, '\t');
+        bs_add(&l, '\n');
+        bs_add(&l, '\f');
+        bs_add(&l, '\r');
+        bs_add(&l, ' ');
+        break;
+    case 'h':
+        bs_add(&l, '\t');
+        bs_add(&l, ' ');
+        break;
+    default:
+        return 0;
+    }
+    h = l;
+    bs_range(&h, 0x80, 0xff);
+    if ((e | 0x20) == 's')
+        bs_add(&h, 0x0b);
+    if (e >= 'A' && e <= 'Z') { /* \W \D \S \H: the complements, bounds swapped */
+        byteset nl = bs_not(&h), nh = bs_not(&l);
+        l = nl;
+        h = nh;
+    }
+    *lo = l;
+    *hi = h;
+    return 1;
+}
+
+static int hex_digit(uint8_t c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The one byte an escape at p[i] == '\\' stands for, in a class or out of
+   one (\b is the backspace in a class), with *next set past it; -1 when it
+   is not one byte this reader knows. \v is the VT byte: mmk translates
+   Python's \v so. */
+static int escape_one_byte(const uint8_t *p, size_t len, size_t i, int in_class, size_t *next) {
+    if (i + 1 >= len)
+        return -1;
+    uint8_t e = p[i + 1];
+    *next = i + 2;
+    if (e == 'v')
+        return 0x0b;
+    if (e == 'b' && in_class)
+        return 0x08;
+    if (e == 'x') {
+        size_t j = i + 2;
+        int v = 0, digits = 0;
+        if (j < len && p[j] == '{') {
+            for (j++; j < len && p[j] != '}'; j++) {
+                int d = hex_digit(p[j]);
+                if (d < 0 || ++digits > 2)
+                    return -1;
+                v = v * 16 + d;
+            }
+            if (j >= len || digits == 0)
+                return -1;
+            *next = j + 1;
+            return v;
+        }
+        while (j < len && digits < 2 && hex_digit(p[j]) >= 0) {
+            v = v * 16 + hex_digit(p[j]);
+            j++;
+            digits++;
+        }
+        *next = j;
+        return v; /* \x alone is NUL */
+    }
+    return escape_byte(e);
+}
+
+/* The class at p[i] == '['. Adds to *a every byte it may match (under
+   caseless matching too: a member's other case is added later, over the
+   whole set). Returns the index past it, or SIZE_MAX when unsure. */
+static size_t class_bytes(const uint8_t *p, size_t len, size_t i, byteset *a) {
+    size_t end = skip_class(p, len, i);
+    if (end == SIZE_MAX)
+        return SIZE_MAX;
+    size_t j = i + 1;
+    int negated = j < end && p[j] == '^';
+    if (negated)
+        j++;
+    /* Members: lo holds bytes surely in the class, hi bytes perhaps in it. */
+    byteset lo = {{0}}, hi = {{0}};
+    while (j < end - 1) {
+        int b;
+        size_t next = j + 1;
+        if (p[j] == '[' && (p[j + 1] == ':' || p[j + 1] == '.' || p[j + 1] == '='))
+            return SIZE_MAX; /* POSIX classes: not modelled */
+        if (p[j] == '\\') {
+            byteset cl, ch;
+            if (escape_class(p[j + 1], &cl, &ch)) {
+                bs_or(&lo, &cl);
+                bs_or(&hi, &ch);
+                j += 2;
+                continue;
+            }
+            b = escape_one_byte(p, end - 1, j, 1, &next);
+            if (b < 0)
+                return SIZE_MAX;
+        } else {
+            b = p[j];
+        }
+        if (next + 1 < end - 1 && p[next] == '-') {
+            /* A range b-c, c a byte or a one-byte escape. */
+            size_t k = next + 1, after = k + 1;
+            int c;
+            if (p[k] == '\\') {
+                byteset cl, ch;
+                if (escape_class(p[k + 1], &cl, &ch))
+                    return SIZE_MAX; /* [a-\w]: not modelled */
+                c = escape_one_byte(p, end - 1, k, 1, &after);
+            } else if (p[k] == '[') {
+                return SIZE_MAX;
+            } else {
+                c = p[k];
+            }
+            if (c < 0 || c < b)
+                return SIZE_MAX;
+            bs_range(&lo, (unsigned)b, (unsigned)c);
+            bs_range(&hi, (unsigned)b, (unsigned)c);
+            j = after;
+        } else {
+            bs_add(&lo, (unsigned)b);
+            bs_add(&hi, (unsigned)b);
+            j = next;
+        }
+    }
+    if (negated) {
+        byteset n = bs_not(&lo);
+        bs_or(a, &n);
+    } else {
+        bs_or(a, &hi);
+    }
+    return end;
+}
+
+/*
+ * Every byte that a match of the regex may consume, into *a (lookaround
+ * contents included: more bytes than needed is always safe). Returns 0 when
+ * this reader is unsure of the pattern (back-references, recursion, verbs,
+ * quoting, extended mode, escapes it does not model ...): then nothing is
+ * known. `icase`: the pattern is compiled caseless.
+ */
+static int regex_alphabet(const uint8_t *p, size_t len, int icase, byteset *a) {
+    memset(a, 0, sizeof *a);
+    if (contains(p, len, "\\Q") || contains(p, len, "(*"))
+        return 0;
+    int dotall = 0;
+    size_t i = 0;
+    while (i < len) {
+        uint8_t c = p[i];
+        if (c == '\\') {
+            byteset lo, hi;
+            size_t next;
+            if (i + 1 >= len)
+                return 0;
+            if (escape_class(p[i + 1], &lo, &hi)) {
+                bs_or(a, &hi);
+                i += 2;
+                continue;
+            }
+            if (p[i + 1] != 0 && strchr("bBAzZG", p[i + 1])) { /* assertions */
+                i += 2;
+                continue;
+            }
+            int b = escape_one_byte(p, len, i, 0, &next);
+            if (b < 0)
+                return 0;
+            bs_add(a, (unsigned)b);
+            i = next;
+            continue;
+        }
+        if (c == '[') {
+            i = class_bytes(p, len, i, a);
+            if (i == SIZE_MAX)
+                return 0;
+            continue;
+        }
+        if (c == '.') {
+            byteset d = {{0}};
+            bs_add(&d, '\n');
+            d = bs_not(&d);
+            bs_or(a, &d);
+            i++;
+            continue;
+        }
+        if (c == '(' && i + 1 < len && p[i + 1] == '?') {
+            size_t j = i + 2;
+            if (j >= len)
+                return 0;
+            if (p[j] == '#') { /* a comment, up to the first ')' */
+                const uint8_t *close = memchr(p + j, ')', len - j);
+                if (!close)
+                    return 0;
+                i = (size_t)(close - p) + 1;
+                continue;
+            }
+            if (p[j] != 0 && strchr(":=!>|", p[j])) {
+                i = j + 1;
+                continue;
+            }
+            if (p[j] == '<' && j + 1 < len && (p[j + 1] == '=' || p[j + 1] == '!')) {
+                i = j + 2;
+                continue;
+            }
+            if (p[j] == '<' || p[j] == '\'' || (p[j] == 'P' && j + 1 < len && p[j + 1] == '<')) {
+                /* A named group: skip its name. */
+                uint8_t close = p[j] == '\'' ? '\'' : '>';
+                const uint8_t *e = memchr(p + j + 1, close, len - j - 1);
+                if (!e)
+                    return 0;
+                i = (size_t)(e - p) + 1;
+                continue;
+            }
+            /* Option letters, then ':' or ')'. Anything else (recursion,
+               conditionals, named references, callouts) is not modelled. */
+            while (j < len && ((p[j] >= 'a' && p[j] <= 'z') || (p[j] >= 'A' && p[j] <= 'Z') ||
+                               p[j] == '-' || p[j] == '^')) {
+                if (p[j] == 'x')
+                    return 0; /* extended mode: whitespace and # comments */
+                if (p[j] == 's')
+                    dotall = 1;
+                if (p[j] == 'i')
+                    icase = 1;
+                if (!strchr("aimnsJU-^", p[j])) /* (?a): mmk drops it */
+                    return 0;
+                j++;
+            }
+            if (j >= len || (p[j] != ':' && p[j] != ')'))
+                return 0;
+            i = j + 1;
+            continue;
+        }
+        if (c == '{') {
+            unsigned long unused;
+            size_t next = parse_brace(p, len, i, &unused);
+            if (next != SIZE_MAX) {
+                i = next;
+                continue;
+            }
+        }
+        if (c != 0 && strchr("()|*+?^$", c)) {
+            i++;
+            continue;
+        }
+        bs_add(a, c); /* a literal byte (and '{', '}' that are not quantifiers) */
+        i++;
+    }
+    if (dotall)
+        bs_add(a, '\n');
+    if (icase) {
+        for (unsigned b = 'a'; b <= 'z'; b++)
+            if (bs_has(a, b) || bs_has(a, b - 32)) {
+                bs_add(a, b);
+                bs_add(a, b - 32);
+            }
+        /* Character tables other than PCRE2's default could fold bytes past
+           ASCII: then any of them may match any other. */
+        if (a->w[2] | a->w[3])
+            bs_range(a, 0x80, 0xff);
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------------------ */
 /* Compiling                                                                 */
 /* ------------------------------------------------------------------------ */
 
@@ -465,6 +785,13 @@ int mmk_pattern_compile(mmk_pattern **out, const void *pattern, size_t len, unsi
         !first_unit_is(&p->re, facts.literal, facts.literal_len)) {
         rc = mmk__literal_init(&p->lit, facts.literal, facts.literal_len, icase, 0);
         p->has_prefilter = rc == 0;
+    }
+    byteset a;
+    if (rc == 0 && regex_alphabet(pat, len, icase, &a)) {
+        for (unsigned b = 0; b < 256; b++) {
+            p->seg_stop[b] = !bs_has(&a, b) || (b == '\n' && p->excludes_newline);
+            p->seg_narrow |= p->seg_stop[b] && b != '\n';
+        }
     }
     free(facts.literal);
     if (rc < 0)
@@ -915,12 +1242,29 @@ static size_t last_newline(const uint8_t *s, size_t from, size_t to) {
     return nl ? (size_t)(nl - s) : SIZE_MAX;
 }
 
+/* Position of the last byte in s[from, to) that no match of p can consume
+   (p->seg_stop), or SIZE_MAX. Looks at most 256 bytes back byte by byte;
+   past them, the last '\n' (one of those bytes) is a start that is early
+   enough. */
+static size_t last_stop(const mmk_pattern *p, const uint8_t *s, size_t from, size_t to) {
+    if (!p->seg_narrow)
+        return last_newline(s, from, to);
+    const size_t near = to - from > 256 ? to - 256 : from;
+    for (size_t i = to; i > near; i--)
+        if (p->seg_stop[s[i - 1]])
+            return i - 1;
+    return last_newline(s, from, near);
+}
+
 /*
  * The prefilter search. Every match contains the literal and lies within one
  * line, so a match holding the next occurrence c starts on c's line, at or
  * before c: run the regex over just those starts. If none matches, no match
  * starts at or before c (one starting on an earlier line would hold an
- * earlier occurrence), so go on from c + 1.
+ * earlier occurrence), so go on from c + 1. Where the pattern's matches can
+ * consume only some bytes (\w+eth: word bytes), "line" narrows to the run
+ * of such bytes around c (last_stop): PCRE2 then tries the starts in one
+ * word, not in every word of the line before it.
  *
  * Occurrences are looked for only up to limit - 1, so a search bounded by a
  * chunk never walks the rest of the subject. A match may still start before
@@ -952,7 +1296,7 @@ static int find_prefiltered(const mmk_pattern *p, mmk__scratch *sc, const uint8_
                 return 0; /* no occurrence at or after floor at all */
         }
         size_t top = c != SIZE_MAX ? c : limit < len ? limit : len;
-        size_t nl = last_newline(s, floor, top);
+        size_t nl = last_stop(p, s, floor, top);
         size_t start = nl != SIZE_MAX ? nl + 1 : floor;
         size_t upto = c != SIZE_MAX ? c + 1 : limit;
         if (start >= upto)

@@ -23,6 +23,14 @@ struct mmk_pattern {
        match contains (searched case-insensitively under -i, never -w). */
     mmk__literal lit;
     int has_prefilter;
+    /* REGEX: seg_stop[b] is 1 for bytes that no match can consume ('\n'
+       where excludes_newline), as far as a reading of the pattern knows
+       (all 0 when it is unsure), and seg_narrow is 1 when bytes other than
+       '\n' are among them. With has_prefilter, a match holding an
+       occurrence of `lit` then starts after the last such byte before it,
+       not just after the line's start. */
+    int seg_narrow;
+    uint8_t seg_stop[256];
     mmk__regex re;    /* REGEX only */
     mmk__multi multi; /* MULTI only: a list of literals (MMK_PAT_FIXED lists) */
     int excludes_newline;

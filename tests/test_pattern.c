@@ -401,7 +401,41 @@ static const char *const prefilter_patterns[] = {
     "a\\.b",
     "x-eth",
     "caf\\xc3",
+    /* Matches made of some bytes only: the prefilter starts PCRE2 after the
+       last byte no match can hold (seg_stop), not at the line's start. */
+    "\\w+eth",
+    "\\w*ah\\b",
+    "[a-z]+th\\b",
+    "[^ ]+eth",
+    "[^\\s.,]+ah",
+    "\\S+eth",
+    "[A-Z]\\w+ah",
+    "\\d*eth",
+    "[\\x30-\\x39a-z_]+eth",
+    "[-a-z]+eth",
+    "[^a-c\\x00]+eth",
+    "(?<n>[a-z])\\w*eth",
+    "\\D+eth",
+    "\\W*eth",
+    "(?<=[a-z])eth\\w*",
+    "h?et{1,2}h\\w?",
 };
+
+/* 1 when no byte of the n matches in spans (start, end pairs) is one that
+   p's reading says no match can hold (seg_stop). */
+static int matches_avoid_stops(const mmk_pattern *p, const uint8_t *text, const size_t *spans,
+                               size_t n) {
+    if (p->kind != MMK__PAT_REGEX)
+        return 1;
+    for (size_t k = 0; k < n; k++)
+        for (size_t i = spans[2 * k]; i < spans[2 * k + 1]; i++)
+            if (p->seg_stop[text[i]]) {
+                fprintf(stderr, "byte 0x%02x at %zu in a match [%zu, %zu) is a stop byte\n",
+                        text[i], i, spans[2 * k], spans[2 * k + 1]);
+                return 0;
+            }
+    return 1;
+}
 
 /* Every pattern against "(?:pattern)", which is never a literal and never
    prefiltered: plain PCRE2, the reference. Full walks, then random calls with
@@ -409,7 +443,7 @@ static const char *const prefilter_patterns[] = {
 static void test_prefilter_vs_plain(void) {
     static uint8_t text[24000];
     size_t spans_a[2 * 4096], spans_b[2 * 4096];
-    unsigned long calls = 0, prefiltered = 0;
+    unsigned long calls = 0, prefiltered = 0, narrow = 0;
     for (int round = 0; round < 4; round++) {
         size_t len = make_text(text, sizeof text);
         if (round == 3) {
@@ -477,6 +511,8 @@ static void test_prefilter_vs_plain(void) {
                         CHECK(memchr(text + spans_a[2 * k], '\n',
                                      spans_a[2 * k + 1] - spans_a[2 * k]) == NULL);
                 }
+                CHECK(matches_avoid_stops(p, text, spans_a, (size_t)cmp));
+                narrow += p->has_prefilter && p->seg_narrow;
                 mmk__scratch_free(sp);
                 mmk__scratch_free(sr);
                 mmk_pattern_free(p);
@@ -484,22 +520,30 @@ static void test_prefilter_vs_plain(void) {
             }
         }
     }
-    CHECK(prefiltered > 0);
-    printf("prefilter: %lu random calls compared, %lu prefiltered compiles\n", calls, prefiltered);
+    CHECK(prefiltered > 0 && narrow > 0);
+    printf("prefilter: %lu random calls compared, %lu prefiltered compiles (%lu narrowed to "
+           "segments)\n",
+           calls, prefiltered, narrow);
 }
 
 /* Random small regexes over a small alphabet: whatever the analysis makes of
    them (literal, prefiltered or plain), the matches must equal plain PCRE2's. */
 static void test_random_regexes(void) {
-    static const char *const atoms[] = {
-        "a",   "b",        "e",     "t",      "h", "th", "eth", " ",    "\\.", ".", "[a-e]", "\\b",
-        "\\w", "(?:ab|e)", "(?=a)", "(?<=b)", "^", "$",  "\\s", "[^a]", "(a)", "x", "\\B",   "\\d"};
+    static const char *const atoms[] = {"a",      "b",       "e",      "t",         "h",
+                                        "th",     "eth",     " ",      "\\.",       ".",
+                                        "[a-e]",  "\\b",     "\\w",    "(?:ab|e)",  "(?=a)",
+                                        "(?<=b)", "^",       "$",      "\\s",       "[^a]",
+                                        "(a)",    "x",       "\\B",    "\\d",       "\\W",
+                                        "\\S",    "\\D",     "[^ ]",   "[^a-c\\n]", "[\\x61-\\x65]",
+                                        "\\x2e",  "[.-]",    "[^\\s]", "(?i)",      "(?s)",
+                                        "(?i:A)", "(?<n>e)", "[\\w.]", "E",         "1",
+                                        "(?#c)",  "\\h",     "[]a]",   "[^]t]"};
     static const char *const quants[] = {"",      "",     "",   "",   "*",  "+",  "?",   "{2}",
                                          "{0,2}", "{1,}", "*?", "+?", "??", "++", "{,2}"};
     static uint8_t text[3000];
-    unsigned long compared = 0, prefiltered = 0, literal = 0;
+    unsigned long compared = 0, prefiltered = 0, literal = 0, narrow = 0;
     for (int round = 0; round < 2000; round++) {
-        static const char alpha[] = "aabbeeetth. \n";
+        static const char alpha[] = "aabbeeetth. \nAE1-_]\t";
         size_t len = 200 + check_rnd_below(sizeof text - 200);
         for (size_t i = 0; i < len; i++)
             text[i] = (uint8_t)alpha[check_rnd_below(sizeof alpha - 1)];
@@ -559,14 +603,18 @@ static void test_random_regexes(void) {
         if (mmk__match_excludes_newline(p))
             for (size_t k = 0; k < cmp; k++)
                 CHECK(memchr(text + sa[2 * k], '\n', sa[2 * k + 1] - sa[2 * k]) == NULL);
+        /* Nor a byte that no match can hold. */
+        CHECK(matches_avoid_stops(p, text, sa, cmp));
+        narrow += p->has_prefilter && p->seg_narrow;
         mmk__scratch_free(sp);
         mmk__scratch_free(sr);
         mmk_pattern_free(p);
         mmk_pattern_free(r);
     }
-    CHECK(prefiltered > 0 && literal > 0);
-    printf("random regexes: %lu calls compared, %lu prefiltered, %lu literal\n", compared,
-           prefiltered, literal);
+    CHECK(prefiltered > 0 && literal > 0 && narrow > 0);
+    printf("random regexes: %lu calls compared, %lu prefiltered (%lu narrowed to segments), %lu "
+           "literal\n",
+           compared, prefiltered, narrow, literal);
 }
 
 /* ------------------------------------------------------------------------ */
