@@ -191,6 +191,7 @@ enum { SRC_MEM = 1, SRC_PREAD = 2, SRC_STREAM = 3 };
    against 0.15 s mapped). mmk__scan_grow_budget overrides it. */
 #define SCAN_GROW_BUDGET_MIN ((uint64_t)1 << 20)
 uint64_t mmk__scan_grow_first = 0, mmk__scan_grow_max = 0, mmk__scan_grow_fallbacks = 0;
+uint64_t mmk__scan_deferred = 0, mmk__scan_deferred_rescans = 0;
 uint64_t mmk__scan_grow_budget = 0;
 static uint64_t grow_first(void) {
     return mmk__scan_grow_first ? mmk__scan_grow_first : SCAN_GROW_FIRST;
@@ -1835,6 +1836,7 @@ typedef struct find_res {
     uint64_t nl;     /* lines mode: newlines in [s, e) */
     uint64_t *nlrel; /* lines mode: newlines in [s, a) for each recorded match */
     size_t nlrel_cap;
+    int deferred; /* not scanned: a match of an earlier chunk's speculation covers it */
 } find_res;
 
 /* A line to report, collected under the guard, reported outside it. */
@@ -1854,6 +1856,10 @@ typedef struct find_job {
     int ne;
     uint64_t count;
     span_vec fix; /* re-scanned matches of the chunk being merged */
+    /* The speculative match that ran furthest past its chunk (count and
+       spans): [cover_a, cover_b), under cover_mu. */
+    mmk__mutex cover_mu;
+    uint64_t cover_a, cover_b;
     /* spans */
     int (*span_cb)(uint64_t, uint64_t, void *);
     /* lines */
@@ -1958,6 +1964,33 @@ static uint64_t chunk_limit(const mmk__chunk *c) {
     return c->last && c->sub_is_end ? c->e + 1 : c->e;
 }
 
+/*
+ * A match that runs far past its chunk ((?s)BEGIN.*END, [^q]*q on text
+ * without a q) is found again from every chunk it covers, each time over the
+ * rest of its length: a file of n chunks took n such scans (1 GB of text
+ * without a 'q', lord[^q]*god: 220 s). So a worker notes the match of its
+ * speculation that runs furthest past its chunk, and a chunk that such a
+ * match (of an earlier chunk) covers whole is not scanned but deferred: the
+ * merge then skips it when the exact state is past its end, as it is when
+ * that speculation was right, or scans it plainly from the exact state.
+ */
+static void cover_note(find_job *fj, uint64_t a, uint64_t b) {
+    mmk__mutex_lock(&fj->cover_mu);
+    if (b > fj->cover_b || (b == fj->cover_b && a < fj->cover_a)) {
+        fj->cover_a = a;
+        fj->cover_b = b;
+    }
+    mmk__mutex_unlock(&fj->cover_mu);
+}
+
+/* 1 when the noted match starts before s and ends at or after limit. */
+static int cover_holds(find_job *fj, uint64_t s, uint64_t limit) {
+    mmk__mutex_lock(&fj->cover_mu);
+    int covered = fj->cover_b > 0 && fj->cover_a < s && fj->cover_b >= limit;
+    mmk__mutex_unlock(&fj->cover_mu);
+    return covered;
+}
+
 /* The speculative scan of one chunk (worker). */
 static int find_chunk(mmk__job *j, void *wctx, mmk__chunk *c) {
     find_job *fj = mmk__job_spec(j)->user;
@@ -1969,13 +2002,25 @@ static int find_chunk(mmk__job *j, void *wctx, mmk__chunk *c) {
     uint64_t pos = c->s, limit = chunk_limit(c), n = 0, a = 0, b = 0;
     uint64_t nl = 0, nl_at = c->s;
     int ne = 0;
+    const int may_defer = fj->mode == MODE_COUNT || fj->mode == MODE_SPANS;
     r->rec.n = 0;
+    r->deferred = 0;
+    if (may_defer && cover_holds(fj, c->s, limit)) {
+        __atomic_add_fetch(&mmk__scan_deferred, 1, __ATOMIC_RELAXED);
+        r->deferred = 1;
+        r->n = 0;
+        r->xpos = c->s;
+        r->xne = 0;
+        return 0;
+    }
     while (pos < limit) {
         int f = chunk_find(j, fj, sc, c, pos, limit, ne, &a, &b);
         if (f < 0)
             return f;
         if (f == 0)
             break;
+        if (may_defer && b > limit)
+            cover_note(fj, a, b);
         if (r->rec.n < keep) {
             int e = span_push(&r->rec, a, b);
             if (e)
@@ -2047,6 +2092,29 @@ static int fix_chunk(void *arg) {
     size_t i = 0;
     fj->fix.n = 0;
 
+    if (r->deferred) {
+        /* Not scanned: every match from the exact state on is re-scanned. */
+        if (pos < c->s) {
+            pos = c->s; /* the chunks before tried every start before s */
+            ne = 0;
+        }
+        if (pos < lim)
+            __atomic_add_fetch(&mmk__scan_deferred_rescans, 1, __ATOMIC_RELAXED);
+        while (pos < lim) {
+            int f = chunk_find(fc->j, fj, fj->scratch, c, pos, lim, ne, &a, &b);
+            if (f < 0)
+                return f;
+            if (f == 0)
+                break;
+            int e = fix_take(fj, a, b);
+            if (e)
+                return e;
+            ne = a == b;
+            pos = b;
+        }
+        fc->sync = 0;
+        goto unsynced;
+    }
     if (pos < c->s || (pos == c->s && ne == 0)) {
         fc->sync = 0;
         goto synced;
@@ -2150,7 +2218,9 @@ static int lines_collect(void *arg);
 static int find_merge(mmk__job *j, mmk__chunk *c) {
     find_job *fj = mmk__job_spec(j)->user;
     fix_call fc = {j, fj, c, 0};
-    if (!(fj->pos < c->s || (fj->pos == c->s && !fj->ne))) {
+    const find_res *dr = c->res;
+    if (dr->deferred ? fj->pos < chunk_limit(c)
+                     : !(fj->pos < c->s || (fj->pos == c->s && !fj->ne))) {
         int lr = chunk_reload(j, c); /* a re-scan reads the chunk's bytes */
         if (lr)
             return lr;
@@ -2412,6 +2482,7 @@ static int run_find(find_job *fj, const mmk_input *in, const mmk_scan_options *o
     fj->scratch = mmk__scratch_new(fj->p);
     if (!fj->scratch)
         return -ENOMEM;
+    mmk__mutex_init(&fj->cover_mu);
     int rc = mmk__scan_run(&spec, in, opt);
     if (rc == MMK__SCAN_EGROW) {
         /* A match attempt ran more than SCAN_GROW_MAX bytes past a chunk
@@ -2422,10 +2493,12 @@ static int run_find(find_job *fj, const mmk_input *in, const mmk_scan_options *o
         fj->count = 0;
         fj->pos = 0;
         fj->ne = 0;
+        fj->cover_a = fj->cover_b = 0;
         spec.grows = 0;
         spec.after = 0;
         rc = mmk__scan_run(&spec, in, opt);
     }
+    mmk__mutex_destroy(&fj->cover_mu);
     find_job_free(fj);
     return rc;
 }

@@ -165,6 +165,10 @@ extern uint64_t mmk__scan_grow_max;
 extern uint64_t mmk__scan_grow_budget;
 /* How many counts ran again in memory after MMK__SCAN_EGROW (for tests). */
 extern uint64_t mmk__scan_grow_fallbacks;
+/* Tests: chunks of regex counts and spans not scanned by their worker
+   because an earlier chunk's speculative match covered them (find_chunk),
+   and those of them the merge then scanned after all. */
+extern uint64_t mmk__scan_deferred, mmk__scan_deferred_rescans;
 extern uint64_t mmk__scan_window_grown, mmk__scan_window_shrunk;
 
 uint64_t mmk__count_newlines(const uint8_t *p, size_t n);

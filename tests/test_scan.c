@@ -1115,6 +1115,55 @@ static void test_regex_count_piecewise(void) {
     free(data);
 }
 
+/* Matches that cover many chunks: a chunk inside an earlier chunk's
+   speculative match is deferred, and the merge skips it or scans it. Inputs
+   where the speculation is right ((?s)a.*b over the whole input) and where
+   it is wrong (a quoted string entered in its middle, whose closing quote a
+   chunk takes for an opening one, so that its match runs over the gap to the
+   next string): counts and spans equal the sequential walk's. */
+static void test_long_matches(void) {
+    static const char *const rx[] = {"\"[^\"]*\"", "(?s)a.*b", "a[^x]*b", "<[^>]*>x?",
+                                     "\"[^\"]*\"|z"};
+    uint64_t deferred = mmk__scan_deferred, rescans = mmk__scan_deferred_rescans;
+    for (int round = 0; round < TS_ROUNDS(6); round++) {
+        /* Runs of filler between quotes, '<' '>' pairs, and the odd 'a' 'b' 'z'. */
+        size_t len = 0, cap = 40000;
+        uint8_t *data = malloc(cap);
+        while (len + 3000 < cap) {
+            size_t run = round % 2 ? 1 + check_rnd_below(2500) : 1 + check_rnd_below(40);
+            static const char marks[] = "\"\"<>abz";
+            data[len++] = (uint8_t)marks[check_rnd_below(sizeof marks - 1)];
+            for (size_t k = 0; k < run; k++)
+                data[len++] = (uint8_t) "cdy \n"[check_rnd_below(5)];
+        }
+        for (size_t ri = 0; ri < sizeof rx / sizeof rx[0]; ri++) {
+            mmk_pattern *p = compile(rx[ri], strlen(rx[ri]), 0);
+            if (!p)
+                continue;
+            spans want = ref_walk(p, data, len);
+            lines want_lines = ref_lines(data, len, &want);
+            static const uint64_t chunks[] = {64, 512, 4096};
+            for (size_t ci = 0; ci < 3; ci++)
+                for (unsigned th = 1; th <= 3; th++) {
+                    int kind = (int)((ci + th + ri + (size_t)round) % TS_NKINDS);
+                    if (kind == TS_PIPE)
+                        kind = TS_BYTES;
+                    check_jobs(p, rx[ri], kind, data, len, chunks[ci], th, &want, &want_lines, 3);
+                }
+            free(want.v);
+            free(want_lines.v);
+            mmk_pattern_free(p);
+        }
+        free(data);
+    }
+    /* Both ways through the merge were taken. */
+    CHECK(mmk__scan_deferred > deferred);
+    CHECK(mmk__scan_deferred_rescans > rescans);
+    printf("long matches: %llu chunks deferred, %llu of them scanned by the merge\n",
+           (unsigned long long)(mmk__scan_deferred - deferred),
+           (unsigned long long)(mmk__scan_deferred_rescans - rescans));
+}
+
 /* A range of a file gives what the same bytes give, for every job, with
    pread and with a map, and nothing of the bytes around it; a file that does
    not hold the range is -EIO, never a shorter or longer scan. */
@@ -1289,5 +1338,6 @@ int main(void) {
 #endif
     test_fd_ranges();
     test_regex_count_piecewise();
+    test_long_matches();
     return CHECK_DONE();
 }
