@@ -31,7 +31,7 @@
 typedef struct word_entry {
     uint64_t k0, k1;
     uint64_t count;
-    uint64_t meta; /* len << 24 | 24 bits of the hash */
+    uint64_t meta; /* len << 24, and for long words 24 bits of the hash */
 } word_entry;
 
 #define WORD_SHORT 16
@@ -171,7 +171,7 @@ static int table_put(word_table *t, size_t k, const word_entry *e) {
 
 /* Add `count` to the word of n <= 16 bytes (lowercased, zero-padded k0, k1). */
 static inline int add_short(word_table *t, uint64_t k0, uint64_t k1, size_t n, uint64_t count) {
-    uint64_t h = short_hash(k0, k1, n), meta = make_meta(n, h);
+    uint64_t h = short_hash(k0, k1, n), meta = (uint64_t)n << 24;
     size_t mask = t->cap - 1, k = (size_t)(h >> t->shift);
     for (;;) {
         word_entry *e = &t->slots[k];
@@ -274,6 +274,23 @@ static inline uint64_t space_mask64(const uint8_t *p) {
 #endif
 }
 
+/* dst[0, 64) = the 64 bytes at src, lowercased. */
+static inline void lower64(uint8_t *dst, const uint8_t *src) {
+#ifdef MMK_WORDS_SSE2
+    const __m128i a = _mm_set1_epi8('A'), z = _mm_set1_epi8(25), bit = _mm_set1_epi8(0x20);
+    for (int k = 0; k < 4; k++) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(src + 16 * k));
+        __m128i d = _mm_sub_epi8(v, a); /* 'A'..'Z' become 0..25 */
+        __m128i up = _mm_cmpeq_epi8(_mm_min_epu8(d, z), d);
+        _mm_storeu_si128((__m128i *)(void *)(dst + 16 * k),
+                         _mm_add_epi8(v, _mm_and_si128(up, bit)));
+    }
+#else
+    for (int k = 0; k < 64; k++)
+        dst[k] = lower_tab[src[k]];
+#endif
+}
+
 /* The reference walk, also used for the last bytes of a subject: count the
    words starting in [s, e) of p[0, len); `prev_space` says whether the byte
    before s is whitespace (or s is the input's start). */
@@ -306,35 +323,98 @@ static int count_words(word_table *t, const uint8_t *p, size_t len, size_t s, si
                        int prev_space) {
     size_t i = s;
     uint64_t carry = prev_space ? 1 : 0;
-    uint64_t ws = i < e && len - i >= 64 ? space_mask64(p + i) : 0;
+    uint64_t ws = 0;
+    /* This block's bytes lowercased, then the next block's (zeros past the
+       end of the subject): a word of up to 16 bytes starting in this block
+       is two loads from it, masked to its length, whatever the subject's
+       end. */
+    uint8_t lb[128];
+    word_entry *slots = t->slots;
+    unsigned shift = t->shift;
+    size_t mask = t->cap - 1;
+    if (i < e && len - i >= 64) {
+        ws = space_mask64(p + i);
+        lower64(lb + 64, p + i);
+    }
     while (i < e && len - i >= 64) {
         /* The next block's mask (0 when there is no whole next block) ends
            the words that run past this block without a branch on them; a
            word it does not end (no space in the next 64 bytes either) is
            walked to its end byte by byte. */
-        uint64_t next = len - i >= 128 ? space_mask64(p + i + 64) : 0;
+        uint64_t next = 0;
+        memcpy(lb, lb + 64, 64);
+        if (len - i >= 128) {
+            next = space_mask64(p + i + 64);
+            lower64(lb + 64, p + i + 64);
+        } else {
+            size_t r = len - i - 64;
+            for (size_t q = 0; q < r; q++)
+                lb[64 + q] = lower_tab[p[i + 64 + q]];
+            memset(lb + 64 + r, 0, 64 - r);
+        }
         uint64_t starts = ~ws & ((ws << 1) | carry);
+        /* Word ends (a space after a non-space) pair with the starts in
+           order, once the end of a word begun before the block (the byte
+           before it is no space) is dropped. */
+        uint64_t ends = ws & ~((ws << 1) | carry);
+        if (!carry)
+            ends &= ends - 1;
         if (e - i < 64)
             starts &= (1ull << (e - i)) - 1; /* only words that start in the chunk */
         carry = ws >> 63;
+        /* The next block's first space ends a word that runs out of this
+           one (0: no whole next block, or no space in it). */
+        const size_t over = next ? 64 + (size_t)__builtin_ctzll(next) : 0;
         while (starts) {
             unsigned b = (unsigned)__builtin_ctzll(starts);
             starts &= starts - 1;
-            /* the 64 bytes from the word's start: this block's rest, then
-               the next block's first b bytes */
-            uint64_t ahead = (ws >> b) | ((next << 1) << (63 - b));
             size_t n;
-            if (ahead) {
-                n = (size_t)__builtin_ctzll(ahead);
+            if (ends) {
+                n = (size_t)__builtin_ctzll(ends) - b;
+                ends &= ends - 1;
+            } else if (over) {
+                n = over - b;
             } else {
                 /* from the block's end: a next block of 0 may be unread */
                 n = 64 - b;
                 while (i + b + n < len && !space_tab[p[i + b + n]])
                     n++;
             }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            if (n <= WORD_SHORT) {
+                /* add_short, with the table's fields in locals (a store to
+                   a count could otherwise alias them) and one branch for
+                   the key's three words */
+                uint64_t k0 = load64(lb + b) & keep_lo[n], k1 = load64(lb + b + 8) & keep_hi[n];
+                uint64_t meta = (uint64_t)n << 24;
+                size_t k = (size_t)(short_hash(k0, k1, n) >> shift);
+                for (;;) {
+                    word_entry *x = &slots[k];
+                    if (((x->k0 ^ k0) | (x->k1 ^ k1) | (x->meta ^ meta)) == 0) {
+                        x->count++;
+                        break;
+                    }
+                    if (!x->count) {
+                        word_entry ne = {k0, k1, 1, meta};
+                        int rc = table_put(t, k, &ne);
+                        if (rc)
+                            return rc;
+                        slots = t->slots;
+                        shift = t->shift;
+                        mask = t->cap - 1;
+                        break;
+                    }
+                    k = (k + 1) & mask;
+                }
+                continue;
+            }
+#endif
             int rc = add_word(t, p, len, i + b, n);
             if (rc)
                 return rc;
+            slots = t->slots;
+            shift = t->shift;
+            mask = t->cap - 1;
         }
         ws = next;
         i += 64;
