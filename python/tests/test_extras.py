@@ -76,6 +76,39 @@ class ExtrasTest(TempDirTestCase):
         self.check_pattern(m, data, rb"the|lord", regex=True, ignore_case=True)
         self.check_pattern(m, data, rb"th\w", regex=True, whole_word=True)
 
+    def test_random_regexes_against_re(self):
+        """Random regexes holding a literal (the engine's prefilter then runs
+        PCRE2 only from the last byte no match can hold: classes, negated
+        classes, escapes, case-insensitivity) against re.finditer."""
+        rng = random.Random(3)
+        atoms = [rb"\w", rb"\W", rb"\d", rb"\S", rb"\s", b"[a-c]", b"[^a-c]", b"[^ ]",
+                 rb"[\x41-\x43]", rb"\x2d", b"[.-]", rb"[^\s.]", b"a", b"e", b"th", b".",
+                 rb"\.", b"[]a]", b"[^]b]", rb"\b", b"(?:ab|e)", b"(?<=a)", b"(?=e)",
+                 rb"[\w.]", b"[A-Z]", b"1", b"_", rb"[^\W_]"]
+        quants = [b"", b"", b"", b"*", b"+", b"?", b"{2}", b"{1,3}", b"*?", b"+?"]
+        alphabet = b"aabbeeetthh. \n\tAE1-_],"
+        checked = 0
+        for trial in range(40):
+            data = random_text(rng, rng.choice([100, 2000, 20000]), alphabet)
+            m = self.map_bytes(data, "rx%d.bin" % trial)
+            for _ in range(8):
+                pat = b"".join(rng.choice(atoms) + rng.choice(quants)
+                               for _ in range(rng.randrange(1, 4)))
+                pat += rng.choice([b"eth", b"ab", b"the", rb"e\.a"])
+                opts = {"regex": True}
+                if rng.random() < 0.25:
+                    opts["ignore_case"] = True
+                if rng.random() < 0.15:
+                    opts["whole_word"] = True
+                try:
+                    re.compile(pat)
+                except re.error:
+                    continue  # not a pattern for Python either (a repeated assertion ...)
+                checked += 1
+                self.check_pattern(m, data, pat, **opts)
+            m.close()
+        self.assertGreater(checked, 200)
+
     def test_ranges(self):
         data = b"one two one three one\n" * 40
         m = self.map_bytes(data)
