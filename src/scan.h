@@ -169,6 +169,9 @@ extern uint64_t mmk__scan_grow_fallbacks;
    because an earlier chunk's speculative match covered them (find_chunk),
    and those of them the merge then scanned after all. */
 extern uint64_t mmk__scan_deferred, mmk__scan_deferred_rescans;
+/* Tests: line searches whose buffer matches ran so far past their lines that
+   the rest of a region was searched line by line (lines_region). */
+extern uint64_t mmk__scan_lines_overruns;
 extern uint64_t mmk__scan_window_grown, mmk__scan_window_shrunk;
 
 uint64_t mmk__count_newlines(const uint8_t *p, size_t n);

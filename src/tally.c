@@ -407,6 +407,7 @@ static int line_alone(const tally_job *tj, tally_wctx *w, mmk__chunk *c, const u
 /* Which search a buffer of lines gets (tally_hooks.h). */
 int mmk__tally_route = MMK__TALLY_ROUTE_AUTO;
 unsigned long mmk__tally_scan_stops;
+unsigned long mmk__tally_overruns;
 
 /*
  * PCRE2's JIT alone over sub[0, end) from pos, called here rather than
@@ -537,6 +538,13 @@ static int tally_region(const tally_job *tj, tally_wctx *w, mmk__chunk *c, size_
             pcre2_set_offset_limit(w->sc->rs.mc, end);
         uint64_t found = 0;
         int limited = 0;
+        /* Bytes that matches holding a '\n' ran past their lines: each such
+           search costs about that much and settles one line ('(lord)[^q]*god'
+           on text without a 'q' searched to the region's last "god" from
+           every line with "lord"). Past the region's size in all, the rest
+           goes line by line. */
+        size_t overrun = 0;
+        const size_t overrun_max = (end - ls) + ((size_t)64 << 10);
         /* Dense lines: every match by one call where the pattern allows. */
         int scan = tj->scan && !w->scan_off &&
                    (mmk__tally_route == MMK__TALLY_ROUTE_SCAN ||
@@ -594,6 +602,12 @@ static int tally_region(const tally_job *tj, tally_wctx *w, mmk__chunk *c, size_
                 pos = y + 1;
                 if (regex) /* line_alone's searches set their own */
                     pcre2_set_offset_limit(w->sc->rs.mc, end);
+                overrun += b - y;
+                if (rc == 0 && overrun > overrun_max && pos <= end) {
+                    __atomic_fetch_add(&mmk__tally_overruns, 1, __ATOMIC_RELAXED);
+                    limited = 1; /* line by line from pos, a line start */
+                    break;
+                }
             }
             if (rc)
                 return rc;
@@ -735,7 +749,8 @@ static int tally_finish(mmk__job *j, void **wctxs, unsigned nctx, int rc) {
             if (!e->count)
                 continue;
             const uint8_t *v = slot_bytes(&w->t, e);
-            if ((rc = table_add(base, v, (size_t)e->len, val_hash(v, (size_t)e->len), e->count)) != 0)
+            if ((rc = table_add(base, v, (size_t)e->len, val_hash(v, (size_t)e->len), e->count)) !=
+                0)
                 return rc;
         }
     }

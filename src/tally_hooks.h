@@ -22,4 +22,8 @@ extern int mmk__tally_route;
    it between counts). */
 extern unsigned long mmk__tally_scan_stops;
 
+/* How many regions went line by line because matches holding a '\n' ran
+   too far past their lines (tally_region; atomic, relaxed). */
+extern unsigned long mmk__tally_overruns;
+
 #endif

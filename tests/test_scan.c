@@ -429,6 +429,45 @@ static void test_lines_mode(void) {
     }
 }
 
+/* Line patterns whose buffer matches run far past their lines (a[^x]*b on
+   text without an 'x': from every line with an 'a' to the region's last
+   'b'): the region's rest goes line by line once the overrun passes the
+   region's size, with the per-line reference's results. */
+static void test_lines_overrun(void) {
+    static const char *const over_pats[] = {"a[^x]*b", "b[^x]*a\\b", "(?:a|\\n)+b"};
+    uint64_t before = mmk__scan_lines_overruns;
+    size_t len = (size_t)400 << 10;
+    uint8_t *data = malloc(len);
+    for (size_t i = 0; i < len;) {
+        size_t n = 1 + check_rnd_below(100);
+        for (size_t k = 0; k < n && i < len; k++)
+            data[i++] = (uint8_t) "ab c"[check_rnd_below(4)];
+        if (i < len)
+            data[i++] = '\n';
+    }
+    for (size_t pi = 0; pi < sizeof over_pats / sizeof over_pats[0]; pi++) {
+        mmk_pattern *p = compile(over_pats[pi], strlen(over_pats[pi]), MMK_PAT_LINES);
+        mmk_pattern *plain = compile(over_pats[pi], strlen(over_pats[pi]), 0);
+        if (!p || !plain)
+            continue;
+        spans want;
+        lines want_lines;
+        ref_per_line(plain, data, len, &want, &want_lines);
+        for (int kind = TS_BYTES; kind < TS_NKINDS; kind++)
+            for (unsigned threads = 1; threads <= 2; threads++)
+                check_jobs(p, over_pats[pi], kind, data, len, kind == TS_PIPE ? 0 : 65536 * threads,
+                           threads, &want, &want_lines, 7);
+        free(want.v);
+        free(want_lines.v);
+        mmk_pattern_free(p);
+        mmk_pattern_free(plain);
+    }
+    free(data);
+    CHECK(mmk__scan_lines_overruns > before);
+    printf("lines overrun: %llu regions went line by line\n",
+           (unsigned long long)(mmk__scan_lines_overruns - before));
+}
+
 /* Lines longer than the searcher holds at once for pread (4 MiB): the rest
    of such a line is searched piecewise with partial matching; results equal
    the per-line reference, with matches at its start, its end, across the
@@ -1324,6 +1363,7 @@ int main(void) {
     test_extreme_knobs();
     test_random();
     test_lines_mode();
+    test_lines_overrun();
     test_lines_long();
     test_error_offset();
     test_empty_map();

@@ -867,6 +867,47 @@ static void test_scan_code(void) {
     mmk_pattern_free(p);
 }
 
+/* Matches holding a '\n' that run far past their lines ((a)[^x]*b on text
+   without an 'x': from every line with an 'a' to the region's last 'b'):
+   past the region's size in all, the region's rest goes line by line, with
+   the reference's table, on both routes. */
+static void test_overrun(void) {
+    size_t n = (size_t)300 << 10;
+    uint8_t *text = malloc(n);
+    for (size_t i = 0; i < n;) {
+        size_t k = 1 + check_rnd_below(90);
+        for (size_t q = 0; q < k && i < n; q++)
+            text[i++] = (uint8_t) "ab c"[check_rnd_below(4)];
+        if (i < n)
+            text[i++] = '\n';
+    }
+    static const char *const over_pats[] = {"(a)[^x]*b", "(b[^x]?)[^x]*a\\b"};
+    unsigned long before = __atomic_load_n(&mmk__tally_overruns, __ATOMIC_RELAXED);
+    for (size_t pi = 0; pi < 2; pi++) {
+        const char *pat = over_pats[pi];
+        mmk_pattern *p = NULL;
+        CHECK_OK(mmk_pattern_compile(&p, pat, strlen(pat), MMK_PAT_LINES, NULL));
+        if (!p)
+            continue;
+        ref_tab ref = {0};
+        CHECK_OK(ref_count_by(pat, 0, 1, text, n, &ref));
+        for (int route = 0; route < 2; route++)
+            for (int kind = TS_BYTES; kind <= TS_MAP; kind++) {
+                mmk__tally_route = route ? MMK__TALLY_ROUTE_SCAN : MMK__TALLY_ROUTE_AUTO;
+                mmk_wordtab *tab = NULL;
+                int rc = count_by_input(p, 1, kind, text, n, 65536, 1 + (unsigned)route, &tab);
+                mmk__tally_route = MMK__TALLY_ROUTE_AUTO;
+                CHECK_OK(rc);
+                CHECK(rc == 0 && same_table(tab, &ref, pat));
+                mmk_wordtab_free(tab);
+            }
+        ref_free(&ref);
+        mmk_pattern_free(p);
+    }
+    CHECK(__atomic_load_n(&mmk__tally_overruns, __ATOMIC_RELAXED) > before);
+    free(text);
+}
+
 int main(void) {
     test_errors();
     test_every_shape();
@@ -876,6 +917,7 @@ int main(void) {
     test_routes();
     test_value_table();
     test_scan_code();
+    test_overrun();
     test_long_lines();
     test_differential();
     return CHECK_DONE();
