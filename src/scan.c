@@ -2064,6 +2064,24 @@ typedef struct fix_call {
     size_t sync; /* speculative matches from this index on are exact */
 } fix_call;
 
+/* Re-scan chunk fc->c plainly from (*pos, *ne) up to lim, taking every
+   match; leaves the state after the last one. */
+static int fix_rescan(fix_call *fc, uint64_t *pos, int *ne, uint64_t lim) {
+    find_job *fj = fc->fj;
+    uint64_t a = 0, b = 0;
+    while (*pos < lim) {
+        int f = chunk_find(fc->j, fj, fj->scratch, fc->c, *pos, lim, *ne, &a, &b);
+        if (f <= 0)
+            return f;
+        int e = fix_take(fj, a, b);
+        if (e)
+            return e;
+        *ne = a == b;
+        *pos = b;
+    }
+    return 0;
+}
+
 /*
  * Turn the speculative result of chunk c into the exact one, given the true
  * state (fj->pos, fj->ne) that the previous chunks left. Exact matches end up
@@ -2101,18 +2119,9 @@ static int fix_chunk(void *arg) {
         }
         if (pos < lim)
             __atomic_add_fetch(&mmk__scan_deferred_rescans, 1, __ATOMIC_RELAXED);
-        while (pos < lim) {
-            int f = chunk_find(fc->j, fj, fj->scratch, c, pos, lim, ne, &a, &b);
-            if (f < 0)
-                return f;
-            if (f == 0)
-                break;
-            int e = fix_take(fj, a, b);
-            if (e)
-                return e;
-            ne = a == b;
-            pos = b;
-        }
+        int e = fix_rescan(fc, &pos, &ne, lim);
+        if (e)
+            return e;
         fc->sync = 0;
         goto unsynced;
     }
@@ -2129,20 +2138,9 @@ static int fix_chunk(void *arg) {
             i++;
         if (i == nv && nv < n) {
             /* Past what the speculation recorded: re-scan the rest plainly. */
-            for (;;) {
-                int f = chunk_find(fc->j, fj, fj->scratch, c, pos, lim, ne, &a, &b);
-                if (f < 0)
-                    return f;
-                if (f == 0)
-                    break;
-                int e = fix_take(fj, a, b);
-                if (e)
-                    return e;
-                ne = a == b;
-                pos = b;
-                if (pos >= lim)
-                    break;
-            }
+            int e = fix_rescan(fc, &pos, &ne, lim);
+            if (e)
+                return e;
             fc->sync = (size_t)n;
             goto unsynced;
         }

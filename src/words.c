@@ -175,8 +175,9 @@ static inline int add_short(word_table *t, uint64_t k0, uint64_t k1, size_t n, u
     size_t mask = t->cap - 1, k = (size_t)(h >> t->shift);
     for (;;) {
         word_entry *e = &t->slots[k];
-        /* meta is never 0 for a word (len >= 1), so an empty slot never matches */
-        if (e->k0 == k0 && e->k1 == k1 && e->meta == meta) {
+        /* meta is never 0 for a word (len >= 1), so an empty slot never
+           matches; one branch for the key's three words */
+        if (((e->k0 ^ k0) | (e->k1 ^ k1) | (e->meta ^ meta)) == 0) {
             e->count += count;
             return 0;
         }
@@ -329,9 +330,6 @@ static int count_words(word_table *t, const uint8_t *p, size_t len, size_t s, si
        is two loads from it, masked to its length, whatever the subject's
        end. */
     uint8_t lb[128];
-    word_entry *slots = t->slots;
-    unsigned shift = t->shift;
-    size_t mask = t->cap - 1;
     if (i < e && len - i >= 64) {
         ws = space_mask64(p + i);
         lower64(lb + 64, p + i);
@@ -382,39 +380,16 @@ static int count_words(word_table *t, const uint8_t *p, size_t len, size_t s, si
             }
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
             if (n <= WORD_SHORT) {
-                /* add_short, with the table's fields in locals (a store to
-                   a count could otherwise alias them) and one branch for
-                   the key's three words */
-                uint64_t k0 = load64(lb + b) & keep_lo[n], k1 = load64(lb + b + 8) & keep_hi[n];
-                uint64_t meta = (uint64_t)n << 24;
-                size_t k = (size_t)(short_hash(k0, k1, n) >> shift);
-                for (;;) {
-                    word_entry *x = &slots[k];
-                    if (((x->k0 ^ k0) | (x->k1 ^ k1) | (x->meta ^ meta)) == 0) {
-                        x->count++;
-                        break;
-                    }
-                    if (!x->count) {
-                        word_entry ne = {k0, k1, 1, meta};
-                        int rc = table_put(t, k, &ne);
-                        if (rc)
-                            return rc;
-                        slots = t->slots;
-                        shift = t->shift;
-                        mask = t->cap - 1;
-                        break;
-                    }
-                    k = (k + 1) & mask;
-                }
+                int rc = add_short(t, load64(lb + b) & keep_lo[n], load64(lb + b + 8) & keep_hi[n],
+                                   n, 1);
+                if (rc)
+                    return rc;
                 continue;
             }
 #endif
             int rc = add_word(t, p, len, i + b, n);
             if (rc)
                 return rc;
-            slots = t->slots;
-            shift = t->shift;
-            mask = t->cap - 1;
         }
         ws = next;
         i += 64;

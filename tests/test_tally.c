@@ -873,14 +873,8 @@ static void test_scan_code(void) {
    the reference's table, on both routes. */
 static void test_overrun(void) {
     size_t n = (size_t)300 << 10;
-    uint8_t *text = malloc(n);
-    for (size_t i = 0; i < n;) {
-        size_t k = 1 + check_rnd_below(90);
-        for (size_t q = 0; q < k && i < n; q++)
-            text[i++] = (uint8_t) "ab c"[check_rnd_below(4)];
-        if (i < n)
-            text[i++] = '\n';
-    }
+    /* lines of about 16 bytes, without an 'x' */
+    uint8_t *text = ts_random_text(n, "ab cab cab cab c\n", 17);
     static const char *const over_pats[] = {"(a)[^x]*b", "(b[^x]?)[^x]*a\\b"};
     unsigned long before = __atomic_load_n(&mmk__tally_overruns, __ATOMIC_RELAXED);
     for (size_t pi = 0; pi < 2; pi++) {
