@@ -1387,32 +1387,26 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
                8.5 GB/s with pread into a 32 KiB buffer per thread (1 MiB
                buffers: 2.0 and 3.8 GB/s, hence small chunks for pread); line
                counts ran at 7.6 GB/s mapped and 10.3 GB/s with pread. */
-            /* AUTO, a file larger than memory, where maps read fast
-               (mmk__os.file_maps_fast): the map. On the 26 GB file of
-               bench/disk (Linux 6.18, ext4), a rare word's count took 6.6 s
-               mapped, 13.3-14.5 s through the direct ring, 7.3 s with
-               ripgrep's map; the map took 16,000 faults (2 MiB folios) and
-               0.7 s of kernel time. Where it cannot be mapped: pread. */
-            /* asked only of files that may be mapped (-1: not asked yet) */
-            int auto_map = 0, maps_fast = -1;
-            if (io == MMK_IO_AUTO) {
-                uint64_t big = mmk__scan_direct_min ? mmk__scan_direct_min : mmk__os_memory_size();
-                if (big && st.size >= big)
-                    auto_map = maps_fast = mmk__os.file_maps_fast(in->fd);
-            }
+            /* AUTO, a file larger than memory: pread too, which takes it
+               through the direct ring (mmk__scan_run). The map was chosen
+               here where maps read fast (mmk__os.file_maps_fast), after
+               bench/disk on one 2-core VM (Linux 6.18, ext4): a rare word's
+               26 GB count took 6.6-8.1 s mapped, 13.3-14.5 s through the
+               ring. On another VM of the same kind (free page reporting to
+               its host, whose page-cache pages cost a host fault each time
+               they are reused) the map cost 10-36 s of CPU per pass and
+               took 16.2-24.4 s, the ring 14.1-16.6 s at 3-4 s of CPU, and
+               words 19.0 s against 24.3 s, regex 15.9 against 22.8. The ring
+               keeps the CPU for the work and the other programs' cache
+               alone; --mmap (MMK_IO_MMAP) still maps. */
             if (io == MMK_IO_AUTO)
-                io = auto_map ? MMK_IO_MMAP : MMK_IO_READ;
+                io = MMK_IO_READ;
             if (spec->needs_memory && !(spec->grows && io == MMK_IO_READ))
                 io = MMK_IO_MMAP;
             if (io == MMK_IO_MMAP) {
                 mmk_options mo = {0};
                 mo.access = MMK_ACCESS_READ;
                 rc = mmk_open_fd(&own_map, in->fd, &mo);
-                if (rc && auto_map && (!spec->needs_memory || spec->grows)) {
-                    own_map = NULL; /* larger than the address space, say */
-                    rc = 0;
-                    goto as_pread;
-                }
                 if (rc == MMK_ENOTREG || rc == -ENODEV || rc == -EINVAL ||
                     ((rc == -EOVERFLOW || rc == -ENOMEM) && spec->stream_run)) {
                     /* A "regular" file the system will not map (some
@@ -1442,8 +1436,7 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
                    from the first fault (6.6 s). Elsewhere (older kernels,
                    other filesystems and systems, none measured with it) the
                    sequential advice and WILLNEED ahead of the scan stay. */
-                if (maps_fast < 0)
-                    maps_fast = mmk__os.file_maps_fast(in->fd);
+                int maps_fast = mmk__os.file_maps_fast(in->fd);
                 j->own_map_fast = maps_fast;
                 if (maps_fast)
                     (void)mmk_advise(own_map, MMK_ADVICE_HUGEPAGE, 0, 0);
@@ -1454,7 +1447,7 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
                 j->mem = data;
                 j->total = len;
             } else {
-            as_pread:
+
                 j->kind = SRC_PREAD;
                 j->fd = in->fd;
                 j->total = st.size;
