@@ -139,11 +139,12 @@ typedef struct mmk__os_methods {
        when they are scheduled again. Lets the per-call hold of a map use plain
        stores, with the rare close paying for the ordering instead. */
     int (*process_barrier)(void);
-    /* 1 where a map of the file open as `fd`, left to the kernel's own
-       read-around, reads a file larger than memory faster than direct reads
-       (Linux 6.16 and later, ext4 or XFS: large page-cache folios that a map
-       takes 2 MiB per fault; measured on 6.18 and ext4), 0 elsewhere. scan.c
-       maps such files then, and gives its own maps no read-ahead hints. */
+    /* 1 where the page cache holds the file open as `fd` in large folios
+       that a map takes 2 MiB per fault (Linux 6.16 and later, ext4 or XFS;
+       measured on 6.18 and ext4), 0 elsewhere. The maps scan.c makes itself
+       then get huge-page advice and no read-ahead hints, which made the
+       kernel read 4 KiB pages; its default for files larger than memory is
+       the direct ring all the same (see mmk__scan_run). */
     int (*file_maps_fast)(int fd);
 } mmk__os_methods;
 
