@@ -745,7 +745,7 @@ static int tally_finish(mmk__job *j, void **wctxs, unsigned nctx, int rc) {
             continue;
         }
         for (size_t k = 0; k < w->t.cap; k++) {
-            const val_slot *e = &w->t.slots[k];
+            const val_slot *e = &w->t.slots[mmk__merge_slot(k, w->t.cap)];
             if (!e->count)
                 continue;
             const uint8_t *v = slot_bytes(&w->t, e);

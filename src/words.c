@@ -520,7 +520,7 @@ static int words_finish(mmk__job *j, void **wctxs, unsigned nctx, int rc) {
             continue;
         }
         for (size_t k = 0; k < w->t.cap; k++) {
-            word_entry *e = &w->t.slots[k];
+            word_entry *e = &w->t.slots[mmk__merge_slot(k, w->t.cap)];
             if (!e->count)
                 continue;
             size_t n = (size_t)(e->meta >> 24);

@@ -23,4 +23,17 @@ typedef struct mmk__wordtab_item {
  */
 int mmk__wordtab_new(uint8_t *arena, const mmk__wordtab_item *items, size_t n, mmk_wordtab **out);
 
+/*
+ * The slot to visit i-th, for i in [0, cap), when one worker's open-addressing
+ * table (cap slots, a power of two) is merged into another that hashes the
+ * same way. In slot order the keys would arrive sorted by their home slots
+ * and pile up in one ever longer run of occupied slots, every insertion
+ * probing to its end: over a 1 GB access log (millions of distinct words)
+ * `mmk words` took 24.7 s with two workers and 3.5 s with one. Multiplying
+ * by an odd constant permutes [0, cap) in an order unrelated to the hash.
+ */
+static inline size_t mmk__merge_slot(size_t i, size_t cap) {
+    return (size_t)(((uint64_t)i * 0x9e3779b97f4a7c15ull) & (uint64_t)(cap - 1));
+}
+
 #endif
