@@ -1447,7 +1447,6 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
                 j->mem = data;
                 j->total = len;
             } else {
-
                 j->kind = SRC_PREAD;
                 j->fd = in->fd;
                 j->total = st.size;

@@ -444,7 +444,7 @@ static void test_direct_ring(int fd, uint64_t size) {
         }
     }
     /* AUTO on a file "larger than memory": the ring, whether maps read fast
-       or not and whether the map would work or not (never mapped). */
+       there or not; never a map. */
     for (int v = 0; v < 2; v++) {
         mmk_scan_options so = {0};
         so.threads = 2;
