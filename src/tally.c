@@ -68,6 +68,7 @@ typedef struct val_table {
     size_t n;
     uint8_t *arena;
     size_t arena_len, arena_cap;
+    uint64_t steps; /* probes past a value's home slot (for tests) */
 } val_table;
 
 static inline uint64_t load64(const uint8_t *p) {
@@ -230,6 +231,7 @@ static int table_add_slow(val_table *t, const uint8_t *v, size_t n, uint64_t h, 
             return 0;
         }
         k = (k + 1) & mask;
+        t->steps++;
     }
     if (t->arena_len + n > t->arena_cap) {
         size_t cap = t->arena_cap ? t->arena_cap : (size_t)1 << 14;
@@ -736,23 +738,32 @@ static int tally_finish(mmk__job *j, void **wctxs, unsigned nctx, int rc) {
         return rc;
     tally_job *tj = mmk__job_spec(j)->user;
     val_table *base = NULL;
+    uint64_t tables = 0, keys = 0, steps0 = 0;
     for (unsigned i = 0; i < nctx; i++) {
         tally_wctx *w = wctxs[i];
         if (!w->ready)
             continue;
+        tables++;
         if (!base) {
             base = &w->t;
+            steps0 = base->steps;
             continue;
         }
         for (size_t k = 0; k < w->t.cap; k++) {
             const val_slot *e = &w->t.slots[mmk__merge_slot(k, w->t.cap)];
             if (!e->count)
                 continue;
+            keys++;
             const uint8_t *v = slot_bytes(&w->t, e);
             if ((rc = table_add(base, v, (size_t)e->len, val_hash(v, (size_t)e->len), e->count)) !=
                 0)
                 return rc;
         }
+    }
+    if (mmk__merge_check && base) {
+        mmk__merge_tables = tables;
+        mmk__merge_keys = keys;
+        mmk__merge_steps = base->steps - steps0;
     }
     size_t n = base ? base->n : 0;
     mmk__wordtab_item *items = malloc((n ? n : 1) * sizeof *items);

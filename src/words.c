@@ -45,6 +45,7 @@ typedef struct word_table {
     size_t arena_len, arena_cap;
     uint8_t *tmp; /* lowercased copy of a long word */
     size_t tmp_cap;
+    uint64_t steps; /* probes past a key's home slot (for tests) */
 } word_table;
 
 /* The result: entries sorted, each word's bytes in one arena. */
@@ -196,6 +197,7 @@ static inline int add_short(word_table *t, uint64_t k0, uint64_t k1, size_t n, u
             return table_put(t, k, &ne);
         }
         k = (k + 1) & mask;
+        t->steps++;
     }
 }
 
@@ -212,6 +214,7 @@ static int add_long(word_table *t, const uint8_t *w, size_t n, uint64_t count) {
             return 0;
         }
         k = (k + 1) & mask;
+        t->steps++;
     }
     if (t->arena_len + n > t->arena_cap) {
         size_t cap = t->arena_cap ? t->arena_cap : 1 << 16;
@@ -504,6 +507,9 @@ static const uint8_t *entry_bytes(const word_table *t, const word_entry *e, uint
     return buf;
 }
 
+int mmk__merge_check;
+uint64_t mmk__merge_tables, mmk__merge_keys, mmk__merge_steps;
+
 /* Merge every worker's table into the first, then build the sorted result
    (which owns one arena holding every word). */
 static int words_finish(mmk__job *j, void **wctxs, unsigned nctx, int rc) {
@@ -511,24 +517,33 @@ static int words_finish(mmk__job *j, void **wctxs, unsigned nctx, int rc) {
         return rc;
     words_job *wj = mmk__job_spec(j)->user;
     word_table *base = NULL;
+    uint64_t tables = 0, keys = 0, steps0 = 0;
     for (unsigned i = 0; i < nctx; i++) {
         words_wctx *w = wctxs[i];
         if (!w->ready)
             continue;
+        tables++;
         if (!base) {
             base = &w->t;
+            steps0 = base->steps;
             continue;
         }
         for (size_t k = 0; k < w->t.cap; k++) {
             word_entry *e = &w->t.slots[mmk__merge_slot(k, w->t.cap)];
             if (!e->count)
                 continue;
+            keys++;
             size_t n = (size_t)(e->meta >> 24);
             rc = n <= WORD_SHORT ? add_short(base, e->k0, e->k1, n, e->count)
                                  : add_long(base, w->t.arena + e->k1, n, e->count);
             if (rc)
                 return rc;
         }
+    }
+    if (mmk__merge_check && base) {
+        mmk__merge_tables = tables;
+        mmk__merge_keys = keys;
+        mmk__merge_steps = base->steps - steps0;
     }
     mmk_wordtab *t = calloc(1, sizeof *t);
     if (!t)

@@ -36,4 +36,15 @@ static inline size_t mmk__merge_slot(size_t i, size_t cap) {
     return (size_t)(((uint64_t)i * 0x9e3779b97f4a7c15ull) & (uint64_t)(cap - 1));
 }
 
+/*
+ * Tests: while mmk__merge_check is set, each merge of worker tables (words.c,
+ * tally.c) leaves in mmk__merge_tables the number of tables merged, in
+ * mmk__merge_keys the keys merged into the first from the others, and in
+ * mmk__merge_steps the probes those insertions made past the keys' home
+ * slots (about one per key when keys are spread; thousands when they pile
+ * up).
+ */
+extern int mmk__merge_check;
+extern uint64_t mmk__merge_tables, mmk__merge_keys, mmk__merge_steps;
+
 #endif
