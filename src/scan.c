@@ -1436,9 +1436,8 @@ static int scan_run_once(const mmk__jobspec *spec, const mmk_input *in, const mm
                    from the first fault (6.6 s). Elsewhere (older kernels,
                    other filesystems and systems, none measured with it) the
                    sequential advice and WILLNEED ahead of the scan stay. */
-                int maps_fast = mmk__os.file_maps_fast(in->fd);
-                j->own_map_fast = maps_fast;
-                if (maps_fast)
+                j->own_map_fast = mmk__os.file_maps_fast(in->fd);
+                if (j->own_map_fast)
                     (void)mmk_advise(own_map, MMK_ADVICE_HUGEPAGE, 0, 0);
                 else
                     (void)mmk_advise(own_map, MMK_ADVICE_SEQUENTIAL, 0, 0);

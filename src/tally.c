@@ -760,11 +760,7 @@ static int tally_finish(mmk__job *j, void **wctxs, unsigned nctx, int rc) {
                 return rc;
         }
     }
-    if (mmk__merge_check && base) {
-        mmk__merge_tables = tables;
-        mmk__merge_keys = keys;
-        mmk__merge_steps = base->steps - steps0;
-    }
+    mmk__merge_note(tables, keys, base ? base->steps - steps0 : 0);
     size_t n = base ? base->n : 0;
     mmk__wordtab_item *items = malloc((n ? n : 1) * sizeof *items);
     if (!items)

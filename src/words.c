@@ -180,15 +180,20 @@ static int table_put(word_table *t, size_t k, const word_entry *e) {
     return 0;
 }
 
+/* Whether slot e holds the short word k0, k1 with meta `meta`. meta is never
+   0 for a word (len >= 1), so an empty slot never matches; one branch for
+   the key's three words. */
+static inline int short_is(const word_entry *e, uint64_t k0, uint64_t k1, uint64_t meta) {
+    return ((e->k0 ^ k0) | (e->k1 ^ k1) | (e->meta ^ meta)) == 0;
+}
+
 /* Add `count` to the word of n <= 16 bytes (lowercased, zero-padded k0, k1). */
 static inline int add_short(word_table *t, uint64_t k0, uint64_t k1, size_t n, uint64_t count) {
     uint64_t h = short_hash(k0, k1, n), meta = (uint64_t)n << 24;
     size_t mask = t->cap - 1, k = (size_t)(h >> t->shift);
     for (;;) {
         word_entry *e = &t->slots[k];
-        /* meta is never 0 for a word (len >= 1), so an empty slot never
-           matches; one branch for the key's three words */
-        if (((e->k0 ^ k0) | (e->k1 ^ k1) | (e->meta ^ meta)) == 0) {
+        if (short_is(e, k0, k1, meta)) {
             e->count += count;
             return 0;
         }
@@ -404,7 +409,7 @@ static int count_words(word_table *t, const uint8_t *p, size_t len, size_t s, si
                    compiler, which then reloads them for every word);
                    anything else through add_short. */
                 word_entry *f = &slots[short_hash(k0, k1, n) >> shift];
-                if (((f->k0 ^ k0) | (f->k1 ^ k1) | (f->meta ^ ((uint64_t)n << 24))) == 0) {
+                if (short_is(f, k0, k1, (uint64_t)n << 24)) {
                     f->count++;
                     continue;
                 }
@@ -540,11 +545,7 @@ static int words_finish(mmk__job *j, void **wctxs, unsigned nctx, int rc) {
                 return rc;
         }
     }
-    if (mmk__merge_check && base) {
-        mmk__merge_tables = tables;
-        mmk__merge_keys = keys;
-        mmk__merge_steps = base->steps - steps0;
-    }
+    mmk__merge_note(tables, keys, base ? base->steps - steps0 : 0);
     mmk_wordtab *t = calloc(1, sizeof *t);
     if (!t)
         return -ENOMEM;

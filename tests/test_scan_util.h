@@ -23,6 +23,7 @@
 #endif
 
 #include "check.h"
+#include "wordtab.h"
 
 /* Random bytes drawn from `alphabet`. Caller frees. */
 static inline uint8_t *ts_random_text(size_t n, const char *alphabet, size_t alen) {
@@ -248,5 +249,47 @@ static const uint64_t ts_chunks[] = {1, 2, 3, 5, 7, 64, 4096, 0};
 static const unsigned ts_threads[] = {1, 2, 3, 8};
 #define TS_NCHUNKS (sizeof ts_chunks / sizeof ts_chunks[0])
 #define TS_NTHREADS (sizeof ts_threads / sizeof ts_threads[0])
+
+/* A job that builds a table of counts (mmk_word_counts, mmk_count_by). */
+typedef int (*ts_table_job)(const void *ctx, const mmk_input *in, const mmk_scan_options *o,
+                            mmk_wordtab **out);
+
+/* The workers' tables merge without piling up (mmk__merge_slot): nkeys
+   distinct keys, lines `<tag>NNNNNN` in a scattered order, over four workers'
+   tables (more tables than cores: merges of tables of one size); the keys of
+   the others take a few probes each on their way into the first (merged in
+   slot order: hundreds to thousands). A run where one worker took every chunk
+   merges nothing and checks nothing. */
+static inline void ts_check_merge_spread(char tag, size_t nkeys, ts_table_job job,
+                                         const void *ctx) {
+    const size_t n = nkeys * 8;
+    char *d = malloc(n + 1);
+    CHECK(d != NULL);
+    if (!d)
+        return;
+    for (size_t i = 0; i < nkeys; i++)
+        snprintf(d + 8 * i, 9, "%c%06zu\n", tag, (size_t)((uint64_t)i * 7919 % nkeys));
+    mmk_input in = mmk_input_bytes(d, n);
+    mmk_scan_options o = {0};
+    o.threads = 4;
+    o.chunk_size = 64 << 10;
+    mmk__merge_check = 1;
+    unsigned merged = 0;
+    for (int attempt = 0; attempt < 6; attempt++) {
+        mmk_wordtab *t = NULL;
+        mmk__merge_tables = mmk__merge_keys = mmk__merge_steps = 0;
+        CHECK_OK(job(ctx, &in, &o, &t));
+        CHECK_EQ(mmk_wordtab_size(t), nkeys);
+        mmk_wordtab_free(t);
+        if (mmk__merge_tables < 2)
+            continue;
+        merged++;
+        CHECK(mmk__merge_keys > nkeys / 8);
+        CHECK(mmk__merge_steps < 16 * mmk__merge_keys);
+    }
+    CHECK(merged > 0);
+    mmk__merge_check = 0;
+    free(d);
+}
 
 #endif

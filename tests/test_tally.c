@@ -15,7 +15,6 @@
 #include "pattern.h"
 #include "tally_hooks.h"
 #include "test_scan_util.h"
-#include "wordtab.h"
 
 /* ------------------------------------------------------------------------ */
 /* The reference                                                             */
@@ -903,40 +902,17 @@ static void test_overrun(void) {
     free(text);
 }
 
-/* The workers' value tables merge without piling up (mmk__merge_slot), as
-   words' do (test_words.c): 400,000 distinct values over four workers. */
+/* The workers' value tables merge without piling up, as words' do. */
+static int by_job(const void *ctx, const mmk_input *in, const mmk_scan_options *o,
+                  mmk_wordtab **out) {
+    return mmk_count_by(ctx, 1, in, o, out);
+}
+
 static void test_merge_spread(void) {
-    const size_t nv = 400000, n = nv * 8;
-    char *d = malloc(n + 1);
-    CHECK(d != NULL);
-    if (!d)
-        return;
-    for (size_t i = 0; i < nv; i++)
-        snprintf(d + 8 * i, 9, "v%06zu\n", (size_t)((uint64_t)i * 7919 % nv));
     mmk_pattern *p = NULL;
     CHECK_OK(mmk_pattern_compile(&p, "v(\\d+)", 6, MMK_PAT_LINES, NULL));
-    mmk_input in = mmk_input_bytes(d, n);
-    mmk_scan_options o = {0};
-    o.threads = 4; /* more tables than cores: merges of tables of one size */
-    o.chunk_size = 64 << 10;
-    mmk__merge_check = 1;
-    unsigned merged = 0;
-    for (int attempt = 0; attempt < 6; attempt++) {
-        mmk_wordtab *t = NULL;
-        mmk__merge_tables = mmk__merge_keys = mmk__merge_steps = 0;
-        CHECK_OK(mmk_count_by(p, 1, &in, &o, &t));
-        CHECK_EQ(mmk_wordtab_size(t), nv);
-        mmk_wordtab_free(t);
-        if (mmk__merge_tables < 2)
-            continue;
-        merged++;
-        CHECK(mmk__merge_keys > nv / 8);
-        CHECK(mmk__merge_steps < 16 * mmk__merge_keys);
-    }
-    CHECK(merged > 0);
-    mmk__merge_check = 0;
+    ts_check_merge_spread('v', 400000, by_job, p);
     mmk_pattern_free(p);
-    free(d);
 }
 
 int main(void) {

@@ -6,7 +6,6 @@
  * bytes, map ranges, regular files (mapped and pread) and pipes.
  */
 #include "test_scan_util.h"
-#include "wordtab.h"
 
 typedef struct ref_word {
     const uint8_t *w; /* lowercased copy */
@@ -128,44 +127,14 @@ static void run_case(const uint8_t *d, size_t n, int full) {
     free(lower);
 }
 
-/* The workers' tables merge without piling up (mmk__merge_slot): with
-   600,000 distinct words over four workers' tables, the keys of the others
-   take a few probes each on their way into the first (merged in slot order:
-   hundreds to thousands). A run where one worker took every chunk merges
-   nothing and checks nothing. */
-static void test_merge_spread(void) {
-    const size_t nw = 600000, n = nw * 8;
-    char *d = malloc(n + 1);
-    CHECK(d != NULL);
-    if (!d)
-        return;
-    for (size_t i = 0; i < nw; i++)
-        snprintf(d + 8 * i, 9, "w%06zu\n", (size_t)((uint64_t)i * 7919 % nw));
-    mmk_input in = mmk_input_bytes(d, n);
-    mmk_scan_options o = {0};
-    o.threads = 4; /* more tables than cores: merges of tables of one size */
-    o.chunk_size = 64 << 10;
-    mmk__merge_check = 1;
-    unsigned merged = 0;
-    for (int attempt = 0; attempt < 6; attempt++) {
-        mmk_wordtab *wt = NULL;
-        mmk__merge_tables = mmk__merge_keys = mmk__merge_steps = 0;
-        CHECK_OK(mmk_word_counts(&in, &o, &wt));
-        CHECK_EQ(mmk_wordtab_size(wt), nw);
-        mmk_wordtab_free(wt);
-        if (mmk__merge_tables < 2)
-            continue;
-        merged++;
-        CHECK(mmk__merge_keys > nw / 8);
-        CHECK(mmk__merge_steps < 16 * mmk__merge_keys);
-    }
-    CHECK(merged > 0);
-    mmk__merge_check = 0;
-    free(d);
+static int words_job(const void *ctx, const mmk_input *in, const mmk_scan_options *o,
+                     mmk_wordtab **out) {
+    (void)ctx;
+    return mmk_word_counts(in, o, out);
 }
 
 int main(void) {
-    test_merge_spread();
+    ts_check_merge_spread('w', 600000, words_job, NULL);
     /* Small alphabets with every whitespace byte, upper case, high and NUL bytes. */
     static const char alpha1[] = "aAbB \t\n\v\f\r";
     static const char alpha2[] = "abcdefghijKLMNOP_\x80\xff \n";
